@@ -1,0 +1,58 @@
+"""The ``corral`` command: parse arguments, hand them to the public API, map errors to exit codes.
+
+Each face registers its own subcommand from a ``_cli`` module beside it; those modules only
+declare arguments and call the face's public API. Handlers import their face lazily so that
+``corral lint`` never loads aiohttp and ``corral --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from corral._exceptions import CliError
+
+# Modules that define ``register(subparsers) -> None``; listed in the order --help shows them.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the root parser with every face's subcommand registered."""
+    from corral import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="corral",
+        description="asyncio for bulk IO, without the pitfalls.",
+    )
+    parser.add_argument("--version", action="version", version=f"corral {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``corral`` command line and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"corral: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("corral: interrupted", file=sys.stderr)
+        return 130
+
+
+def console_main() -> None:
+    """Entry point of the ``corral`` script."""
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The exceptions corral raises.
+
+The tree::
+
+    CorralError
+    ├── DeadlineExceeded        (also TimeoutError)  fail_after's deadline passed
+    ├── QueueTimeout            (also TimeoutError)  waiting for a slot, token or resource took too long
+    ├── PoolClosed                                   acquire on a closed Pool
+    ├── ScopeClosed                                  spawn on a scope that is finishing
+    ├── BridgeError                                  run_sync could not complete
+    │   └── BridgeDeadlock                           the coroutine waited on the caller's blocked loop
+    └── CliError                                     carries an exit code and a one-line message
+        ├── UsageError          (exit 2)             a bad flag or argument
+        └── InputError          (exit 2)             an unreadable or malformed input
+
+Expected events are outcomes, not exceptions: a failed item of ``corral.map(on_error="collect")``
+is an ``Outcome``, a failed URL is a recorded result.
+"""
+
+from __future__ import annotations
+
+
+class CorralError(Exception):
+    """Root of every exception corral raises on purpose."""
+
+
+class DeadlineExceeded(CorralError, TimeoutError):
+    """A ``fail_after`` deadline passed before the work finished."""
+
+
+class QueueTimeout(CorralError, TimeoutError):
+    """Waiting for a concurrency slot, a rate token or a pooled resource took too long.
+
+    Raised instead of charging queueing time to the work's own timeout.
+    """
+
+
+class PoolClosed(CorralError):
+    """A resource was requested from a ``Pool`` that is closing or closed."""
+
+
+class ScopeClosed(CorralError, RuntimeError):
+    """A child was spawned into a scope that has started to finish."""
+
+
+class BridgeError(CorralError, RuntimeError):
+    """``run_sync`` could not run the coroutine to completion."""
+
+
+class BridgeDeadlock(BridgeError):
+    """The coroutine given to ``run_sync`` waited on the caller's loop, which ``run_sync`` blocks."""
+
+
+class CliError(CorralError):
+    """An error that ends a command-line run: a one-line message and an exit code."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        """Return the one-line message shown to the user."""
+        return str(self.args[0]) if self.args else ""
+
+
+class UsageError(CliError):
+    """A bad flag, option value or argument."""
+
+    exit_code = 2
+
+
+class InputError(CliError):
+    """An input that cannot be read or parsed (the place is in the message)."""
+
+    exit_code = 2

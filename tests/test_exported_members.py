@@ -1,0 +1,45 @@
+"""The public surface of ``corral`` is exactly what ``__all__`` lists."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import corral
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """``__all__`` is one sorted list without repeats, so additions show up in review."""
+    assert corral.__all__ == sorted(set(corral.__all__))
+
+
+def test_all_names_exist_and_nothing_public_is_missing() -> None:
+    """Every name in ``__all__`` exists, and every public attribute is in ``__all__``."""
+    for name in corral.__all__:
+        assert hasattr(corral, name), name
+    public = {
+        name
+        for name, value in vars(corral).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("corral")
+    }
+    assert public <= set(corral.__all__)
+
+
+def test_exported_objects_claim_the_top_level_module() -> None:
+    """Classes and functions say ``corral`` is their home, not a private module."""
+    for name in corral.__all__:
+        value = getattr(corral, name)
+        if callable(value):
+            assert value.__module__ == "corral", f"{name}.__module__ is {value.__module__}"
+
+
+def test_import_has_no_side_effects() -> None:
+    """Importing corral starts no thread, loop or executor and loads no HTTP stack."""
+    code = (
+        "import sys, threading; import corral; "
+        "assert threading.active_count() == 1, threading.enumerate(); "
+        "assert 'aiohttp' not in sys.modules; "
+        "assert 'rich' not in sys.modules; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
