@@ -4,11 +4,11 @@ The tree::
 
     CorralError
     ├── DeadlineExceeded        (also TimeoutError)  fail_after's deadline passed
-    ├── QueueTimeout            (also TimeoutError)  waiting for a slot, token or resource took too long
+    ├── QueueTimeout            (also TimeoutError)  a wait for a slot, token or resource ran out
     ├── PoolClosed                                   acquire on a closed Pool
     ├── ScopeClosed                                  spawn on a scope that is finishing
     ├── BridgeError                                  run_sync could not complete
-    │   └── BridgeDeadlock                           the coroutine waited on the caller's blocked loop
+    │   └── BridgeDeadlock                           waited on the caller's blocked loop
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
         └── InputError          (exit 2)             an unreadable or malformed input
@@ -48,7 +48,7 @@ class BridgeError(CorralError, RuntimeError):
 
 
 class BridgeDeadlock(BridgeError):
-    """The coroutine given to ``run_sync`` waited on the caller's loop, which ``run_sync`` blocks."""
+    """The coroutine given to ``run_sync`` waited on the caller's loop, which run_sync blocks."""
 
 
 class CliError(CorralError):
