@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from corral._bridge import run_sync
+from corral._clock import Clock
+from corral._deadlines import (
+    CancelScope,
+    FailScope,
+    fail_after,
+    fail_at,
+    move_on_after,
+    move_on_at,
+)
 from corral._exceptions import (
     BridgeDeadlock,
     BridgeError,
@@ -14,21 +24,72 @@ from corral._exceptions import (
     ScopeClosed,
     UsageError,
 )
+from corral._keyed import KeyedLimit, KeyedLimitStatistics
+from corral._map import MapRun, MapStream, map
+from corral._offload import (
+    ThreadLimit,
+    ThreadLimitStatistics,
+    default_thread_limit,
+    to_process,
+    to_thread,
+)
+from corral._outcome import Outcome
+from corral._pool import Pool, PoolStatistics
+from corral._ratelimit import RateLimit, RateLimitStatistics
+from corral._retry import Attempt, Backoff, RetryPolicy, retry
+from corral._scope import Scope, open_scope
+from corral._streams import Stream, batched, merge
+from corral._timing import TimedFunction, TimingStatistics, timed
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Attempt",
+    "Backoff",
     "BridgeDeadlock",
     "BridgeError",
+    "CancelScope",
     "CliError",
+    "Clock",
     "CorralError",
     "DeadlineExceeded",
+    "FailScope",
     "InputError",
+    "KeyedLimit",
+    "KeyedLimitStatistics",
+    "MapRun",
+    "MapStream",
+    "Outcome",
+    "Pool",
     "PoolClosed",
+    "PoolStatistics",
     "QueueTimeout",
+    "RateLimit",
+    "RateLimitStatistics",
+    "RetryPolicy",
+    "Scope",
     "ScopeClosed",
+    "Stream",
+    "ThreadLimit",
+    "ThreadLimitStatistics",
+    "TimedFunction",
+    "TimingStatistics",
     "UsageError",
     "__version__",
+    "batched",
+    "default_thread_limit",
+    "fail_after",
+    "fail_at",
+    "map",
+    "merge",
+    "move_on_after",
+    "move_on_at",
+    "open_scope",
+    "retry",
+    "run_sync",
+    "timed",
+    "to_process",
+    "to_thread",
 ]
 
 # Exported objects say they live in ``corral`` (reprs, docs and tracebacks name the public path).
