@@ -19,6 +19,6 @@ def require_function(candidate: object, *, usage: str) -> None:
     """
     if inspect.iscoroutine(candidate):
         candidate.close()  # it will never run
-        raise TypeError(f"expected a function and its arguments, got a coroutine object: {usage}")
+        raise TypeError(f"expected a function and its arguments, not a coroutine object: {usage}")
     if not callable(candidate):
         raise TypeError(f"expected a function, got {type(candidate).__name__}: {usage}")

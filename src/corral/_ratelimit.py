@@ -159,10 +159,16 @@ class RateLimit:
         self._queue.append(waiter)
         try:
             await waiter.head
-            while (delay := self._delay(n, self._clock.now())) > 0:
+            now = due = self._clock.now()
+            while (delay := self._delay(n, now)) > 0:
+                due = now + delay
                 await self._clock.sleep(delay)
                 self._wakeups += 1
-            self._admit(n, self._clock.now())
+                now = self._clock.now()
+            # A timer wakes a little late; counting the admission at its due time keeps the
+            # average rate exact instead of losing the lateness at every start. A wake-up late
+            # by a whole interval or more (a stalled loop) is not made up for with a burst.
+            self._admit(n, due if now - due < self._interval else now)
         finally:
             self._leave(waiter)
 
@@ -194,6 +200,7 @@ class RateLimit:
         self._admitted += 1
         self._tokens += n
         if self._strict:
+            now = max(now, self._clock.now())  # a window counts from the real start
             self._log.append((now, n))
             self._in_log += n
         else:

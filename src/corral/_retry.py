@@ -257,7 +257,7 @@ def _note(error: BaseException, text: str) -> None:
 
 
 def _check_callable(fn: object) -> None:
-    require_function(fn, usage="retry makes a new coroutine per attempt: write retry(fetch, url)")
+    require_function(fn, usage="retry calls it anew per attempt, so write retry(fetch, url)")
 
 
 class RetryCall(Generic[R]):
