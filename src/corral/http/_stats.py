@@ -1,0 +1,159 @@
+"""Live statistics of a fetch or crawl run, as the progress display and summary read them.
+
+The running job owns one ``RunCounters`` (plain counters, updated on the loop thread, so no
+locks) and hands out frozen ``FetchStatistics`` snapshots. Latencies go into a fixed-size
+log-bucket histogram, so percentiles cost O(1) memory however many URLs are fetched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Buckets grow by 2**(1/8) (about 9%), from 0.1 ms to about 30 minutes: 190 counters.
+_FACTOR = 2 ** (1 / 8)
+_FLOOR = 1e-4
+_BUCKETS = 190
+
+
+class LatencyHistogram:
+    """Durations in log-spaced buckets; percentiles accurate to about 5%."""
+
+    __slots__ = ("_counts", "_max", "count")
+
+    def __init__(self) -> None:
+        self._counts = [0] * _BUCKETS
+        self.count = 0
+        self._max = 0.0
+
+    def add(self, seconds: float) -> None:
+        """Record one duration."""
+        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR, _FACTOR)) + 1
+        self._counts[min(index, _BUCKETS - 1)] += 1
+        self.count += 1
+        self._max = max(self._max, seconds)
+
+    def percentile(self, q: float) -> float | None:
+        """Return the duration under which a fraction ``q`` of the recorded ones fall."""
+        if not self.count:
+            return None
+        rank = q * self.count
+        seen = 0
+        for index, n in enumerate(self._counts):
+            seen += n
+            if seen >= rank and n:
+                upper = _FLOOR * _FACTOR**index
+                return min(upper, self._max)
+        return self._max
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchStatistics:
+    """A snapshot of a running (or finished) fetch or crawl.
+
+    Attributes:
+        elapsed: seconds since the run started.
+        total: unique URLs to fetch in this run, once the input has been read (else None).
+        queued: URLs waiting in the frontier (pending, not yet started).
+        in_flight: URLs being fetched now (including those waiting for a retry).
+        done: URLs that got their final record in this run.
+        ok: of those, the successes.
+        failed: of those, the failures (any ``error_kind``).
+        skipped: URLs recorded by an earlier run of the same job (resume), not fetched again.
+        duplicates: input lines whose URL was already in the job (after normalisation).
+        retries: attempts beyond the first, so far.
+        bytes: body bytes received (decoded).
+        by_status: final records by HTTP status.
+        by_error: final failures by ``error_kind``.
+        throttled: hosts slowed down or cooling down now (429/503, Retry-After).
+        hosts: hosts with work in flight now.
+        frontier: URLs in the frontier (crawl: discovered, not yet fetched).
+        p50: median latency of final attempts, in seconds (None before any).
+        p90: 90th percentile latency.
+        p99: 99th percentile latency.
+        output: where the results are (a path, or "-" for stdout).
+    """
+
+    elapsed: float
+    total: int | None
+    queued: int
+    in_flight: int
+    done: int
+    ok: int
+    failed: int
+    skipped: int
+    duplicates: int
+    retries: int
+    bytes: int
+    by_status: Mapping[int, int]
+    by_error: Mapping[str, int]
+    throttled: tuple[str, ...]
+    hosts: int
+    frontier: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    output: str
+
+    @property
+    def rate(self) -> float:
+        """Return final records per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Return the seconds left at the current rate, when the total is known."""
+        if self.total is None or self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.done - self.skipped) / self.rate)
+
+
+@dataclass(slots=True)
+class RunCounters:
+    """The mutable counters a run updates; ``snapshot()`` freezes them."""
+
+    output: str
+    started: float = field(default_factory=time.monotonic)
+    total: int | None = None
+    queued: int = 0
+    in_flight: int = 0
+    done: int = 0
+    ok: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    bytes: int = 0
+    frontier: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    by_error: Counter[str] = field(default_factory=Counter)
+    throttled: tuple[str, ...] = ()
+    hosts: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def snapshot(self) -> FetchStatistics:
+        """Return a frozen copy of the counters now."""
+        return FetchStatistics(
+            elapsed=time.monotonic() - self.started,
+            total=self.total,
+            queued=self.queued,
+            in_flight=self.in_flight,
+            done=self.done,
+            ok=self.ok,
+            failed=self.done - self.ok,
+            skipped=self.skipped,
+            duplicates=self.duplicates,
+            retries=self.retries,
+            bytes=self.bytes,
+            by_status=dict(self.by_status),
+            by_error=dict(self.by_error),
+            throttled=self.throttled,
+            hosts=self.hosts,
+            frontier=self.frontier,
+            p50=self.latency.percentile(0.50),
+            p90=self.latency.percentile(0.90),
+            p99=self.latency.percentile(0.99),
+            output=self.output,
+        )
