@@ -61,7 +61,7 @@ async def test_robots_carries_crawl_delay_and_request_rate(
         robots = await _robots(session, site)
     assert f"User-agent: corral\nDisallow: /site/\n{line}\nRequest-rate: 1/5\n" in text
     if delay == 2.0:  # urllib.robotparser reads whole seconds only
-        assert robots.crawl_delay("corral") == 2
+        assert str(robots.crawl_delay("corral")) == "2"
     rate = robots.request_rate("corral")
     assert rate is not None
     assert (rate.requests, rate.seconds) == (1, 5)
@@ -72,9 +72,11 @@ async def test_robots_carries_crawl_delay_and_request_rate(
 async def test_robots_text_is_served_verbatim(session: aiohttp.ClientSession) -> None:
     """``RobotsPolicy(text=...)`` is served as is, with ``{base_url}`` filled in."""
     text = "User-agent: *\nDisallow: /\nSitemap: {base_url}/other.xml\n"
-    async with open_site(robots=RobotsPolicy(text=text)) as site:
-        async with session.get(site.url("/robots.txt")) as response:
-            served = await response.text()
+    async with (
+        open_site(robots=RobotsPolicy(text=text)) as site,
+        session.get(site.url("/robots.txt")) as response,
+    ):
+        served = await response.text()
     assert served == f"User-agent: *\nDisallow: /\nSitemap: {site.base_url}/other.xml\n"
 
 
@@ -84,9 +86,11 @@ async def test_robots_text_is_served_verbatim(session: aiohttp.ClientSession) ->
 )
 async def test_robots_status(session: aiohttp.ClientSession, status: int) -> None:
     """``RobotsPolicy(status=...)`` makes robots.txt missing (4xx) or unreachable (5xx)."""
-    async with open_site(robots=RobotsPolicy(status=status)) as site:
-        async with session.get(site.url("/robots.txt")) as response:
-            assert response.status == status
+    async with (
+        open_site(robots=RobotsPolicy(status=status)) as site,
+        session.get(site.url("/robots.txt")) as response,
+    ):
+        assert response.status == status
 
 
 async def test_sitemap_index_leads_to_every_page_and_the_orphans(

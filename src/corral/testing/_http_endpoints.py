@@ -60,7 +60,7 @@ class HttpEndpoints:
         return [
             web.get(r"/page/{i:\d+}", self.page),
             web.route("*", r"/status/{code:\d+}", self.status),
-            web.get(r"/delay/{ms:\d+}", self.delay),
+            web.route("*", r"/delay/{ms:\d+}", self.delay),
             web.get(r"/retry-after/{seconds:\d+}", self.retry_after),
             web.route("*", r"/flaky/{n:\d+}/{key}", self.flaky),
             web.route("*", "/echo", self.echo),
@@ -86,7 +86,7 @@ class HttpEndpoints:
         return _plain(f"{code} {phrase}\n", status=code)
 
     async def delay(self, request: web.Request) -> web.StreamResponse:
-        """``/delay/{ms}``: wait that many milliseconds, then answer 200."""
+        """``/delay/{ms}``: wait that many milliseconds, then answer 200 (any method)."""
         ms = path_int(request, "ms")
         if not await self._shutdown.pause(ms / 1000):
             return drop_connection(request)

@@ -22,7 +22,8 @@ class RobotsPolicy:
         allow: ``Allow`` paths of the main group (written before the disallows, so that
             first-match parsers such as ``urllib.robotparser`` agree with longest-match ones).
         crawl_delay: ``Crawl-delay`` in seconds, or ``None`` for no such line.
-        request_rate: ``Request-rate`` as written, e.g. ``"1/5"`` (one request per 5 s), or ``None``.
+        request_rate: ``Request-rate`` as written, e.g. ``"1/5"`` (one request per 5 s), or
+            ``None``.
         sitemap: Whether to add ``Sitemap: <origin>/sitemap.xml``.
         status: The status ``/robots.txt`` answers with: 404 means "no robots.txt" (RFC 9309:
             crawl everything), 5xx means "unreachable" (RFC 9309: crawl nothing).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -89,6 +90,27 @@ class Site:
             ``base_url`` joined with ``path``, e.g. ``site.url("page/1")``.
         """
         return f"{self.base_url}/{path.removeprefix('/')}"
+
+    async def wait_until(self, predicate: Callable[[SiteStatistics], bool]) -> SiteStatistics:
+        """Wait until ``predicate(site.statistics())`` holds, and return those statistics.
+
+        The predicate is checked now and again whenever a request arrives or finishes, so a
+        test can wait for the site to see something (a number of requests, a ban, a handler in
+        flight) without sleeping. Bound the wait with ``asyncio.timeout`` if it may never hold.
+
+        Args:
+            predicate: A test of a statistics snapshot.
+
+        Returns:
+            The first snapshot for which ``predicate`` is true.
+        """
+        while True:
+            changed = self._recorder.changed()
+            stats = self.statistics()
+            if predicate(stats):
+                return stats
+            # Shielded: one waiter's cancellation must not cancel the future others share.
+            await asyncio.shield(changed)
 
     def statistics(self) -> SiteStatistics:
         """Return a snapshot of what the site has served so far."""

@@ -6,6 +6,7 @@ The counters are plain ints and dicts updated on the event loop's thread, so the
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -84,10 +85,19 @@ class SiteStatistics:
 class Recorder:
     """Count requests as they arrive and leave; keep a bounded log of the latest ones."""
 
-    __slots__ = ("_clock", "by_prefix", "in_flight", "log", "peak_in_flight", "requests")
+    __slots__ = (
+        "_changed",
+        "_clock",
+        "by_prefix",
+        "in_flight",
+        "log",
+        "peak_in_flight",
+        "requests",
+    )
 
     def __init__(self, *, clock: Callable[[], float], log_size: int) -> None:
         self._clock = clock
+        self._changed: asyncio.Future[None] | None = None
         self.requests = 0
         self.by_prefix: dict[str, int] = {}
         self.in_flight = 0
@@ -102,6 +112,8 @@ class Recorder:
         prefix = match.group() if match else target
         self.by_prefix[prefix] = self.by_prefix.get(prefix, 0) + 1
         self.in_flight += 1
+        if self._changed is not None:
+            self._notify()
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
         if self.log is not None:
@@ -118,3 +130,16 @@ class Recorder:
     def finished(self) -> None:
         """Mark a request's handler as done."""
         self.in_flight -= 1
+        if self._changed is not None:
+            self._notify()
+
+    def changed(self) -> asyncio.Future[None]:
+        """Return a future that completes at the next request's arrival or end."""
+        if self._changed is None or self._changed.done():
+            self._changed = asyncio.get_running_loop().create_future()
+        return self._changed
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, None
+        if changed is not None and not changed.done():
+            changed.set_result(None)
