@@ -55,10 +55,10 @@ def _announce(site: Site) -> None:
     print(site.base_url, flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``python -m corral.testing`` and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _policies(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[RateLimitPolicy, RobotsPolicy, SiteLayout]:
+    """Build the site's policies from the flags; a value out of range is a usage error."""
     try:
         rate_limit = RateLimitPolicy(
             rate=args.rate,
@@ -79,6 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    return rate_limit, robots, layout
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m corral.testing`` and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    rate_limit, robots, layout = _policies(parser, args)
     serve = serve_until_signalled(
         host=args.host,
         port=args.port,

@@ -31,6 +31,20 @@ def _origin(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class _State:
+    """The site's mutable parts, shared by its handlers and its :class:`Site` handle."""
+
+    __slots__ = ("http", "limiter", "recorder", "shutdown")
+
+    def __init__(
+        self, *, rate_limit: RateLimitPolicy, clock: Callable[[], float], log_size: int
+    ) -> None:
+        self.recorder = Recorder(clock=clock, log_size=log_size)
+        self.limiter = RateLimiter(rate_limit, clock)
+        self.shutdown = ShutdownSignal()
+        self.http = HttpEndpoints(self.shutdown)
+
+
 @final
 class Site:
     """A running test site: where it listens and what it has served.
@@ -38,24 +52,13 @@ class Site:
     Made by :func:`open_site`; valid until its ``async with`` block ends.
     """
 
-    __slots__ = ("_host", "_http", "_limiter", "_other_host", "_port", "_recorder")
+    __slots__ = ("_host", "_other_host", "_port", "_state")
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        other_host: str,
-        recorder: Recorder,
-        limiter: RateLimiter,
-        http: HttpEndpoints,
-    ) -> None:
+    def __init__(self, *, host: str, port: int, other_host: str, state: _State) -> None:
         self._host = host
         self._port = port
         self._other_host = other_host
-        self._recorder = recorder
-        self._limiter = limiter
-        self._http = http
+        self._state = state
 
     def __repr__(self) -> str:
         return f"<corral.testing.Site {self.base_url}>"
@@ -105,7 +108,7 @@ class Site:
             The first snapshot for which ``predicate`` is true.
         """
         while True:
-            changed = self._recorder.changed()
+            changed = self._state.recorder.changed()
             stats = self.statistics()
             if predicate(stats):
                 return stats
@@ -114,14 +117,14 @@ class Site:
 
     def statistics(self) -> SiteStatistics:
         """Return a snapshot of what the site has served so far."""
-        recorder = self._recorder
+        recorder = self._state.recorder
         return SiteStatistics(
             requests=recorder.requests,
             by_prefix=dict(recorder.by_prefix),
             in_flight=recorder.in_flight,
             peak_in_flight=recorder.peak_in_flight,
-            clients=self._limiter.statistics(),
-            flaky=dict(self._http.flaky_attempts),
+            clients=self._state.limiter.statistics(),
+            flaky=dict(self._state.http.flaky_attempts),
             recent=tuple(recorder.log) if recorder.log is not None else (),
         )
 
@@ -145,24 +148,17 @@ def _observe(recorder: Recorder, limiter: RateLimiter) -> Middleware:
 
 
 def _build_app(
-    *,
-    host: str,
-    layout: SiteLayout,
-    robots: RobotsPolicy,
-    recorder: Recorder,
-    limiter: RateLimiter,
-    http: HttpEndpoints,
-    shutdown: ShutdownSignal,
+    *, host: str, layout: SiteLayout, robots: RobotsPolicy, state: _State
 ) -> web.Application:
-    app = web.Application(middlewares=[_observe(recorder, limiter)])
+    app = web.Application(middlewares=[_observe(state.recorder, state.limiter)])
     origins = Origins(host=host, other_host=layout.other_host)
     app.router.add_routes(
         [
-            *http.routes(),
+            *state.http.routes(),
             *_redirects.routes(),
             *_connections.routes(),
-            *BodyEndpoints(shutdown).routes(),
-            web.get("/limited/{tail:.*}", limiter.handle),
+            *BodyEndpoints(state.shutdown).routes(),
+            web.get("/limited/{tail:.*}", state.limiter.handle),
             *Robots(robots, origins).routes(),
             *Sitemaps(layout, origins).routes(),
             *CrawlPages(layout, origins).routes(),
@@ -171,10 +167,27 @@ def _build_app(
     )
 
     async def stop_waiting(app: web.Application) -> None:
-        shutdown.set()
+        state.shutdown.set()
 
     app.on_shutdown.append(stop_waiting)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _listening(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
+    """Serve ``app`` on ``host:port`` and yield the bound port; close everything on exit."""
+    # No access log (it costs a third of a small request's time), handlers cancelled when
+    # their client leaves, and a short grace: waiting handlers end on the shutdown signal.
+    runner = web.AppRunner(
+        app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE
+    )
+    await runner.setup()
+    try:
+        tcp = web.TCPSite(runner, host, port)
+        await tcp.start()
+        yield tcp.port
+    finally:
+        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -210,34 +223,11 @@ async def open_site(
     if log_size < 0:
         raise ValueError(f"log_size must be >= 0, got {log_size!r}")
     layout = layout or SiteLayout()
-    clock = clock or time.monotonic
-    recorder = Recorder(clock=clock, log_size=log_size)
-    limiter = RateLimiter(rate_limit or RateLimitPolicy(), clock)
-    shutdown = ShutdownSignal()
-    http = HttpEndpoints(shutdown)
-    app = _build_app(
-        host=host,
-        layout=layout,
-        robots=robots or RobotsPolicy(),
-        recorder=recorder,
-        limiter=limiter,
-        http=http,
-        shutdown=shutdown,
+    state = _State(
+        rate_limit=rate_limit or RateLimitPolicy(),
+        clock=clock or time.monotonic,
+        log_size=log_size,
     )
-    runner = web.AppRunner(
-        app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_GRACE
-    )
-    await runner.setup()
-    try:
-        tcp = web.TCPSite(runner, host, port)
-        await tcp.start()
-        yield Site(
-            host=host,
-            port=tcp.port,
-            other_host=layout.other_host,
-            recorder=recorder,
-            limiter=limiter,
-            http=http,
-        )
-    finally:
-        await runner.cleanup()
+    app = _build_app(host=host, layout=layout, robots=robots or RobotsPolicy(), state=state)
+    async with _listening(app, host, port) as bound:
+        yield Site(host=host, port=bound, other_host=layout.other_host, state=state)
