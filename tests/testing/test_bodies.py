@@ -166,3 +166,26 @@ def test_gzip_bomb_chunks_are_a_valid_gzip_member(size: int) -> None:
     wire = b"".join(gzip_bomb_chunks(size))
     assert len(wire) == gzip_bomb_length(size)
     assert zlib.decompress(wire, wbits=31) == bytes(size)
+
+
+@pytest.mark.parametrize(
+    ("path", "length"),
+    [
+        pytest.param("/bytes/100000", 100000, id="bytes"),
+        pytest.param("/gzip-bomb", gzip_bomb_length(1 << 30), id="gzip-bomb"),
+        pytest.param("/trickle/3?interval_ms=1", 3, id="trickle"),
+        pytest.param("/truncated/100", 100, id="truncated"),
+        pytest.param("/stall", 1024, id="stall"),
+    ],
+)
+async def test_head_sends_headers_only(corral_site: Site, path: str, length: int) -> None:
+    """HEAD gets the GET's headers and no body, and the connection stays good for reuse."""
+    connector = aiohttp.TCPConnector(limit=1)  # one connection: the next request reuses it
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.head(corral_site.url(path)) as response:
+            assert response.status == 200
+            assert response.content_length == length
+            assert await response.read() == b""
+        async with session.get(corral_site.url("/page/1")) as response:
+            assert response.status == 200
+    assert corral_site.statistics().requests == 2

@@ -23,14 +23,24 @@ _DEFAULT_BOMB = 1 << 30  # inflates to 1 GiB; about 1 MiB on the wire
 _MAX_SIZE = 1 << 40
 
 
+async def _start(request: web.Request, response: web.StreamResponse) -> bool:
+    """Send the headers; return whether a body should follow.
+
+    aiohttp does not drop what a handler writes after the headers of a HEAD response, so the
+    handlers here must not write for HEAD: the bytes would be read as the next response.
+    """
+    await response.prepare(request)
+    return request.method != "HEAD"
+
+
 async def _stream(
     request: web.Request, response: web.StreamResponse, chunks: Iterable[bytes]
 ) -> web.StreamResponse:
     """Send headers, then the chunks; stop quietly if the client disconnects."""
     try:
-        await response.prepare(request)
-        for chunk in chunks:
-            await response.write(chunk)
+        if await _start(request, response):
+            for chunk in chunks:
+                await response.write(chunk)
     except ConnectionError:
         pass  # the client left; aiohttp ends the connection without logging
     return response
@@ -81,8 +91,7 @@ class BodyEndpoints:
         response = web.StreamResponse(headers={"Content-Type": _BINARY})
         response.content_length = size
         try:
-            await response.prepare(request)
-            sent = 0
+            sent = 0 if await _start(request, response) else size
             while sent < size:
                 if sent and not await self._shutdown.pause(interval):
                     close_connection(request)
@@ -100,7 +109,8 @@ class BodyEndpoints:
         response = web.StreamResponse(headers={"Content-Type": _BINARY})
         response.content_length = after + 1024  # promise more than will ever come
         try:
-            await response.prepare(request)
+            if not await _start(request, response):
+                return response
             if after:
                 await response.write(_BLOCK[:after])
         except ConnectionError:
@@ -115,7 +125,8 @@ class BodyEndpoints:
         response = web.StreamResponse(headers={"Content-Type": _BINARY})
         response.content_length = size
         await _stream(request, response, _pattern(size // 2))
-        close_connection(request)
+        if request.method != "HEAD":
+            close_connection(request)
         return response
 
     async def gzip_bomb(self, request: web.Request) -> web.StreamResponse:

@@ -158,7 +158,7 @@ def _build_app(
             *_redirects.routes(),
             *_connections.routes(),
             *BodyEndpoints(state.shutdown).routes(),
-            web.get("/limited/{tail:.*}", state.limiter.handle),
+            web.route("*", "/limited/{tail:.*}", state.limiter.handle),
             *Robots(robots, origins).routes(),
             *Sitemaps(layout, origins).routes(),
             *CrawlPages(layout, origins).routes(),
