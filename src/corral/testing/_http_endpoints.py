@@ -87,7 +87,7 @@ class HttpEndpoints:
 
     async def delay(self, request: web.Request) -> web.StreamResponse:
         """``/delay/{ms}``: wait that many milliseconds, then answer 200 (any method)."""
-        ms = path_int(request, "ms")
+        ms = path_int(request, "ms", high=86_400_000)  # a day at most
         if not await self._shutdown.pause(ms / 1000):
             return drop_connection(request)
         return _plain(f"delayed {ms} ms\n")
@@ -97,7 +97,7 @@ class HttpEndpoints:
 
         ``?form=date`` sends an HTTP-date (wall clock now plus the seconds) instead of seconds.
         """
-        seconds = path_int(request, "seconds")
+        seconds = path_int(request, "seconds", high=10**9)  # an HTTP-date stays in range
         status = query_int(request, "status", 429, low=300, high=599)
         if query_choice(request, "form", "seconds", ("seconds", "date")) == "date":
             value = email.utils.formatdate(time.time() + seconds, usegmt=True)
