@@ -178,3 +178,25 @@ async def test_wait_until_survives_another_waiters_cancellation(
     async with session.get(corral_site.url("/page/1")) as response:
         await response.read()
     assert (await patient).requests == 1
+
+
+async def test_bulk_run_of_distinct_pages() -> None:
+    """Two thousand distinct pages at concurrency 50: all served, never more than 50 at once."""
+    connector = aiohttp.TCPConnector(limit=50)
+    async with open_site(log_size=0) as site, aiohttp.ClientSession(connector=connector) as session:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(2000):
+            queue.put_nowait(i)
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                async with session.get(site.url(f"/page/{i}")) as response:
+                    assert f"Page {i}<".encode() in await response.read()
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(50):
+                group.create_task(worker())
+        stats = site.statistics()
+    assert stats.by_prefix == {"/page": 2000}
+    assert stats.peak_in_flight <= 50
