@@ -112,8 +112,6 @@ class Recorder:
         prefix = match.group() if match else target
         self.by_prefix[prefix] = self.by_prefix.get(prefix, 0) + 1
         self.in_flight += 1
-        if self._changed is not None:
-            self._notify()
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
         if self.log is not None:
@@ -126,6 +124,8 @@ class Recorder:
                     user_agent=request.headers.get("User-Agent"),
                 )
             )
+        if self._changed is not None:
+            self._notify()
 
     def finished(self) -> None:
         """Mark a request's handler as done."""
