@@ -1,0 +1,157 @@
+"""One HTTP attempt on aiohttp: stream the body under a size bound, classify what went wrong.
+
+The body is read in the chunks aiohttp delivers *after* decompression, so ``max_bytes``
+bounds the decoded size and a gzip bomb stops at the limit (aiohttp >= 3.13 also bounds each
+decompression step, so no single chunk inflates past its buffer). A declared Content-Length
+over the limit ends the attempt before any body is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import hashlib
+import ssl
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from corral.http._config import FetchConfig
+from corral.http._request import Request
+
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+
+
+@dataclass(slots=True, kw_only=True)
+class AttemptOutcome:
+    """What one attempt produced (the engine turns the last one into a ``FetchResult``)."""
+
+    status: int | None = None
+    final_url: str | None = None
+    headers: dict[str, str] | None = None
+    content_type: str | None = None
+    body: bytes | None = None
+    size: int = 0
+    sha256: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+
+async def attempt(
+    session: aiohttp.ClientSession,
+    request: Request,
+    config: FetchConfig,
+    timeout: aiohttp.ClientTimeout,
+    *,
+    keep_body: bool,
+) -> AttemptOutcome:
+    """Make one request and read its body; never raises for network or HTTP trouble."""
+    started = time.monotonic()
+    outcome = AttemptOutcome()
+    try:
+        async with session.request(
+            request.method,
+            request.url,
+            headers=request.headers or None,
+            data=request.body,
+            json=request.json,
+            max_redirects=config.max_redirects,
+            timeout=timeout,
+        ) as response:
+            outcome.status = response.status
+            outcome.final_url = str(response.url)
+            outcome.headers = _headers(response)
+            outcome.content_type = response.headers.get("Content-Type")
+            if response.status in (429, 503):
+                outcome.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            await _read_body(response, config.max_bytes, keep_body, outcome)
+    except Exception as exc:  # every failure becomes a recorded outcome
+        outcome.error_kind, outcome.error = classify(exc)
+    outcome.seconds = time.monotonic() - started
+    if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
+        outcome.error_kind = "http_status"
+        outcome.error = f"HTTP {outcome.status}"
+    return outcome
+
+
+async def _read_body(
+    response: aiohttp.ClientResponse, limit: int, keep: bool, outcome: AttemptOutcome
+) -> None:
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        outcome.error_kind = "too_large"
+        outcome.error = f"Content-Length {declared} is over the {limit}-byte limit"
+        return
+    hasher = hashlib.sha256()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            outcome.size = size
+            outcome.error_kind = "too_large"
+            outcome.error = f"body over the {limit}-byte limit (after decompression)"
+            return
+        hasher.update(chunk)
+        if keep:
+            parts.append(chunk)
+    outcome.size = size
+    outcome.sha256 = hasher.hexdigest()
+    if keep:
+        outcome.body = b"".join(parts)
+
+
+def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return a Retry-After header's wait in seconds (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())  # an HTTP-date is wall-clock time
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Return the error kind and a one-line message for an exception from an attempt."""
+    kind = _kind(exc)
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return kind, text[:500]
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too_many_redirects"
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.InvalidUrlRedirectClientError):
+        return "invalid_url"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "dns"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return "tls"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return "reset"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return "reset" if exc.errno in _RESET_ERRNOS else "connect"
+    return "protocol"

@@ -1,0 +1,170 @@
+"""Per-host politeness: concurrency, start rate, Retry-After cool-downs and adaptive slow-down.
+
+One ``Politeness`` per fetcher holds a ``HostState`` for every host with work in flight or a
+recent throttle, shared by all the fetcher's runs, so limits hold across concurrent calls.
+
+Adaptive slow-down is AIMD, as in TCP congestion control: a 429 or 503 halves the host's
+concurrency and doubles its start interval (and a Retry-After closes the host until then);
+the host is cut at most once a second, so one burst of refusals (every request in flight
+answering 503 at once) counts as one signal, as TCP cuts once per round trip. Recovery:
+every four successes halve the extra interval, and every run of successes as long as the
+current concurrency raises the concurrency by one, back to the configured values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+_MIN_THROTTLE_INTERVAL = 0.1  # seconds: the first slow-down of a host with no fixed rate
+_CUT_HOLD = 1.0  # seconds between two cuts of one host
+
+
+class HostState:
+    """The politeness state of one host."""
+
+    __slots__ = (
+        "active",
+        "base_interval",
+        "cooldown_until",
+        "cut_at",
+        "interval",
+        "limit",
+        "max_limit",
+        "name",
+        "next_start",
+        "queued",
+        "streak",
+    )
+
+    def __init__(self, name: str, max_limit: int, interval: float) -> None:
+        self.name = name
+        self.max_limit = max_limit
+        self.limit = max_limit
+        self.base_interval = interval
+        self.interval = interval
+        self.next_start = float("-inf")
+        self.cooldown_until = float("-inf")
+        self.active = 0
+        self.streak = 0
+        self.cut_at = float("-inf")
+        self.queued = 0  # jobs waiting for this host, over all runs
+
+    def ready_at(self) -> float:
+        """Return when the next start is allowed by rate and cool-down (concurrency aside)."""
+        return max(self.next_start, self.cooldown_until)
+
+    def throttled(self, now: float) -> bool:
+        """Return whether the host runs below its configured pace now."""
+        return (
+            self.limit < self.max_limit
+            or self.interval > self.base_interval
+            or self.cooldown_until > now
+        )
+
+
+class Politeness:
+    """Host states and the global in-flight count of one fetcher."""
+
+    def __init__(self, *, concurrency: int, per_host: int, interval: float, adaptive: bool) -> None:
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.interval = interval
+        self.adaptive = adaptive
+        self.active = 0
+        self.hosts: dict[str, HostState] = {}
+        self._listeners: set[asyncio.Future[None]] = set()
+
+    def host(self, name: str) -> HostState:
+        """Return the state of ``name``, making it on first use."""
+        state = self.hosts.get(name)
+        if state is None:
+            state = self.hosts[name] = HostState(name, self.per_host, self.interval)
+        return state
+
+    def set_interval(self, name: str, interval: float) -> None:
+        """Raise a host's minimum interval (robots.txt Crawl-delay / Request-rate)."""
+        state = self.host(name)
+        state.base_interval = max(state.base_interval, interval)
+        state.interval = max(state.interval, state.base_interval)
+
+    def can_start(self, state: HostState, now: float) -> bool:
+        """Return whether a request to ``state`` may start now."""
+        return (
+            self.active < self.concurrency
+            and state.active < state.limit
+            and now >= state.next_start
+            and now >= state.cooldown_until
+        )
+
+    def start(self, state: HostState, now: float) -> None:
+        """Count a start on ``state``."""
+        state.active += 1
+        self.active += 1
+        state.next_start = max(now, state.next_start) + state.interval
+
+    def finish(
+        self, state: HostState, status: int | None, retry_after: float | None, now: float
+    ) -> None:
+        """Count an attempt's end and adapt the host's pace to its answer."""
+        state.active -= 1
+        self.active -= 1
+        if status in (429, 503):
+            if retry_after is not None:
+                state.cooldown_until = max(state.cooldown_until, now + retry_after)
+            if self.adaptive and now - state.cut_at >= _CUT_HOLD:
+                state.cut_at = now
+                state.limit = max(1, state.limit // 2)
+                state.interval = max(state.interval * 2, _MIN_THROTTLE_INTERVAL)
+                state.streak = 0
+        elif status is not None and status < 400 and self.adaptive and state.throttled(now):
+            state.streak += 1
+            if state.streak % 4 == 0 and state.interval > state.base_interval:
+                extra = (state.interval - state.base_interval) / 2
+                state.interval = state.base_interval + (extra if extra > 1e-3 else 0.0)
+            if state.streak >= state.limit:
+                state.streak = 0
+                state.limit = min(state.max_limit, state.limit + 1)
+        self.changed()
+
+    def forget_idle(self, now: float) -> None:
+        """Drop states of hosts with nothing queued or running and no throttle to remember."""
+        idle = [
+            name
+            for name, s in self.hosts.items()
+            if not s.active and not s.queued and not s.throttled(now) and s.next_start <= now
+        ]
+        for name in idle:
+            del self.hosts[name]
+
+    def throttled_hosts(self, now: float) -> tuple[str, ...]:
+        """Return the hosts running below their configured pace now."""
+        return tuple(name for name, s in self.hosts.items() if s.throttled(now))
+
+    def changed(self) -> None:
+        """Wake every listener: a slot came free or a host's pace changed."""
+        for future in self._listeners:
+            if not future.done():
+                future.set_result(None)
+
+    def listen(self, future: asyncio.Future[None]) -> None:
+        """Resolve ``future`` at the next change."""
+        self._listeners.add(future)
+
+    def unlisten(self, future: asyncio.Future[None]) -> None:
+        """Stop resolving ``future``."""
+        self._listeners.discard(future)
+
+    @staticmethod
+    async def wait_on(future: asyncio.Future[None], until: float | None) -> None:
+        """Wait for ``future`` (a listener), or until loop time ``until`` (None: no bound)."""
+        if until is None:
+            await future
+            return
+        delay = until - asyncio.get_running_loop().time()
+        if delay <= 0:
+            return
+        try:
+            async with asyncio.timeout(delay):
+                await future
+        except TimeoutError:
+            pass

@@ -1,0 +1,172 @@
+"""What to fetch: ``Request`` objects, and reading them lazily from a file or stdin.
+
+The input is one URL per line (blank lines and ``#`` comments skipped) or JSON lines of
+request objects ``{"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}``;
+both may be mixed. A line that is neither becomes an ``InvalidLine``, which the job records
+as an ``invalid_url`` result and goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from corral import to_thread
+from corral.http._urls import BadURL, host_key, parse
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """One HTTP request to make.
+
+    Attributes:
+        url: the absolute http(s) URL, normalised.
+        host: its politeness key (host and non-default port).
+        method: the HTTP method.
+        headers: extra headers for this request.
+        body: a raw request body.
+        json: a JSON request body (sent with ``Content-Type: application/json``).
+        depth: crawl depth (0 for a seed or an input URL).
+        found_on: the page this URL was found on (crawls).
+    """
+
+    url: str
+    host: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    json: Any = None
+    depth: int = 0
+    found_on: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Return the dedup key: the method and the normalised URL (plus the body, if any)."""
+        if self.method == "GET" and self.body is None and self.json is None:
+            return self.url
+        payload = self.body.hex() if self.body is not None else json.dumps(self.json)
+        return f"{self.method} {self.url} {payload}"
+
+    def to_json(self) -> str | None:
+        """Return the non-default parts as JSON for storage (None for a plain GET)."""
+        if self.method == "GET" and not self.headers and self.body is None and self.json is None:
+            return None
+        return json.dumps(
+            {
+                "method": self.method,
+                "headers": dict(self.headers),
+                "body": self.body.decode("latin-1") if self.body is not None else None,
+                "json": self.json,
+            }
+        )
+
+    @classmethod
+    def from_stored(
+        cls, url: str, host: str, stored: str | None, depth: int, found_on: str | None
+    ) -> Request:
+        """Rebuild a request saved with ``to_json`` (its URL was normalised when first read)."""
+        if stored is None:
+            return cls(url=url, host=host, depth=depth, found_on=found_on)
+        data = json.loads(stored)
+        body = data.get("body")
+        return cls(
+            url=url,
+            host=host,
+            method=data["method"],
+            headers=data["headers"],
+            body=body.encode("latin-1") if body is not None else None,
+            json=data.get("json"),
+            depth=depth,
+            found_on=found_on,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidLine:
+    """An input line that is not a fetchable request, and why."""
+
+    text: str
+    reason: str
+    line: int
+
+
+def request_for(url: str, **options: Any) -> Request:
+    """Return a ``Request`` for ``url`` (validated and normalised).
+
+    Raises:
+        BadURL: the URL is not fetchable.
+    """
+    parsed = parse(url)
+    return Request(url=str(parsed), host=host_key(parsed), **options)
+
+
+def parse_line(text: str, number: int) -> Request | InvalidLine | None:
+    """Return the request on one input line, an ``InvalidLine``, or None for a blank/comment."""
+    line = text.strip()
+    if not line or line.startswith("#"):
+        return None
+    try:
+        if line.startswith("{"):
+            return _from_object(json.loads(line))
+        return request_for(line)
+    except BadURL as exc:
+        return InvalidLine(line[:2000], str(exc), number)
+    except (ValueError, TypeError, KeyError) as exc:
+        return InvalidLine(line[:2000], f"bad request object: {exc}", number)
+
+
+def _from_object(data: object) -> Request:
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        raise ValueError('expected an object with a "url" string')
+    method = str(data.get("method", "GET")).upper()
+    if method not in _METHODS:
+        raise ValueError(f"unsupported method {method!r}")
+    headers = data.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ValueError('"headers" must map strings to strings')
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ValueError('"body" must be a string (use "json" for structured bodies)')
+    if body is not None and "json" in data:
+        raise ValueError('give "body" or "json", not both')
+    return request_for(
+        data["url"],
+        method=method,
+        headers=headers,
+        body=body.encode() if body is not None else None,
+        json=data.get("json"),
+    )
+
+
+def _lines(stream: IO[str], batch: int) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for number, line in enumerate(stream, 1):
+        chunk.append((number, line))
+        if len(chunk) >= batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def read_requests(
+    stream: IO[str], *, batch: int = 1000
+) -> AsyncIterator[list[Request | InvalidLine]]:
+    """Yield the requests of a text stream in batches, reading it lazily off the loop.
+
+    Blocking reads (a file, a pipe on stdin) happen in a corral thread, ``batch`` lines at a
+    time, so the event loop never waits on the input.
+    """
+    lines = _lines(stream, batch)
+    while True:
+        chunk = await to_thread(next, lines, None)
+        if chunk is None:
+            return
+        parsed = [parse_line(text, number) for number, text in chunk]
+        yield [p for p in parsed if p is not None]

@@ -1,0 +1,82 @@
+"""``FetchResult``: the one final record every input URL gets."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# The error kinds a record can carry, in the order the summary lists them.
+ERROR_KINDS = (
+    "invalid_url",
+    "dns",
+    "connect",
+    "tls",
+    "timeout",
+    "reset",
+    "protocol",
+    "too_large",
+    "too_many_redirects",
+    "http_status",
+    "robots",
+    "cancelled",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchResult:
+    """The final record of one URL: what came back, or why nothing usable did.
+
+    Attributes:
+        url: the URL as requested (normalised), or the raw input line for ``invalid_url``.
+        final_url: the URL after redirects (None when no response came).
+        status: the final HTTP status (None when no response came).
+        ok: True when a response with a status below 400 came back whole.
+        error_kind: None when ok; else one of ``ERROR_KINDS``.
+        error: a one-line description of the error.
+        attempts: attempts made (0 for an invalid URL).
+        elapsed_ms: milliseconds from the first attempt's start to the end of the last,
+            waits between retries included, queueing before the first attempt excluded.
+        fetched_at: when the last attempt ended, ISO 8601 in UTC.
+        bytes: body bytes received, after decompression.
+        content_type: the response's Content-Type.
+        headers: the response headers (repeated headers joined with ", ").
+        sha256: the hex SHA-256 of the body received (None without a body).
+        body: the body, when bodies are saved in the store.
+        body_path: the file holding the body, when bodies are saved to a directory.
+        method: the HTTP method.
+        depth: crawl depth (0 for input URLs).
+        found_on: the page the URL was found on (crawls).
+    """
+
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    ok: bool = False
+    error_kind: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    elapsed_ms: float = 0.0
+    fetched_at: str = ""
+    bytes: int = 0
+    content_type: str | None = None
+    headers: Mapping[str, str] | None = None
+    sha256: str | None = None
+    body: builtins.bytes | None = None  # the field `bytes` shadows the type here
+    body_path: str | None = None
+    method: str = "GET"
+    depth: int = 0
+    found_on: str | None = None
+
+    def to_dict(self, *, body_as: str = "omit") -> dict[str, Any]:
+        """Return the record as plain JSON-ready data (``body_as``: omit, or base64)."""
+        import base64
+
+        data: dict[str, Any] = {
+            name: getattr(self, name) for name in self.__dataclass_fields__ if name != "body"
+        }
+        data["headers"] = dict(self.headers) if self.headers is not None else None
+        if body_as == "base64" and self.body is not None:
+            data["body_base64"] = base64.b64encode(self.body).decode("ascii")
+        return data

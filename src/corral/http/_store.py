@@ -1,0 +1,348 @@
+"""The job store: one SQLite database holding the frontier, the results and the runs.
+
+Every call runs in corral's thread pool under a one-slot ``ThreadLimit``, so SQLite never
+blocks the event loop and the one connection is used by one thread at a time. The database
+is in WAL mode with ``synchronous=NORMAL``: a commit survives the process being killed
+(``kill -9``), which is what resuming needs; a power cut may lose the last commits, which a
+resumed run then fetches again.
+
+Exactly one record per URL: a URL's result row and the flip of its frontier row to "done"
+are written in one transaction, and the result's primary key is the frontier row's id. With
+a JSONL output the lines are appended before that transaction, and the file's length is
+committed with it; a resumed run first cuts the file back to the committed length, so lines
+whose transaction never committed are dropped and their URLs fetched (and written) again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from corral import ThreadLimit, to_thread
+from corral.http._request import InvalidLine, Request
+from corral.http._result import FetchResult
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    argv TEXT,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS urls (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    host TEXT NOT NULL,
+    request TEXT,
+    invalid TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    found_on TEXT,
+    state INTEGER NOT NULL DEFAULT 0,
+    run INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS urls_pending ON urls (id) WHERE state = 0;
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY REFERENCES urls (id),
+    url TEXT NOT NULL,
+    final_url TEXT,
+    status INTEGER,
+    ok INTEGER NOT NULL,
+    error_kind TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    elapsed_ms REAL NOT NULL,
+    fetched_at TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    content_type TEXT,
+    headers TEXT,
+    sha256 TEXT,
+    body BLOB,
+    body_path TEXT,
+    method TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    found_on TEXT,
+    run INTEGER NOT NULL
+);
+"""
+TABLES = ("results", "urls", "runs")
+_PENDING = 0
+_DONE = 1
+_RESULT_COLUMNS = (
+    "id, url, final_url, status, ok, error_kind, error, attempts, elapsed_ms, fetched_at, "
+    "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run"
+)
+
+
+class StoreError(Exception):
+    """The store cannot be used (not a corral store, a newer schema, unwritable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """What one ingested batch did to the frontier."""
+
+    new: int
+    duplicates: int  # already in this run
+    earlier_done: int  # recorded by an earlier run: not fetched again
+    earlier_pending: int  # left unfinished by an earlier run: will be fetched
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A frontier row waiting to be fetched."""
+
+    id: int
+    url: str
+    host: str
+    request: str | None
+    invalid: str | None
+    depth: int
+    found_on: str | None
+
+
+class Store:
+    """The SQLite database of one job; every method is a coroutine run off the loop."""
+
+    def __init__(self, path: str | Path, *, jsonl: IO[str] | None = None) -> None:
+        self.path = str(path)
+        self._jsonl = jsonl
+        self._conn: sqlite3.Connection | None = None
+        self._slot = ThreadLimit(1)
+        self.run = 0
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await to_thread(fn, *args, limiter=self._slot)
+
+    # --- opening and runs -------------------------------------------------------------------
+
+    async def open(self, argv: Sequence[str], started_at: str) -> None:
+        """Open (or create) the database, cut a JSONL output back, and start a run."""
+        await self._call(self._open, list(argv), started_at)
+
+    def _open(self, argv: list[str], started_at: str) -> None:
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
+        self._conn = conn
+        version = self._meta("schema_version")
+        if version is None:
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: made by a newer corral (schema {version})")
+        self._cut_jsonl()
+        with conn:
+            conn.execute("BEGIN")
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, status, argv) VALUES (?, 'running', ?)",
+                (started_at, json.dumps(argv)),
+            )
+            self.run = int(cursor.lastrowid or 0)
+
+    def _meta(self, name: str) -> str | None:
+        assert self._conn is not None
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, name: str, value: str) -> None:
+        assert self._conn is not None
+        self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def _cut_jsonl(self) -> None:
+        if self._jsonl is None or not self._jsonl.seekable():
+            return
+        committed = int(self._meta("jsonl_length") or 0)
+        self._jsonl.seek(0, os.SEEK_END)
+        length = self._jsonl.tell()
+        if length < committed:
+            raise StoreError(
+                f"{self.path}: the JSONL output is shorter than this state file recorded; "
+                "delete the state file to start over"
+            )
+        if length > committed:
+            self._jsonl.truncate(committed)  # lines whose transaction never committed
+        self._jsonl.seek(committed)
+
+    async def finish(self, status: str, finished_at: str, summary: dict[str, Any]) -> None:
+        """Record how the run ended, and close the database."""
+        await self._call(self._finish, status, finished_at, summary)
+
+    def _finish(self, status: str, finished_at: str, summary: dict[str, Any]) -> None:
+        if self._conn is None:
+            return
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                (status, finished_at, json.dumps(summary), self.run),
+            )
+        self._conn.close()
+        self._conn = None
+
+    # --- the frontier -----------------------------------------------------------------------
+
+    async def add(self, batch: Sequence[Request | InvalidLine]) -> Added:
+        """Add input requests to the frontier, once per key; say what was new or known."""
+        result: Added = await self._call(self._add, batch)
+        return result
+
+    def _add(self, batch: Sequence[Request | InvalidLine]) -> Added:
+        assert self._conn is not None
+        rows: dict[str, Request | InvalidLine] = {}
+        for item in batch:
+            rows.setdefault(_key(item), item)  # the first occurrence wins
+        in_batch_dups = len(batch) - len(rows)
+        known = self._known(list(rows))
+        dups = earlier_done = earlier_pending = 0
+        fresh, adopted = [], []
+        for key, item in rows.items():
+            if key not in known:
+                fresh.append(_frontier_row(key, item, self.run))
+                continue
+            run, state = known[key]
+            if run == self.run:
+                dups += 1
+            else:
+                adopted.append((self.run, key))
+                earlier_done += state == _DONE
+                earlier_pending += state == _PENDING
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(
+                "INSERT INTO urls (key, url, host, request, invalid, depth, found_on, run) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                fresh,
+            )
+            self._conn.executemany("UPDATE urls SET run = ? WHERE key = ?", adopted)
+        return Added(len(fresh), dups + in_batch_dups, earlier_done, earlier_pending)
+
+    def _known(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+        assert self._conn is not None
+        known: dict[str, tuple[int, int]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, run, state in self._conn.execute(
+                f"SELECT key, run, state FROM urls WHERE key IN ({marks})", chunk
+            ):
+                known[key] = (run, state)
+        return known
+
+    async def pending(self, after: int, limit: int) -> list[PendingRow]:
+        """Return up to ``limit`` pending frontier rows with ids above ``after``, in id order."""
+        rows: list[PendingRow] = await self._call(self._pending, after, limit)
+        return rows
+
+    def _pending(self, after: int, limit: int) -> list[PendingRow]:
+        assert self._conn is not None
+        return [
+            PendingRow(*row)
+            for row in self._conn.execute(
+                "SELECT id, url, host, request, invalid, depth, found_on FROM urls "
+                "WHERE state = 0 AND id > ? ORDER BY id LIMIT ?",
+                (after, limit),
+            )
+        ]
+
+    async def counts(self) -> tuple[int, int]:
+        """Return (pending, done) frontier counts."""
+        counts: tuple[int, int] = await self._call(self._counts)
+        return counts
+
+    def _counts(self) -> tuple[int, int]:
+        assert self._conn is not None
+        pending = self._conn.execute("SELECT count(*) FROM urls WHERE state = 0").fetchone()[0]
+        done = self._conn.execute("SELECT count(*) FROM urls WHERE state = 1").fetchone()[0]
+        return int(pending), int(done)
+
+    # --- results ----------------------------------------------------------------------------
+
+    async def complete(self, batch: Sequence[tuple[int, FetchResult]], *, body_as: str) -> None:
+        """Write final records (and JSONL lines) and mark their URLs done, atomically."""
+        await self._call(self._complete, batch, body_as)
+
+    def _complete(self, batch: Sequence[tuple[int, FetchResult]], body_as: str) -> None:
+        assert self._conn is not None
+        if self._jsonl is not None:
+            self._jsonl.write(
+                "".join(
+                    json.dumps(r.to_dict(body_as=body_as), separators=(",", ":")) + "\n"
+                    for _, r in batch
+                )
+            )
+            self._jsonl.flush()
+        rows = [
+            _result_row(ident, r, self.run, store_body=self._jsonl is None) for ident, r in batch
+        ]
+        with self._conn:
+            self._conn.execute("BEGIN")
+            if self._jsonl is None:
+                self._conn.executemany(
+                    f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})", rows
+                )
+            self._conn.executemany(
+                "UPDATE urls SET state = 1 WHERE id = ?", [(ident,) for ident, _ in batch]
+            )
+            if self._jsonl is not None and self._jsonl.seekable():
+                self._set_meta("jsonl_length", str(self._jsonl.tell()))
+
+
+def _key(item: Request | InvalidLine) -> str:
+    return item.key if isinstance(item, Request) else f"invalid:{item.text}"
+
+
+def _frontier_row(key: str, item: Request | InvalidLine, run: int) -> tuple[Any, ...]:
+    if isinstance(item, InvalidLine):
+        return (key, item.text, "", None, item.reason, 0, None, run)
+    return (key, item.url, item.host, item.to_json(), None, item.depth, item.found_on, run)
+
+
+def _result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tuple[Any, ...]:
+    return (
+        ident,
+        r.url,
+        r.final_url,
+        r.status,
+        int(r.ok),
+        r.error_kind,
+        r.error,
+        r.attempts,
+        r.elapsed_ms,
+        r.fetched_at,
+        r.bytes,
+        r.content_type,
+        json.dumps(dict(r.headers)) if r.headers is not None else None,
+        r.sha256,
+        r.body if store_body else None,
+        r.body_path,
+        r.method,
+        r.depth,
+        r.found_on,
+        run,
+    )
+
+
+def rows_of(path: str, table: str = "results") -> Iterable[dict[str, Any]]:
+    """Yield the rows of a store's table as dicts (for export and tests)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY id"):
+            yield dict(row)
+    finally:
+        conn.close()
