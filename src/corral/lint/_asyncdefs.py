@@ -1,0 +1,90 @@
+"""Which calls make a coroutine: ``async def`` functions, asyncio's own, and known methods."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from corral.lint._context import FileContext
+from corral.lint._kinds import KINDS, kind_of
+
+# Decorators that leave an ``async def`` a coroutine function; any other decorator may wrap it
+# into something else (a command object, a sync wrapper, a task loop), so such functions are
+# not assumed to return coroutines.
+_TRANSPARENT = frozenset(
+    {
+        "builtins.staticmethod", "builtins.classmethod", "abc.abstractmethod",
+        "typing.override", "typing_extensions.override",
+        "typing.overload", "typing_extensions.overload",
+    }
+)  # fmt: skip
+
+#: asyncio functions whose result must be awaited (or handed to something that awaits it).
+ASYNCIO_COROUTINES = frozenset(
+    f"asyncio.{name}"
+    for name in (
+        "sleep", "wait_for", "wait", "gather", "to_thread", "open_connection",
+        "open_unix_connection", "start_server", "start_unix_server",
+        "create_subprocess_exec", "create_subprocess_shell",
+    )
+)  # fmt: skip
+
+
+def is_coroutine_function(node: ast.AST, ctx: FileContext) -> bool:
+    """Return whether ``node`` is an undecorated (or plainly decorated) coroutine function.
+
+    An ``async def`` with a ``yield`` is an async generator: calling it without ``await`` is
+    how it is used, so it does not count.
+    """
+    if not isinstance(node, ast.AsyncFunctionDef):
+        return False
+    if any(ctx.resolve(d) not in _TRANSPARENT for d in node.decorator_list):
+        return False
+    return not _yields(node)
+
+
+def _yields(function: ast.AsyncFunctionDef) -> bool:
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncCallee:
+    """A call that makes a coroutine: how to name it, and whether the index must confirm it."""
+
+    label: str
+    needs_async: str | None = None
+
+
+def async_callee(call: ast.Call, ctx: FileContext) -> AsyncCallee | None:
+    """Return what ``call`` calls if it returns a coroutine (or may: see ``needs_async``).
+
+    A call into another module of the linted tree (``ctx.packages``) is deferred to the index
+    of the whole tree.
+    """
+    func = call.func
+    label = ast.unparse(func) if isinstance(func, ast.Name | ast.Attribute) else None
+    if label is None:
+        return None
+    definition = ctx.local_definition(func)
+    if definition is not None:
+        return AsyncCallee(label) if is_coroutine_function(definition, ctx) else None
+    qualname = ctx.resolve(func)
+    if qualname is not None:
+        if qualname in ASYNCIO_COROUTINES:
+            return AsyncCallee(label)
+        top = qualname.split(".", 1)[0]
+        if top in ctx.packages and not qualname.startswith(f"{ctx.module}."):
+            return AsyncCallee(label, needs_async=qualname)
+        return None
+    if isinstance(func, ast.Attribute):
+        kind = kind_of(func.value, ctx)
+        if kind is not None and func.attr in KINDS[kind].coroutines:
+            return AsyncCallee(label)
+    return None

@@ -1,0 +1,150 @@
+"""COR110: event loop misuse.
+
+Flagged: ``asyncio.get_event_loop()`` at module level (it binds a loop at import time, and is
+an error with no loop from Python 3.14) or in a function run as a ``threading.Thread`` target
+(threads have no loop); ``asyncio.new_event_loop()`` assigned to a local and never closed; and
+``loop.close()`` with tasks created on that loop neither awaited nor cancelled.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from corral.lint._chains import own_calls
+from corral.lint._context import FileContext
+from corral.lint._finding import Hit
+from corral.lint._rule import Rule
+
+_RUN = "use `asyncio.run(main())` (it makes, runs and closes a loop) or `corral.run_sync(...)`"
+_THREADS = frozenset({"threading.Thread"})
+_LOOP_FACTORIES = frozenset({"asyncio.new_event_loop", "asyncio.get_event_loop"})
+
+
+def _thread_targets(ctx: FileContext) -> set[ast.AST]:
+    targets: set[ast.AST] = set()
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Call) and ctx.resolve(node.func) in _THREADS:
+            for keyword in node.keywords:
+                if keyword.arg == "target":
+                    definition = ctx.local_definition(keyword.value)
+                    if definition is not None:
+                        targets.add(definition)
+    return targets
+
+
+class LoopMisuse(Rule):
+    """Flag loops fetched where there is none, never closed, or closed with work pending."""
+
+    code = "COR110"
+    name = "loop-misuse"
+    summary = "`get_event_loop()` at import or in a thread; a loop never closed or closed busy."
+    node_types = (ast.Call,)
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__(ctx)
+        self._targets: set[ast.AST] | None = None
+
+    def check(self, node: ast.AST) -> Iterator[Hit]:
+        assert isinstance(node, ast.Call)
+        qualname = self.ctx.resolve(node.func)
+        if qualname == "asyncio.get_event_loop":
+            yield from self._get_event_loop(node)
+        elif qualname == "asyncio.new_event_loop":
+            yield from self._never_closed(node)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "close":
+            yield from self._closed_busy(node)
+
+    def _get_event_loop(self, call: ast.Call) -> Iterator[Hit]:
+        function = self.ctx.function_of(call)
+        if function is None:
+            yield Hit.at(
+                call,
+                "`asyncio.get_event_loop()` at module level binds a loop at import time (and "
+                f"fails where none is set); {_RUN}, and `asyncio.get_running_loop()` in "
+                "coroutines",
+            )
+            return
+        if self._targets is None:
+            self._targets = _thread_targets(self.ctx)
+        if function in self._targets:
+            yield Hit.at(
+                call,
+                "`asyncio.get_event_loop()` in a thread target: threads have no event loop, "
+                f"so it raises RuntimeError; {_RUN} inside the thread",
+            )
+
+    def _never_closed(self, call: ast.Call) -> Iterator[Hit]:
+        parent = self.ctx.parent(call)
+        function = self.ctx.function_of(call)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1) or function is None:
+            return
+        target = parent.targets[0]
+        if not isinstance(target, ast.Name):
+            return
+        name = target.id
+        for node in ast.walk(function):
+            if _uses_beyond_methods(node, name):
+                return
+        yield Hit.at(
+            call,
+            f"the loop from `asyncio.new_event_loop()` in `{name}` is never closed (its "
+            f"executor threads and sockets leak); close it in `finally`, or {_RUN}",
+        )
+
+    def _closed_busy(self, call: ast.Call) -> Iterator[Hit]:
+        assert isinstance(call.func, ast.Attribute)
+        loop = call.func.value
+        function = self.ctx.function_of(call)
+        if not isinstance(loop, ast.Name) or not isinstance(function, ast.FunctionDef):
+            return
+        found = self.ctx.lookup(loop.id, loop)
+        if found is None or not all(
+            isinstance(b.value, ast.Call) and self.ctx.resolve(b.value.func) in _LOOP_FACTORIES
+            for b in found[1]
+        ):
+            return
+        calls = list(own_calls(function))
+        spawned = [c for c in calls if _spawns_on(c, loop.id) and c.lineno < call.lineno]
+        if spawned and not any(_settles(c) for c in calls):
+            yield Hit.at(
+                call,
+                f"`{loop.id}.close()` with tasks still pending (created at line "
+                f"{spawned[0].lineno}, never awaited or cancelled): they are destroyed "
+                f"mid-flight; {_RUN}, which cancels and awaits leftover tasks",
+            )
+
+
+def _uses_beyond_methods(node: ast.AST, name: str) -> bool:
+    """Return whether ``node`` closes the loop ``name`` or lets it go where it may be closed."""
+    if isinstance(node, ast.Attribute) and node.attr == "close":
+        return isinstance(node.value, ast.Name) and node.value.id == name
+    if isinstance(node, ast.Return | ast.Assign | ast.Call):
+        values: list[ast.AST] = []
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "set_event_loop":
+                return False
+            values = [*node.args, *(k.value for k in node.keywords)]
+        elif node.value is not None:
+            values = [node.value]
+        return any(isinstance(v, ast.Name) and v.id == name for v in values)
+    return False
+
+
+def _spawns_on(call: ast.Call, loop: str) -> bool:
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in ("create_task", "ensure_future")
+        and isinstance(func.value, ast.Name)
+        and func.value.id == loop
+    )
+
+
+def _settles(call: ast.Call) -> bool:
+    """Return whether ``call`` waits for or cancels tasks (gather, wait, cancel, all_tasks)."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in ("gather", "wait", "cancel", "all_tasks", "shutdown_asyncgens") or (
+        name == "run_until_complete" and any(isinstance(a, ast.Name) for a in call.args)
+    )
