@@ -13,6 +13,22 @@ queues that are joined but never marked done. Silence one line with `# noqa: COR
 configure in [tool.corral.lint] of pyproject.toml (select, ignore, exclude, per-file-ignores).
 Exit status: 0 clean, 1 findings, 2 usage error."""
 
+# Kept as text so that `corral --help` does not import the linter; a test pins it to RULES.
+_EPILOG = """rules (docs/lint.md has what each flags, what it does not, and the fix):
+  COR000  a file that cannot be read or parsed (reported, then skipped)
+  COR101  a blocking call in `async def` (directly or through a helper)
+  COR102  a coroutine created but never awaited
+  COR103  an HTTP session per request or per loop pass, or not closed on every path
+  COR104  asyncio.run()/run_until_complete() reached from a running loop; nest_asyncio
+  COR105  one coroutine or task per item, all at once, with no bound in sight
+  COR106  gather() without return_exceptions=True in a try that carries on
+  COR107  shared state read before an await and written after it, with no lock
+  COR108  a retry loop that awaits the same coroutine object again
+  COR109  a create_task()/ensure_future() result nobody keeps
+  COR110  get_event_loop() at import or in a thread; a loop never closed or closed busy
+  COR111  a thread or process pool built inside `async def` on every call
+  COR112  queue items taken but never task_done() in a module that join()s the queue"""
+
 
 def _codes(text: str) -> tuple[str, ...]:
     from corral.lint._config import split_codes
@@ -26,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "lint",
         help="find asyncio pitfalls before the code runs",
         description=_DESCRIPTION,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to lint")

@@ -7,7 +7,6 @@ linted paths, configures a run (ruff looks for ``[tool.ruff]`` the same way). Co
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -124,6 +123,8 @@ def _common_dir(paths: Sequence[Path]) -> Path:
 
 
 def _read_table(path: Path) -> dict[str, object] | None:
+    import tomllib  # only when a pyproject.toml is found
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -52,7 +52,8 @@ def discover(paths: Sequence[str | os.PathLike[str]], config: LintConfig) -> lis
         given = Path(raw)
         if not given.exists():
             raise UsageError(f"{os.fspath(raw)}: no such file or directory")
-        for display in _walk(given, root, config.exclude):
+        for found_path in _walk(given, root, config.exclude):
+            display = os.path.normpath(found_path)
             resolved = os.path.realpath(display)
             if resolved not in found:
                 found[resolved] = _source(display, resolved, root, namer)

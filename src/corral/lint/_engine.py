@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corral._exceptions import UsageError
 from corral.lint._check import FileResult, check_file, check_text
@@ -18,6 +17,9 @@ from corral.lint._config import LintConfig, load_config, with_overrides
 from corral.lint._discovery import SourceFile, discover, glob_matches, top_packages
 from corral.lint._finding import Finding
 from corral.lint._index import AsyncIndex
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 # Below this much source a process pool costs more (start-up, imports) than it saves.
 _PARALLEL_BYTES = 400_000
@@ -100,6 +102,8 @@ def _lint_files(
     workers = _workers(files, jobs)
     if workers <= 1:
         return [task(f) for f in files]
+    from concurrent.futures import ProcessPoolExecutor  # only a big input pays for importing it
+
     # Largest first, so one big file does not start last and leave a core idle.
     ordered = sorted(files, key=lambda f: f.size, reverse=True)
     with ProcessPoolExecutor(workers, _context(), initializer=gc.disable) as pool:
@@ -116,7 +120,9 @@ def _workers(files: Sequence[SourceFile], jobs: int | None) -> int:
     return min(os.cpu_count() or 1, len(files))
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> BaseContext:
+    import multiprocessing
+
     # fork starts workers in milliseconds with the linter already imported; it is only safe in
     # a process with no other threads, so elsewhere (Jupyter, servers) workers are spawned.
     if sys.platform == "linux" and threading.active_count() == 1:

@@ -79,6 +79,12 @@ def _sarif(findings: Sequence[Finding]) -> dict[str, object]:
     return {"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
+def _uri(path: str) -> str:
+    """Return a relative path as a posix URI reference, an absolute one as a file URI."""
+    pure = PurePath(path)
+    return pure.as_uri() if pure.is_absolute() else pure.as_posix()
+
+
 def _level(code: str) -> str:
     return "error" if code == PARSE_ERROR_CODE else "warning"
 
@@ -92,7 +98,7 @@ def _sarif_result(finding: Finding, index: dict[str, int]) -> dict[str, object]:
     }
     location = {
         "physicalLocation": {
-            "artifactLocation": {"uri": PurePath(finding.path).as_posix()},
+            "artifactLocation": {"uri": _uri(finding.path)},
             "region": region,
         }
     }

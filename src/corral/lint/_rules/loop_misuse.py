@@ -106,13 +106,21 @@ class LoopMisuse(Rule):
             return
         calls = list(own_calls(function))
         spawned = [c for c in calls if _spawns_on(c, loop.id) and c.lineno < call.lineno]
-        if spawned and not any(_settles(c) for c in calls):
+        if spawned and not any(_settles(c, self._task_names(spawned)) for c in calls):
             yield Hit.at(
                 call,
                 f"`{loop.id}.close()` with tasks still pending (created at line "
                 f"{spawned[0].lineno}, never awaited or cancelled): they are destroyed "
                 f"mid-flight; {_RUN}, which cancels and awaits leftover tasks",
             )
+
+    def _task_names(self, spawned: list[ast.Call]) -> set[str]:
+        names = set()
+        for spawn in spawned:
+            parent = self.ctx.parent(spawn)
+            if isinstance(parent, ast.Assign):
+                names |= {t.id for t in parent.targets if isinstance(t, ast.Name)}
+        return names
 
 
 def _uses_beyond_methods(node: ast.AST, name: str) -> bool:
@@ -141,10 +149,12 @@ def _spawns_on(call: ast.Call, loop: str) -> bool:
     )
 
 
-def _settles(call: ast.Call) -> bool:
+def _settles(call: ast.Call, tasks: set[str]) -> bool:
     """Return whether ``call`` waits for or cancels tasks (gather, wait, cancel, all_tasks)."""
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return name in ("gather", "wait", "cancel", "all_tasks", "shutdown_asyncgens") or (
-        name == "run_until_complete" and any(isinstance(a, ast.Name) for a in call.args)
+    if name in ("gather", "wait", "cancel", "all_tasks", "shutdown_asyncgens"):
+        return True
+    return name == "run_until_complete" and any(
+        isinstance(n, ast.Name) and n.id in tasks for a in call.args for n in ast.walk(a)
     )

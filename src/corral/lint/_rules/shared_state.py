@@ -22,9 +22,9 @@ _FIX = "hold an `asyncio.Lock` across the read, the await and the write"
 
 
 def _awaits(node: ast.AST) -> list[ast.AST]:
-    """Return the awaits evaluated by ``node`` itself (not in nested functions)."""
+    """Return the awaits evaluated by ``node`` itself (not in functions nested in it)."""
     found: list[ast.AST] = []
-    stack = [node]
+    stack = list(ast.iter_child_nodes(node)) if isinstance(node, _SCOPES) else [node]
     while stack:
         current = stack.pop()
         if isinstance(current, ast.Await | ast.AsyncFor | ast.AsyncWith):

@@ -31,6 +31,7 @@ _LIMIT_KEYWORDS = frozenset({"limit", "limit_per_host", "max_connections"})
 _BOUND_WORDS = ("sem", "limit", "throttl", "pacer", "bucket")
 # Wrappers of an awaitable made elsewhere: wrapping existing coroutines starts nothing new.
 _WRAPPERS = frozenset({"asyncio.wait_for", "asyncio.shield"})
+_COPIES = frozenset(f"builtins.{name}" for name in ("list", "tuple", "set", "sorted", "enumerate"))
 _COLLECTION_VIEWS = frozenset({"items", "values", "keys", "copy"})
 
 
@@ -115,10 +116,12 @@ class UnboundedConcurrency(Rule):
 
     def _owned(self, iterable: ast.expr) -> bool:
         """Return whether ``iterable`` is one of the object's own collections."""
-        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute):
-            if iterable.func.attr in _COLLECTION_VIEWS:
-                return self._owned(iterable.func.value)
-            return False
+        if isinstance(iterable, ast.Call):
+            func = iterable.func
+            if isinstance(func, ast.Attribute) and func.attr in _COLLECTION_VIEWS:
+                return self._owned(func.value)
+            copied = self.ctx.resolve(func) in _COPIES and len(iterable.args) == 1
+            return copied and self._owned(iterable.args[0])
         if isinstance(iterable, ast.Attribute):
             return self.ctx.self_class(iterable) is not None
         if isinstance(iterable, ast.ListComp | ast.GeneratorExp | ast.SetComp):
