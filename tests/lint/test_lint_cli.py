@@ -14,9 +14,17 @@ import pytest
 from corral._cli import main
 from corral.lint import RULES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crawler.py"
+CRAWLER = Path(__file__).parent / "fixtures" / "crawler.py"
 LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+): (?P<code>COR\d{3}) (?P<message>.+)$")
 BLOCKING = "import time\nasync def poll():\n    time.sleep(1){comment}\n"
+
+
+@pytest.fixture
+def crawler(tmp_path: Path) -> Path:
+    """Return a copy of the crawler fixture, away from this repository's own configuration."""
+    copy = tmp_path / "crawler.py"
+    copy.write_bytes(CRAWLER.read_bytes())
+    return copy
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -31,9 +39,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-async def test_text_output_and_exit_one_on_findings(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_text_output_and_exit_one_on_findings(
+    crawler: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Findings print as ``path:line:col: CODE message`` lines, sorted, and exit 1."""
-    code, out, err = run([str(FIXTURE)], capsys)
+    code, out, err = run([str(crawler)], capsys)
     assert code == 1
     rows = [LINE.match(line) for line in out.splitlines()]
     assert all(rows), out
@@ -49,14 +59,16 @@ async def test_clean_code_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run([str(tmp_path)], capsys) == (0, "", "corral lint: no findings\n")
 
 
-async def test_exit_zero_and_select_ignore(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_exit_zero_and_select_ignore(
+    crawler: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``--exit-zero`` exits 0; ``--select`` and ``--ignore`` filter by code or prefix."""
-    code, out, _ = run([str(FIXTURE), "--exit-zero"], capsys)
+    code, out, _ = run([str(crawler), "--exit-zero"], capsys)
     assert code == 0
     assert out
-    _, out, _ = run([str(FIXTURE), "--select", "cor101,COR109"], capsys)
+    _, out, _ = run([str(crawler), "--select", "cor101,COR109"], capsys)
     assert {m["code"] for m in map(LINE.match, out.splitlines()) if m} == {"COR101", "COR109"}
-    _, out, _ = run([str(FIXTURE), "--ignore", "COR10"], capsys)
+    _, out, _ = run([str(crawler), "--ignore", "COR10"], capsys)
     assert out == ""
 
 
@@ -69,10 +81,10 @@ async def test_exit_zero_and_select_ignore(capsys: pytest.CaptureFixture[str]) -
     ],
 )
 async def test_usage_errors_exit_two(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    args: list[str], message: str, crawler: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bad codes and options give one line on stderr and exit 2."""
-    code, out, err = run([str(FIXTURE), *args], capsys)
+    code, out, err = run([str(crawler), *args], capsys)
     assert (code, out) == (2, "")
     assert err.startswith("corral: error: ")
     assert message in err
@@ -140,6 +152,22 @@ async def test_pyproject_configures_the_run(
     assert (code, out) == (0, "")
 
 
+async def test_named_paths_and_force_exclude(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An excluded path named on the command line is linted, unless ``--force-exclude``."""
+    write(tmp_path / "pyproject.toml", '[tool.corral.lint]\nexclude = ["generated"]\n')
+    path = write(tmp_path / "generated" / "poll.py", BLOCKING.format(comment=""))
+    assert run([str(path)], capsys)[0] == 1
+    assert run([str(tmp_path / "generated")], capsys)[0] == 1
+    assert run([str(path), "--force-exclude"], capsys)[:2] == (0, "")
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.corral.lint]\nexclude = ["generated"]\nforce-exclude = true\n',
+    )
+    assert run([str(path)], capsys)[:2] == (0, "")
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
@@ -160,20 +188,20 @@ async def test_malformed_pyproject_exits_two(
     assert message in err
 
 
-async def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_json_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--format json`` prints an array of findings with position, code and message."""
-    code, out, _ = run([str(FIXTURE), "--format", "json"], capsys)
+    code, out, _ = run([str(crawler), "--format", "json"], capsys)
     data = json.loads(out)
     assert code == 1
     assert len(data) == 8
     assert set(data[0]) == {"path", "line", "col", "end_line", "end_col", "code", "message"}
-    assert data[0]["path"] == str(FIXTURE)
+    assert data[0]["path"] == str(crawler)
     assert (data[0]["line"], data[0]["col"], data[0]["code"]) == (11, 12, "COR101")
 
 
-async def test_sarif_output(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_sarif_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--format sarif`` prints a SARIF 2.1.0 log: the rules, then one result per finding."""
-    code, out, _ = run([str(FIXTURE), "--format", "sarif"], capsys)
+    code, out, _ = run([str(crawler), "--format", "sarif"], capsys)
     log = json.loads(out)
     assert code == 1
     assert log["version"] == "2.1.0"
@@ -188,7 +216,7 @@ async def test_sarif_output(capsys: pytest.CaptureFixture[str]) -> None:
     region = result["locations"][0]["physicalLocation"]["region"]
     assert (region["startLine"], region["startColumn"]) == (11, 12)
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    assert uri == FIXTURE.as_uri()
+    assert uri == crawler.as_uri()
 
 
 async def test_broken_files_are_reported_and_skipped(
@@ -218,12 +246,12 @@ async def test_help_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None
         assert rule.code in out
 
 
-async def test_python_dash_m_corral_lint() -> None:
+async def test_python_dash_m_corral_lint(crawler: Path) -> None:
     """The real command, ``python -m corral lint``, prints findings and exits 1."""
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "corral", "lint", "--select", "COR108", str(FIXTURE)],
+        *[sys.executable, "-m", "corral", "lint", "--select", "COR108", str(crawler)],
         stdout=asyncio.subprocess.PIPE,
     )
     stdout, _ = await process.communicate()
     assert process.returncode == 1
-    assert stdout.decode().startswith(f"{FIXTURE}:24:20: COR108 this retry loop awaits")
+    assert stdout.decode().startswith(f"{crawler}:24:20: COR108 this retry loop awaits")

@@ -40,18 +40,13 @@ def is_coroutine_function(node: ast.AST, ctx: FileContext) -> bool:
         return False
     if any(ctx.resolve(d) not in _TRANSPARENT for d in node.decorator_list):
         return False
-    return not _yields(node)
+    return node not in ctx.memo("generators", ctx.tree, lambda: _generators(ctx))
 
 
-def _yields(function: ast.AsyncFunctionDef) -> bool:
-    stack: list[ast.AST] = list(function.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Yield | ast.YieldFrom):
-            return True
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            stack.extend(ast.iter_child_nodes(node))
-    return False
+def _generators(ctx: FileContext) -> set[ast.AST | None]:
+    """Return the functions of the file that ``yield`` (generators, sync or async)."""
+    yields = [*ctx.nodes_of(ast.Yield), *ctx.nodes_of(ast.YieldFrom)]
+    return {ctx.function_of(node) for node in yields}
 
 
 @dataclass(frozen=True, slots=True)

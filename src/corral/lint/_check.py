@@ -6,6 +6,7 @@ import ast
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from corral.lint._config import PARSE_ERROR_CODE
 from corral.lint._context import FileContext
@@ -15,6 +16,14 @@ from corral.lint._index import ModuleSummary, summarize
 from corral.lint._noqa import Noqa
 from corral.lint._rule import Rule
 from corral.lint._rules import ALL_RULES
+from corral.lint._scope import FunctionNode
+
+_FUNCTIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda})
+# Collected for every file: calls for module-wide questions, classes and assignments for the
+# facts behind ``self.x``, yields to tell async generators from coroutine functions.
+_ALWAYS = frozenset(
+    {ast.Call, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Yield, ast.YieldFrom}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +95,40 @@ def check_text(
     return result
 
 
-def _run(ctx: FileContext, rules: list[Rule]) -> list[tuple[str, Hit]]:
-    wanted = {t for rule in rules for t in rule.node_types}
+def _walk(ctx: FileContext, wanted: set[type[ast.AST]]) -> None:
+    """Link every node to its parent and file the nodes of the ``wanted`` types, in one pass.
+
+    ``ast.iter_child_nodes`` is inlined: it is a generator per node, and this loop runs over
+    every node of every file.
+    """
     found: dict[type[ast.AST], list[ast.AST]] = {t: [] for t in wanted}
-    parents = ctx.parents
-    stack: list[ast.AST] = [ctx.tree]
+    parents, owners = ctx.parents, ctx.owners
+    ast_node, node_list = ast.AST, list
+    stack: list[tuple[ast.AST, FunctionNode | None]] = [(ctx.tree, None)]
     while stack:
-        node = stack.pop()
-        bucket = found.get(type(node))
+        node, owner = stack.pop()
+        owners[node] = owner
+        node_type = type(node)
+        bucket = found.get(node_type)
         if bucket is not None:
             bucket.append(node)
-        for child in ast.iter_child_nodes(node):
-            parents[child] = node
-            stack.append(child)
+        inner = cast("FunctionNode", node) if node_type in _FUNCTIONS else owner
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast_node):
+                parents[value] = node
+                stack.append((value, inner))
+            elif isinstance(value, node_list):
+                for item in value:
+                    if isinstance(item, ast_node):
+                        parents[item] = node
+                        stack.append((item, inner))
+    ctx.nodes = found
+
+
+def _run(ctx: FileContext, rules: list[Rule]) -> list[tuple[str, Hit]]:
+    _walk(ctx, {*_ALWAYS, *(t for rule in rules for t in rule.node_types)})
+    found = ctx.nodes
     hits: list[tuple[str, Hit]] = []
     for rule in rules:
         try:

@@ -10,7 +10,8 @@ Find asyncio pitfalls before the code runs: blocking calls in async code, forgot
 sessions per request, nested event loops, unbounded concurrency, lost gather() results, races
 across await, coroutine reuse in retries, dropped tasks, loop misuse, executors per call and
 queues that are joined but never marked done. Silence one line with `# noqa: COR105`;
-configure in [tool.corral.lint] of pyproject.toml (select, ignore, exclude, per-file-ignores).
+configure in [tool.corral.lint] of pyproject.toml (select, ignore, exclude, force-exclude,
+per-file-ignores).
 Exit status: 0 clean, 1 findings, 2 usage error."""
 
 # Kept as text so that `corral --help` does not import the linter; a test pins it to RULES.
@@ -62,6 +63,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
     )
     parser.add_argument(
+        "--force-exclude", action="store_true", default=None,
+        help="apply the configured excludes to paths named on the command line too "
+        "(for pre-commit, which names every changed file)",
+    )  # fmt: skip
+    parser.add_argument(
         "--jobs", "-j", type=int, metavar="N",
         help="worker processes (default: one per core; small inputs run in one process)",
     )  # fmt: skip
@@ -71,7 +77,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace) -> int:
     from corral.lint import lint_paths, render
 
-    findings = lint_paths(args.paths, select=args.select, ignore=args.ignore, jobs=args.jobs)
+    findings = lint_paths(
+        args.paths,
+        select=args.select,
+        ignore=args.ignore,
+        force_exclude=args.force_exclude,
+        jobs=args.jobs,
+    )
     sys.stdout.write(render(findings, args.format))
     if args.format == "text":
         files = len({f.path for f in findings})

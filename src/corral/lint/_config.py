@@ -16,7 +16,7 @@ from corral._exceptions import InputError, UsageError
 #: The code of "this file could not be read or parsed"; reported whenever it is not ignored.
 PARSE_ERROR_CODE = "COR000"
 
-_KEYS = frozenset({"select", "ignore", "exclude", "per-file-ignores"})
+_KEYS = frozenset({"select", "ignore", "exclude", "force-exclude", "per-file-ignores"})
 
 
 def known_codes() -> tuple[str, ...]:
@@ -37,7 +37,9 @@ class LintConfig:
         select: Codes or prefixes to check.
         ignore: Codes or prefixes never to report; they win over ``select``.
         exclude: Globs of files or directories to skip (matched against the path relative to
-            ``root`` and against the base name), applied to explicitly named files too.
+            ``root``, its parents and its base name) when walking directories.
+        force_exclude: Apply ``exclude`` to paths named explicitly too (pre-commit names
+            every changed file, excluded or not).
         per_file_ignores: Glob to codes or prefixes ignored in the files it matches.
         root: Directory the globs are relative to (the ``pyproject.toml``'s), or None for the
             current directory.
@@ -49,6 +51,7 @@ class LintConfig:
     select: tuple[str, ...] = ("COR",)
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     root: Path | None = None
 
@@ -148,6 +151,7 @@ def _from_table(table: dict[str, object], path: Path) -> LintConfig:
             select=_strings(table.get("select", ["COR"]), f"{where} select"),
             ignore=_strings(table.get("ignore", []), f"{where} ignore"),
             exclude=_strings(table.get("exclude", []), f"{where} exclude"),
+            force_exclude=_flag(table.get("force-exclude", False), f"{where} force-exclude"),
             per_file_ignores={
                 str(glob): _strings(codes, f"{where} per-file-ignores")
                 for glob, codes in per_file.items()
@@ -156,6 +160,12 @@ def _from_table(table: dict[str, object], path: Path) -> LintConfig:
         )
     except UsageError as exc:
         raise UsageError(f"{where}: {exc.message}") from exc
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{where} must be true or false")
+    return value
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:
@@ -169,8 +179,11 @@ def with_overrides(
     *,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
+    force_exclude: bool | None = None,
 ) -> LintConfig:
     """Return ``config`` with ``select`` replaced and ``ignore`` extended, as the CLI does."""
+    if force_exclude is not None:
+        config = replace(config, force_exclude=force_exclude)
     if select is not None:
         config = replace(config, select=tuple(select))
     if ignore is not None:

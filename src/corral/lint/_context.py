@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
+from corral.lint._classes import ClassFacts, all_class_facts, first_parameter
 from corral.lint._scope import Binding, FunctionNode, Scope, build_scope
+
+T = TypeVar("T")
+N = TypeVar("N", bound=ast.AST)
 
 _BUILTINS = frozenset(dir(builtins))
 _FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-
-
-@dataclass(slots=True)
-class ClassFacts:
-    """The methods of a class and what its attributes are assigned, in any method."""
-
-    methods: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = field(default_factory=dict)
-    attributes: dict[str, list[Binding]] = field(default_factory=dict)
-
-    def method(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-        """Return the one method defined as ``name``, or None if none or several."""
-        defs = self.methods.get(name, [])
-        return defs[0] if len(defs) == 1 else None
 
 
 class FileContext:
@@ -43,8 +34,14 @@ class FileContext:
         self.packages = packages
         self.package = module if is_package else module.rpartition(".")[0]
         self.parents: dict[ast.AST, ast.AST] = {}
+        # The function each node runs in (None: module level), filled by the walk.
+        self.owners: dict[ast.AST, FunctionNode | None] = {}
+        # Every node of the types rules ask for (and calls, classes, assignments), by type.
+        self.nodes: dict[type[ast.AST], list[ast.AST]] = {}
+        self._memo: dict[tuple[str, ast.AST], object] = {}
+        self._lookups: dict[tuple[ast.AST | None, str], tuple[Scope, list[Binding]] | None] = {}
         self._scopes: dict[ast.AST, Scope] = {}
-        self._classes: dict[ast.ClassDef, ClassFacts] = {}
+        self._classes: dict[ast.ClassDef, ClassFacts] | None = None
 
     # -- structure ------------------------------------------------------------------------------
 
@@ -61,6 +58,8 @@ class FileContext:
 
     def function_of(self, node: ast.AST) -> FunctionNode | None:
         """Return the innermost function or lambda whose body holds ``node``."""
+        if node in self.owners:
+            return self.owners[node]
         for ancestor in self.ancestors(node):
             if isinstance(ancestor, _FUNCTION_TYPES):
                 return ancestor
@@ -84,15 +83,42 @@ class FileContext:
             scope = self._scopes[node] = build_scope(node, self.package)
         return scope
 
+    def nodes_of(self, node_type: type[N]) -> list[N]:
+        """Return every node of ``node_type`` in the file.
+
+        Calls, classes and assignments are always collected, with the types rules ask for.
+        """
+        return cast("list[N]", self.nodes.get(node_type, []))
+
+    def calls(self) -> list[ast.Call]:
+        """Return every call in the file."""
+        return self.nodes_of(ast.Call)
+
+    def memo(self, kind: str, node: ast.AST, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once per file for ``(kind, node)``."""
+        key = (kind, node)
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast("T", self._memo[key])
+
     def lookup(self, name: str, at: ast.AST) -> tuple[Scope, list[Binding]] | None:
         """Return the scope that binds ``name`` as seen from ``at``, and its bindings there."""
-        for ancestor in self.ancestors(at):
-            if isinstance(ancestor, _FUNCTION_TYPES):
-                scope = self.scope(ancestor)
-                if name in scope.declared_outer:
-                    break
-                if name in scope.bindings:
-                    return scope, scope.bindings[name]
+        function = self.function_of(at)
+        key = (function, name)
+        if key not in self._lookups:
+            self._lookups[key] = self._lookup(name, function)
+        return self._lookups[key]
+
+    def _lookup(
+        self, name: str, function: FunctionNode | None
+    ) -> tuple[Scope, list[Binding]] | None:
+        while function is not None:
+            scope = self.scope(function)
+            if name in scope.declared_outer:
+                break
+            if name in scope.bindings:
+                return scope, scope.bindings[name]
+            function = self.function_of(function)
         module = self.scope(self.tree)
         if name in module.bindings:
             return module, module.bindings[name]
@@ -147,64 +173,12 @@ class FileContext:
             return None
         method = found[0].node
         owner = self.class_of(method)
-        if owner is None or _first_parameter(method) != expr.value.id:
+        if owner is None or first_parameter(method) != expr.value.id:
             return None
         return owner
 
     def class_facts(self, owner: ast.ClassDef) -> ClassFacts:
         """Return the methods and attribute assignments of ``owner`` (built once)."""
-        facts = self._classes.get(owner)
-        if facts is None:
-            facts = self._classes[owner] = _class_facts(owner)
-        return facts
-
-
-def _first_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    for decorator in function.decorator_list:
-        if isinstance(decorator, ast.Name) and decorator.id == "staticmethod":
-            return None
-    params = [*function.args.posonlyargs, *function.args.args]
-    return params[0].arg if params else None
-
-
-def _class_facts(owner: ast.ClassDef) -> ClassFacts:
-    facts = ClassFacts()
-    for statement in owner.body:
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            facts.methods.setdefault(statement.name, []).append(statement)
-            _self_assignments(statement, facts)
-        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-            binding = Binding(statement.value, statement.annotation)
-            facts.attributes.setdefault(statement.target.id, []).append(binding)
-    return facts
-
-
-def _self_assignments(method: ast.FunctionDef | ast.AsyncFunctionDef, facts: ClassFacts) -> None:
-    me = _first_parameter(method)
-    if me is None:
-        return
-    for node in ast.walk(method):
-        if isinstance(node, ast.Assign):
-            value = node.value if len(node.targets) == 1 else None
-            for target in node.targets:
-                _record_self(target, me, Binding(value=value), facts)
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
-            binding = (
-                Binding(node.value, node.annotation)
-                if isinstance(node, ast.AnnAssign)
-                else Binding()
-            )
-            _record_self(node.target, me, binding, facts)
-
-
-def _record_self(target: ast.expr, me: str, binding: Binding, facts: ClassFacts) -> None:
-    if isinstance(target, ast.Tuple | ast.List | ast.Starred):
-        for element in ast.iter_child_nodes(target):
-            if isinstance(element, ast.expr):
-                _record_self(element, me, Binding(), facts)
-    elif (
-        isinstance(target, ast.Attribute)
-        and isinstance(target.value, ast.Name)
-        and target.value.id == me
-    ):
-        facts.attributes.setdefault(target.attr, []).append(binding)
+        if self._classes is None:
+            self._classes = all_class_facts(self)
+        return self._classes[owner]

@@ -52,7 +52,12 @@ def discover(paths: Sequence[str | os.PathLike[str]], config: LintConfig) -> lis
         given = Path(raw)
         if not given.exists():
             raise UsageError(f"{os.fspath(raw)}: no such file or directory")
-        for found_path in _walk(given, root, config.exclude):
+        # A path named on the command line is linted even if a pattern matches it, unless
+        # force_exclude says otherwise (pre-commit names every changed file); what is found
+        # by walking below it is always subject to the patterns.
+        relative = _relative(given, root)
+        named = 0 if config.force_exclude or relative == "." else len(relative.split("/"))
+        for found_path in _walk(given, root, _Excluder(config.exclude, named)):
             display = os.path.normpath(found_path)
             resolved = os.path.realpath(display)
             if resolved not in found:
@@ -60,9 +65,20 @@ def discover(paths: Sequence[str | os.PathLike[str]], config: LintConfig) -> lis
     return sorted(found.values(), key=lambda f: f.path)
 
 
-def _walk(given: Path, root: Path, exclude: Sequence[str]) -> Iterator[str]:
+class _Excluder:
+    """Match exclude globs against paths, ignoring the parts the user named explicitly."""
+
+    def __init__(self, patterns: Sequence[str], named: int) -> None:
+        self.patterns = patterns
+        self.named = named
+
+    def __call__(self, relative: str) -> bool:
+        return any(glob_matches(relative, p, skip=self.named) for p in self.patterns)
+
+
+def _walk(given: Path, root: Path, excluded: _Excluder) -> Iterator[str]:
     if given.is_file():
-        if not _excluded(_relative(given, root), exclude):
+        if not excluded(_relative(given, root)):
             yield os.fspath(given)
         return
     for dirpath, dirnames, filenames in os.walk(given):
@@ -71,12 +87,12 @@ def _walk(given: Path, root: Path, exclude: Sequence[str]) -> Iterator[str]:
             for d in dirnames
             if d not in _SKIP_DIRS
             and not d.endswith(".egg-info")
-            and not _excluded(_relative(Path(dirpath, d), root), exclude)
+            and not excluded(_relative(Path(dirpath, d), root))
         )
         for name in sorted(filenames):
             if name.endswith(".py"):
                 path = os.path.join(dirpath, name)
-                if not _excluded(_relative(Path(path), root), exclude):
+                if not excluded(_relative(Path(path), root)):
                     yield path
 
 
@@ -88,17 +104,18 @@ def _relative(path: Path, root: Path) -> str:
         return absolute.as_posix()
 
 
-def _excluded(relative: str, patterns: Sequence[str]) -> bool:
-    return any(glob_matches(relative, pattern) for pattern in patterns)
+def glob_matches(relative: str, pattern: str, *, skip: int = 0) -> bool:
+    """Return whether a posix ``relative`` path, one of its parents, or its name matches.
 
-
-def glob_matches(relative: str, pattern: str) -> bool:
-    """Return whether a posix ``relative`` path, one of its parents, or its name matches."""
+    The first ``skip`` parts of the path (a directory named explicitly) are not tried alone.
+    """
     pattern = pattern.rstrip("/")
-    if fnmatchcase(relative.rsplit("/", 1)[-1], pattern):
-        return True
     parts = relative.split("/")
-    return any(fnmatchcase("/".join(parts[:i]), pattern) for i in range(1, len(parts) + 1))
+    if len(parts) > skip and fnmatchcase(parts[-1], pattern):
+        return True
+    return any(
+        fnmatchcase("/".join(parts[:i]), pattern) for i in range(max(skip, 0) + 1, len(parts) + 1)
+    )
 
 
 def _source(display: str, resolved: str, root: Path, namer: _ModuleNamer) -> SourceFile:

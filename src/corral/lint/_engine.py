@@ -33,6 +33,7 @@ def lint_paths(
     config: LintConfig | None = None,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
+    force_exclude: bool | None = None,
     jobs: int | None = None,
 ) -> list[Finding]:
     """Lint the Python files under ``paths`` and return the findings, sorted.
@@ -43,6 +44,8 @@ def lint_paths(
             ``pyproject.toml`` above the paths.
         select: Codes or prefixes that replace the configured selection.
         ignore: Codes or prefixes added to the configured ignores.
+        force_exclude: Whether configured excludes apply to ``paths`` themselves (by default
+            as configured, else no: a file named explicitly is linted).
         jobs: Worker processes; by default one per core, and none for a small input.
 
     Returns:
@@ -59,7 +62,7 @@ def lint_paths(
         if not os.path.exists(path):
             raise UsageError(f"{path}: no such file or directory")
     base = config if config is not None else load_config([Path(p) for p in given])
-    config = with_overrides(base, select=select, ignore=ignore)
+    config = with_overrides(base, select=select, ignore=ignore, force_exclude=force_exclude)
     files = discover(given, config)
     results = _lint_files(files, config.codes(), top_packages(files), jobs)
     return _settle(files, results, config)

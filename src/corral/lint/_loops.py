@@ -71,8 +71,8 @@ def per_item_loop(call: ast.Call, ctx: FileContext) -> Loop | None:
 def loop_call_sites(ctx: FileContext) -> dict[ast.AST, ast.Call]:
     """Return, for each function of the module called per item somewhere, one such call."""
     sites: dict[ast.AST, ast.Call] = {}
-    for node in ast.walk(ctx.tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
+    for node in ctx.calls():
+        if isinstance(node.func, ast.Name | ast.Attribute):
             definition = ctx.local_definition(node.func)
             if (
                 definition is not None

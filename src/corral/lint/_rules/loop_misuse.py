@@ -23,8 +23,8 @@ _LOOP_FACTORIES = frozenset({"asyncio.new_event_loop", "asyncio.get_event_loop"}
 
 def _thread_targets(ctx: FileContext) -> set[ast.AST]:
     targets: set[ast.AST] = set()
-    for node in ast.walk(ctx.tree):
-        if isinstance(node, ast.Call) and ctx.resolve(node.func) in _THREADS:
+    for node in ctx.calls():
+        if ctx.resolve(node.func) in _THREADS:
             for keyword in node.keywords:
                 if keyword.arg == "target":
                     definition = ctx.local_definition(keyword.value)

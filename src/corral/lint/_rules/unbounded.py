@@ -153,10 +153,10 @@ class UnboundedConcurrency(Rule):
     def _module_sets_limit(self) -> bool:
         if self._module_limit is None:
             self._module_limit = any(
-                isinstance(n, ast.keyword)
-                and n.arg in _LIMIT_KEYWORDS
-                and not (isinstance(n.value, ast.Constant) and n.value.value in (0, None))
-                for n in ast.walk(self.ctx.tree)
+                k.arg in _LIMIT_KEYWORDS
+                and not (isinstance(k.value, ast.Constant) and k.value.value in (0, None))
+                for call in self.ctx.calls()
+                for k in call.keywords
             )
         return self._module_limit
 
