@@ -46,6 +46,16 @@ RACE_BAD = [
     ),
     pytest.param(
         """
+        class Basket:
+            async def add(self, item):
+                items = self.items.copy()
+                await check(item)
+                self.items = [*items, item]  # !
+        """,
+        id="method-of-the-value",
+    ),
+    pytest.param(
+        """
         CACHE = {}
         async def bump(key):
             CACHE[key] += await compute(key)  # !
@@ -93,6 +103,16 @@ RACE_GOOD = [
             return total
         """,
         id="local-variable",
+    ),
+    pytest.param(
+        """
+        import asyncio
+        class Shard:
+            async def reconnect(self):
+                coro = connect(session=self.ws.session_id, sequence=self.ws.sequence)
+                self.ws = await asyncio.wait_for(coro, timeout=60.0)
+        """,
+        id="new-object-built-from-properties-of-the-old",
     ),
 ]
 

@@ -122,6 +122,24 @@ class SharedStateRace(Rule):
             for n in ast.walk(value)
         )
 
+    def _reads(self, expr: ast.expr, key: str) -> bool:
+        """Return whether ``expr`` reads the value of ``key`` (not a property of it).
+
+        ``self.ws.session_id`` reads something about the object in ``self.ws``, which a new
+        object does not make stale; ``self.items`` or ``self.items.copy()`` reads the value.
+        """
+        for node in ast.walk(expr):
+            if (
+                isinstance(node, ast.Attribute | ast.Name | ast.Subscript)
+                and ast.unparse(node) == key
+            ):
+                parent = self.ctx.parent(node)
+                if not isinstance(parent, ast.Attribute) or isinstance(
+                    self.ctx.parent(parent), ast.Call
+                ):
+                    return True
+        return False
+
     def _stale_read(
         self, write: ast.Assign, key: str, function: ast.AsyncFunctionDef
     ) -> tuple[int, int] | None:
@@ -133,7 +151,7 @@ class SharedStateRace(Rule):
             if len(bindings) != 1 or not isinstance(bindings[0].value, ast.expr):
                 continue
             read = bindings[0].value
-            if not _reads(read, key) or not _position(read) < _position(write):
+            if not self._reads(read, key) or not _position(read) < _position(write):
                 continue
             span = (_position(read), _position(write))
             done = (write.end_lineno or write.lineno, write.end_col_offset or 0)
@@ -141,13 +159,6 @@ class SharedStateRace(Rule):
             if between and not _written_between(function, key, span):
                 return read.lineno, min(_position(a) for a in between)[0]
         return None
-
-
-def _reads(expr: ast.expr, key: str) -> bool:
-    return any(
-        isinstance(n, ast.Attribute | ast.Name | ast.Subscript) and ast.unparse(n) == key
-        for n in ast.walk(expr)
-    )
 
 
 def _written_between(
