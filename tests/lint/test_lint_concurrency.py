@@ -137,6 +137,17 @@ GATHER_BAD = [
         """,
         id="logs-and-carries-on",
     ),
+    pytest.param(
+        """
+        import asyncio
+        async def main():
+            try:
+                await asyncio.gather(*(work(i) for i in range(10)))  # !
+            except ValueError as exc:
+                print(exc)
+        """,
+        id="fixed-count-fan-out",
+    ),
 ]
 
 GATHER_GOOD = [

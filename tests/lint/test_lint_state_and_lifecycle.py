@@ -154,6 +154,18 @@ RETRY_BAD = [
         """,
         id="annotated-awaitable",
     ),
+    pytest.param(
+        """
+        import corral
+        @corral.timed
+        async def flaky(): ...
+        async def main():
+            await corral.retry(flaky())  # !
+        def sync_main():
+            return corral.run_sync(flaky())  # !
+        """,
+        id="coroutine-object-given-to-corral",
+    ),
 ]
 
 RETRY_GOOD = [
@@ -193,6 +205,16 @@ RETRY_GOOD = [
                     pass
         """,
         id="new-coroutine-each-attempt",
+    ),
+    pytest.param(
+        """
+        import corral
+        async def flaky(x): ...
+        async def main():
+            await corral.retry(flaky, 1, attempts=3)
+            corral.run_sync(flaky, 2)
+        """,
+        id="function-given-to-corral",
     ),
 ]
 
@@ -252,6 +274,10 @@ LOOP_GOOD = [
         def make():
             loop = asyncio.new_event_loop()
             return loop
+        def start(self):
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=serve, args=(loop,))
+            self.loop, self.thread = loop, thread
         """,
         id="in-coroutine-closed-or-returned",
     ),

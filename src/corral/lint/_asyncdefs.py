@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from corral.lint._context import FileContext
 from corral.lint._kinds import KINDS, kind_of
 
-# Decorators that leave an ``async def`` a coroutine function; any other decorator may wrap it
-# into something else (a command object, a sync wrapper, a task loop), so such functions are
-# not assumed to return coroutines.
+# Decorators that leave an ``async def`` a coroutine function (corral's own ``timed`` and
+# ``retry`` included); any other decorator may wrap it into something else (a command object,
+# a sync wrapper, a task loop), so such functions are not assumed to return coroutines.
 _TRANSPARENT = frozenset(
     {
         "builtins.staticmethod", "builtins.classmethod", "abc.abstractmethod",
         "typing.override", "typing_extensions.override",
-        "typing.overload", "typing_extensions.overload",
+        "typing.overload", "typing_extensions.overload", "corral.timed", "corral.retry",
     }
 )  # fmt: skip
 
@@ -38,8 +38,10 @@ def is_coroutine_function(node: ast.AST, ctx: FileContext) -> bool:
     """
     if not isinstance(node, ast.AsyncFunctionDef):
         return False
-    if any(ctx.resolve(d) not in _TRANSPARENT for d in node.decorator_list):
-        return False
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if ctx.resolve(target) not in _TRANSPARENT:
+            return False
     return node not in ctx.memo("generators", ctx.tree, lambda: _generators(ctx))
 
 

@@ -12,7 +12,6 @@ import ast
 from collections.abc import Iterator
 
 from corral.lint._finding import Hit
-from corral.lint._loops import fixed_size
 from corral.lint._rule import Rule
 
 _PASSING = frozenset(
@@ -53,9 +52,7 @@ class GatherLosesResults(Rule):
         assert isinstance(node, ast.Call)
         if self.ctx.resolve(node.func) != "asyncio.gather" or _collects(node):
             return
-        if not any(
-            isinstance(a, ast.Starred) and not fixed_size(a.value, self.ctx) for a in node.args
-        ):
+        if not any(isinstance(a, ast.Starred) for a in node.args):
             return  # a fixed set of different awaitables is all-or-nothing by design
         handler = self._carrying_on_handler(node)
         if handler is not None:

@@ -82,15 +82,27 @@ class LoopMisuse(Rule):
         target = parent.targets[0]
         if not isinstance(target, ast.Name):
             return
-        name = target.id
-        for node in ast.walk(function):
-            if _uses_beyond_methods(node, name):
-                return
+        uses = [
+            n
+            for n in ast.walk(function)
+            if isinstance(n, ast.Name) and n.id == target.id and isinstance(n.ctx, ast.Load)
+        ]
+        if any(self._closes_or_lets_go(use) for use in uses):
+            return
         yield Hit.at(
             call,
-            f"the loop from `asyncio.new_event_loop()` in `{name}` is never closed (its "
+            f"the loop from `asyncio.new_event_loop()` in `{target.id}` is never closed (its "
             f"executor threads and sockets leak); close it in `finally`, or {_RUN}",
         )
+
+    def _closes_or_lets_go(self, use: ast.Name) -> bool:
+        """Return whether this use of the loop closes it or hands it to code that may."""
+        parent = self.ctx.parent(use)
+        if isinstance(parent, ast.Attribute):
+            return parent.attr == "close"  # other methods (run_until_complete, ...) keep it
+        if isinstance(parent, ast.Call) and use in parent.args:
+            return self.ctx.resolve(parent.func) != "asyncio.set_event_loop"
+        return True  # returned, stored, put in a tuple or passed on: someone else's now
 
     def _closed_busy(self, call: ast.Call) -> Iterator[Hit]:
         assert isinstance(call.func, ast.Attribute)
@@ -121,22 +133,6 @@ class LoopMisuse(Rule):
             if isinstance(parent, ast.Assign):
                 names |= {t.id for t in parent.targets if isinstance(t, ast.Name)}
         return names
-
-
-def _uses_beyond_methods(node: ast.AST, name: str) -> bool:
-    """Return whether ``node`` closes the loop ``name`` or lets it go where it may be closed."""
-    if isinstance(node, ast.Attribute) and node.attr == "close":
-        return isinstance(node.value, ast.Name) and node.value.id == name
-    if isinstance(node, ast.Return | ast.Assign | ast.Call):
-        values: list[ast.AST] = []
-        if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute) and node.func.attr == "set_event_loop":
-                return False
-            values = [*node.args, *(k.value for k in node.keywords)]
-        elif node.value is not None:
-            values = [node.value]
-        return any(isinstance(v, ast.Name) and v.id == name for v in values)
-    return False
 
 
 def _spawns_on(call: ast.Call, loop: str) -> bool:

@@ -3,8 +3,9 @@
 A coroutine runs once; awaiting it on a second attempt raises "cannot reuse already awaited
 coroutine". Flagged: ``await coro`` inside a ``try`` in a loop, where ``coro`` is bound outside
 the loop to a call known to make a coroutine, or is a parameter annotated ``Coroutine`` /
-``Awaitable`` or named ``coro``. Tasks and futures may be awaited again, so a name bound to
-anything else is left alone.
+``Awaitable`` or named ``coro``; and a coroutine object handed to ``corral.retry`` or
+``corral.run_sync``, which take the function so that they can call it. Tasks and futures may be
+awaited again, so a name bound to anything else is left alone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _COROUTINE_TYPES = frozenset(
     for name in ("Coroutine", "Awaitable")
 )
 _COROUTINE_NAMES = frozenset({"coro", "coroutine"})
+# corral's entry points that take an async function and call it themselves.
+_TAKE_FUNCTIONS = frozenset({"corral.retry", "corral.run_sync"})
 
 
 class RetryReusesCoroutine(Rule):
@@ -31,9 +34,12 @@ class RetryReusesCoroutine(Rule):
     code = "COR108"
     name = "retry-reuses-coroutine"
     summary = "A retry loop that awaits the same coroutine object again."
-    node_types = (ast.Await,)
+    node_types = (ast.Await, ast.Call)
 
     def check(self, node: ast.AST) -> Iterator[Hit]:
+        if isinstance(node, ast.Call):
+            yield from self._coroutine_given(node)
+            return
         assert isinstance(node, ast.Await)
         if not isinstance(node.value, ast.Name):
             return
@@ -53,6 +59,23 @@ class RetryReusesCoroutine(Rule):
                 f"this retry loop awaits the same coroutine object `{name}` on every attempt, "
                 "but a coroutine runs only once ('cannot reuse already awaited coroutine'); "
                 "pass a callable and make a new coroutine per attempt: `corral.retry(fn)`",
+                needs_async=callee.needs_async,
+            )
+
+    def _coroutine_given(self, call: ast.Call) -> Iterator[Hit]:
+        first = call.args[0] if call.args else None
+        if not isinstance(first, ast.Call):
+            return
+        taker = self.ctx.resolve(call.func)
+        if taker not in _TAKE_FUNCTIONS:
+            return
+        callee = async_callee(first, self.ctx)
+        if callee is not None:
+            yield Hit.at(
+                first,
+                f"`{taker}()` calls the function it is given (anew for each attempt), but this "
+                f"passes the coroutine object `{callee.label}()`; pass the function and its "
+                f"arguments: `{taker}({callee.label}, ...)`",
                 needs_async=callee.needs_async,
             )
 
