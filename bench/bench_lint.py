@@ -274,22 +274,12 @@ def best_of(command: list[str], repeat: int) -> tuple[float, float]:
     return min(runs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tree", type=Path, help="lint this tree instead of a generated one")
-    parser.add_argument("--lines", type=int, default=100_000, help="size of the generated tree")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    if args.tree is None:
-        files, lines = build_tree(WORK, args.lines)
-        tree = WORK
-    else:
-        tree = args.tree
-        files, lines = count(tree)
+def commands(tree: Path) -> dict[str, list[str]]:
+    """Return the commands timed on ``tree``: corral lint (parallel and one process), ruff."""
     bin_dir = Path(sys.executable).parent
     ruff = shutil.which("ruff", path=str(bin_dir)) or shutil.which("ruff") or "ruff"
     corral = [sys.executable, "-m", "corral", "lint", "--exit-zero", str(tree)]
-    runs = {
+    return {
         "corral lint": corral,
         "corral lint -j 1": [*corral, "--jobs", "1"],
         "ruff check --select ASYNC": [
@@ -297,6 +287,18 @@ def main() -> None:
             str(tree),
         ],
     }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", type=Path, help="lint this tree instead of a generated one")
+    parser.add_argument("--lines", type=int, default=100_000, help="size of the generated tree")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    tree = args.tree or WORK
+    files, lines = build_tree(WORK, args.lines) if args.tree is None else count(tree)
+    runs = commands(tree)
+    ruff = runs["ruff check --select ASYNC"][0]
     version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"tree: {tree} ({files} files, {lines} lines); cores: {os.cpu_count()}")
     print(f"python {platform.python_version()}, {version}; best of {args.repeat}")
