@@ -89,6 +89,14 @@ async def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
     assert [f.code for f in serial if f.path.endswith("use.py")] == ["COR102"]
 
 
+async def test_pathological_nesting_skips_a_rule_not_the_file() -> None:
+    """A rule that runs out of stack on absurdly deep code reports COR000; the others still run."""
+    source = "import time\nasync def f():\n    time.sleep(1)\n    a" + ".b" * 900 + "()\n"
+    findings = lint_source(source)
+    assert [f.code for f in findings] == ["COR000", "COR101"]
+    assert findings[0].message == "code nested too deeply for COR102, which skipped this file"
+
+
 async def test_render_rejects_an_unknown_format() -> None:
     """``render`` names the formats it knows when given another."""
     with pytest.raises(ValueError, match="text, json, sarif"):

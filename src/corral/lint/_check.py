@@ -85,8 +85,8 @@ def check_text(
     result = FileResult(summary=summarize(ctx) if packages else None)
     noqa = Noqa(text)
     for code, hit in hits:
-        if noqa.silenced(hit.line, code):
-            continue
+        if code not in codes or noqa.silenced(hit.line, code):
+            continue  # (an internal error is COR000, which may be ignored)
         finding = hit.finding(path, code)
         if hit.needs_async is None:
             result.findings.append(finding)
@@ -128,21 +128,28 @@ def _walk(ctx: FileContext, wanted: set[type[ast.AST]]) -> None:
 
 def _run(ctx: FileContext, rules: list[Rule]) -> list[tuple[str, Hit]]:
     _walk(ctx, {*_ALWAYS, *(t for rule in rules for t in rule.node_types)})
-    found = ctx.nodes
     hits: list[tuple[str, Hit]] = []
     for rule in rules:
-        try:
-            for node_type in rule.node_types:
-                hits.extend(
-                    (rule.code, hit) for node in found[node_type] for hit in rule.check(node)
-                )
-            hits.extend((rule.code, hit) for hit in rule.finish())
-        except Exception as exc:
-            message = (
-                f"internal error in {rule.code} ({type(exc).__name__}: {exc}); please report it"
-            )
-            hits.append((PARSE_ERROR_CODE, Hit(1, 1, 1, 1, message)))
+        hits.extend(_apply(rule, ctx.nodes))
     return hits
+
+
+def _apply(rule: Rule, found: dict[type[ast.AST], list[ast.AST]]) -> list[tuple[str, Hit]]:
+    """Run one rule over its nodes; a failure of the rule is a COR000 finding, not a crash.
+
+    Like ruff with its panics: report it and lint the rest. Absurdly deep code that runs a
+    rule out of stack is not a bug to report, just a file that rule cannot check.
+    """
+    try:
+        hits = [
+            (rule.code, hit) for t in rule.node_types for n in found[t] for hit in rule.check(n)
+        ]
+        return hits + [(rule.code, hit) for hit in rule.finish()]
+    except RecursionError:
+        message = f"code nested too deeply for {rule.code}, which skipped this file"
+    except Exception as exc:
+        message = f"internal error in {rule.code} ({type(exc).__name__}: {exc}); please report it"
+    return [(PARSE_ERROR_CODE, Hit(1, 1, 1, 1, message))]
 
 
 def _broken(path: str, line: int, col: int, message: str, codes: Iterable[str]) -> FileResult:

@@ -58,9 +58,6 @@ def lint_paths(
     given = [os.fspath(p) for p in paths]
     if not given:
         raise UsageError("no paths to lint")
-    for path in given:
-        if not os.path.exists(path):
-            raise UsageError(f"{path}: no such file or directory")
     base = config if config is not None else load_config([Path(p) for p in given])
     config = with_overrides(base, select=select, ignore=ignore, force_exclude=force_exclude)
     files = discover(given, config)
