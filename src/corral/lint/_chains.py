@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from corral.lint._context import FileContext
+from corral.lint._nodes import own_nodes
 
 # Decorators after which a sync function's body still runs when it is called; any other may
 # turn it into something else (``asgiref.sync_to_async`` makes it a coroutine function).
@@ -40,14 +41,8 @@ def describe(chain: list[Step]) -> str:
 
 def own_calls(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Call]:
     """Yield the calls made by ``function``'s body, not by functions or lambdas nested in it."""
-    stack: list[ast.AST] = list(function.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            continue
-        if isinstance(node, ast.Call):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
+    for statement in function.body:
+        yield from (n for n in own_nodes(statement) if isinstance(n, ast.Call))
 
 
 class ChainFinder:

@@ -65,10 +65,6 @@ class FileContext:
                 return ancestor
         return None
 
-    def in_async(self, node: ast.AST) -> bool:
-        """Return whether ``node`` runs in the body of an ``async def`` (not a nested def)."""
-        return isinstance(self.function_of(node), ast.AsyncFunctionDef)
-
     def class_of(self, function: ast.AST) -> ast.ClassDef | None:
         """Return the class whose body defines ``function``, if it is a method."""
         owner = self.parents.get(function)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 
 from corral.lint._context import FileContext
+from corral.lint._nodes import SCOPES
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # Calls that keep the size of what they are given.
 _WRAPPERS = frozenset(
@@ -25,7 +25,7 @@ def enclosing_loop(node: ast.AST, ctx: FileContext) -> Loop | None:
     """Return the innermost ``for`` or comprehension of ``node``'s function that repeats it."""
     child, grandchild = node, node
     for ancestor in ctx.ancestors(node):
-        if isinstance(ancestor, _SCOPES):
+        if isinstance(ancestor, SCOPES):
             return None
         if isinstance(ancestor, ast.For | ast.AsyncFor):
             if any(child is statement for statement in ancestor.body):

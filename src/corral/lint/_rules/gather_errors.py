@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterator
 
 from corral.lint._finding import Hit
+from corral.lint._nodes import own_nodes
 from corral.lint._rule import Rule
 
 _PASSING = frozenset(
@@ -21,14 +22,7 @@ _PASSING = frozenset(
 
 
 def _raises(handler: ast.ExceptHandler) -> bool:
-    stack: list[ast.AST] = list(handler.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Raise):
-            return True
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
-    return False
+    return any(isinstance(n, ast.Raise) for s in handler.body for n in own_nodes(s))
 
 
 def _collects(call: ast.Call) -> bool:

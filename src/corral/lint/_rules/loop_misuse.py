@@ -119,11 +119,12 @@ class LoopMisuse(Rule):
         calls = list(own_calls(function))
         spawned = [c for c in calls if _spawns_on(c, loop.id) and c.lineno < call.lineno]
         if spawned and not any(_settles(c, self._task_names(spawned)) for c in calls):
+            first = min(c.lineno for c in spawned)
             yield Hit.at(
                 call,
-                f"`{loop.id}.close()` with tasks still pending (created at line "
-                f"{spawned[0].lineno}, never awaited or cancelled): they are destroyed "
-                f"mid-flight; {_RUN}, which cancels and awaits leftover tasks",
+                f"`{loop.id}.close()` with tasks still pending (created at line {first}, never "
+                f"awaited or cancelled): they are destroyed mid-flight; {_RUN}, which cancels "
+                "and awaits leftover tasks",
             )
 
     def _task_names(self, spawned: list[ast.Call]) -> set[str]:

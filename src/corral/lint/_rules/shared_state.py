@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 from corral.lint._finding import Hit
 from corral.lint._kinds import kind_of
+from corral.lint._nodes import SCOPES, own_nodes
 from corral.lint._rule import Rule
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOCK_WORDS = ("lock", "mutex", "sem", "cond")
 _LOCK_KINDS = frozenset({"asyncio.Lock", "asyncio.Semaphore", "asyncio.Condition"})
 _FIX = "hold an `asyncio.Lock` across the read, the await and the write"
@@ -23,15 +23,7 @@ _FIX = "hold an `asyncio.Lock` across the read, the await and the write"
 
 def _awaits(node: ast.AST) -> list[ast.AST]:
     """Return the awaits evaluated by ``node`` itself (not in functions nested in it)."""
-    found: list[ast.AST] = []
-    stack = list(ast.iter_child_nodes(node)) if isinstance(node, _SCOPES) else [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, ast.Await | ast.AsyncFor | ast.AsyncWith):
-            found.append(current)
-        if not isinstance(current, _SCOPES):
-            stack.extend(ast.iter_child_nodes(current))
-    return found
+    return [n for n in own_nodes(node) if isinstance(n, ast.Await | ast.AsyncFor | ast.AsyncWith)]
 
 
 def _position(node: ast.AST) -> tuple[int, int]:
@@ -99,7 +91,7 @@ class SharedStateRace(Rule):
                 self._is_lock(item.context_expr) for item in ancestor.items
             ):
                 return True
-            if isinstance(ancestor, _SCOPES):
+            if isinstance(ancestor, SCOPES):
                 return False
         return False
 
