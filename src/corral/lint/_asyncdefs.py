@@ -1,0 +1,87 @@
+"""Which calls make a coroutine: ``async def`` functions, asyncio's own, and known methods."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from corral.lint._context import FileContext
+from corral.lint._kinds import KINDS, kind_of
+
+# Decorators that leave an ``async def`` a coroutine function (corral's own ``timed`` and
+# ``retry`` included); any other decorator may wrap it into something else (a command object,
+# a sync wrapper, a task loop), so such functions are not assumed to return coroutines.
+_TRANSPARENT = frozenset(
+    {
+        "builtins.staticmethod", "builtins.classmethod", "abc.abstractmethod",
+        "typing.override", "typing_extensions.override",
+        "typing.overload", "typing_extensions.overload", "corral.timed", "corral.retry",
+    }
+)  # fmt: skip
+
+#: asyncio functions whose result must be awaited (or handed to something that awaits it).
+ASYNCIO_COROUTINES = frozenset(
+    f"asyncio.{name}"
+    for name in (
+        "sleep", "wait_for", "wait", "gather", "to_thread", "open_connection",
+        "open_unix_connection", "start_server", "start_unix_server",
+        "create_subprocess_exec", "create_subprocess_shell",
+    )
+)  # fmt: skip
+
+
+def is_coroutine_function(node: ast.AST, ctx: FileContext) -> bool:
+    """Return whether ``node`` is an undecorated (or plainly decorated) coroutine function.
+
+    An ``async def`` with a ``yield`` is an async generator: calling it without ``await`` is
+    how it is used, so it does not count.
+    """
+    if not isinstance(node, ast.AsyncFunctionDef):
+        return False
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if ctx.resolve(target) not in _TRANSPARENT:
+            return False
+    return node not in ctx.memo("generators", ctx.tree, lambda: _generators(ctx))
+
+
+def _generators(ctx: FileContext) -> set[ast.AST | None]:
+    """Return the functions of the file that ``yield`` (generators, sync or async)."""
+    yields = [*ctx.nodes_of(ast.Yield), *ctx.nodes_of(ast.YieldFrom)]
+    return {ctx.function_of(node) for node in yields}
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncCallee:
+    """A call that makes a coroutine: how to name it, and whether the index must confirm it."""
+
+    label: str
+    needs_async: str | None = None
+
+
+def async_callee(call: ast.Call, ctx: FileContext) -> AsyncCallee | None:
+    """Return what ``call`` calls if it returns a coroutine (or may: see ``needs_async``).
+
+    A call into another module of the linted tree (``ctx.packages``) is deferred to the index
+    of the whole tree.
+    """
+    func = call.func
+    label = ast.unparse(func) if isinstance(func, ast.Name | ast.Attribute) else None
+    if label is None:
+        return None
+    definition = ctx.local_definition(func)
+    if definition is not None:
+        return AsyncCallee(label) if is_coroutine_function(definition, ctx) else None
+    qualname = ctx.resolve(func)
+    if qualname is not None:
+        if qualname in ASYNCIO_COROUTINES:
+            return AsyncCallee(label)
+        top = qualname.split(".", 1)[0]
+        if top in ctx.packages and not qualname.startswith(f"{ctx.module}."):
+            return AsyncCallee(label, needs_async=qualname)
+        return None
+    if isinstance(func, ast.Attribute):
+        kind = kind_of(func.value, ctx)
+        if kind is not None and func.attr in KINDS[kind].coroutines:
+            return AsyncCallee(label)
+    return None
