@@ -19,7 +19,7 @@ def blocking_io(i: int) -> int:
 
 
 async def pitfall(i: int) -> int:
-    return blocking_io(i)  # blocks the whole event loop
+    return blocking_io(i)  # blocks the whole event loop  # noqa: COR101 - the pitfall, on purpose
 
 
 async def corral_way(i: int) -> int:

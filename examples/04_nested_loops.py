@@ -31,7 +31,7 @@ def sync_hook(x: int) -> int:
 
 
 async def framework() -> None:
-    print(f"corral.run_sync inside a running loop: {sync_hook(21)}")
+    print(f"corral.run_sync inside a running loop: {sync_hook(21)}")  # noqa: COR104 - the pitfall, on purpose
 
 
 if __name__ == "__main__":

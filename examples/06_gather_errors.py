@@ -21,7 +21,7 @@ async def work(i: int) -> int:
 
 async def main() -> None:
     try:
-        await asyncio.gather(*(work(i) for i in range(10)))
+        await asyncio.gather(*(work(i) for i in range(10)))  # noqa: COR106 - the pitfall, on purpose
     except ValueError as exc:
         print(f"gather: raised {exc!r}; the nine good results are gone")
 

@@ -19,7 +19,7 @@ async def racy_increment(_: int) -> None:
     global counter
     current = counter
     await asyncio.sleep(0)  # any await: another task runs here
-    counter = current + 1
+    counter = current + 1  # noqa: COR107 - the pitfall, on purpose
 
 
 async def pure_part(_: int) -> int:

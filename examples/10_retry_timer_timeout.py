@@ -27,7 +27,7 @@ async def flaky() -> str:
 
 async def main() -> None:
     try:
-        corral.retry(flaky())  # type: ignore[call-overload]
+        corral.retry(flaky())  # type: ignore[call-overload]  # noqa: COR108 - the pitfall, on purpose
     except TypeError as exc:
         print(f"retry(coroutine object) is refused up front: {exc}")
     result = await corral.retry(flaky, attempts=5, backoff=corral.Backoff(initial=0.01))
