@@ -12,11 +12,15 @@ import time
 import corral
 
 
+failed_once: set[int] = set()
+
+
 @corral.timed
 async def fetch(item: int) -> str:
     """Pretend to fetch a page: 50-150 ms, and one item in 7 fails the first time."""
     await asyncio.sleep(random.uniform(0.05, 0.15))
-    if item % 7 == 0 and random.random() < 0.5:
+    if item % 7 == 0 and item not in failed_once:
+        failed_once.add(item)
         raise ConnectionError(f"item {item}: connection reset")
     return f"page {item}"
 
