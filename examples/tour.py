@@ -11,7 +11,6 @@ import time
 
 import corral
 
-
 failed_once: set[int] = set()
 
 
