@@ -11,6 +11,8 @@ import time
 
 import corral
 
+failed_once: set[int] = set()
+
 
 failed_once: set[int] = set()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 # Buckets grow by 2**(1/8) (about 9%), from 0.1 ms to about 30 minutes: 190 counters.
@@ -113,7 +113,11 @@ class FetchStatistics:
 
 @dataclass(slots=True)
 class RunCounters:
-    """The mutable counters a run updates; ``snapshot()`` freezes them."""
+    """The mutable counters a run updates; ``snapshot()`` freezes them.
+
+    ``clock`` is what ``elapsed`` is measured on; pass the loop's ``time`` (and ``started``
+    read from it) to measure on the loop's clock, as tests on ``VirtualTimeLoop`` need.
+    """
 
     output: str
     started: float = field(default_factory=time.monotonic)
@@ -132,11 +136,12 @@ class RunCounters:
     throttled: tuple[str, ...] = ()
     hosts: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    clock: Callable[[], float] = time.monotonic
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
         return FetchStatistics(
-            elapsed=time.monotonic() - self.started,
+            elapsed=self.clock() - self.started,
             total=self.total,
             queued=self.queued,
             in_flight=self.in_flight,
