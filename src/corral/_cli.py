@@ -11,20 +11,28 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from corral._exceptions import CliError
 
 # Modules that define ``register(subparsers) -> None``; listed in the order --help shows them.
-_COMMAND_MODULES: tuple[str, ...] = ("corral.lint._cli",)
+_COMMAND_MODULES: tuple[str, ...] = ("corral.http._cli", "corral.lint._cli")
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the root parser with every face's subcommand registered."""
     from corral import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="corral",
         description="asyncio for bulk IO, without the pitfalls.",
     )

@@ -4,11 +4,12 @@ One ``Politeness`` per fetcher holds a ``HostState`` for every host with work in
 recent throttle, shared by all the fetcher's runs, so limits hold across concurrent calls.
 
 Adaptive slow-down is AIMD, as in TCP congestion control: a 429 or 503 halves the host's
-concurrency and doubles its start interval (and a Retry-After closes the host until then);
-the host is cut at most once a second, so one burst of refusals (every request in flight
-answering 503 at once) counts as one signal, as TCP cuts once per round trip. Recovery:
-every four successes halve the extra interval, and every run of successes as long as the
-current concurrency raises the concurrency by one, back to the configured values.
+concurrency, and once it is down to one, doubles the time between starts (up to 5 s); a
+Retry-After closes the host until then. The host is cut at most once a second, so one burst
+of refusals (every request in flight answering 503 at once) counts as one signal, as TCP
+cuts once per round trip. Recovery: every four successes halve the added interval, and
+every run of successes as long as the current concurrency adds one to the concurrency,
+back to the configured values.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 
 _MIN_THROTTLE_INTERVAL = 0.1  # seconds: the first slow-down of a host with no fixed rate
+_MAX_THROTTLE_INTERVAL = 5.0  # seconds: the slowest adaptive pace (Retry-After may ask more)
 _CUT_HOLD = 1.0  # seconds between two cuts of one host
 
 
@@ -113,9 +115,12 @@ class Politeness:
                 state.cooldown_until = max(state.cooldown_until, now + retry_after)
             if self.adaptive and now - state.cut_at >= _CUT_HOLD:
                 state.cut_at = now
-                state.limit = max(1, state.limit // 2)
-                state.interval = max(state.interval * 2, _MIN_THROTTLE_INTERVAL)
                 state.streak = 0
+                if state.limit > 1:
+                    state.limit //= 2
+                else:
+                    slower = max(state.interval * 2, _MIN_THROTTLE_INTERVAL)
+                    state.interval = max(state.base_interval, min(slower, _MAX_THROTTLE_INTERVAL))
         elif status is not None and status < 400 and self.adaptive and state.throttled(now):
             state.streak += 1
             if state.streak % 4 == 0 and state.interval > state.base_interval:

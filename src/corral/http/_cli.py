@@ -1,0 +1,252 @@
+"""``corral fetch`` and ``corral demo``: arguments in, ``run_fetch_job`` called, exit code out."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any
+
+from corral._exceptions import UsageError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+FETCH_EPILOG = """\
+input: one URL a line (blank lines and # comments skipped), or JSON lines of request
+objects {"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}.
+
+output: a SQLite file (the default, table "results"), a .jsonl file, or - for stdout.
+Running the same command again resumes: URLs already recorded are not fetched again.
+
+exit codes: 0 done (even if some URLs failed), 1 with --fail-on-error when any URL
+failed, 2 bad usage or unreadable input, 130 interrupted (run it again to resume).
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``fetch`` and ``demo`` to the ``corral`` command."""
+    fetch = subparsers.add_parser(
+        "fetch",
+        help="fetch many URLs politely into a SQLite store (resumable)",
+        description="Fetch many URLs: fast, polite per host, retried, resumable.",
+        epilog=FETCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fetch.add_argument("input", nargs="?", default=None, help="file of URLs, or - for stdin")
+    fetch.add_argument(
+        "-o",
+        "--output",
+        default="corral.db",
+        help="SQLite file, .jsonl file or - (default %(default)s)",
+    )
+    add_fetch_options(fetch)
+    fetch.set_defaults(handler=_fetch)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="fetch a few thousand pages from a local test site, with live progress",
+        description="Start corral's local test site and fetch a few thousand URLs from it "
+        "into a SQLite store, with the live progress bar and the summary.",
+    )
+    demo.add_argument("-o", "--output", default="corral-demo.db", help="default %(default)s")
+    demo.add_argument("-n", "--urls", type=int, default=3000, help="how many URLs (default 3000)")
+    demo.set_defaults(handler=_demo)
+
+
+def add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options ``fetch`` and ``crawl`` share (``FetchConfig``'s fields)."""
+    polite = parser.add_argument_group("politeness (per host unless said)")
+    polite.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=100,
+        help="requests in flight over all hosts (default 100)",
+    )
+    polite.add_argument(
+        "--per-host", type=_positive, default=8, help="requests in flight per host (default 8)"
+    )
+    polite.add_argument(
+        "--rate",
+        default=None,
+        help="request starts per host, e.g. 5/s or 100/min (default: none; a host answering "
+        "429/503 is slowed down all the same)",
+    )
+    polite.add_argument(
+        "--user-agent", default=None, help="the User-Agent header (default: corral/VERSION ...)"
+    )
+    polite.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header for every request (repeatable)",
+    )
+    limits = parser.add_argument_group("retries, timeouts and limits")
+    limits.add_argument(
+        "--retries",
+        type=_count,
+        default=3,
+        help="retries for connection errors, timeouts, 429 and 5xx; never other 4xx (default 3)",
+    )
+    limits.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds per attempt, in total (default 30); waits for a slot or a retry do not count",
+    )
+    limits.add_argument(
+        "--connect-timeout",
+        type=_seconds,
+        default=10.0,
+        help="seconds to connect, per attempt (default 10)",
+    )
+    limits.add_argument(
+        "--max-bytes",
+        type=_size,
+        default=10 * 1024**2,
+        help="largest body after decompression, e.g. 10M (default 10M); larger: too_large",
+    )
+    limits.add_argument(
+        "--max-redirects", type=_count, default=10, help="redirects per attempt (default 10)"
+    )
+    output = parser.add_argument_group("output and display")
+    output.add_argument(
+        "--save-bodies",
+        choices=("none", "store", "dir"),
+        default="none",
+        help="keep bodies: none (default), in the store, or as files in --bodies-dir",
+    )
+    output.add_argument(
+        "--bodies-dir",
+        default=None,
+        help="directory for --save-bodies dir (files named by SHA-256)",
+    )
+    output.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live progress (default: a bar on a terminal, else a plain line every few seconds)",
+    )
+    output.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    output.add_argument(
+        "--fail-on-error", action="store_true", help="exit 1 when any URL ended in an error"
+    )
+
+
+def fetch_config(args: argparse.Namespace) -> Any:
+    """Build a ``FetchConfig`` from parsed options (imported lazily: it loads aiohttp)."""
+    from corral._ratelimit import parse_rate
+    from corral.http._config import DEFAULT_USER_AGENT, FetchConfig
+
+    if args.rate is not None:
+        try:
+            parse_rate(args.rate)
+        except ValueError as exc:
+            raise UsageError(f"--rate: {exc}") from None
+    if args.save_bodies == "dir" and not args.bodies_dir:
+        raise UsageError("--save-bodies dir needs --bodies-dir DIR")
+    return FetchConfig(
+        concurrency=args.concurrency,
+        per_host=args.per_host,
+        rate=args.rate,
+        retries=args.retries,
+        timeout=args.timeout,
+        connect_timeout=args.connect_timeout,
+        max_bytes=args.max_bytes,
+        max_redirects=args.max_redirects,
+        headers=dict(_header(h) for h in args.header),
+        user_agent=args.user_agent or DEFAULT_USER_AGENT,
+        save_bodies=args.save_bodies,
+        bodies_dir=args.bodies_dir,
+    )
+
+
+def progress_mode(args: argparse.Namespace) -> str:
+    """Return the progress mode the display flags ask for."""
+    if args.quiet:
+        return "off"
+    if args.progress is None:
+        return "auto"
+    return "auto" if args.progress else "off"
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from corral.http._job import FetchJob, run_fetch_job
+
+    source = args.input
+    if source is None:
+        if sys.stdin.isatty():
+            raise UsageError("give an input file of URLs, or - to read them from stdin")
+        source = "-"
+    job = FetchJob(
+        input=source,
+        output=args.output,
+        config=fetch_config(args),
+        progress=progress_mode(args),  # type: ignore[arg-type]
+        quiet=args.quiet,
+        fail_on_error=args.fail_on_error,
+        argv=["corral", *sys.argv[1:]],
+    )
+    return asyncio.run(run_fetch_job(job))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from corral.http._demo import run_demo
+
+    if args.urls < 1:
+        raise UsageError("--urls must be at least 1")
+    return asyncio.run(run_demo(args.output, args.urls))
+
+
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative ({value})")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def _size(text: str) -> int:
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500k, 10M, 1G)")
+    unit = (match.group(2) or "").lower()[:1]
+    value = int(match.group(1)) * _UNITS[unit]
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
+    return value
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise UsageError(f"--header {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()

@@ -1,0 +1,291 @@
+"""The ``corral fetch`` job: input file -> frontier -> fetcher -> store, resumable.
+
+Three tasks share the work, under one scope:
+
+- **ingest** reads the input lazily (in a thread, a thousand lines at a time) and adds it to
+  the store's frontier, where duplicates and URLs done by an earlier run are recognised;
+- **fetch** pulls pending frontier rows in id order and runs them through the fetcher's
+  engine (per-host politeness, retries);
+- **write** batches final records (up to 500, or 100 ms) into one transaction each.
+
+Killed at any moment, the job loses only records not yet committed: their URLs are still
+pending in the frontier, so the same command fetches them again, and only them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from corral import open_scope, to_thread
+from corral._exceptions import InputError
+from corral.http._config import FetchConfig
+from corral.http._engine import Job, utc_now
+from corral.http._fetcher import Fetcher, count, invalid_record
+from corral.http._progress import open_progress, render_summary
+from corral.http._request import Request, read_requests
+from corral.http._result import FetchResult
+from corral.http._stats import FetchStatistics, RunCounters
+from corral.http._store import PendingRow, Store, StoreError
+
+ProgressMode = Literal["auto", "bar", "plain", "off"]
+_BATCH = 500
+_FLUSH_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchJob:
+    """One ``corral fetch`` invocation.
+
+    Attributes:
+        input: a file path, or ``-`` for stdin.
+        output: a SQLite path (the default store), a ``.jsonl`` path, or ``-`` for stdout.
+        config: how to fetch.
+        progress: ``auto`` (a bar on a terminal, plain lines otherwise), ``bar``, ``plain``
+            or ``off``.
+        quiet: print no summary either (an interrupted run still says how to resume).
+        fail_on_error: exit 1 when any URL ended in an error.
+        argv: the command line, repeated in the resume hint.
+    """
+
+    input: str
+    output: str
+    config: FetchConfig
+    progress: ProgressMode = "auto"
+    quiet: bool = False
+    fail_on_error: bool = False
+    argv: Sequence[str] = ()
+
+
+def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
+    """Return how results are written for an ``-o`` value."""
+    if output == "-":
+        return "stdout"
+    return "jsonl" if output.endswith((".jsonl", ".ndjson")) else "sqlite"
+
+
+async def run_fetch_job(job: FetchJob) -> int:
+    """Run the job to the end (or to Ctrl-C) and return the process exit code.
+
+    Raises:
+        InputError: the input or output cannot be opened.
+    """
+    kind = output_kind(job.output)
+    with contextlib.ExitStack() as files:
+        source = await to_thread(_open_input, job.input, files)
+        store = await to_thread(_open_store, job, kind, files)
+        try:
+            await store.open(job.argv, utc_now())
+        except StoreError as exc:
+            raise InputError(str(exc)) from None
+        fetcher = Fetcher(job.config, output=job.output)
+        runner = _Runner(job, store, fetcher)
+        status = "interrupted"
+        mode = job.progress
+        if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
+            mode = "plain"  # records go to the terminal: no live bar to redraw around them
+        try:
+            async with fetcher, open_progress(fetcher.statistics, mode=mode):
+                await runner.run(source)
+            status = "finished"
+        finally:
+            stats = fetcher.statistics()
+            await store.finish(status, utc_now(), _summary_fields(stats))
+            resume = shlex.join(job.argv) if status == "interrupted" and kind != "stdout" else None
+            if not job.quiet or status == "interrupted":
+                print(
+                    render_summary(stats, store_kind=kind, resume_command=resume), file=sys.stderr
+                )
+    if job.fail_on_error and stats.failed:
+        return 1
+    return 0
+
+
+class _Runner:
+    """The three tasks of one job and what they share."""
+
+    def __init__(self, job: FetchJob, store: Store, fetcher: Fetcher) -> None:
+        self.job = job
+        self.store = store
+        self.fetcher = fetcher
+        self.counters: RunCounters = fetcher.counters
+        self.ingested = asyncio.Event()
+        self.ingest_done = False
+        self.known = 0  # unique URLs of this run seen so far
+
+    async def run(self, source: IO[str]) -> None:
+        async with open_scope() as scope:
+            await scope.spawn(self._ingest, source)
+            await scope.spawn(self._fetch)
+
+    async def _ingest(self, source: IO[str]) -> None:
+        async for batch in read_requests(source):
+            added = await self.store.add(batch)
+            self.counters.duplicates += added.duplicates
+            self.counters.skipped += added.earlier_done
+            self.known += added.new + added.earlier_pending + added.earlier_done
+            self.counters.queued += added.new + added.earlier_pending
+            self.ingested.set()
+        self.ingest_done = True
+        self.counters.total = self.known
+        self.ingested.set()
+
+    async def _pending(self) -> AsyncIterator[Job]:
+        after = 0
+        while True:
+            self.ingested.clear()
+            finished = self.ingest_done
+            rows = await self.store.pending(after, _BATCH)
+            for row in rows:
+                yield _job_of(row)
+            if rows:
+                after = rows[-1].id
+            elif finished:
+                return
+            else:
+                await self.ingested.wait()
+
+    async def _fetch(self) -> None:
+        body_as = "base64" if self.job.config.save_bodies == "store" else "omit"
+        writer = _Writer(self.store, body_as, self.job.config, self.counters)
+        engine = self.fetcher.engine()
+        async with open_scope() as scope:
+            ticker = await scope.spawn(self._tick, writer)
+            try:
+                async with engine.run(self._pending(), self.counters) as results:
+                    async for job, result in results:
+                        assert isinstance(job.ident, int)
+                        self.counters.queued -= 1
+                        await writer.add(job.ident, result)
+            finally:
+                ticker.cancel()
+                await asyncio.shield(writer.close())
+
+    async def _tick(self, writer: _Writer) -> None:
+        """Commit a lingering batch when results come slowly (so a kill loses little)."""
+        while True:
+            await asyncio.sleep(_FLUSH_SECONDS)
+            await writer.flush_due()
+
+
+class _Writer:
+    """Batch final records into store transactions, one flush in flight at a time."""
+
+    def __init__(
+        self, store: Store, body_as: str, config: FetchConfig, counters: RunCounters
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self._body_as = body_as
+        directory = config.bodies_dir if config.save_bodies == "dir" else None
+        self._bodies_dir = Path(directory) if directory is not None else None
+        self._batch: list[tuple[int, FetchResult]] = []
+        self._counted: list[FetchResult] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._deadline: float | None = None
+
+    async def add(self, ident: int, result: FetchResult) -> None:
+        self._batch.append((ident, result))
+        self._counted.append(result)
+        loop = asyncio.get_running_loop()
+        if self._deadline is None:
+            self._deadline = loop.time() + _FLUSH_SECONDS
+        if len(self._batch) >= _BATCH or loop.time() >= self._deadline:
+            await self._flush()
+
+    async def flush_due(self) -> None:
+        """Flush the batch if its time is up."""
+        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._flushing is not None:
+            await self._flushing  # one transaction at a time: backpressure on the fetch
+        batch, self._batch, self._deadline = self._batch, [], None
+        results, self._counted = self._counted, []
+        if not batch:
+            return
+        self._flushing = asyncio.get_running_loop().create_task(self._write(batch))
+        for result in results:  # counted as done once handed to the store
+            count(self._counters, result)
+
+    async def _write(self, batch: list[tuple[int, FetchResult]]) -> None:
+        if self._bodies_dir is not None:
+            batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
+        await self._store.complete(batch, body_as=self._body_as)
+
+    async def close(self) -> None:
+        await self._flush()
+        if self._flushing is not None:
+            await self._flushing
+
+
+async def _save_body(directory: Path, result: FetchResult) -> FetchResult:
+    if result.body is None or result.sha256 is None:
+        return result
+    from dataclasses import replace
+
+    from corral import to_thread
+
+    path = directory / result.sha256[:2] / result.sha256
+    await to_thread(_write_file, path, result.body)
+    return replace(result, body=None, body_path=str(path))
+
+
+def _write_file(path: Path, body: bytes) -> None:
+    if path.exists():
+        return  # same content, same name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(body)
+    tmp.replace(path)
+
+
+def _job_of(row: PendingRow) -> Job:
+    if row.invalid is not None:
+        return Job(None, row.id, preset=invalid_record(row.url, row.invalid))
+    request = Request.from_stored(row.url, row.host, row.request, row.depth, row.found_on)
+    return Job(request, row.id)
+
+
+def _open_input(path: str, files: contextlib.ExitStack) -> IO[str]:
+    if path == "-":
+        return sys.stdin
+    try:
+        return files.enter_context(open(path, encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        raise InputError(f"cannot read input {path}: {exc.strerror or exc}") from None
+
+
+def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:
+    try:
+        if kind == "sqlite":
+            return Store(job.output)
+        if kind == "jsonl":
+            out = files.enter_context(open(job.output, "a+", encoding="utf-8"))  # noqa: SIM115
+            return Store(f"{job.output}.corral-state", jsonl=out)
+        tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
+        return Store(Path(tmp) / "state.db", jsonl=sys.stdout)
+    except OSError as exc:
+        raise InputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
+
+
+def _summary_fields(stats: FetchStatistics) -> dict[str, object]:
+    return {
+        "done": stats.done,
+        "ok": stats.ok,
+        "failed": stats.failed,
+        "skipped": stats.skipped,
+        "duplicates": stats.duplicates,
+        "retries": stats.retries,
+        "elapsed": round(stats.elapsed, 3),
+        "by_status": {str(k): v for k, v in stats.by_status.items()},
+        "by_error": dict(stats.by_error),
+    }
