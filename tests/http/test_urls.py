@@ -10,6 +10,7 @@ from corral._exceptions import BadURL
 from corral.http._urls import (
     MAX_URL_LENGTH,
     InvalidURL,
+    check,
     host_key,
     normalize,
     normalize_url,
@@ -126,11 +127,20 @@ def test_parse_raises_bad_url_which_is_a_value_error() -> None:
     assert isinstance(info.value, ValueError)
 
 
-def test_parse_keeps_fragment_normalize_url_drops_it() -> None:
-    """``parse`` checks but keeps the URL as given; ``normalize_url`` gives the key."""
-    url = parse("http://Example.com/a#top")
-    assert url.fragment == "top"
-    assert normalize_url(url) == "http://example.com/a"
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("http://Example.com:80#top", id="bare-host"),
+        pytest.param("HTTPS://Bücher.de:443/%7e?q=é#x", id="mixed"),
+        pytest.param("http://[::1]:8080/a/../b", id="ipv6"),
+    ],
+)
+def test_parse_is_normalised_check_is_not(raw: str) -> None:
+    """``parse`` gives the normal form as a URL; ``check`` keeps the URL as written."""
+    assert str(parse(raw)) == normalize(raw)
+    checked = check(raw)
+    assert normalize_url(checked) == normalize(raw)
+    assert checked.raw_fragment == URL(raw.strip()).raw_fragment
 
 
 def test_normalize_url_checks_built_urls() -> None:

@@ -28,7 +28,7 @@ from publicsuffixlist import PublicSuffixList
 from yarl import URL
 
 from corral._exceptions import BadScope, BadURL
-from corral.http._urls import host_key, normalize_url, parse
+from corral.http._urls import check, host_key, normalize_url
 
 ScopeKind = Literal["host", "domain", "prefix"]
 DEFAULT_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
@@ -111,7 +111,7 @@ class Scope:
             A ``Decision``: ``(True, None)``, or ``(False, reason)``.
         """
         try:
-            parsed = parse(url)
+            parsed = check(url)
         except BadURL:
             return Decision(False, "invalid_url")
         if self.max_depth is not None and depth > self.max_depth:
@@ -163,7 +163,7 @@ def _is_ip(host: str) -> bool:
 
 def _seed(text: str) -> URL:
     try:
-        return parse(text)
+        return check(text)
     except BadURL as exc:
         raise BadScope(f"seed {text[:200]!r}: {exc}") from None
 

@@ -20,7 +20,7 @@ from yarl import URL
 
 from corral._exceptions import BadURL
 from corral.http._resolve import Resolver
-from corral.http._urls import normalize_url, parse
+from corral.http._urls import check, normalize_url
 
 # A page with more links than this is a trap or a dump; the rest are dropped (``truncated``).
 MAX_LINKS = 10_000
@@ -127,7 +127,7 @@ def extract_links(
     Raises:
         BadURL: ``url`` is not an http(s) URL.
     """
-    page = parse(url)
+    page = check(url)
     tree = _tree(html, encoding)
     base = _base(tree, page)
     collector = _Collector(Resolver(base), max_links)
@@ -259,7 +259,7 @@ def _base(tree: LexborHTMLParser, page: URL) -> URL:
     if target is None:
         return page
     try:
-        return parse(target)
+        return check(target)
     except BadURL:
         return page
 

@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple
 from protego import Protego
 from yarl import URL
 
-from corral.http._urls import normalize_url, parse
+from corral.http._urls import check, normalize_url
 
 # RFC 9309 section 2.5: crawlers must parse at least 500 kibibytes.
 MAX_ROBOTS_BYTES = 500 * 1024
@@ -57,7 +57,7 @@ def robots_url(url: str | URL) -> str:
     Raises:
         BadURL: ``url`` is not an http(s) URL.
     """
-    parsed = parse(url) if isinstance(url, str) else url
+    parsed = check(url) if isinstance(url, str) else url
     return normalize_url(parsed.with_path("/robots.txt").with_query(None))
 
 

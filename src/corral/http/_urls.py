@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from yarl import URL
 
-from corral._exceptions import BadURL
+from corral._exceptions import BadURL as BadURL  # re-exported: callers catch it from here
 
 # Browsers and servers commonly cap URLs at 8 KiB (nginx's large_client_header_buffers).
 MAX_URL_LENGTH = 8192
@@ -72,17 +72,30 @@ def normalize(text: str) -> str:
     Raises:
         BadURL: the URL is not one corral fetches (see ``validate`` for the reasons).
     """
-    return _text(parse(text))
+    return _text(check(text))
 
 
 def parse(text: str) -> URL:
-    """Parse ``text`` as an absolute http(s) URL and check it.
+    """Return ``text`` as an absolute http(s) URL, normalised.
 
-    The result is checked (scheme, host, port) but keeps its fragment; ``normalize_url``
-    gives its normal form.
+    ``str(parse(text)) == normalize(text)``. Callers that only need the URL checked (and
+    will normalise later) use the cheaper ``check``.
 
     Raises:
-        BadURL: empty, too long, control characters, no or bad scheme, no host, bad port.
+        BadURL: empty, too long, control characters, no or bad scheme, no or bad host, bad
+            port.
+    """
+    return URL(_text(check(text)))
+
+
+def check(text: str) -> URL:
+    """Return ``text`` as an absolute http(s) URL, checked but written as given.
+
+    The fragment, a default port and unnormalised escapes are still there; ``normalize_url``
+    gives the normal form.
+
+    Raises:
+        BadURL: as ``parse``.
     """
     raw = text.strip(_WHITESPACE)
     if not raw:
@@ -134,7 +147,7 @@ def host_key(url: URL | str) -> str:
         BadURL: ``url`` is a string that is not an http(s) URL.
     """
     if isinstance(url, str):
-        url = parse(url)
+        url = check(url)
     host = url.raw_host or ""
     if ":" in host:
         host = f"[{host}]"
