@@ -14,6 +14,7 @@ from corral.http._links import (
     PageLinks,
     extract_links,
     parse_page,
+    parse_pages,
     robots_directives,
 )
 
@@ -306,3 +307,17 @@ async def test_parse_page_runs_in_a_worker_process() -> None:
     page = await corral.to_process(parse_page, body, PAGE, "text/html", None)
     assert page == parse_page(body, PAGE)
     assert page.to_follow() == ("http://example.com/dir/b",)
+
+
+async def test_parse_pages_batches_in_a_worker_process() -> None:
+    """A batch crosses to a worker in one call; a bad page URL is that page's result."""
+    batch = [
+        (b'<a href="/a">', PAGE, "text/html", None),
+        (b"<a href=x>", "ftp://example.com/", None, None),
+        ("<a href='/é'>".encode("cp1252"), PAGE, None, "windows-1252"),
+    ]
+    results = await corral.to_process(parse_pages, batch)
+    assert results[0] == parse_page(*batch[0])
+    assert isinstance(results[1], BadURL)
+    assert str(results[1]) == "bad scheme 'ftp' (http or https only)"
+    assert results[2] == parse_page(*batch[2])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -107,6 +108,29 @@ def parse_page(
         found = _CHARSET.search(content_type)
         charset = found.group(1) if found else None
     return extract_links(body, url, charset)
+
+
+def parse_pages(
+    pages: Sequence[tuple[bytes, str, str | None, str | None]],
+) -> list[PageLinks | BadURL]:
+    """Parse several responses in one call: ``parse_page`` for a batch.
+
+    One ``corral.to_process`` round trip costs about as much as parsing a page (measured in
+    ``docs/benchmarks.md``), so the engine sends pages in batches.
+
+    Args:
+        pages: ``(body, url, content_type, charset)`` for each response.
+
+    Returns:
+        One result per page, in order: its ``PageLinks``, or the ``BadURL`` its URL raised.
+    """
+    results: list[PageLinks | BadURL] = []
+    for body, url, content_type, charset in pages:
+        try:
+            results.append(parse_page(body, url, content_type, charset))
+        except BadURL as exc:
+            results.append(exc)
+    return results
 
 
 def extract_links(
