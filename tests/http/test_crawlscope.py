@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -224,3 +226,23 @@ def test_scope_pickles() -> None:
     assert copy == scope
     assert copy.allows("https://b.example.co.uk/", 1) == Decision(True)
     assert copy.allows("https://b.example.co.uk/x", 1) == Decision(False, "excluded")
+
+
+def test_public_suffix_list_never_touches_the_network() -> None:
+    """Domain scope works with every socket refused: the list is the bundled snapshot."""
+    code = (
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "from corral.http._crawlscope import Scope\n"
+        "scope = Scope(seeds=('https://a.example.co.uk/',), kind='domain')\n"
+        "assert scope.allows('https://b.example.co.uk/', 1).allowed\n"
+        "import sys\n"
+        "assert 'requests' not in sys.modules and 'publicsuffixlist.update' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
