@@ -7,6 +7,7 @@ import random
 import pytest
 from yarl import URL
 
+from corral.http import _resolve
 from corral.http._resolve import Resolver
 from corral.http._urls import normalize_url
 
@@ -67,43 +68,103 @@ def test_base_without_path_and_with_port() -> None:
     assert Resolver(URL("http://example.com:8080/x/"))("y") == "http://example.com:8080/x/y"
 
 
-class _Counting(Resolver):
-    """The resolver under test, counting the hrefs its fast path answered."""
-
-    hits = 0
-
-    def _fast(self, href: str, *, absolute: bool) -> str | None:
-        target = super()._fast(href, absolute=absolute)
-        _Counting.hits += target is not None
-        return target
-
-
-class _YarlOnly(Resolver):
-    """The reference: clean as the resolver does, then always yarl's join and normal form."""
-
-    def _fast(self, href: str, *, absolute: bool) -> str | None:
-        return None
-
-
-def test_fast_path_agrees_with_yarl() -> None:
-    """The concatenation fast path gives exactly yarl's answer on 20,000 generated hrefs.
-
-    The alphabet mixes the characters the fast path accepts with the ones that must send
-    an href to yarl (percent escapes, dot segments, colons, non-ASCII, upper-case hosts).
-    """
+def generated_cases(count: int) -> list[tuple[URL, str]]:
+    """Return ``count`` (base, href) pairs mixing plain characters with every kind of trap."""
     rng = random.Random(20261121)
     pieces = [*"abcXYZ019-._~!$&'()*+,;=:@/?#%", "..", "./", "//", "%41", "%2f", "é", " "]
     pieces += ["http://", "HTTP://", "https://a.example", "http://B.example:80", "?"]
-    bases = [BASE, URL("http://example.com"), URL("https://example.com:8443/a/b/")]
-    disagreements = []
-    for n in range(20_000):
-        href = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
-        base = bases[n % len(bases)]
-        fast, slow = _Counting(base)(href), _YarlOnly(base)(href)
-        if fast != slow:
-            disagreements.append((str(base), href, fast, slow))
+    bases = [
+        BASE,
+        URL("http://example.com"),
+        URL("https://example.com:8443/a/b/"),
+        URL("http://example.com/a%2Fb/c;p=1/d.html?q=%41"),  # escapes in the base path
+        URL("http://example.com/%C3%A9/x"),
+        URL("https://user:pw@[::1]:8080/a%20b/c"),
+    ]
+    return [
+        (bases[n % len(bases)], "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))))
+        for n in range(count)
+    ]
+
+
+def test_fast_path_agrees_with_full_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Appending plain hrefs gives exactly what parsing the joined text with yarl gives.
+
+    20,000 generated hrefs mix the characters the fast path accepts with those that must
+    go through yarl (percent escapes, dot segments, colons, non-ASCII, upper-case hosts),
+    on bases with and without escapes in their path.
+    """
+    cases = generated_cases(20_000)
+    plain = 0
+    is_plain = _resolve._is_plain
+
+    def counting(rest: str) -> bool:
+        nonlocal plain
+        verdict = is_plain(rest)
+        plain += verdict
+        return verdict
+
+    monkeypatch.setattr(_resolve, "_is_plain", counting)
+    fast = [Resolver(base)(href) for base, href in cases]
+    monkeypatch.setattr(_resolve, "_is_plain", lambda rest: False)
+    full = [Resolver(base)(href) for base, href in cases]
+    disagreements = [
+        (str(base), href, one, other)
+        for (base, href), one, other in zip(cases, fast, full, strict=True)
+        if one != other
+    ]
     assert disagreements == []
-    assert _Counting.hits > 2000  # the fast path was exercised, not only bypassed
+    assert plain > 3000  # the fast path was exercised, not only bypassed
+
+
+@pytest.mark.parametrize(
+    ("href", "target"),
+    [
+        # RFC 3986 section 5.4.1, "normal examples", base http://a/b/c/d;p?q
+        pytest.param("g", "http://a/b/c/g", id="g"),
+        pytest.param("./g", "http://a/b/c/g", id="dot-g"),
+        pytest.param("g/", "http://a/b/c/g/", id="g-slash"),
+        pytest.param("/g", "http://a/g", id="slash-g"),
+        pytest.param("//g", "http://g/", id="network-g"),
+        pytest.param("?y", "http://a/b/c/d;p?y", id="query"),
+        pytest.param("g?y", "http://a/b/c/g?y", id="g-query"),
+        pytest.param("#s", None, id="fragment-only"),
+        pytest.param("g#s", "http://a/b/c/g", id="g-fragment"),
+        pytest.param(";x", "http://a/b/c/;x", id="params"),
+        pytest.param("g;x?y#s", "http://a/b/c/g;x?y", id="all"),
+        pytest.param(".", "http://a/b/c/", id="dot"),
+        pytest.param("./", "http://a/b/c/", id="dot-slash"),
+        pytest.param("..", "http://a/b/", id="dotdot"),
+        pytest.param("../g", "http://a/b/g", id="dotdot-g"),
+        pytest.param("../..", "http://a/", id="dotdot-dotdot"),
+        pytest.param("../../g", "http://a/g", id="dotdot-dotdot-g"),
+        # section 5.4.2, "abnormal examples"
+        pytest.param("../../../g", "http://a/g", id="above-root"),
+        pytest.param("/./g", "http://a/g", id="slash-dot-g"),
+        pytest.param("g.", "http://a/b/c/g.", id="g-dot"),
+        pytest.param("..g", "http://a/b/c/..g", id="dotdot-prefix"),
+        pytest.param("./../g", "http://a/b/g", id="dot-dotdot-g"),
+        pytest.param("g/../h", "http://a/b/c/h", id="g-up-h"),
+        pytest.param("g;x=1/../y", "http://a/b/c/y", id="params-up"),
+        pytest.param("g?y/./x", "http://a/b/c/g?y/./x", id="dots-in-query"),
+    ],
+)
+def test_rfc_3986_examples(href: str, target: str | None) -> None:
+    """The reference resolution examples of RFC 3986 section 5.4 (fragments dropped)."""
+    assert Resolver(URL("http://a/b/c/d;p?q"))(href) == target
+
+
+@pytest.mark.parametrize(
+    ("base", "href", "target"),
+    [
+        pytest.param("http://x/a%2Fb/c", "d", "http://x/a%2Fb/d", id="encoded-slash"),
+        pytest.param("http://x/a%20b/c", "d", "http://x/a%20b/d", id="encoded-space"),
+        pytest.param("http://x/%C3%A9/c", "d%20e", "http://x/%C3%A9/d%20e", id="encoded-utf8"),
+    ],
+)
+def test_base_escapes_survive_the_join(base: str, href: str, target: str) -> None:
+    """Escapes in the base path stay escaped (yarl's own join decodes them: yarl #1774)."""
+    assert Resolver(URL(base))(href) == target
 
 
 def test_fast_path_results_are_normal() -> None:

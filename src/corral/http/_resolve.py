@@ -3,12 +3,18 @@
 An href is cleaned the way browsers clean it (WHATWG URL standard: surrounding spaces and
 control characters stripped, tabs and newlines removed, backslashes in the path read as
 slashes), refused if it names another scheme (``mailto:``, ``javascript:``, ``tel:``,
-``data:``), then joined to the base (RFC 3986) and normalised by ``_urls.normalize_url``.
+``data:``), then joined to the base and normalised by ``_urls.normalize_url``.
 
-Fast path: most hrefs are paths made of characters that normalisation leaves alone. For
-those, joining is string concatenation and the result is already normal, so yarl is skipped
-(it costs about 10 µs a link, most of a page's parse time). ``tests/http/test_resolve.py``
-checks that the fast path and yarl agree on many generated hrefs.
+The join (RFC 3986 section 5.2.2) is done on text: the reference is appended to the part of
+the normalised base it replaces (origin, directory, or path), and yarl parses the result,
+which removes dot segments and encodes what needs it. yarl's own ``URL.join`` is not used:
+it decodes the base path's escapes (``a%2Fb`` becomes ``a/b``, ``%20`` a raw space; yarl
+issue 1774), which would corrupt paths and split dedup keys.
+
+Fast path: most hrefs are made of characters that normalisation leaves alone. For those, the
+appended text is already normal and yarl is skipped (it costs about 10 µs a link, most of a
+page's parse time). ``tests/http/test_resolve.py`` checks that both paths agree on many
+generated hrefs and bases.
 """
 
 from __future__ import annotations
@@ -41,15 +47,15 @@ class Resolver:
         base: the page's base URL (absolute, http or https).
     """
 
-    __slots__ = ("_base", "_dir", "_origin", "_seen")
+    __slots__ = ("_dir", "_origin", "_path", "_scheme", "_seen")
 
     def __init__(self, base: URL) -> None:
-        self._base = base
+        text = normalize_url(base)
+        self._scheme = base.scheme  # lowercase, http or https: normalize_url checked it
+        self._origin = text[: text.index("/", len(self._scheme) + 3)]  # "http://host[:port]"
+        self._path = text.partition("?")[0]  # the base without its query
+        self._dir = self._path[: self._path.rfind("/") + 1]
         self._seen: dict[str, str | None] = {}
-        origin = normalize_url(base.with_path("/").with_query(None))
-        self._origin = origin[:-1]  # "http://host[:port]"
-        path = normalize_url(base)[len(self._origin) :].partition("?")[0]
-        self._dir = self._origin + path[: path.rfind("/") + 1]
 
     def __call__(self, href: str) -> str | None:
         """Return the normalised absolute URL of ``href``, or None if it is not followable."""
@@ -69,31 +75,49 @@ class Resolver:
         scheme = _SCHEME.match(href)
         if scheme is not None and scheme.group(1).lower() not in _HTTP:
             return None
-        fast = self._fast(href.partition("#")[0], absolute=scheme is not None)
-        if fast is not None:
-            return fast
+        href = href.partition("#")[0]
+        if scheme is None:
+            start, rest = self._join(href)
+        else:
+            start, rest = _split_absolute(href)
+        if start and _is_plain(rest):
+            target = start + rest
+            return target if len(target) <= MAX_URL_LENGTH else None
         try:
-            return normalize_url(self._base.join(URL(href)))
+            return normalize_url(URL(start + rest))
         except (BadURL, ValueError, TypeError, UnicodeError):
             return None
 
-    def _fast(self, href: str, *, absolute: bool) -> str | None:
-        """Join a plain href by concatenation, or return None to take yarl's way."""
-        if absolute:
-            found = _ABSOLUTE.fullmatch(href)
-            if found is None or host_problem(found.group(2)) is not None:
-                return None
-            start, href = found.group(1) + found.group(2), found.group(3) or "/"
-        elif href.startswith("/"):
-            start = self._origin
-        else:
-            start = self._dir
-        if not _PLAIN.fullmatch(href) or "/." in f"/{href.partition('?')[0]}":
-            return None
-        if href.startswith(("//", "?")):
-            return None  # another host, or a query on the base path: rare, yarl's way
-        target = start + href
-        return target if len(target) <= MAX_URL_LENGTH else None
+    def _join(self, href: str) -> tuple[str, str]:
+        """Split the joined URL into the base's part and the reference's (RFC 3986 5.2.2)."""
+        if href.startswith("//"):
+            return self._scheme + ":", href  # another authority: never plain
+        if href.startswith("/"):
+            return self._origin, href
+        if href.startswith("?"):
+            return self._path, href
+        return self._dir, href
+
+
+def _split_absolute(href: str) -> tuple[str, str]:
+    """Split an absolute URL into ``scheme://host`` and the rest; ``""`` first if not plain."""
+    found = _ABSOLUTE.fullmatch(href)
+    if found is None or host_problem(found.group(2)) is not None:
+        return "", href  # parsed whole by yarl
+    return found.group(1) + found.group(2), found.group(3) or "/"
+
+
+def _is_plain(rest: str) -> bool:
+    """Return whether appending ``rest`` to a normal prefix gives a normal URL.
+
+    True for a path (and query) of characters yarl keeps as they are, without dot segments;
+    a query-only or network-path reference is never plain.
+    """
+    if not rest.startswith("/"):
+        rest = "/" + rest  # a relative path: its first segment is checked the same way
+    if rest.startswith(("//", "/?")) or not _PLAIN.fullmatch(rest):
+        return False
+    return "/." not in rest.partition("?")[0]
 
 
 def _clean(href: str) -> str:
