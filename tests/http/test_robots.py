@@ -231,3 +231,11 @@ def test_policy_pickles() -> None:
     robots = pickle.loads(pickle.dumps(policy()))
     assert not robots.can_fetch("https://example.com/private", "otherbot")
     assert robots.sitemaps == policy().sitemaps
+
+
+def test_sitemaps_without_or_with_bad_robots_url() -> None:
+    """Without a usable robots.txt URL, only absolute ``Sitemap:`` lines are kept."""
+    body = b"Sitemap: https://example.com/a.xml\nSitemap: /relative.xml\nSitemap: ftp://x/\n"
+    for url in (None, "not a url"):
+        robots = RobotsPolicy.from_response(200, body, url=url)
+        assert robots.sitemaps == ("https://example.com/a.xml",)

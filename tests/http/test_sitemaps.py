@@ -7,6 +7,7 @@ import zlib
 
 import pytest
 
+from corral._exceptions import BadURL
 from corral.http._sitemaps import (
     MAX_SITEMAP_BYTES,
     MAX_SITEMAP_URLS,
@@ -242,3 +243,16 @@ def test_not_a_sitemap(body: bytes) -> None:
     sitemap = parse_sitemap(body)
     assert sitemap.kind == "unknown"
     assert (sitemap.urls, sitemap.sitemaps) == ((), ())
+
+
+def test_relative_locs_keep_base_escapes() -> None:
+    """A relative loc joins a base whose path has escapes without decoding them."""
+    body = f"<urlset {NS}><url><loc>b.html</loc></url></urlset>".encode()
+    sitemap = parse_sitemap(body, url="https://example.com/a%2Fb/sitemap.xml")
+    assert sitemap.urls == (SitemapURL("https://example.com/a%2Fb/b.html"),)
+
+
+def test_bad_sitemap_url_raises() -> None:
+    """The sitemap's own URL, when given, must be an http(s) URL."""
+    with pytest.raises(BadURL, match="bad scheme"):
+        parse_sitemap(b"https://example.com/\n", url="file:///sitemap.txt")

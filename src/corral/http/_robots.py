@@ -26,7 +26,9 @@ from typing import Literal, NamedTuple
 from protego import Protego
 from yarl import URL
 
-from corral.http._urls import check, normalize_url
+from corral._exceptions import BadURL
+from corral.http._resolve import Resolver
+from corral.http._urls import check, normalize_url, validate
 
 # RFC 9309 section 2.5: crawlers must parse at least 500 kibibytes.
 MAX_ROBOTS_BYTES = 500 * 1024
@@ -221,12 +223,14 @@ def _decode(body: bytes) -> tuple[str, bool]:
 
 
 def _absolute(sitemaps: Iterable[str], base: str | None) -> tuple[str, ...]:
-    found: list[str] = []
-    root = URL(base) if base else None
+    """Return the ``Sitemap:`` URLs normalised, relative ones resolved against ``base``."""
+    try:
+        resolve = Resolver(check(base)) if base else None
+    except BadURL:
+        resolve = None
+    found = []
     for line in sitemaps:
-        try:
-            target = URL(line) if root is None else root.join(URL(line))
-            found.append(normalize_url(target))
-        except (ValueError, TypeError, UnicodeError):  # BadURL included: not http(s)
-            continue
+        target = resolve(line) if resolve is not None else validate(line)
+        if isinstance(target, str):
+            found.append(target)
     return tuple(dict.fromkeys(found))

@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from yarl import URL
-
-from corral.http._urls import MAX_URL_LENGTH, normalize_url, validate
+from corral.http._resolve import Resolver
+from corral.http._urls import MAX_URL_LENGTH, check, validate
 
 # The sitemaps.org protocol's limits for one file.
 MAX_SITEMAP_URLS = 50_000
@@ -87,6 +86,9 @@ def parse_sitemap(
 
     Returns:
         A ``Sitemap``. It never raises on a bad body: ``error`` says what went wrong.
+
+    Raises:
+        BadURL: ``url`` is given and is not an http(s) URL.
     """
     stream = _Stream(body, max_bytes)
     chunks = stream.chunks()
@@ -94,7 +96,7 @@ def parse_sitemap(
     head = first.lstrip(_WHITESPACE)
     if head.startswith(codecs.BOM_UTF8):
         head = head[len(codecs.BOM_UTF8) :].lstrip(_WHITESPACE)
-    collector = _Collector(URL(url) if url else None, max_urls)
+    collector = _Collector(Resolver(check(url)) if url else None, max_urls)
     if head.startswith(b"<"):
         _read_xml(_chain(head, chunks), collector, stream)
     elif head:
@@ -105,7 +107,7 @@ def parse_sitemap(
 
 @dataclass(slots=True)
 class _Collector:
-    base: URL | None
+    resolve: Resolver | None  # relative locs resolve against the sitemap's URL, if known
     max_urls: int
     kind: Kind = "unknown"
     found: list[SitemapURL] = field(default_factory=list)
@@ -135,11 +137,8 @@ class _Collector:
         )
 
     def _normal(self, loc: str) -> str | None:
-        if self.base is not None and "://" not in loc[:10]:
-            try:
-                return normalize_url(self.base.join(URL(loc)))
-            except (ValueError, TypeError, UnicodeError):
-                return None
+        if self.resolve is not None:
+            return self.resolve(loc)
         checked = validate(loc)
         return checked if isinstance(checked, str) else None
 
