@@ -59,6 +59,7 @@ def policy(body: bytes = ROBOTS) -> RobotsPolicy:
         pytest.param("/no-corral", "Corral", False, id="agent-case-insensitive"),
         pytest.param("/anything", "grabby/2.0", False, id="disallow-all-group"),
         pytest.param("/robots.txt", "grabby", True, id="robots-txt-always"),
+        pytest.param("/dir/robots.txt", "grabby", False, id="nested-robots-txt-not-special"),
     ],
 )
 def test_can_fetch(path: str, agent: str, allowed: bool) -> None:

@@ -27,7 +27,6 @@ from corral.http._urls import check, normalize_url
 # A page with more links than this is a trap or a dump; the rest are dropped (``truncated``).
 MAX_LINKS = 10_000
 MAX_TITLE = 1000
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 # <link rel> values a crawler follows; other rels (stylesheet, icon, preload) are assets.
 _LINK_RELS = ("canonical", "next", "prev", "alternate")

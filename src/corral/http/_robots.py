@@ -136,8 +136,8 @@ class RobotsPolicy:
         """Return whether ``user_agent`` may fetch ``url`` (the robots.txt itself always)."""
         if self._parser is None:
             return self.verdict == "allow_all"
-        if url.endswith("/robots.txt") and URL(url).path == "/robots.txt":
-            return True
+        if url.endswith("/robots.txt") and url.partition("://")[2].count("/") == 1:
+            return True  # RFC 9309 2.2.2: /robots.txt is implicitly allowed
         return bool(self._parser.can_fetch(url, user_agent))
 
     def crawl_delay(self, user_agent: str) -> float | None:
