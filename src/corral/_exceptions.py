@@ -9,6 +9,8 @@ The tree::
     ├── ScopeClosed                                  spawn on a scope that is finishing
     ├── BridgeError                                  run_sync could not complete
     │   └── BridgeDeadlock                           waited on the caller's blocked loop
+    ├── BadURL                  (also ValueError)    a URL corral will not fetch (why, in words)
+    ├── BadScope                (also ValueError)    crawl scope rules that cannot work
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
         └── InputError          (exit 2)             an unreadable or malformed input
@@ -49,6 +51,18 @@ class BridgeError(CorralError, RuntimeError):
 
 class BridgeDeadlock(BridgeError):
     """The coroutine given to ``run_sync`` waited on the caller's loop, which run_sync blocks."""
+
+
+class BadURL(CorralError, ValueError):
+    """A URL corral will not fetch: the message says why in a few words.
+
+    Raised by ``corral.http`` URL parsing; a crawl or fetch records it as an ``invalid_url``
+    outcome instead of stopping.
+    """
+
+
+class BadScope(CorralError, ValueError):
+    """Crawl scope rules that cannot work: a bad pattern, scope kind, depth or seed."""
 
 
 class CliError(CorralError):
