@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -230,9 +230,9 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def slow_urls(site: Site, tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+def slow_urls(site: Site, tmp_path: Path) -> tuple[Path, list[str]]:
     urls = [site.url(f"/delay/{30 + i % 7}?i={i}") for i in range(300)]
-    yield write_urls(tmp_path / "urls.txt", urls), urls
+    return write_urls(tmp_path / "urls.txt", urls), urls
 
 
 @pytest.mark.parametrize("output", ["out.db", "out.jsonl"])
