@@ -14,6 +14,7 @@ import errno
 import hashlib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -47,7 +48,7 @@ async def attempt(
     config: FetchConfig,
     timeout: aiohttp.ClientTimeout,
     *,
-    keep_body: bool,
+    keep_body: bool | Callable[[str | None], bool],
 ) -> AttemptOutcome:
     """Make one request and read its body; never raises for network or HTTP trouble."""
     started = time.monotonic()
@@ -68,7 +69,8 @@ async def attempt(
             outcome.content_type = response.headers.get("Content-Type")
             if response.status in (429, 503):
                 outcome.retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            await _read_body(response, config.max_bytes, keep_body, outcome)
+            keep = keep_body(outcome.content_type) if callable(keep_body) else keep_body
+            await _read_body(response, config.max_bytes, keep, outcome)
     except Exception as exc:  # every failure becomes a recorded outcome
         outcome.error_kind, outcome.error = classify(exc)
     outcome.seconds = time.monotonic() - started

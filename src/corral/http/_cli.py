@@ -24,6 +24,15 @@ failed, 2 bad usage or unreadable input, 130 interrupted (run it again to resume
 """
 
 
+CRAWL_EPILOG = """\
+every URL the crawl meets gets one record in the results table: fetched pages, and URLs
+not fetched with the reason as error_kind (robots, out_of_scope, excluded, not_included,
+max_depth, max_pages, nofollow). Running the same command again resumes.
+
+exit codes: as corral fetch (0 done, 1 --fail-on-error, 2 bad usage, 130 interrupted).
+"""
+
+
 def register(subparsers: Any) -> None:
     """Add ``fetch`` and ``demo`` to the ``corral`` command."""
     fetch = subparsers.add_parser(
@@ -52,6 +61,96 @@ def register(subparsers: Any) -> None:
     demo.add_argument("-o", "--output", default="corral-demo.db", help="default %(default)s")
     demo.add_argument("-n", "--urls", type=int, default=3000, help="how many URLs (default 3000)")
     demo.set_defaults(handler=_demo)
+
+    crawl = subparsers.add_parser(
+        "crawl",
+        help="follow links from seed URLs politely into a SQLite store (resumable)",
+        description="Crawl from seed URLs: robots.txt obeyed, same host by default, "
+        "breadth first and fair across hosts, resumable after a crash.",
+        epilog=CRAWL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    crawl.add_argument("seeds", nargs="+", metavar="URL", help="where to start")
+    crawl.add_argument(
+        "-o", "--output", default="corral-crawl.db", help="the SQLite store (default %(default)s)"
+    )
+    scope = crawl.add_argument_group("scope")
+    scope.add_argument(
+        "--scope",
+        choices=("host", "domain", "prefix"),
+        default="host",
+        help="follow links to the seeds' hosts (default), registrable domains, or URL prefixes",
+    )
+    scope.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="follow only URLs matching one of these (repeatable)",
+    )
+    scope.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="skip URLs matching any of these (repeatable)",
+    )
+    scope.add_argument(
+        "--max-pages", type=_positive, default=None, metavar="N", help="stop after fetching N pages"
+    )
+    scope.add_argument(
+        "--max-depth",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="follow links at most N steps from a seed",
+    )
+    scope.add_argument(
+        "--parse-types",
+        default="text/html,application/xhtml+xml",
+        metavar="TYPES",
+        help="media types parsed for links, comma-separated (default: HTML)",
+    )
+    scope.add_argument(
+        "--ignore-robots", action="store_true", help="do not read or obey robots.txt"
+    )
+    scope.add_argument(
+        "--sitemaps", action="store_true", help="also start from the seeds' sitemaps"
+    )
+    scope.add_argument(
+        "--follow-nofollow", action="store_true", help="follow rel=nofollow links too"
+    )
+    scope.add_argument(
+        "--frontier-bound",
+        type=_positive,
+        default=1_000_000,
+        metavar="N",
+        help="pause link extraction while more than N URLs wait (default 1,000,000)",
+    )
+    scope.add_argument(
+        "--parse",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="a function given each parsed page; the items it returns go to the items table",
+    )
+    add_fetch_options(crawl)
+    crawl.set_defaults(handler=_crawl)
+
+    export = subparsers.add_parser(
+        "export",
+        help="write what a run stored as JSON lines or CSV",
+        description="Write a store's results (or items) as JSON lines or CSV.",
+    )
+    export.add_argument("store", help="a SQLite store written by corral fetch or crawl")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
+    export.add_argument(
+        "--table",
+        choices=("results", "items", "urls", "runs"),
+        default="results",
+        help="default results",
+    )
+    export.add_argument("-o", "--output", default="-", help="a file, or - for stdout (default)")
+    export.set_defaults(handler=_export)
 
 
 def add_fetch_options(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +290,64 @@ def _fetch(args: argparse.Namespace) -> int:
         argv=["corral", *sys.argv[1:]],
     )
     return asyncio.run(run_fetch_job(job))
+
+
+def _crawl(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from corral._exceptions import BadScope
+    from corral.http._crawlconfig import CrawlConfig
+    from corral.http._crawljob import CrawlJob, run_crawl_job
+    from corral.http._crawlscope import Scope
+
+    config = CrawlConfig(
+        fetch=fetch_config(args),
+        scope=args.scope,
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
+        max_pages=args.max_pages,
+        max_depth=args.max_depth,
+        parse_types=tuple(t.strip() for t in args.parse_types.split(",") if t.strip()),
+        obey_robots=not args.ignore_robots,
+        sitemaps=args.sitemaps,
+        follow_nofollow=args.follow_nofollow,
+        frontier_bound=args.frontier_bound,
+    )
+    try:  # the seeds and patterns are checked here, before anything is written
+        Scope(
+            seeds=tuple(args.seeds),
+            kind=args.scope,
+            include=tuple(args.include),
+            exclude=tuple(args.exclude),
+        )
+    except BadScope as exc:
+        raise UsageError(str(exc)) from None
+    job = CrawlJob(
+        seeds=args.seeds,
+        store=args.output,
+        config=config,
+        parse=args.parse,
+        progress=progress_mode(args),  # type: ignore[arg-type]
+        quiet=args.quiet,
+        fail_on_error=args.fail_on_error,
+        argv=["corral", *sys.argv[1:]],
+    )
+    return asyncio.run(run_crawl_job(job))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from corral.http._crawljob import export
+
+    if args.output == "-":
+        export(args.store, table=args.table, fmt=args.format, out=sys.stdout)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            count = export(args.store, table=args.table, fmt=args.format, out=out)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"corral export: {count:,} rows of {args.table} to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

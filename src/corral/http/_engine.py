@@ -19,13 +19,14 @@ import asyncio
 import heapq
 import random
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiohttp
 
 from corral import map as corral_map
+from corral._clock import LOOP_CLOCK, Clock
 from corral.http._attempt import AttemptOutcome, attempt
 from corral.http._config import FetchConfig
 from corral.http._politeness import HostState, Politeness
@@ -54,8 +55,11 @@ class Job:
 class Dispatcher:
     """Hand out jobs whose host may start now; an async iterator for ``corral.map``."""
 
-    def __init__(self, source: AsyncIterable[Job], politeness: Politeness, buffer: int) -> None:
+    def __init__(
+        self, source: AsyncIterable[Job], politeness: Politeness, buffer: int, clock: Clock
+    ) -> None:
         self._source = source
+        self._clock = clock
         self._politeness = politeness
         self._buffer = buffer
         self._inbox: asyncio.Queue[object] = asyncio.Queue(buffer)
@@ -99,9 +103,8 @@ class Dispatcher:
         return self
 
     async def __anext__(self) -> Job:
-        loop = asyncio.get_running_loop()
         while True:
-            now = loop.time()
+            now = self._clock.now()
             self._take_inbox()
             self._promote(now)
             job = self._pick(now)
@@ -178,7 +181,7 @@ class Dispatcher:
         self._waiter = asyncio.get_running_loop().create_future()
         self._politeness.listen(self._waiter)
         try:
-            await self._politeness.wait_on(self._waiter, until)
+            await self._politeness.wait_on(self._waiter, until, self._clock)
         finally:
             self._politeness.unlisten(self._waiter)
             self._waiter = None
@@ -197,14 +200,16 @@ class Engine:
         config: FetchConfig,
         politeness: Politeness,
         *,
-        keep_body: bool,
+        keep_body: bool | Callable[[str | None], bool],
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._session = session
         self._config = config
         self._politeness = politeness
         self._keep_body = keep_body
         self._rng = rng or random.Random()
+        self._clock = clock or LOOP_CLOCK
         self._timeout = aiohttp.ClientTimeout(
             total=config.timeout, sock_connect=config.connect_timeout
         )
@@ -215,7 +220,7 @@ class Engine:
     ) -> AsyncIterator[AsyncIterator[tuple[Job, FetchResult]]]:
         """Run jobs from ``source``; yield a stream of (job, final record) in completion order."""
         buffer = max(64, 2 * self._config.concurrency)
-        async with Dispatcher(source, self._politeness, buffer) as dispatcher:
+        async with Dispatcher(source, self._politeness, buffer, self._clock) as dispatcher:
 
             async def run_job(job: Job) -> tuple[Job, FetchResult] | None:
                 return await self._run_job(job, dispatcher, counters)
@@ -242,7 +247,8 @@ class Engine:
             )
         finally:
             dispatcher.running -= 1
-            now = loop.time()
+            ended = loop.time()
+            now = self._clock.now()
         job.attempts += 1
         self._politeness.finish(state, outcome.status, outcome.retry_after, now)
         wait = self._retry_wait(job, outcome)
@@ -252,7 +258,7 @@ class Engine:
             return None
         counters.latency.add(outcome.seconds)
         counters.bytes += outcome.size
-        return job, self._final(job, outcome, now)
+        return job, self._final(job, outcome, ended)
 
     def _retry_wait(self, job: Job, outcome: AttemptOutcome) -> float | None:
         config = self._config

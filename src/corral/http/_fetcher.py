@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 
 from corral._bridge import run_sync
+from corral._clock import Clock
+from corral.http._attempt import AttemptOutcome, attempt
 from corral.http._config import FetchConfig
 from corral.http._engine import Engine, Job, utc_now
 from corral.http._politeness import Politeness
@@ -25,9 +27,17 @@ Target = str | Request
 class Fetcher:
     """Fetch URLs politely over one session; see ``open_fetcher``."""
 
-    def __init__(self, config: FetchConfig, *, keep_body: bool = False, output: str = "") -> None:
+    def __init__(
+        self,
+        config: FetchConfig,
+        *,
+        keep_body: bool | Callable[[str | None], bool] = False,
+        output: str = "",
+        clock: Clock | None = None,
+    ) -> None:
         self.config = config
-        self._keep_body = keep_body or config.save_bodies != "none"
+        self._keep_body = True if config.save_bodies != "none" else keep_body
+        self._clock = clock
         self._counters = RunCounters(output=output)
         self._session: aiohttp.ClientSession | None = None
         self._engine: Engine | None = None
@@ -50,7 +60,11 @@ class Fetcher:
             trust_env=False,
         )
         self._engine = Engine(
-            self._session, self.config, self.politeness, keep_body=self._keep_body
+            self._session,
+            self.config,
+            self.politeness,
+            keep_body=self._keep_body,
+            clock=self._clock,
         )
         return self
 
@@ -72,7 +86,8 @@ class Fetcher:
 
     def statistics(self) -> FetchStatistics:
         """Return a snapshot of everything this fetcher has done so far."""
-        self._counters.throttled = self.politeness.throttled_hosts(_loop_time())
+        now = self._clock.now() if self._clock is not None else _loop_time()
+        self._counters.throttled = self.politeness.throttled_hosts(now)
         self._counters.hosts = sum(1 for s in self.politeness.hosts.values() if s.active)
         return self._counters.snapshot()
 
@@ -109,6 +124,18 @@ class Fetcher:
         """Turn targets into engine jobs; a malformed URL becomes a job with a preset record."""
         async for target in _aiter(targets):
             yield job_for(target)
+
+    async def raw(self, url: str, *, max_bytes: int | None = None) -> AttemptOutcome:
+        """Make one attempt at ``url`` and keep its body: for robots.txt and sitemaps.
+
+        It bypasses the dispatcher (these are one request per site, made before its pages)
+        but not the session, its headers or its timeouts.
+        """
+        if self._session is None:
+            raise RuntimeError("use the fetcher inside 'async with open_fetcher(...)'")
+        config = self.config if max_bytes is None else replace(self.config, max_bytes=max_bytes)
+        timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
+        return await attempt(self._session, request_for(url), config, timeout, keep_body=True)
 
     def engine(self) -> Engine:
         """Return the engine (for the job and the crawler, which feed it their own jobs)."""

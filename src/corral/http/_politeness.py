@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 
+from corral._clock import LOOP_CLOCK, Clock
+
 _MIN_THROTTLE_INTERVAL = 0.1  # seconds: the first slow-down of a host with no fixed rate
 _MAX_THROTTLE_INTERVAL = 5.0  # seconds: the slowest adaptive pace (Retry-After may ask more)
 _CUT_HOLD = 1.0  # seconds between two cuts of one host
@@ -160,16 +162,24 @@ class Politeness:
         self._listeners.discard(future)
 
     @staticmethod
-    async def wait_on(future: asyncio.Future[None], until: float | None) -> None:
-        """Wait for ``future`` (a listener), or until loop time ``until`` (None: no bound)."""
+    async def wait_on(future: asyncio.Future[None], until: float | None, clock: Clock) -> None:
+        """Wait for ``future`` (a listener), or until ``clock`` reads ``until`` (None: no bound)."""
         if until is None:
             await future
             return
-        delay = until - asyncio.get_running_loop().time()
+        delay = until - clock.now()
         if delay <= 0:
             return
+        if clock is LOOP_CLOCK:
+            try:
+                async with asyncio.timeout(delay):
+                    await future
+            except TimeoutError:
+                pass
+            return
+        sleeper = asyncio.ensure_future(clock.sleep(delay))  # an injected clock decides
         try:
-            async with asyncio.timeout(delay):
-                await future
-        except TimeoutError:
-            pass
+            await asyncio.wait({future, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            await asyncio.wait({sleeper})

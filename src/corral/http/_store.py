@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     status TEXT NOT NULL,
     argv TEXT,
-    summary TEXT
+    summary TEXT,
+    pid INTEGER,
+    hostname TEXT
 );
 CREATE TABLE IF NOT EXISTS urls (
     id INTEGER PRIMARY KEY,
@@ -48,9 +51,27 @@ CREATE TABLE IF NOT EXISTS urls (
     depth INTEGER NOT NULL DEFAULT 0,
     found_on TEXT,
     state INTEGER NOT NULL DEFAULT 0,
-    run INTEGER NOT NULL
+    run INTEGER NOT NULL,
+    lease_until REAL,
+    lease_run INTEGER
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (id) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS urls_host_pending ON urls (host, depth, id) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = 2;
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    url_id INTEGER NOT NULL REFERENCES urls (id),
+    url TEXT NOT NULL,
+    data TEXT NOT NULL,
+    run INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parked (
+    id INTEGER PRIMARY KEY REFERENCES urls (id),
+    url TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    content_type TEXT,
+    body BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY REFERENCES urls (id),
     url TEXT NOT NULL,
@@ -74,10 +95,10 @@ CREATE TABLE IF NOT EXISTS results (
     run INTEGER NOT NULL
 );
 """
-TABLES = ("results", "urls", "runs")
+TABLES = ("results", "items", "urls", "runs")
 _PENDING = 0
 _DONE = 1
-_RESULT_COLUMNS = (
+RESULT_COLUMNS = (
     "id, url, final_url, status, ok, error_kind, error, attempts, elapsed_ms, fetched_at, "
     "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run"
 )
@@ -147,8 +168,9 @@ class Store:
         with conn:
             conn.execute("BEGIN")
             cursor = conn.execute(
-                "INSERT INTO runs (started_at, status, argv) VALUES (?, 'running', ?)",
-                (started_at, json.dumps(argv)),
+                "INSERT INTO runs (started_at, status, argv, pid, hostname) "
+                "VALUES (?, 'running', ?, ?, ?)",
+                (started_at, json.dumps(argv), os.getpid(), socket.gethostname()),
             )
             self.run = int(cursor.lastrowid or 0)
 
@@ -285,13 +307,13 @@ class Store:
             )
             self._jsonl.flush()
         rows = [
-            _result_row(ident, r, self.run, store_body=self._jsonl is None) for ident, r in batch
+            result_row(ident, r, self.run, store_body=self._jsonl is None) for ident, r in batch
         ]
         with self._conn:
             self._conn.execute("BEGIN")
             if self._jsonl is None:
                 self._conn.executemany(
-                    f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})", rows
+                    f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})", rows
                 )
             self._conn.executemany(
                 "UPDATE urls SET state = 1 WHERE id = ?", [(ident,) for ident, _ in batch]
@@ -310,7 +332,7 @@ def _frontier_row(key: str, item: Request | InvalidLine, run: int) -> tuple[Any,
     return (key, item.url, item.host, item.to_json(), None, item.depth, item.found_on, run)
 
 
-def _result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tuple[Any, ...]:
+def result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tuple[Any, ...]:
     return (
         ident,
         r.url,

@@ -1,0 +1,408 @@
+"""The crawler: a frontier in SQLite, the fetch engine, and parsing off the event loop.
+
+Data flow::
+
+    frontier (SQLite) --claims, fair across hosts--> engine (politeness, retries)
+        --> parse workers (corral.to_thread; the parse callback) --> page writer
+        --> one transaction per batch: results, links (new ones pending), items
+
+The claimer leases a few rows at a time from each host that has room, round-robin, so one
+big host cannot starve the others; within a host it takes the lowest depth first (breadth
+first). The frontier and the seen set live on disk; in memory there are only per-host counts,
+a bounded cache of recently seen URLs, and the pages in flight. When the frontier passes
+``frontier_bound``, fetched bodies are parked on disk instead of parsed, so discovery slows
+and fetching does not; they are parsed once the frontier has drained to half the bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import weakref
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from corral import map as corral_map
+from corral import open_scope
+from corral._clock import LOOP_CLOCK, Clock
+from corral.http._config import FetchConfig
+from corral.http._crawlconfig import CrawlConfig, Page, ParseCallback
+from corral.http._crawlpages import PageWork
+from corral.http._crawlscope import Scope
+from corral.http._engine import Job, utc_now
+from corral.http._fetcher import Fetcher, count
+from corral.http._frontier import Committed, CrawlStore, LinkRow, PageDone
+from corral.http._request import Request
+from corral.http._result import FetchResult
+from corral.http._robotsgate import RobotsGate
+from corral.http._stats import FetchStatistics
+from corral.http._store import PendingRow
+
+LEASE_SECONDS = 60.0
+_SEEN_CACHE = 100_000  # recently seen URLs kept in memory in front of the store's index
+_BATCH = 200
+_FLUSH_SECONDS = 0.1
+
+
+class Crawler:
+    """Crawl sites politely into a store; see ``open_crawler``."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        *,
+        store: str | Path | None = None,
+        parse: ParseCallback | None = None,
+        clock: Clock | None = None,
+        argv: Sequence[str] = (),
+    ) -> None:
+        self.config = config
+        self._store_path = store
+        self._parse = parse
+        self._clock = clock or LOOP_CLOCK
+        self._argv = list(argv)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._store: CrawlStore | None = None
+        self.fetcher = Fetcher(
+            config.fetch, keep_body=self._keeps_body, clock=clock, output=str(store or "")
+        )
+        self._scope: Scope | None = None
+        self._gate: RobotsGate | None = None
+        self._pending: Counter[str] = Counter()  # pending rows per host (in the store)
+        self._rotation: deque[str] = deque()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._active = 0  # claimed jobs not yet committed
+        self._parked = 0
+        self._started = 0  # pages sent to fetch, for max_pages
+        self._progress = asyncio.Event()  # replaced at every notice: a broadcast
+        self._status = "interrupted"
+        self.skipped = Counter[str]()
+        self._runs: weakref.WeakSet[AsyncGenerator[Page, None]] = weakref.WeakSet()
+
+    @property
+    def store_path(self) -> Path:
+        """Return the path of the SQLite store."""
+        assert self._store is not None
+        return Path(self._store.path)
+
+    async def __aenter__(self) -> Crawler:
+        path = self._store_path
+        if path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
+            path = Path(self._tmp.name) / "crawl.db"
+        self._store = CrawlStore(path)
+        await self._store.open(self._argv, utc_now())
+        await self._store.reclaim(time.time())
+        await self.fetcher.__aenter__()
+        self._gate = RobotsGate(self.fetcher, self.config.fetch.user_agent, self._clock)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for run in list(self._runs):
+            await run.aclose()
+        await self.fetcher.__aexit__(exc_type, exc, tb)
+        if self._store is not None:
+            summary = {"skipped": dict(self.skipped), "done": self.fetcher.counters.done}
+            await self._store.finish(self._status, utc_now(), summary)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def statistics(self) -> FetchStatistics:
+        """Return a snapshot of the crawl so far (the frontier size included)."""
+        self.fetcher.counters.frontier = sum(self._pending.values())
+        self.fetcher.counters.queued = self.fetcher.counters.frontier
+        return self.fetcher.statistics()
+
+    def crawl(self, seeds: Iterable[str]) -> AsyncGenerator[Page, None]:
+        """Crawl from ``seeds``, yielding each fetched page once its record is written.
+
+        Raises:
+            BadScope: a seed is not an http(s) URL, or a pattern does not compile.
+        """
+        config = self.config
+        self._scope = Scope(
+            seeds=tuple(seeds),
+            kind=config.scope,
+            include=tuple(config.include),
+            exclude=tuple(config.exclude),
+            max_depth=config.max_depth,
+            content_types=tuple(config.parse_types),
+        )
+        run = self._crawl()
+        self._runs.add(run)
+        return run
+
+    async def _crawl(self) -> AsyncGenerator[Page, None]:
+        assert self._scope is not None
+        assert self._store is not None
+        await self._add_seeds()
+        for host, n in (await self._store.pending_by_host()).items():
+            self._add_pending(host, n)
+        work = PageWork(self, self._scope, self._parse)
+        writer = _PageWriter(self)
+        async with open_scope() as scope:
+            helpers = [
+                await scope.spawn(self._renew_leases),
+                await scope.spawn(work.unpark_loop),
+                await scope.spawn(writer.tick),
+            ]
+            try:
+                engine = self.fetcher.engine()
+                async with (
+                    engine.run(self._claims(), self.fetcher.counters) as fetched,
+                    corral_map(work.process, fetched, limit=4, ordered=False) as pages,
+                ):
+                    async for page, done in pages:
+                        await writer.add(done)
+                        if page is not None:
+                            yield page
+                await writer.flush()
+                if self._limit_reached():
+                    left = await self._store.skip_rest("max_pages")
+                    self.skipped["max_pages"] += left
+                    self._pending.clear()
+                    self._rotation.clear()
+                self._status = "finished"
+            finally:
+                for helper in helpers:
+                    helper.cancel()
+                await asyncio.shield(writer.flush())
+
+    async def _add_seeds(self) -> None:
+        assert self._scope is not None
+        assert self._store is not None
+        rows = self.link_rows(self._scope.seeds, depth=0, found_on=None)
+        if self.config.sitemaps:
+            assert self._gate is not None
+            async for url, sitemap in self._gate.sitemap_urls(self._scope.seeds):
+                rows.extend(self.link_rows([url], depth=1, found_on=sitemap))
+        committed = await self._store.add_seeds(rows)
+        self._note_skipped(rows, committed)
+
+    def link_rows(
+        self, urls: Iterable[str], *, depth: int, found_on: str | None, skip: str | None = None
+    ) -> list[LinkRow]:
+        """Return frontier rows for URLs not seen lately, with the scope's verdict on each
+        (``skip`` forces a reason, such as ``nofollow``)."""
+        assert self._scope is not None
+        from corral.http._urls import host_key, parse
+
+        rows: list[LinkRow] = []
+        for url in urls:
+            if url in self._seen:
+                self._seen.move_to_end(url)
+                continue
+            self._seen[url] = None
+            if len(self._seen) > _SEEN_CACHE:
+                self._seen.popitem(last=False)
+            reason = skip or self._scope.allows(url, depth).reason
+            try:
+                parsed = parse(url)
+            except ValueError:
+                continue  # the scope said invalid_url: a link that leads nowhere is dropped
+            text = str(parsed)
+            rows.append(LinkRow(text, text, host_key(parsed), depth, found_on, reason))
+        return rows
+
+    def committed(self, done: Sequence[PageDone], result: Committed) -> None:
+        """Account for a committed batch: new pending rows, records, finished jobs."""
+        for host, n in result.new_by_host.items():
+            self._add_pending(host, n)
+        for page in done:
+            count(self.fetcher.counters, page.result)
+            if page.parked is not None:
+                self._parked += 1
+            for link in page.links:
+                if link.skip is not None:
+                    self.skipped[link.skip] += 1
+        self._active -= len(done)
+        self._notify()
+
+    def unparked(self, n: int, result: Committed) -> None:
+        """Account for parked pages parsed at last."""
+        for host, new in result.new_by_host.items():
+            self._add_pending(host, new)
+        self._parked -= n
+        self._notify()
+
+    def frontier_full(self) -> bool:
+        """Return whether link extraction should pause (park bodies) for now."""
+        return sum(self._pending.values()) > self.config.frontier_bound
+
+    def may_unpark(self) -> bool:
+        """Return whether parked bodies may be parsed now."""
+        return self._parked > 0 and sum(self._pending.values()) <= self.config.frontier_bound // 2
+
+    async def wait_progress(self) -> None:
+        """Wait until a batch commits (or parked pages are parsed)."""
+        await self._progress.wait()
+
+    def _notify(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    def store(self) -> CrawlStore:
+        """Return the open store."""
+        assert self._store is not None
+        return self._store
+
+    # --- claims -----------------------------------------------------------------------------
+
+    async def _claims(self) -> AsyncIterator[Job]:
+        buffer: deque[PendingRow] = deque()
+        while not self._limit_reached():
+            if not buffer:
+                buffer.extend(await self._claim_round())
+                if buffer:
+                    continue
+                if not self._active and not self._parked and not any(self._pending.values()):
+                    return
+                await self.wait_progress()
+                continue
+            job = await self._job(buffer.popleft())
+            self._active += 1
+            if job.preset is None:
+                self._started += 1
+            yield job
+
+    async def _claim_round(self) -> list[PendingRow]:
+        store = self.store()
+        room = 2 * self.config.fetch.per_host
+        claimed: list[PendingRow] = []
+        for _ in range(len(self._rotation)):
+            host = self._rotation[0]
+            self._rotation.rotate(-1)
+            if not self._pending[host]:
+                self._rotation.remove(host)
+                del self._pending[host]
+                continue
+            if self.fetcher.politeness.host(host).queued >= room:
+                continue
+            rows = await store.claim(host, room, time.time() + LEASE_SECONDS)
+            self._pending[host] = max(0, self._pending[host] - len(rows)) if rows else 0
+            claimed.extend(rows)
+            if len(claimed) >= self.config.fetch.concurrency:
+                break
+        return claimed
+
+    async def _job(self, row: PendingRow) -> Job:
+        request = Request.from_stored(row.url, row.host, row.request, row.depth, row.found_on)
+        if self.config.obey_robots:
+            assert self._gate is not None
+            policy = await self._gate.policy(row.url)
+            if not self._gate.allows(policy, row.url):
+                self.skipped["robots"] += 1
+                why = "disallowed by robots.txt"
+                if policy.verdict == "disallow_all":
+                    why = f"robots.txt unreachable ({policy.status or 'no answer'}): disallowed"
+                record = FetchResult(
+                    url=row.url,
+                    error_kind="robots",
+                    error=why,
+                    depth=row.depth,
+                    found_on=row.found_on,
+                    fetched_at=utc_now(),
+                )
+                return Job(None, row.id, preset=record)
+        return Job(request, row.id)
+
+    def _add_pending(self, host: str, n: int) -> None:
+        if n <= 0:
+            return
+        if not self._pending.get(host):
+            self._rotation.append(host)
+        self._pending[host] += n
+
+    def _limit_reached(self) -> bool:
+        return self.config.max_pages is not None and self._started >= self.config.max_pages
+
+    def _keeps_body(self, content_type: str | None) -> bool:
+        return self._scope is not None and self._scope.parses(content_type)
+
+    def _note_skipped(self, rows: Sequence[LinkRow], committed: Committed) -> None:
+        for row in rows:
+            if row.skip is not None:
+                self.skipped[row.skip] += 1
+        for host, n in committed.new_by_host.items():
+            self._add_pending(host, n)
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            await self.store().renew(time.time() + LEASE_SECONDS)
+
+
+class _PageWriter:
+    """Batch finished pages into store transactions, one at a time (backpressure)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self._crawler = crawler
+        self._batch: list[PageDone] = []
+        self._lock = asyncio.Lock()
+        self._since = 0.0
+
+    async def add(self, done: PageDone) -> None:
+        if not self._batch:
+            self._since = time.monotonic()
+        self._batch.append(done)
+        if len(self._batch) >= _BATCH or self.due():
+            await self.flush()
+
+    def due(self) -> bool:
+        return bool(self._batch) and time.monotonic() - self._since >= _FLUSH_SECONDS
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._batch = self._batch, []
+            if batch:
+                committed = await self._crawler.store().finish_pages(batch)
+                self._crawler.committed(batch, committed)
+
+    async def tick(self) -> None:
+        """Commit a lingering batch when pages come slowly (so a kill loses little)."""
+        while True:
+            await asyncio.sleep(_FLUSH_SECONDS)
+            if self.due():
+                await self.flush()
+
+
+def open_crawler(
+    config: CrawlConfig | None = None,
+    *,
+    store: str | Path | None = None,
+    parse: ParseCallback | None = None,
+    clock: Clock | None = None,
+    **options: Any,
+) -> Crawler:
+    """Open a crawler: ``async with corral.http.open_crawler(max_pages=1000) as crawler:``.
+
+    Args:
+        config: a ``CrawlConfig``; keyword ``options`` override its fields, and options named
+            like ``FetchConfig`` fields (``per_host``, ``rate``, ...) override its ``fetch``.
+        store: the SQLite store (frontier, results, items); None: a temporary one.
+        parse: a callback given each parsed page, returning items (and links); a sync one runs
+            in a thread, never on the event loop.
+        clock: the politeness clock (default the running loop's).
+        **options: ``CrawlConfig`` or ``FetchConfig`` fields.
+
+    Returns:
+        The crawler; its session and store live for the ``async with`` block.
+    """
+    base = config or CrawlConfig()
+    fetch_options = {k: v for k, v in options.items() if k in FetchConfig.__dataclass_fields__}
+    crawl_options = {k: v for k, v in options.items() if k not in fetch_options}
+    if fetch_options:
+        base = replace(base, fetch=replace(base.fetch, **fetch_options))
+    if crawl_options:
+        base = replace(base, **crawl_options)
+    return Crawler(base, store=store, parse=parse, clock=clock)

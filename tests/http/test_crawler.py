@@ -1,0 +1,246 @@
+"""The crawler against corral.testing's crawl site: scope, robots, sitemaps, traps, items."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corral.http import Page, Parsed, open_crawler
+from corral.testing import RobotsPolicy, Site, SiteLayout, open_site
+
+SMALL = SiteLayout(pages=40, chain_length=8, orphans=3)
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    async with open_site(layout=SMALL, log_size=100_000) as running:
+        yield running
+
+
+async def crawl(seeds: list[str], store: Path, **options: Any) -> list[Page]:
+    options.setdefault("per_host", 8)
+    async with open_crawler(store=store, **options) as crawler:
+        return [page async for page in crawler.crawl(seeds)]
+
+
+def records(store: Path) -> dict[str, tuple[Any, ...]]:
+    """Map each recorded URL to (status, error_kind, depth, found_on)."""
+    with sqlite3.connect(store) as conn:
+        rows = conn.execute("select url, status, error_kind, depth, found_on from results")
+        return {url: tuple(rest) for url, *rest in rows}
+
+
+def requested(site: Site) -> list[str]:
+    return [r.target for r in site.statistics().recent]
+
+
+async def test_crawls_the_host_and_records_every_url_once(site: Site, tmp_path: Path) -> None:
+    """From /, every generated page is fetched once and every URL met has one record."""
+    store = tmp_path / "crawl.db"
+    pages = await crawl([site.url("/")], store, max_depth=12)
+    fetched = [p.url for p in pages]
+    assert len(fetched) == len(set(fetched))
+    for i in range(SMALL.pages):
+        assert site.url(f"/site/{i}.html") in fetched
+    seen = requested(site)
+    assert len(seen) == len(set(seen))  # nothing requested twice
+    got = records(store)
+    assert all(got[url][1] is None for url in fetched)
+    assert got[site.url("/site/0.html")][2:] == (1, site.url("/"))
+
+
+async def test_other_hosts_are_out_of_scope_by_default(site: Site, tmp_path: Path) -> None:
+    """Links to the other host are recorded as out_of_scope and never requested."""
+    store = tmp_path / "crawl.db"
+    await crawl([site.url("/")], store, max_depth=3)
+    got = records(store)
+    other = [url for url in got if url.startswith(site.other_base_url)]
+    assert other
+    assert all(got[url][1] == "out_of_scope" for url in other)
+
+
+async def test_prefix_scope_and_patterns(site: Site, tmp_path: Path) -> None:
+    """--scope prefix keeps to the seed's path; exclude drops matches; include keeps matches."""
+    store = tmp_path / "crawl.db"
+    pages = await crawl(
+        [site.url("/site/0.html")],
+        store,
+        scope="prefix",
+        exclude=[r"/site/1\d\.html$"],
+        max_depth=20,
+    )
+    fetched = {p.url for p in pages}
+    assert fetched  # the seed itself is under its own prefix
+    assert all("/site/0.html" in url for url in fetched)
+    store2 = tmp_path / "crawl2.db"
+    pages = await crawl(
+        [site.url("/site/0.html")], store2, include=[r"/site/\d\.html$"], exclude=[r"/site/7"]
+    )
+    fetched = {p.url.removeprefix(site.base_url) for p in pages}
+    assert fetched <= {f"/site/{i}.html" for i in range(10)} - {"/site/7.html"}
+    assert records(store2)[site.url("/site/7.html")][1] == "excluded"
+    assert records(store2)[site.url("/site/10.html")][1] == "not_included"
+
+
+async def test_robots_disallow_is_obeyed_and_recorded(site: Site, tmp_path: Path) -> None:
+    """/private/ is disallowed (but for one page): never requested, recorded as robots."""
+    store = tmp_path / "crawl.db"
+    await crawl([site.url("/")], store, max_depth=2)
+    got = records(store)
+    assert got[site.url("/private/secret.html")][1] == "robots"
+    assert got[site.url("/private/public.html")][0] == 200
+    assert "/private/secret.html" not in requested(site)
+    assert requested(site)[0] == "/robots.txt"
+
+
+async def test_ignore_robots(site: Site, tmp_path: Path) -> None:
+    """With obey_robots=False, disallowed pages are fetched and robots.txt is not read."""
+    store = tmp_path / "crawl.db"
+    await crawl([site.url("/")], store, max_depth=2, obey_robots=False)
+    assert "/private/secret.html" in requested(site)
+    assert "/robots.txt" not in requested(site)
+
+
+class JumpClock:
+    """A politeness clock that jumps ahead when a sleep on it runs its course."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.t + max(seconds, 0.0)
+        await asyncio.sleep(0)  # a sleep cancelled now (a slot came free) moves no time
+        self.t = max(self.t, target)  # noqa: COR107 - max() keeps the later of both
+
+
+async def test_crawl_delay_spaces_requests_on_the_injected_clock(tmp_path: Path) -> None:
+    """Crawl-delay: 3 puts exactly 3 s of (injected) time between starts on the host."""
+    clock = JumpClock()
+    starts: list[float] = []
+    async with (
+        open_site(layout=SMALL, robots=RobotsPolicy(crawl_delay=3)) as slow_site,
+        open_crawler(store=tmp_path / "c.db", clock=clock, max_pages=6) as crawler,
+    ):
+        politeness = crawler.fetcher.politeness
+        start = politeness.start
+
+        def record(state: Any, now: float) -> None:
+            starts.append(now)
+            start(state, now)
+
+        politeness.start = record  # type: ignore[method-assign]
+        pages = [page async for page in crawler.crawl([slow_site.url("/")])]
+    assert len(pages) == 6
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(starts)]
+    assert gaps == [3.0] * 5
+
+
+async def test_sitemaps_find_orphan_pages(site: Site, tmp_path: Path) -> None:
+    """With sitemaps=True, pages only the (gzipped) sitemap lists are crawled too."""
+    store = tmp_path / "crawl.db"
+    pages = await crawl([site.url("/")], store, sitemaps=True, max_depth=1)
+    fetched = {p.url for p in pages}
+    for i in range(SMALL.orphans):
+        assert site.url(f"/orphan/{i}.html") in fetched
+
+
+async def test_nofollow_links_are_not_followed(site: Site, tmp_path: Path) -> None:
+    """rel=nofollow targets are recorded as nofollow and never requested."""
+    store = tmp_path / "crawl.db"
+    await crawl([site.url("/links/nofollow.html")], store, scope="prefix")
+    got = records(store)
+    assert got[site.url("/links/nofollowed.html")][1] == "nofollow"
+    assert got[site.url("/links/nofollowed-2.html")][1] == "nofollow"
+    assert "/links/nofollowed.html" not in requested(site)
+
+
+async def test_canonical_duplicates_follow_only_their_canonical(site: Site, tmp_path: Path) -> None:
+    """A duplicate page leads only to its canonical; the original is fetched once."""
+    store = tmp_path / "crawl.db"
+    pages = await crawl([site.url("/dup/copy.html"), site.url("/dup/copy-2.html")], store)
+    by_url = {p.url: p for p in pages}
+    assert by_url[site.url("/dup/copy.html")].links == (site.url("/dup/original.html"),)
+    assert requested(site).count("/dup/original.html") == 1
+
+
+async def test_depth_limit_and_the_calendar_trap(site: Site, tmp_path: Path) -> None:
+    """The endless calendar stops at max_depth; the next step is recorded as max_depth."""
+    store = tmp_path / "crawl.db"
+    seed = site.url("/calendar/2026/11")
+    pages = await crawl([seed], store, max_depth=5)
+    assert max(p.depth for p in pages) == 5
+    got = records(store)
+    assert any(kind == "max_depth" for _, kind, _, _ in got.values())
+
+
+async def test_max_pages_stops_the_trap_and_records_the_rest(site: Site, tmp_path: Path) -> None:
+    """max_pages bounds an endless crawl; URLs left are recorded as max_pages."""
+    store = tmp_path / "crawl.db"
+    pages = await crawl([site.url("/calendar/2026/11")], store, max_pages=25)
+    assert len(pages) == 25
+    assert any(kind == "max_pages" for _, kind, _, _ in records(store).values())
+
+
+async def test_parse_callback_items_and_links(site: Site, tmp_path: Path) -> None:
+    """A sync callback runs off the loop; its items land in the items table."""
+    loop_thread = threading.get_ident()
+    threads: set[int] = set()
+
+    def parse(page: Page) -> Parsed:
+        threads.add(threading.get_ident())
+        title = page.text().split("<title>", 1)[-1].split("</title>", 1)[0]
+        return Parsed(items=[{"url": page.url, "title": title}], links=page.links[:1])
+
+    store = tmp_path / "crawl.db"
+    async with open_crawler(store=store, parse=parse, max_pages=5) as crawler:
+        pages = [p async for p in crawler.crawl([site.url("/site/0.html")])]
+    assert loop_thread not in threads
+    assert all(len(p.items) == 1 for p in pages)
+    with sqlite3.connect(store) as conn:
+        (items,) = conn.execute("select count(*) from items").fetchone()
+    assert items == len(pages)
+
+
+async def test_async_callback(site: Site, tmp_path: Path) -> None:
+    """An async callback is awaited; returning plain dicts means items."""
+
+    async def parse(page: Page) -> list[dict[str, object]]:
+        await asyncio.sleep(0)
+        return [{"depth": page.depth}]
+
+    async with open_crawler(store=tmp_path / "c.db", parse=parse, max_pages=3) as crawler:
+        pages = [p async for p in crawler.crawl([site.url("/")])]
+    assert next(p.items for p in pages) == ({"depth": 0},)
+
+
+async def test_frontier_bound_parks_bodies_and_crawls_everything(
+    site: Site, tmp_path: Path
+) -> None:
+    """With a tiny frontier bound, link extraction pauses but no page or link is lost."""
+    store = tmp_path / "crawl.db"
+    pages = await crawl([site.url("/site/0.html")], store, frontier_bound=3, scope="prefix")
+    unbounded = await crawl([site.url("/site/0.html")], tmp_path / "free.db", scope="prefix")
+    assert {p.url for p in pages} == {p.url for p in unbounded}
+    with sqlite3.connect(store) as conn:
+        (left,) = conn.execute("select count(*) from parked").fetchone()
+    assert left == 0
+
+
+async def test_running_again_resumes_without_refetching(site: Site, tmp_path: Path) -> None:
+    """The same crawl again finds everything recorded and fetches nothing."""
+    store = tmp_path / "crawl.db"
+    await crawl([site.url("/")], store, max_depth=3)
+    before = len(requested(site))
+    again = await crawl([site.url("/")], store, max_depth=3)
+    assert again == []
+    assert len(requested(site)) == before
