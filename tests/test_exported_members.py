@@ -33,6 +33,17 @@ def test_exported_objects_claim_the_top_level_module() -> None:
             assert value.__module__ == "corral", f"{name}.__module__ is {value.__module__}"
 
 
+def test_the_command_line_starts_without_the_http_stack() -> None:
+    """Building the ``corral`` parser (every subcommand) loads neither aiohttp nor the parsers."""
+    code = (
+        "import sys, corral._cli; corral._cli.build_parser(); "
+        "heavy = {'aiohttp', 'selectolax', 'rich', 'publicsuffixlist'} & set(sys.modules); "
+        "assert not heavy, heavy; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
 def test_import_has_no_side_effects() -> None:
     """Importing corral starts no thread, loop or executor and loads no HTTP stack."""
     code = (

@@ -140,15 +140,22 @@ class _DaemonThreadPool:
     def _work(self) -> None:
         while True:
             future, context, fn, args = self._jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    result = context.run(fn, *args)
-                except BaseException as exc:
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-            del future, context, fn, args  # drop references before idling
+            if not future.set_running_or_notify_cancel():
+                self._idle.release()
+                continue
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = context.run(fn, *args)
+            except BaseException as exc:
+                error = exc
+            # Idle again before the caller hears back, so its next job finds this thread.
             self._idle.release()
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+            del future, context, fn, args, result, error  # drop references before idling
 
 
 _default_threads = ThreadLimit(40)

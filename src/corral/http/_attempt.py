@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from corral.http._config import FetchConfig
 from corral.http._request import Request
@@ -56,7 +57,7 @@ async def attempt(
     try:
         async with session.request(
             request.method,
-            request.url,
+            URL(request.url, encoded=True),  # already normalised: no second parse in aiohttp
             headers=request.headers or None,
             data=request.body,
             json=request.json,
@@ -88,6 +89,13 @@ async def _read_body(
         outcome.error_kind = "too_large"
         outcome.error = f"Content-Length {declared} is over the {limit}-byte limit"
         return
+    if declared is not None and "Content-Encoding" not in response.headers:
+        # Not compressed, length known and within the limit: one read, no streaming loop.
+        body = await response.read()
+        outcome.size = len(body)
+        outcome.sha256 = hashlib.sha256(body).hexdigest()
+        outcome.body = body if keep else None
+        return
     hasher = hashlib.sha256()
     parts: list[bytes] = []
     size = 0
@@ -108,6 +116,9 @@ async def _read_body(
 
 
 def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+    fast = dict(response.headers)
+    if len(fast) == len(response.headers):
+        return fast  # no repeated header: the common case, converted in C
     headers: dict[str, str] = {}
     for name, value in response.headers.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else value

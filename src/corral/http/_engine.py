@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 
@@ -311,5 +313,13 @@ async def _finals(
 
 
 def utc_now() -> str:
-    """Return the time now as ISO 8601 in UTC, as records carry it."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """Return the time now as ISO 8601 in UTC with milliseconds, as records carry it."""
+    now = time.time()
+    second = int(now)
+    if second != _utc_cache[0]:  # format the date and time once a second, not per record
+        stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _utc_cache[0], _utc_cache[1] = second, stamp
+    return f"{_utc_cache[1]}.{int((now - second) * 1000):03d}+00:00"
+
+
+_utc_cache: list[Any] = [-1, ""]

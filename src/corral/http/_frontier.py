@@ -61,16 +61,26 @@ class Committed:
     items: int
 
 
+# The crawl's own indexes: claims by host (breadth first) and lease renewal. A fetch job
+# never uses them, so it does not pay for keeping them up to date.
+_CRAWL_INDEXES = """
+CREATE INDEX IF NOT EXISTS urls_host_pending ON urls (host, depth, id) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = 2;
+"""
+
+
 class CrawlStore(Store):
     """The job store with the crawl's frontier operations; every method runs off the loop."""
 
     async def reclaim(self, now: float) -> int:
-        """Return leases of runs that are gone (or expired) to pending; give their count."""
+        """Make the crawl's indexes, then return leases of runs that are gone (or expired)
+        to pending; give their count."""
         count: int = await self._call(self._reclaim, now)
         return count
 
     def _reclaim(self, now: float) -> int:
         conn = self._connection()
+        conn.executescript(_CRAWL_INDEXES)
         alive = [self.run]
         for run, pid, host in conn.execute(
             "SELECT id, pid, hostname FROM runs WHERE status = 'running' AND id != ?", (self.run,)

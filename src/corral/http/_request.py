@@ -9,12 +9,13 @@ as an ``invalid_url`` result and goes on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from corral import to_thread
-from corral.http._urls import BadURL, host_key, parse
+from corral.http._urls import MAX_URL_LENGTH, BadURL, host_key, parse
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -94,12 +95,36 @@ class InvalidLine:
     line: int
 
 
+# A URL already in normal form: lowercase scheme and host name, a non-default port, a path
+# and query of unreserved and sub-delimiter characters only (no escapes, no fragment, no dot
+# segments). Such a URL is its own normal form, so yarl need not parse it (a bulk input is
+# mostly such URLs; tests check the two paths agree).
+_NORMAL = re.compile(
+    r"(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([1-9][0-9]{0,4}))?"
+    r"(/[A-Za-z0-9\-_~!$&'()*+,;=:@/.]*)(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
 def request_for(url: str, **options: Any) -> Request:
     """Return a ``Request`` for ``url`` (validated and normalised).
 
     Raises:
         BadURL: the URL is not fetchable.
     """
+    text = url.strip()
+    normal = _NORMAL.fullmatch(text)
+    if (
+        normal is not None
+        and "/." not in normal.group(4)
+        and normal.group(3) != _DEFAULT_PORTS[normal.group(1)]
+        and (normal.group(3) is None or int(normal.group(3)) < 65536)
+        and len(text) <= MAX_URL_LENGTH
+    ):
+        host = (
+            normal.group(2) if normal.group(3) is None else f"{normal.group(2)}:{normal.group(3)}"
+        )
+        return Request(url=text, host=host, **options)
     parsed = parse(url)
     return Request(url=str(parsed), host=host_key(parsed), **options)
 
@@ -144,10 +169,12 @@ def _from_object(data: object) -> Request:
     )
 
 
-def _lines(stream: IO[str], batch: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
+def _batches(stream: IO[str], batch: int) -> Iterator[list[Request | InvalidLine]]:
+    chunk: list[Request | InvalidLine] = []
     for number, line in enumerate(stream, 1):
-        chunk.append((number, line))
+        parsed = parse_line(line, number)
+        if parsed is not None:
+            chunk.append(parsed)
         if len(chunk) >= batch:
             yield chunk
             chunk = []
@@ -160,13 +187,12 @@ async def read_requests(
 ) -> AsyncIterator[list[Request | InvalidLine]]:
     """Yield the requests of a text stream in batches, reading it lazily off the loop.
 
-    Blocking reads (a file, a pipe on stdin) happen in a corral thread, ``batch`` lines at a
-    time, so the event loop never waits on the input.
+    Reading (a file, a pipe on stdin) and parsing happen in a corral thread, ``batch`` lines
+    at a time, so the event loop never waits on the input nor spends its time on URLs.
     """
-    lines = _lines(stream, batch)
+    batches = _batches(stream, batch)
     while True:
-        chunk = await to_thread(next, lines, None)
+        chunk = await to_thread(next, batches, None)
         if chunk is None:
             return
-        parsed = [parse_line(text, number) for number, text in chunk]
-        yield [p for p in parsed if p is not None]
+        yield chunk

@@ -7,7 +7,7 @@ log-bucket histogram, so percentiles cost O(1) memory however many URLs are fetc
 
 from __future__ import annotations
 
-import math
+import bisect
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 _FACTOR = 2 ** (1 / 8)
 _FLOOR = 1e-4
 _BUCKETS = 190
+_BOUNDS = [_FLOOR * _FACTOR**i for i in range(_BUCKETS - 1)]  # upper bound of bucket i
 
 
 class LatencyHistogram:
@@ -31,8 +32,7 @@ class LatencyHistogram:
 
     def add(self, seconds: float) -> None:
         """Record one duration."""
-        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR, _FACTOR)) + 1
-        self._counts[min(index, _BUCKETS - 1)] += 1
+        self._counts[bisect.bisect_left(_BOUNDS, seconds)] += 1
         self.count += 1
         self._max = max(self._max, seconds)
 

@@ -56,8 +56,6 @@ CREATE TABLE IF NOT EXISTS urls (
     lease_run INTEGER
 );
 CREATE INDEX IF NOT EXISTS urls_pending ON urls (id) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS urls_host_pending ON urls (host, depth, id) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = 2;
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY,
     url_id INTEGER NOT NULL REFERENCES urls (id),
