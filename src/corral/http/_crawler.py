@@ -160,7 +160,7 @@ class Crawler:
                 engine = self.fetcher.engine()
                 async with (
                     engine.run(self._claims(), self.fetcher.counters) as fetched,
-                    corral_map(work.process, fetched, limit=4, ordered=False) as pages,
+                    corral_map(work.process, fetched, limit=64, ordered=False) as pages,
                 ):
                     async for page, done in pages:
                         await writer.add(done)
@@ -176,6 +176,7 @@ class Crawler:
             finally:
                 for helper in helpers:
                     helper.cancel()
+                await work.parser.close()
                 await asyncio.shield(writer.flush())
 
     async def _add_seeds(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -12,13 +13,73 @@ from corral.http._crawlconfig import Page, ParseCallback, Parsed
 from corral.http._crawlscope import Scope
 from corral.http._engine import Job
 from corral.http._frontier import LinkRow, PageDone
-from corral.http._links import PageLinks, parse_page
+from corral.http._links import PageLinks, parse_pages
 from corral.http._result import FetchResult
 
 if TYPE_CHECKING:
     from corral.http._crawler import Crawler
 
 _UNPARK_BATCH = 50
+_PARSE_BATCH = 32  # pages per thread hand-off: one round trip costs about a page's parse
+_PARSE_WAIT = 0.002  # seconds a page waits for company before its batch goes anyway
+_Waiting = tuple[tuple[bytes, str, str | None, str | None], "asyncio.Future[Any]"]
+
+
+class ParseBatcher:
+    """Parse pages in a corral thread, a batch per hand-off (never on the event loop)."""
+
+    def __init__(self) -> None:
+        self._waiting: list[_Waiting] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def parse(self, body: bytes, url: str, content_type: str | None) -> PageLinks:
+        """Return the links of one page, parsed with others in one thread call.
+
+        Raises:
+            BadURL: ``url`` is not an http(s) URL.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append(((body, url, content_type, None), future))
+        if len(self._waiting) >= _PARSE_BATCH:
+            self._send()
+        elif self._timer is None:
+            self._timer = loop.call_later(_PARSE_WAIT, self._send)
+        found = await future
+        if isinstance(found, BaseException):
+            raise found
+        assert isinstance(found, PageLinks)
+        return found
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._waiting = self._waiting, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[_Waiting]) -> None:
+        try:
+            results: list[Any] = await to_thread(parse_pages, [page for page, _ in batch])
+        except Exception as exc:  # parse_pages never raises for a page; only a bug gets here
+            results = [exc] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def close(self) -> None:
+        """Stop: cancel the batches in flight and wait for them."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._running):
+            task.cancel()
+        if self._running:
+            await asyncio.wait(list(self._running))
 
 
 class PageWork:
@@ -30,6 +91,7 @@ class PageWork:
         self._parse = parse
         self._store_bodies = crawler.config.fetch.save_bodies == "store"
         self._follow_nofollow = crawler.config.follow_nofollow
+        self.parser = ParseBatcher()
 
     async def process(self, item: tuple[Job, FetchResult]) -> tuple[Page | None, PageDone]:
         """Parse a fetched page (in a thread) and run the callback; return page and rows."""
@@ -53,9 +115,7 @@ class PageWork:
         follow: Sequence[str] = ()
         skipped: Sequence[str] = ()
         if parsed:
-            found = await to_thread(
-                parse_page, result.body or b"", _base(result), result.content_type
-            )
+            found = await self.parser.parse(result.body or b"", _base(result), result.content_type)
             follow, skipped = self._choose(found, result.url)
         items: tuple[Mapping[str, Any], ...] = ()
         if self._parse is not None and parsed:
@@ -110,7 +170,7 @@ class PageWork:
             rows = await store.unpark(_UNPARK_BATCH)
             links: list[LinkRow] = []
             for _ident, url, depth, content_type, body in rows:
-                found = await to_thread(parse_page, body, url, content_type)
+                found = await self.parser.parse(body, url, content_type)
                 follow, skipped = self._choose(found, url)
                 page = Page(url=url, depth=depth, found_on=None, result=FetchResult(url=url))
                 links.extend(self._rows(follow, skipped, page))
