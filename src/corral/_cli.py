@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from corral._exceptions import CliError
 
 # Modules that define ``register(subparsers) -> None``; listed in the order --help shows them.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("corral.guard._cli",)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -9,6 +9,7 @@ The tree::
     ├── ScopeClosed                                  spawn on a scope that is finishing
     ├── BridgeError                                  run_sync could not complete
     │   └── BridgeDeadlock                           waited on the caller's blocked loop
+    ├── BlockingCallError                            guard strict mode: a blocking call on the loop
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
         └── InputError          (exit 2)             an unreadable or malformed input
@@ -18,6 +19,11 @@ is an ``Outcome``, a failed URL is a recorded result.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corral.guard import Finding
 
 
 class CorralError(Exception):
@@ -49,6 +55,17 @@ class BridgeError(CorralError, RuntimeError):
 
 class BridgeDeadlock(BridgeError):
     """The coroutine given to ``run_sync`` waited on the caller's loop, which run_sync blocks."""
+
+
+class BlockingCallError(CorralError):
+    """A blocking call was made on the event loop's thread while the guard was in strict mode.
+
+    The guard records the finding before raising, so catching this error does not hide it.
+    """
+
+    def __init__(self, message: str, *, finding: Finding) -> None:
+        super().__init__(message)
+        self.finding = finding
 
 
 class CliError(CorralError):

@@ -1,0 +1,64 @@
+"""The guard's configuration: one frozen, keyword-only dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from corral.guard._finding import FindingKind
+
+
+def _all_kinds() -> frozenset[FindingKind]:
+    return frozenset(FindingKind)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardConfig:
+    """How the guard watches a program.
+
+    Attributes:
+        threshold: Seconds a ping to the event loop may wait before the loop counts as stalled.
+        sample_interval: Seconds between stack samples while a stall goes on; ``None`` means
+            ``threshold``.
+        strict: Report (and raise :class:`~corral.guard.BlockingCallError` on) blocking calls
+            made on the event loop's thread, however short.
+        allow: Extra module names (``"mypkg.cache"`` also covers its submodules) whose blocking
+            calls strict mode lets through, beside the built-in allowlist (logging, imports,
+            the guard itself).
+        gil_timeout: Seconds the watchdog thread may be kept from running (by a native call
+            that holds the GIL) before :mod:`faulthandler` records the loop's stack for it;
+            ``None`` turns this fallback off. It shares faulthandler's one timer.
+        origin_depth: Frames recorded where each coroutine is created (it tells where an
+            un-awaited coroutine or a leaked task came from); ``0`` turns it off. Costs time
+            on every coroutine created: see docs/guard.md.
+        detect: The kinds of finding to look for.
+    """
+
+    threshold: float = 0.1
+    sample_interval: float | None = None
+    strict: bool = False
+    allow: tuple[str, ...] = ()
+    gil_timeout: float | None = 1.0
+    origin_depth: int = 1
+    detect: frozenset[FindingKind] = field(default_factory=_all_kinds)
+
+    def __post_init__(self) -> None:
+        if not self.threshold > 0:
+            raise ValueError(f"threshold must be > 0 seconds, got {self.threshold!r}")
+        if self.sample_interval is not None and not self.sample_interval > 0:
+            raise ValueError(f"sample_interval must be > 0 seconds, got {self.sample_interval!r}")
+        if self.gil_timeout is not None and not self.gil_timeout > 0:
+            raise ValueError(f"gil_timeout must be > 0 seconds or None, got {self.gil_timeout!r}")
+        if self.origin_depth < 0:
+            raise ValueError(f"origin_depth must be >= 0, got {self.origin_depth!r}")
+        unknown = set(self.detect) - set(FindingKind)
+        if unknown:
+            raise ValueError(f"detect has unknown kinds: {sorted(map(str, unknown))}")
+
+    @property
+    def sampling(self) -> float:
+        """Return the seconds between samples of an ongoing stall."""
+        return self.sample_interval if self.sample_interval is not None else self.threshold
+
+    def watches(self, kind: FindingKind) -> bool:
+        """Return whether findings of ``kind`` are looked for."""
+        return kind in self.detect

@@ -1,0 +1,230 @@
+"""The stall watchdog: a thread that pings each running loop and samples it when a ping is late.
+
+Each loop gets one ping in flight: a callback sent with ``call_soon_threadsafe`` that stamps
+when it ran. A ping still unanswered ``threshold`` seconds after it was sent (minus garbage
+collection time, see :mod:`._gcclock`) means the loop is stalled: the watchdog reads the loop
+thread's stack with ``sys._current_frames()`` and reports its innermost user frame, then
+samples again every ``sample_interval`` while the stall goes on. The finding is reported at the
+first sample and replaced by its final form when the loop answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from corral.guard._config import GuardConfig
+from corral.guard._fallback import GilFallback
+from corral.guard._finding import Finding
+from corral.guard._gcclock import GcClock
+from corral.guard._stall import Sample, Stall, sample_dump, sample_live
+
+_JOIN_TIMEOUT = 2.0
+_IDLE_PERIOD = 1.0
+
+
+class StallSink(Protocol):
+    """Where the watchdog gets its configuration and sends its findings."""
+
+    def current_config(self) -> GuardConfig | None:
+        """Return the configuration in force, or ``None`` when no guard is on."""
+
+    def report(self, finding: Finding, replaces: Finding | None) -> Finding | None:
+        """Record ``finding``, in place of ``replaces`` when given; return what was stored."""
+
+
+@dataclass(slots=True)
+class _Monitor:
+    loop: asyncio.AbstractEventLoop
+    thread_id: int
+    sent_seq: int = 0
+    sent_at: float = 0.0
+    answered_seq: int = 0
+    answered_at: float = 0.0
+    stall: Stall | None = None
+    dumped: list[Sample] = field(default_factory=list)
+
+    def pong(self, seq: int, clock: Callable[[], float]) -> None:
+        # Runs on the loop thread. The time is written before the number, so a reader that
+        # sees the new number sees its time.
+        if seq > self.answered_seq:
+            self.answered_at = clock()
+            self.answered_seq = seq
+
+
+class Watchdog:
+    """Watch running loops for stalls from a daemon thread."""
+
+    def __init__(self, sink: StallSink, gc_clock: GcClock) -> None:
+        self._sink = sink
+        self._gc = gc_clock
+        self._clock = time.monotonic
+        self._monitors: dict[asyncio.AbstractEventLoop, _Monitor] = {}
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._fallback: GilFallback | None = None
+        self._next_wake = 0.0
+
+    # -- attach and detach (called from loop threads) -------------------------------------
+
+    def watch(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
+        """Start watching ``loop``, which runs on thread ``thread_id``."""
+        now = self._clock()
+        with self._lock:
+            self._monitors[loop] = _Monitor(loop, thread_id, answered_at=now, sent_at=now)
+        self._wakeup.set()
+
+    def unwatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop watching ``loop`` (it stopped running); finish a stall in progress."""
+        with self._lock:
+            monitor = self._monitors.pop(loop, None)
+        if monitor is not None and monitor.stall is not None:
+            self._finish(monitor, self._clock())
+
+    def flush(self) -> None:
+        """Finish the stalls in progress now (their guard is about to leave)."""
+        with self._lock:
+            monitors = list(self._monitors.values())
+        now = self._clock()
+        for monitor in monitors:
+            if monitor.stall is not None:
+                self._finish(monitor, now)
+
+    # -- the thread -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the watchdog thread (a daemon: it never holds up the interpreter's exit)."""
+        if self._thread is not None:
+            return
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="corral-guard-watchdog")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, finish stalls in progress and disarm the fallback."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping = True
+        self._wakeup.set()
+        if thread is not threading.current_thread():
+            thread.join(_JOIN_TIMEOUT)
+        self.flush()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                config = self._sink.current_config()
+                period = max(0.002, (config.threshold if config else 0.1) / 4)
+                if not self._monitors:
+                    period = _IDLE_PERIOD  # nothing to watch: sleep until watch() wakes us
+                self._next_wake = self._clock() + period
+                self._wakeup.wait(period)
+                self._wakeup.clear()
+                if config is not None and not self._stopping:
+                    self._tick(config)
+        finally:
+            if self._fallback is not None:
+                self._fallback.disarm()
+                self._fallback = None
+
+    def _tick(self, config: GuardConfig) -> None:
+        now = self._clock()
+        starved = now - self._next_wake > config.threshold
+        with self._lock:
+            monitors = list(self._monitors.values())
+        self._collect_dump(config, monitors)
+        for monitor in monitors:
+            try:
+                self._check(monitor, config, now, starved)
+            except RuntimeError:  # the loop was closed under us
+                self.unwatch(monitor.loop)
+        self._arm_fallback(config, now, bool(monitors))
+
+    def _check(self, monitor: _Monitor, config: GuardConfig, now: float, starved: bool) -> None:
+        if monitor.answered_seq >= monitor.sent_seq:
+            self._adopt_dump(monitor, config)
+            if monitor.stall is not None:
+                self._finish(monitor, monitor.answered_at)
+            if monitor.loop.is_running():
+                monitor.sent_seq += 1
+                monitor.sent_at = now
+                seq = monitor.sent_seq
+                monitor.loop.call_soon_threadsafe(monitor.pong, seq, self._clock)
+            return
+        late = now - monitor.sent_at - self._gc.time_between(monitor.sent_at, now)
+        if late < config.threshold or not monitor.loop.is_running():
+            return
+        stall = monitor.stall
+        if stall is None:
+            stall = monitor.stall = Stall(started=monitor.sent_at)
+        stall.starved = stall.starved or starved
+        before = len(stall.samples)
+        if monitor.dumped:
+            stall.samples.extend(monitor.dumped)
+            monitor.dumped.clear()
+        if now - stall.last_sample_at >= config.sampling and not self._gc.collecting():
+            stall.last_sample_at = now
+            sample = sample_live(monitor.thread_id, monitor.loop)
+            if sample is not None:
+                stall.samples.append(sample)
+        if len(stall.samples) > before:  # report early, refresh on each new sample
+            self._publish(stall, late, ongoing=True)
+
+    def _adopt_dump(self, monitor: _Monitor, config: GuardConfig) -> None:
+        # The watchdog was starved for the whole stall (a native call held the GIL) and the loop
+        # answered before the watchdog could look: the faulthandler dump is all we have.
+        if monitor.dumped and monitor.stall is None:
+            start, end = monitor.sent_at, monitor.answered_at
+            if end - start - self._gc.time_between(start, end) >= config.threshold:
+                monitor.stall = Stall(started=start, samples=list(monitor.dumped), starved=True)
+        monitor.dumped.clear()
+
+    def _finish(self, monitor: _Monitor, end: float) -> None:
+        stall, monitor.stall = monitor.stall, None
+        if stall is None:
+            return
+        duration = end - stall.started - self._gc.time_between(stall.started, end)
+        self._publish(stall, duration, ongoing=False)
+
+    def _publish(self, stall: Stall, duration: float, ongoing: bool) -> None:
+        finding = stall.finding(duration, ongoing)
+        if finding is not None:
+            stall.reported = self._sink.report(finding, stall.reported)
+
+    # -- the faulthandler fallback ----------------------------------------------------------
+
+    def _collect_dump(self, config: GuardConfig, monitors: list[_Monitor]) -> None:
+        if self._fallback is None:
+            return
+        dump = self._fallback.collect()
+        if dump is None:
+            return
+        fired_at, stacks = dump
+        if self._gc.covers(fired_at):
+            return
+        for monitor in monitors:
+            sample = sample_dump(stacks.get(monitor.thread_id, ()))
+            pending = monitor.answered_seq < monitor.sent_seq or monitor.answered_at >= fired_at
+            if sample is not None and monitor.sent_at <= fired_at and pending:
+                monitor.dumped.append(sample)
+
+    def _arm_fallback(self, config: GuardConfig, now: float, busy: bool) -> None:
+        fallback = self._fallback
+        if config.gil_timeout is None or not busy:
+            if fallback is not None:
+                fallback.disarm()
+                self._fallback = None
+            return
+        if fallback is None or fallback.timeout != config.gil_timeout:
+            if fallback is not None:
+                fallback.disarm()
+            fallback = self._fallback = GilFallback(config.gil_timeout)
+        fallback.arm(now)
