@@ -37,7 +37,7 @@ class GuardConfig:
     sample_interval: float | None = None
     strict: bool = False
     allow: tuple[str, ...] = ()
-    gil_timeout: float | None = 1.0
+    gil_timeout: float | None = 0.25
     origin_depth: int = 1
     detect: frozenset[FindingKind] = field(default_factory=_all_kinds)
 

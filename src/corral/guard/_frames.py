@@ -20,6 +20,7 @@ from corral.guard._finding import Frame
 ASYNC_CODE_FLAGS = 0x0080 | 0x0100 | 0x0200
 
 _MAX_FRAMES = 40
+_EVENTS_FILE = os.path.join("asyncio", "events.py")
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -94,7 +95,8 @@ def trim(stack: tuple[Frame, ...]) -> tuple[Frame, ...]:
     """Drop the event loop's own frames: keep what runs inside the current callback."""
     for index in range(len(stack) - 1, -1, -1):
         frame = stack[index]
-        if frame.function.endswith("Handle._run") and frame.file.endswith("events.py"):
+        # faulthandler dumps name functions without their class: "_run", not "Handle._run".
+        if frame.function.endswith("_run") and frame.file.endswith(_EVENTS_FILE):
             return stack[index + 1 :]
     return stack
 

@@ -47,6 +47,10 @@ class _Monitor:
     answered_at: float = 0.0
     stall: Stall | None = None
     dumped: list[Sample] = field(default_factory=list)
+    dumped_at: float = 0.0
+
+    def answered(self) -> bool:
+        return self.answered_seq >= self.sent_seq
 
     def pong(self, seq: int, clock: Callable[[], float]) -> None:
         # Runs on the loop thread. The time is written before the number, so a reader that
@@ -78,14 +82,27 @@ class Watchdog:
         now = self._clock()
         with self._lock:
             self._monitors[loop] = _Monitor(loop, thread_id, answered_at=now, sent_at=now)
+        # Arm the fallback now: the loop may hold the GIL before the watchdog thread runs.
+        config = self._sink.current_config()
+        if config is not None:
+            self._arm_fallback(config, now, busy=True)
         self._wakeup.set()
 
     def unwatch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Stop watching ``loop`` (it stopped running); finish a stall in progress."""
         with self._lock:
             monitor = self._monitors.pop(loop, None)
-        if monitor is not None and monitor.stall is not None:
-            self._finish(monitor, self._clock())
+        if monitor is None:
+            return
+        # A native call may have held the GIL until just before the loop stopped: the
+        # watchdog never ran, and only the faulthandler dump saw the stall.
+        self._collect_dump([monitor])
+        now = self._clock()
+        self._adopt_dump(monitor, now)
+        stall = monitor.stall
+        if stall is not None:
+            answered = monitor.answered() and monitor.answered_at > stall.started
+            self._finish(monitor, monitor.answered_at if answered else now)
 
     def flush(self) -> None:
         """Finish the stalls in progress now (their guard is about to leave)."""
@@ -131,16 +148,17 @@ class Watchdog:
                 if config is not None and not self._stopping:
                     self._tick(config)
         finally:
-            if self._fallback is not None:
-                self._fallback.disarm()
-                self._fallback = None
+            with self._lock:
+                if self._fallback is not None:
+                    self._fallback.disarm()
+                    self._fallback = None
 
     def _tick(self, config: GuardConfig) -> None:
         now = self._clock()
         starved = now - self._next_wake > config.threshold
         with self._lock:
             monitors = list(self._monitors.values())
-        self._collect_dump(config, monitors)
+        self._collect_dump(monitors)
         for monitor in monitors:
             try:
                 self._check(monitor, config, now, starved)
@@ -149,9 +167,10 @@ class Watchdog:
         self._arm_fallback(config, now, bool(monitors))
 
     def _check(self, monitor: _Monitor, config: GuardConfig, now: float, starved: bool) -> None:
-        if monitor.answered_seq >= monitor.sent_seq:
-            self._adopt_dump(monitor, config)
-            if monitor.stall is not None:
+        if monitor.answered():
+            self._adopt_dump(monitor, now)
+            stall = monitor.stall
+            if stall is not None and monitor.answered_at > stall.started:
                 self._finish(monitor, monitor.answered_at)
             if monitor.loop.is_running():
                 monitor.sent_seq += 1
@@ -178,14 +197,27 @@ class Watchdog:
         if len(stall.samples) > before:  # report early, refresh on each new sample
             self._publish(stall, late, ongoing=True)
 
-    def _adopt_dump(self, monitor: _Monitor, config: GuardConfig) -> None:
-        # The watchdog was starved for the whole stall (a native call held the GIL) and the loop
-        # answered before the watchdog could look: the faulthandler dump is all we have.
-        if monitor.dumped and monitor.stall is None:
-            start, end = monitor.sent_at, monitor.answered_at
-            if end - start - self._gc.time_between(start, end) >= config.threshold:
-                monitor.stall = Stall(started=start, samples=list(monitor.dumped), starved=True)
-        monitor.dumped.clear()
+    def _adopt_dump(self, monitor: _Monitor, now: float) -> None:
+        # The watchdog was starved through the stall (a native call held the GIL) and found no
+        # late ping when it woke: the faulthandler dump is all it has. The stall ran from the
+        # loop's last sign of life before the dump to its first one after.
+        samples, monitor.dumped = monitor.dumped, []
+        if not samples:
+            return
+        if monitor.stall is not None:
+            monitor.stall.samples.extend(samples)
+            return
+        if monitor.answered() and monitor.answered_at >= monitor.dumped_at:
+            start = monitor.sent_at  # the ping in flight at the dump came back late
+        elif monitor.answered():
+            start = monitor.answered_at  # no ping in flight: the stall is still open
+        else:
+            start = monitor.sent_at
+        config = self._sink.current_config()
+        threshold = config.threshold if config is not None else 0.0
+        end = monitor.answered_at if monitor.answered_at > start else now
+        if end - start - self._gc.time_between(start, end) >= threshold or end == now:
+            monitor.stall = Stall(started=start, samples=samples, starved=True)
 
     def _finish(self, monitor: _Monitor, end: float) -> None:
         stall, monitor.stall = monitor.stall, None
@@ -201,10 +233,10 @@ class Watchdog:
 
     # -- the faulthandler fallback ----------------------------------------------------------
 
-    def _collect_dump(self, config: GuardConfig, monitors: list[_Monitor]) -> None:
-        if self._fallback is None:
-            return
-        dump = self._fallback.collect()
+    def _collect_dump(self, monitors: list[_Monitor]) -> None:
+        with self._lock:  # the watchdog and a loop thread (in unwatch) may both read the file
+            fallback = self._fallback
+            dump = fallback.collect() if fallback is not None else None
         if dump is None:
             return
         fired_at, stacks = dump
@@ -212,19 +244,20 @@ class Watchdog:
             return
         for monitor in monitors:
             sample = sample_dump(stacks.get(monitor.thread_id, ()))
-            pending = monitor.answered_seq < monitor.sent_seq or monitor.answered_at >= fired_at
-            if sample is not None and monitor.sent_at <= fired_at and pending:
+            if sample is not None and monitor.sent_at <= fired_at:
                 monitor.dumped.append(sample)
+                monitor.dumped_at = fired_at
 
     def _arm_fallback(self, config: GuardConfig, now: float, busy: bool) -> None:
-        fallback = self._fallback
-        if config.gil_timeout is None or not busy:
-            if fallback is not None:
-                fallback.disarm()
-                self._fallback = None
-            return
-        if fallback is None or fallback.timeout != config.gil_timeout:
-            if fallback is not None:
-                fallback.disarm()
-            fallback = self._fallback = GilFallback(config.gil_timeout)
-        fallback.arm(now)
+        with self._lock:
+            fallback = self._fallback
+            if config.gil_timeout is None or not busy:
+                if fallback is not None:
+                    fallback.disarm()
+                    self._fallback = None
+                return
+            if fallback is None or fallback.timeout != config.gil_timeout:
+                if fallback is not None:
+                    fallback.disarm()
+                fallback = self._fallback = GilFallback(config.gil_timeout)
+            fallback.arm(now)
