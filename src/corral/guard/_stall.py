@@ -14,6 +14,7 @@ from corral.guard._frames import (
     is_user_code,
     stack_of,
     thread_frame,
+    trim,
     walk,
 )
 
@@ -66,6 +67,7 @@ def sample_dump(stack: tuple[Frame, ...]) -> Sample | None:
     """Return a sample from a faulthandler dump of the loop thread's stack."""
     if not stack or _idle(stack) or any(is_import_machinery(frame) for frame in stack):
         return None
+    stack = trim(stack)
     user = innermost_user(stack)
     return Sample(stack, user or stack[-1], user is not None, via_faulthandler=True)
 
