@@ -24,9 +24,10 @@ class GuardConfig:
         allow: Extra module names (``"mypkg.cache"`` also covers its submodules) whose blocking
             calls strict mode lets through, beside the built-in allowlist (logging, imports,
             the guard itself).
-        gil_timeout: Seconds the watchdog thread may be kept from running (by a native call
-            that holds the GIL) before :mod:`faulthandler` records the loop's stack for it;
-            ``None`` turns this fallback off. It shares faulthandler's one timer.
+        gil_fallback: Catch stalls in native calls that hold the GIL (and so stop the
+            watchdog thread too): :mod:`faulthandler` records the loop's stack when the
+            watchdog has not run for ``threshold`` seconds. It uses faulthandler's one timer,
+            so turn it off if something else needs that timer.
         origin_depth: Frames recorded where each coroutine is created (it tells where an
             un-awaited coroutine or a leaked task came from); ``0`` turns it off. Costs time
             on every coroutine created: see docs/guard.md.
@@ -37,7 +38,7 @@ class GuardConfig:
     sample_interval: float | None = None
     strict: bool = False
     allow: tuple[str, ...] = ()
-    gil_timeout: float | None = 0.25
+    gil_fallback: bool = True
     origin_depth: int = 1
     detect: frozenset[FindingKind] = field(default_factory=_all_kinds)
 
@@ -46,8 +47,6 @@ class GuardConfig:
             raise ValueError(f"threshold must be > 0 seconds, got {self.threshold!r}")
         if self.sample_interval is not None and not self.sample_interval > 0:
             raise ValueError(f"sample_interval must be > 0 seconds, got {self.sample_interval!r}")
-        if self.gil_timeout is not None and not self.gil_timeout > 0:
-            raise ValueError(f"gil_timeout must be > 0 seconds or None, got {self.gil_timeout!r}")
         if self.origin_depth < 0:
             raise ValueError(f"origin_depth must be >= 0, got {self.origin_depth!r}")
         unknown = set(self.detect) - set(FindingKind)

@@ -103,7 +103,7 @@ def trim(stack: tuple[Frame, ...]) -> tuple[Frame, ...]:
 
 def from_origin(origin: Sequence[tuple[str, int, str]]) -> tuple[Frame, ...]:
     """Return a coroutine's ``cr_origin`` (innermost first) as a stack, outermost first."""
-    return tuple(Frame(file=f, line=n, function=fn) for f, n, fn in reversed(origin))
+    return trim(tuple(Frame(file=f, line=n, function=fn) for f, n, fn in reversed(origin)))
 
 
 def innermost_user(stack: Sequence[Frame]) -> Frame | None:

@@ -148,6 +148,7 @@ def _audit_sleep() -> None:
     original = time.sleep
 
     def sleep(seconds: float | SupportsIndex, /) -> None:
+        __tracebackhide__ = True  # pytest: the user's call is the place to show
         sys.audit("time.sleep", seconds)
         original(seconds)
 
@@ -157,6 +158,7 @@ def _audit_sleep() -> None:
 
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
+    __tracebackhide__ = True  # pytest: the user's call is the place to show
     if event not in EVENTS:
         return
     gate = _gate

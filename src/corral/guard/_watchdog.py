@@ -251,13 +251,13 @@ class Watchdog:
     def _arm_fallback(self, config: GuardConfig, now: float, busy: bool) -> None:
         with self._lock:
             fallback = self._fallback
-            if config.gil_timeout is None or not busy:
+            if not config.gil_fallback or not busy:
                 if fallback is not None:
                     fallback.disarm()
                     self._fallback = None
                 return
-            if fallback is None or fallback.timeout != config.gil_timeout:
+            if fallback is None or fallback.timeout != config.threshold:
                 if fallback is not None:
                     fallback.disarm()
-                fallback = self._fallback = GilFallback(config.gil_timeout)
+                fallback = self._fallback = GilFallback(config.threshold)
             fallback.arm(now)
