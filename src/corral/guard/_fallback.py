@@ -3,8 +3,8 @@
 A native call that holds the GIL (a C extension, a ``ctypes.PyDLL`` call, a huge regex) stops
 every Python thread, the watchdog included. ``faulthandler.dump_traceback_later`` runs a C
 thread that needs no GIL: the watchdog re-arms it while it can run, so it fires only when the
-watchdog has been starved for ``timeout`` seconds (the stall threshold), and then writes every thread's Python
-stack to a temporary file. The watchdog reads the file once it runs again.
+watchdog has been starved for ``timeout`` seconds (the stall threshold), and then writes every
+thread's Python stack to a temporary file. The watchdog reads the file once it runs again.
 
 Limits: faulthandler has one timer per process (arming ours cancels anyone else's, so the
 pytest plugin turns the fallback off when ``faulthandler_timeout`` is set); the dump has only

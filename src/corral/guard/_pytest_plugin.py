@@ -167,7 +167,7 @@ class GuardPlugin:
         marker = item.get_closest_marker("corral_guard")
         if marker is None:
             return self.base
-        if marker.args and not marker.args[0] or not marker.kwargs.get("enabled", True):
+        if (marker.args and not marker.args[0]) or not marker.kwargs.get("enabled", True):
             return None
         changes: dict[str, Any] = {}
         if marker.kwargs.get("strict") is not None:
