@@ -68,7 +68,9 @@ class Watchdog:
         self._gc = gc_clock
         self._clock = time.monotonic
         self._monitors: dict[asyncio.AbstractEventLoop, _Monitor] = {}
-        self._lock = threading.Lock()
+        # One lock for all monitor state: the watchdog thread and loop threads (unwatch) both
+        # read the faulthandler dump and finish stalls.
+        self._lock = threading.RLock()
         self._wakeup = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -92,26 +94,25 @@ class Watchdog:
         """Stop watching ``loop`` (it stopped running); finish a stall in progress."""
         with self._lock:
             monitor = self._monitors.pop(loop, None)
-        if monitor is None:
-            return
-        # A native call may have held the GIL until just before the loop stopped: the
-        # watchdog never ran, and only the faulthandler dump saw the stall.
-        self._collect_dump([monitor])
-        now = self._clock()
-        self._adopt_dump(monitor, now)
-        stall = monitor.stall
-        if stall is not None:
-            answered = monitor.answered() and monitor.answered_at > stall.started
-            self._finish(monitor, monitor.answered_at if answered else now)
+            if monitor is None:
+                return
+            # A native call may have held the GIL until just before the loop stopped: the
+            # watchdog never ran, and only the faulthandler dump saw the stall.
+            self._collect_dump([monitor])
+            now = self._clock()
+            self._adopt_dump(monitor, now)
+            stall = monitor.stall
+            if stall is not None:
+                answered = monitor.answered() and monitor.answered_at > stall.started
+                self._finish(monitor, monitor.answered_at if answered else now)
 
     def flush(self) -> None:
         """Finish the stalls in progress now (their guard is about to leave)."""
         with self._lock:
-            monitors = list(self._monitors.values())
-        now = self._clock()
-        for monitor in monitors:
-            if monitor.stall is not None:
-                self._finish(monitor, now)
+            now = self._clock()
+            for monitor in self._monitors.values():
+                if monitor.stall is not None:
+                    self._finish(monitor, now)
 
     # -- the thread -----------------------------------------------------------------------
 
@@ -158,13 +159,13 @@ class Watchdog:
         starved = now - self._next_wake > config.threshold
         with self._lock:
             monitors = list(self._monitors.values())
-        self._collect_dump(monitors)
-        for monitor in monitors:
-            try:
-                self._check(monitor, config, now, starved)
-            except RuntimeError:  # the loop was closed under us
-                self.unwatch(monitor.loop)
-        self._arm_fallback(config, now, bool(monitors))
+            self._collect_dump(monitors)
+            for monitor in monitors:
+                try:
+                    self._check(monitor, config, now, starved)
+                except RuntimeError:  # the loop was closed under us
+                    self.unwatch(monitor.loop)
+            self._arm_fallback(config, now, bool(monitors))
 
     def _check(self, monitor: _Monitor, config: GuardConfig, now: float, starved: bool) -> None:
         if monitor.answered():
@@ -234,9 +235,8 @@ class Watchdog:
     # -- the faulthandler fallback ----------------------------------------------------------
 
     def _collect_dump(self, monitors: list[_Monitor]) -> None:
-        with self._lock:  # the watchdog and a loop thread (in unwatch) may both read the file
-            fallback = self._fallback
-            dump = fallback.collect() if fallback is not None else None
+        fallback = self._fallback
+        dump = fallback.collect() if fallback is not None else None
         if dump is None:
             return
         fired_at, stacks = dump
