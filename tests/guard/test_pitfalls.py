@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.guard.conftest import RunScript
+from guard.support import RunScript
 
 
 async def test_stall_in_time_sleep_names_the_line_and_task(run_script: RunScript) -> None:
@@ -130,7 +130,9 @@ async def test_strict_reports_a_short_sleep_even_when_swallowed(run_script: RunS
     [
         pytest.param("requests.get('http://127.0.0.1:9/')", "requests.get()", id="requests"),
         pytest.param("open(__file__).close()", "open()", id="open"),
-        pytest.param("pathlib.Path(__file__).read_text()", "pathlib.Path.read_text()", id="pathlib"),
+        pytest.param(
+            "pathlib.Path(__file__).read_text()", "pathlib.Path.read_text()", id="pathlib"
+        ),
         pytest.param("sqlite3.connect(':memory:').close()", "sqlite3.connect()", id="sqlite3"),
         pytest.param("subprocess.run(['true'])", "subprocess.run()", id="subprocess"),
         pytest.param("socket.getaddrinfo('localhost', 80)", "socket.getaddrinfo()", id="dns"),

@@ -136,11 +136,13 @@ class Engine:
         test = (tests.owner(origin) if origin else None) or tests.current()
         return dataclasses.replace(finding, test=test) if test else finding
 
-    def record(self, finding: Finding, origin: tuple[Frame, ...] = ()) -> None:
-        """Give ``finding`` to the innermost active guard."""
+    def record(self, finding: Finding, origin: tuple[Frame, ...] = ()) -> Finding:
+        """Give ``finding`` to the innermost active guard; return it as recorded."""
         guards = self._guards
         if guards:
-            guards[-1].add(self._attribute(finding, origin))
+            finding = self._attribute(finding, origin)
+            guards[-1].add(finding)
+        return finding
 
     def report(self, finding: Finding, replaces: Finding | None) -> Finding | None:
         """Record a stall finding, in place of its earlier form (watchdog thread)."""
@@ -239,9 +241,9 @@ class Engine:
         """Return the watched loop running on ``thread_id``."""
         return self._threads.get(thread_id)
 
-    def blocking_call(self, finding: Finding) -> None:
-        """Record a strict-mode finding."""
-        self.record(finding)
+    def blocking_call(self, finding: Finding) -> Finding:
+        """Record a strict-mode finding; return it as recorded."""
+        return self.record(finding)
 
     def task_name(self, loop: object) -> str | None:
         """Return the name of the task ``loop`` is running now."""

@@ -118,8 +118,8 @@ class StrictGate(Protocol):
     def loop_on_thread(self, thread_id: int) -> object | None:
         """Return the watched loop running on ``thread_id``, if any."""
 
-    def blocking_call(self, finding: Finding) -> None:
-        """Record a strict-mode finding."""
+    def blocking_call(self, finding: Finding) -> Finding:
+        """Record a strict-mode finding; return it as recorded."""
 
     def task_name(self, loop: object) -> str | None:
         """Return the name of the task ``loop`` is running."""
@@ -179,7 +179,7 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
         if finding is None:
             return
         finding = _with_task(finding, gate.task_name(loop))
-        gate.blocking_call(finding)
+        finding = gate.blocking_call(finding)
     finally:
         _busy.on = False
     raise BlockingCallError(finding.message, finding=finding)
