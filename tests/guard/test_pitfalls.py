@@ -67,7 +67,7 @@ async def test_stall_in_a_native_call_holding_the_gil_is_caught(run_script: RunS
 
         async def main():
             await asyncio.sleep(0.05)
-            libc.usleep(800_000)  # NATIVE
+            libc.usleep(1_500_000)  # NATIVE
 
         asyncio.run(main())
         """

@@ -26,8 +26,8 @@ class GuardConfig:
             the guard itself).
         gil_fallback: Catch stalls in native calls that hold the GIL (and so stop the
             watchdog thread too): :mod:`faulthandler` records the loop's stack when the
-            watchdog has not run for ``threshold`` seconds. It uses faulthandler's one timer,
-            so turn it off if something else needs that timer.
+            watchdog has not run for a second (or ``threshold``, if longer). It uses
+            faulthandler's one timer, so turn it off if something else needs that timer.
         origin_depth: Frames recorded where each coroutine is created (it tells where an
             un-awaited coroutine or a leaked task came from); ``0`` turns it off. Costs time
             on every coroutine created: see docs/guard.md.

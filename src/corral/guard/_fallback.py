@@ -3,7 +3,7 @@
 A native call that holds the GIL (a C extension, a ``ctypes.PyDLL`` call, a huge regex) stops
 every Python thread, the watchdog included. ``faulthandler.dump_traceback_later`` runs a C
 thread that needs no GIL: the watchdog re-arms it while it can run, so it fires only when the
-watchdog has been starved for ``timeout`` seconds (the stall threshold), and then writes every
+watchdog has been starved for ``timeout`` seconds (see GIL_TIMEOUT_FLOOR), and then writes every
 thread's Python stack to a temporary file. The watchdog reads the file once it runs again.
 
 Limits: faulthandler has one timer per process (arming ours cancels anyone else's, so the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import faulthandler
 import re
 import tempfile
+import time
 from typing import IO
 
 from corral.guard._finding import Frame
@@ -56,14 +57,13 @@ class GilFallback:
         self.armed_at: float | None = None
 
     def arm(self, now: float) -> None:
-        """Arm (or re-arm) the timer when half of it has run out."""
-        if self.armed_at is not None and now - self.armed_at < self.timeout / 2:
-            return
+        """Arm (or re-arm) the timer, so that it fires only if the watchdog stops re-arming."""
         if self._file is None:
             # Unbuffered: faulthandler writes to the descriptor behind our back.
             self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (closed in disarm)
         faulthandler.dump_traceback_later(self.timeout, repeat=False, file=self._file, exit=False)
-        self.armed_at = now
+        # The timer runs from the call, which may come a while after ``now`` was read.
+        self.armed_at = max(now, time.monotonic())
 
     def disarm(self) -> None:
         """Cancel the timer and drop the file."""

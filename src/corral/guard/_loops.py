@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,6 +45,16 @@ class LoopListener(Protocol):
 
 _listener: LoopListener | None = None
 _installed = False
+
+
+def _safely(call: Callable[..., object], *args: object) -> object:
+    """Run a listener call; a bug in the guard must never break the user's loop."""
+    try:
+        return call(*args)
+    except Exception:
+        print("corral guard: internal error (please report it):", file=sys.stderr)
+        traceback.print_exc()
+        return None
 
 
 def set_listener(listener: LoopListener | None) -> None:
@@ -75,7 +87,7 @@ def _wrap_run_forever(
             return original(self)  # it raises; nothing to watch
         listener = _listener
         if listener is not None:
-            listener.loop_started(self)
+            _safely(listener.loop_started, self)
         try:
             return original(self)
         finally:
@@ -83,7 +95,7 @@ def _wrap_run_forever(
             # the one in force now.
             current = _listener
             if current is not None:
-                current.loop_stopped(self)
+                _safely(current.loop_stopped, self)
 
     return run_forever
 
@@ -95,7 +107,7 @@ def _wrap_close(
     def close(self: asyncio.BaseEventLoop) -> None:
         listener = _listener
         if listener is not None and not self.is_running() and not self.is_closed():
-            listener.loop_closing(self)
+            _safely(listener.loop_closing, self)
         return original(self)
 
     return close
@@ -115,7 +127,7 @@ def _wrap_runner_close(
             and not loop.is_closed()
             and not loop.is_running()
         ):
-            listener.runner_closing(loop)
+            _safely(listener.runner_closing, loop)
         return original(self)
 
     return close
@@ -127,7 +139,7 @@ def _wrap_handler(
     @functools.wraps(original)
     def call_exception_handler(self: asyncio.BaseEventLoop, context: dict[str, Any]) -> None:
         listener = _listener
-        if listener is not None and listener.exception_context(self, context):
+        if listener is not None and _safely(listener.exception_context, self, context):
             return None
         return original(self, context)
 

@@ -68,6 +68,8 @@ def sample_dump(stack: tuple[Frame, ...]) -> Sample | None:
     if not stack or _idle(stack) or any(is_import_machinery(frame) for frame in stack):
         return None
     stack = trim(stack)
+    if not stack:
+        return None
     user = innermost_user(stack)
     return Sample(stack, user or stack[-1], user is not None, via_faulthandler=True)
 

@@ -24,6 +24,12 @@ from corral.guard._gcclock import GcClock
 from corral.guard._stall import Sample, Stall, sample_dump, sample_live
 
 _JOIN_TIMEOUT = 2.0
+# faulthandler reads the stacks of running threads without the GIL, and can crash the process
+# when one of them is executing Python meanwhile (seen on 3.11 when the timer fired during a
+# garbage collection that ran finalizers, or a short scheduling hiccup). A native call that
+# holds the GIL keeps every stack still, so the dump is safe then; the timer therefore fires
+# only after a full second without the watchdog, which nothing but such a call explains.
+GIL_TIMEOUT_FLOOR = 1.0
 _IDLE_PERIOD = 1.0
 
 
@@ -76,6 +82,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._fallback: GilFallback | None = None
         self._next_wake = 0.0
+        self._last_tick = 0.0
 
     # -- attach and detach (called from loop threads) -------------------------------------
 
@@ -88,6 +95,8 @@ class Watchdog:
         config = self._sink.current_config()
         if config is not None:
             self._arm_fallback(config, now, busy=True)
+            # The watchdog may be in its idle sleep: it owes a tick one period from now.
+            self._next_wake = min(self._next_wake, now + config.threshold / 4)
         self._wakeup.set()
 
     def unwatch(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -98,13 +107,19 @@ class Watchdog:
                 return
             # A native call may have held the GIL until just before the loop stopped: the
             # watchdog never ran, and only the faulthandler dump saw the stall.
-            self._collect_dump([monitor])
             now = self._clock()
+            config = self._sink.current_config()
+            threshold = config.threshold if config is not None else 0.1
+            self._collect_dump([monitor], starved=now - self._next_wake > threshold)
             self._adopt_dump(monitor, now)
             stall = monitor.stall
             if stall is not None:
                 answered = monitor.answered() and monitor.answered_at > stall.started
                 self._finish(monitor, monitor.answered_at if answered else now)
+            if not self._monitors and self._fallback is not None:
+                # Nothing to watch: a timer left armed would fire while the thread runs on.
+                self._fallback.disarm()
+                self._fallback = None
 
     def flush(self) -> None:
         """Finish the stalls in progress now (their guard is about to leave)."""
@@ -159,13 +174,14 @@ class Watchdog:
         starved = now - self._next_wake > config.threshold
         with self._lock:
             monitors = list(self._monitors.values())
-            self._collect_dump(monitors)
+            self._collect_dump(monitors, starved)
             for monitor in monitors:
                 try:
                     self._check(monitor, config, now, starved)
                 except RuntimeError:  # the loop was closed under us
                     self.unwatch(monitor.loop)
             self._arm_fallback(config, now, bool(monitors))
+            self._last_tick = self._clock()
 
     def _check(self, monitor: _Monitor, config: GuardConfig, now: float, starved: bool) -> None:
         if monitor.answered():
@@ -211,7 +227,9 @@ class Watchdog:
         if monitor.answered() and monitor.answered_at >= monitor.dumped_at:
             start = monitor.sent_at  # the ping in flight at the dump came back late
         elif monitor.answered():
-            start = monitor.answered_at  # no ping in flight: the stall is still open
+            # No ping was in flight: the stall began after the watchdog's last tick, and is
+            # still open until the loop answers the next ping.
+            start = max(monitor.answered_at, self._last_tick)
         else:
             start = monitor.sent_at
         config = self._sink.current_config()
@@ -225,6 +243,9 @@ class Watchdog:
         if stall is None:
             return
         duration = end - stall.started - self._gc.time_between(stall.started, end)
+        config = self._sink.current_config()
+        if stall.reported is None and config is not None and duration < config.threshold:
+            return  # shorter than the threshold once garbage collection is taken out
         self._publish(stall, duration, ongoing=False)
 
     def _publish(self, stall: Stall, duration: float, ongoing: bool) -> None:
@@ -234,13 +255,15 @@ class Watchdog:
 
     # -- the faulthandler fallback ----------------------------------------------------------
 
-    def _collect_dump(self, monitors: list[_Monitor]) -> None:
+    def _collect_dump(self, monitors: list[_Monitor], starved: bool) -> None:
         fallback = self._fallback
         dump = fallback.collect() if fallback is not None else None
         if dump is None:
             return
         fired_at, stacks = dump
-        if self._gc.covers(fired_at):
+        # The timer also fires when the watchdog is merely late; only a watchdog that missed
+        # its wake-up by the threshold was kept from running, by a GIL held in native code.
+        if not starved or self._gc.covers(fired_at):
             return
         for monitor in monitors:
             sample = sample_dump(stacks.get(monitor.thread_id, ()))
@@ -256,8 +279,9 @@ class Watchdog:
                     fallback.disarm()
                     self._fallback = None
                 return
-            if fallback is None or fallback.timeout != config.threshold:
+            timeout = max(GIL_TIMEOUT_FLOOR, config.threshold)
+            if fallback is None or fallback.timeout != timeout:
                 if fallback is not None:
                     fallback.disarm()
-                fallback = self._fallback = GilFallback(config.threshold)
+                fallback = self._fallback = GilFallback(timeout)
             fallback.arm(now)
