@@ -56,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--threshold must be a positive number of milliseconds, got {args.threshold:g}"
         )
-    config = GuardConfig(strict=args.strict, threshold=args.threshold / 1000)
+    # A diagnostic run: keep the line that created each coroutine (see docs/guard.md).
+    config = GuardConfig(strict=args.strict, threshold=args.threshold / 1000, origin_depth=4)
     result = run_script(args.script, args.args, config=config)
     report = format_json(result.findings) if args.json else format_text(result.findings)
     if args.report:
