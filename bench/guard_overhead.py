@@ -6,8 +6,8 @@ compared with the unguarded run of the same round.
 
 Modes:
     none           no watchdog at all (the baseline)
-    guard          ``corral.guard.watch()``, default configuration
-    guard-no-origins  the same with ``origin_depth=0`` (no creation places for coroutines)
+    guard          ``corral.guard.watch()``, default configuration (the stall watchdog)
+    guard-origins  the same with ``origin_depth=1`` (where each coroutine was created)
     guard-strict   ``corral.guard.watch(strict=True)``
     asyncio-debug  ``asyncio.run(debug=True)``: asyncio's own slow-callback log (the built-in peer)
     aiodebug       ``aiodebug.log_slow_callbacks.enable(0.1)`` (a peer), when installed
@@ -36,7 +36,7 @@ from typing import Any
 
 Workload = Callable[[], Awaitable[object]]
 WORKLOADS: dict[str, Workload] = {}
-MODES = ("none", "guard", "guard-no-origins", "guard-strict", "asyncio-debug", "aiodebug")
+MODES = ("none", "guard", "guard-origins", "guard-strict", "asyncio-debug", "aiodebug")
 
 
 def register_workload(name: str) -> Callable[[Workload], Workload]:
@@ -118,7 +118,7 @@ def _mode(mode: str, findings: list[str]) -> Iterator[bool]:
         import corral.guard
 
         config = corral.guard.GuardConfig(
-            strict=mode == "guard-strict", origin_depth=0 if mode == "guard-no-origins" else 1
+            strict=mode == "guard-strict", origin_depth=1 if mode == "guard-origins" else 0
         )
         with corral.guard.watch(config) as guard:
             yield False
