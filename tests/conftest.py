@@ -1,4 +1,7 @@
-"""Shared test set-up: tests marked ``virtual_time`` run on corral's virtual-time loop."""
+"""Shared test set-up: pytester for the plugin's tests, and virtual time on request.
+
+Tests marked ``virtual_time`` run on corral's ``VirtualTimeLoop``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from corral.testing import VirtualTimeLoop
+
+pytest_plugins = ["pytester"]
 
 
 def pytest_asyncio_loop_factories(

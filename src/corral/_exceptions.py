@@ -11,6 +11,7 @@ The tree::
     │   └── BridgeDeadlock                           waited on the caller's blocked loop
     ├── BadURL                  (also ValueError)    a URL corral will not fetch (why, in words)
     ├── BadScope                (also ValueError)    crawl scope rules that cannot work
+    ├── BlockingCallError                            guard strict mode: a blocking call on the loop
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
         └── InputError          (exit 2)             an unreadable or malformed input
@@ -20,6 +21,11 @@ is an ``Outcome``, a failed URL is a recorded result.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corral.guard import Finding
 
 
 class CorralError(Exception):
@@ -63,6 +69,16 @@ class BadURL(CorralError, ValueError):
 
 class BadScope(CorralError, ValueError):
     """Crawl scope rules that cannot work: a bad pattern, scope kind, depth or seed."""
+
+class BlockingCallError(CorralError):
+    """A blocking call was made on the event loop's thread while the guard was in strict mode.
+
+    The guard records the finding before raising, so catching this error does not hide it.
+    """
+
+    def __init__(self, message: str, *, finding: Finding) -> None:
+        super().__init__(message)
+        self.finding = finding
 
 
 class CliError(CorralError):
