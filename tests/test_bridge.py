@@ -89,6 +89,9 @@ async def test_works_inside_a_running_loop() -> None:
     assert loop_a != id(asyncio.get_running_loop())
 
 
+# The test blocks its own loop on purpose (that is the deadlock it checks for), and leaves
+# the stuck coroutine cancelled on the bridge's loop: no guard for it.
+@pytest.mark.corral_guard(False)
 async def test_cross_loop_wait_is_a_clear_error_not_a_hang() -> None:
     """A coroutine waiting for the blocked caller's loop raises BridgeDeadlock promptly."""
     caller = asyncio.get_running_loop()

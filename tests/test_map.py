@@ -78,6 +78,9 @@ async def test_async_iterable_input() -> None:
     assert await corral.map(double, numbers(), limit=4) == [i * 2 for i in range(20)]
 
 
+# A million coroutines cost seconds of CPU under the guard's origin tracking; the test is
+# about laziness, not stalls, so the stall threshold is relaxed for it alone.
+@pytest.mark.corral_guard(threshold=10_000)
 async def test_a_million_lazy_items_keep_the_lead_bounded() -> None:
     """1,000,000 items from a generator: never more than `limit` pulled ahead of the work."""
     pulled = finished = lead = 0

@@ -70,6 +70,7 @@ class BadURL(CorralError, ValueError):
 class BadScope(CorralError, ValueError):
     """Crawl scope rules that cannot work: a bad pattern, scope kind, depth or seed."""
 
+
 class BlockingCallError(CorralError):
     """A blocking call was made on the event loop's thread while the guard was in strict mode.
 

@@ -8,6 +8,7 @@ CORRECT = """
 import asyncio, logging, time
 import aiohttp
 from aiohttp import web
+import corral
 
 logging.basicConfig(filename="app.log", level=logging.INFO)
 log = logging.getLogger("app")
@@ -41,7 +42,7 @@ async def main():
 
             tasks = [asyncio.create_task(get()) for _ in range(20)]
             texts = await asyncio.gather(*tasks)
-        offloaded = await asyncio.gather(*(asyncio.to_thread(blocking_work, n) for n in range(4)))
+        offloaded = await corral.map(lambda n: corral.to_thread(blocking_work, n), range(4), limit=4)
         import json  # an import inside a coroutine is allowed
         log.info("done %s %s", json.dumps(texts[:1]), offloaded)
         background = asyncio.create_task(asyncio.sleep(0.01))

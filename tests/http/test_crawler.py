@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import corral
 from corral.http import Page, Parsed, open_crawler
 from corral.testing import RobotsPolicy, Site, SiteLayout, open_site
 
@@ -30,11 +31,25 @@ async def crawl(seeds: list[str], store: Path, **options: Any) -> list[Page]:
         return [page async for page in crawler.crawl(seeds)]
 
 
-def records(store: Path) -> dict[str, tuple[Any, ...]]:
-    """Map each recorded URL to (status, error_kind, depth, found_on)."""
-    with sqlite3.connect(store) as conn:
-        rows = conn.execute("select url, status, error_kind, depth, found_on from results")
-        return {url: tuple(rest) for url, *rest in rows}
+async def records(store: Path) -> dict[str, tuple[Any, ...]]:
+    """Map each recorded URL to (status, error_kind, depth, found_on), read in a thread."""
+
+    def read() -> dict[str, tuple[Any, ...]]:
+        with sqlite3.connect(store) as conn:
+            rows = conn.execute("select url, status, error_kind, depth, found_on from results")
+            return {url: tuple(rest) for url, *rest in rows}
+
+    return await corral.to_thread(read)
+
+
+async def count_rows(store: Path, table: str) -> int:
+    """Count a store's rows, in a thread."""
+
+    def read() -> int:
+        with sqlite3.connect(store) as conn:
+            return int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+
+    return await corral.to_thread(read)
 
 
 def requested(site: Site) -> list[str]:
@@ -51,7 +66,7 @@ async def test_crawls_the_host_and_records_every_url_once(site: Site, tmp_path: 
         assert site.url(f"/site/{i}.html") in fetched
     seen = requested(site)
     assert len(seen) == len(set(seen))  # nothing requested twice
-    got = records(store)
+    got = await records(store)
     assert all(got[url][1] is None for url in fetched)
     assert got[site.url("/site/0.html")][2:] == (1, site.url("/"))
 
@@ -60,7 +75,7 @@ async def test_other_hosts_are_out_of_scope_by_default(site: Site, tmp_path: Pat
     """Links to the other host are recorded as out_of_scope and never requested."""
     store = tmp_path / "crawl.db"
     await crawl([site.url("/")], store, max_depth=3)
-    got = records(store)
+    got = await records(store)
     other = [url for url in got if url.startswith(site.other_base_url)]
     assert other
     assert all(got[url][1] == "out_of_scope" for url in other)
@@ -85,15 +100,16 @@ async def test_prefix_scope_and_patterns(site: Site, tmp_path: Path) -> None:
     )
     fetched = {p.url.removeprefix(site.base_url) for p in pages}
     assert fetched <= {f"/site/{i}.html" for i in range(10)} - {"/site/7.html"}
-    assert records(store2)[site.url("/site/7.html")][1] == "excluded"
-    assert records(store2)[site.url("/site/10.html")][1] == "not_included"
+    got = await records(store2)
+    assert got[site.url("/site/7.html")][1] == "excluded"
+    assert got[site.url("/site/10.html")][1] == "not_included"
 
 
 async def test_robots_disallow_is_obeyed_and_recorded(site: Site, tmp_path: Path) -> None:
     """/private/ is disallowed (but for one page): never requested, recorded as robots."""
     store = tmp_path / "crawl.db"
     await crawl([site.url("/")], store, max_depth=2)
-    got = records(store)
+    got = await records(store)
     assert got[site.url("/private/secret.html")][1] == "robots"
     assert got[site.url("/private/public.html")][0] == 200
     assert "/private/secret.html" not in requested(site)
@@ -158,7 +174,7 @@ async def test_nofollow_links_are_not_followed(site: Site, tmp_path: Path) -> No
     """rel=nofollow targets are recorded as nofollow and never requested."""
     store = tmp_path / "crawl.db"
     await crawl([site.url("/links/nofollow.html")], store, scope="prefix")
-    got = records(store)
+    got = await records(store)
     assert got[site.url("/links/nofollowed.html")][1] == "nofollow"
     assert got[site.url("/links/nofollowed-2.html")][1] == "nofollow"
     assert "/links/nofollowed.html" not in requested(site)
@@ -179,7 +195,7 @@ async def test_depth_limit_and_the_calendar_trap(site: Site, tmp_path: Path) -> 
     seed = site.url("/calendar/2026/11")
     pages = await crawl([seed], store, max_depth=5)
     assert max(p.depth for p in pages) == 5
-    got = records(store)
+    got = await records(store)
     assert any(kind == "max_depth" for _, kind, _, _ in got.values())
 
 
@@ -188,7 +204,8 @@ async def test_max_pages_stops_the_trap_and_records_the_rest(site: Site, tmp_pat
     store = tmp_path / "crawl.db"
     pages = await crawl([site.url("/calendar/2026/11")], store, max_pages=25)
     assert len(pages) == 25
-    assert any(kind == "max_pages" for _, kind, _, _ in records(store).values())
+    got = await records(store)
+    assert any(kind == "max_pages" for _, kind, _, _ in got.values())
 
 
 async def test_parse_callback_items_and_links(site: Site, tmp_path: Path) -> None:
@@ -206,9 +223,7 @@ async def test_parse_callback_items_and_links(site: Site, tmp_path: Path) -> Non
         pages = [p async for p in crawler.crawl([site.url("/site/0.html")])]
     assert loop_thread not in threads
     assert all(len(p.items) == 1 for p in pages)
-    with sqlite3.connect(store) as conn:
-        (items,) = conn.execute("select count(*) from items").fetchone()
-    assert items == len(pages)
+    assert await count_rows(store, "items") == len(pages)
 
 
 async def test_async_callback(site: Site, tmp_path: Path) -> None:
@@ -231,9 +246,7 @@ async def test_frontier_bound_parks_bodies_and_crawls_everything(
     pages = await crawl([site.url("/site/0.html")], store, frontier_bound=3, scope="prefix")
     unbounded = await crawl([site.url("/site/0.html")], tmp_path / "free.db", scope="prefix")
     assert {p.url for p in pages} == {p.url for p in unbounded}
-    with sqlite3.connect(store) as conn:
-        (left,) = conn.execute("select count(*) from parked").fetchone()
-    assert left == 0
+    assert await count_rows(store, "parked") == 0
 
 
 async def test_running_again_resumes_without_refetching(site: Site, tmp_path: Path) -> None:

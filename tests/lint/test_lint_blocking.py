@@ -236,18 +236,18 @@ GOOD = [
 
 
 @pytest.mark.parametrize("source", BAD)
-async def test_blocking_calls_are_flagged_on_their_line(source: str) -> None:
+def test_blocking_calls_are_flagged_on_their_line(source: str) -> None:
     """Each blocking call on the loop is reported on the line marked ``# !``."""
     assert flagged(source, "COR101") == marked(source)
 
 
 @pytest.mark.parametrize("source", GOOD)
-async def test_look_alikes_stay_silent(source: str) -> None:
+def test_look_alikes_stay_silent(source: str) -> None:
     """Handed-off work, sync code, shadowed names and async clients are not reported."""
     assert flagged(source, "COR101") == []
 
 
-async def test_message_names_the_call_and_the_corral_fix() -> None:
+def test_message_names_the_call_and_the_corral_fix() -> None:
     """The message says what blocks, where, and suggests the asyncio or corral way."""
     (message,) = messages("import time\nasync def poll():\n    time.sleep(1)\n", "COR101")
     assert "`time.sleep()` blocks the event loop in `async def poll`" in message
@@ -256,7 +256,7 @@ async def test_message_names_the_call_and_the_corral_fix() -> None:
     assert "corral.to_thread" in message
 
 
-async def test_helper_chain_is_spelled_out() -> None:
+def test_helper_chain_is_spelled_out() -> None:
     """A blocking helper is reported with the chain of calls down to the blocking one."""
     source = """
     import time

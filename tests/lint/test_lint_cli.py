@@ -39,7 +39,7 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-async def test_text_output_and_exit_one_on_findings(
+def test_text_output_and_exit_one_on_findings(
     crawler: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Findings print as ``path:line:col: CODE message`` lines, sorted, and exit 1."""
@@ -53,15 +53,13 @@ async def test_text_output_and_exit_one_on_findings(
     assert "corral lint: 8 finding(s) in 1 file(s)" in err
 
 
-async def test_clean_code_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean_code_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A clean tree prints nothing on stdout and exits 0."""
     write(tmp_path / "ok.py", "import asyncio\nasync def f():\n    await asyncio.sleep(1)\n")
     assert run([str(tmp_path)], capsys) == (0, "", "corral lint: no findings\n")
 
 
-async def test_exit_zero_and_select_ignore(
-    crawler: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_exit_zero_and_select_ignore(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--exit-zero`` exits 0; ``--select`` and ``--ignore`` filter by code or prefix."""
     code, out, _ = run([str(crawler), "--exit-zero"], capsys)
     assert code == 0
@@ -80,7 +78,7 @@ async def test_exit_zero_and_select_ignore(
         pytest.param(["--jobs", "0"], "jobs must be at least 1", id="jobs"),
     ],
 )
-async def test_usage_errors_exit_two(
+def test_usage_errors_exit_two(
     args: list[str], message: str, crawler: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bad codes and options give one line on stderr and exit 2."""
@@ -90,7 +88,7 @@ async def test_usage_errors_exit_two(
     assert message in err
 
 
-async def test_missing_path_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_path_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A path that does not exist is a usage error naming it."""
     missing = tmp_path / "nope.py"
     code, _, err = run([str(missing)], capsys)
@@ -110,7 +108,7 @@ async def test_missing_path_exits_two(tmp_path: Path, capsys: pytest.CaptureFixt
         pytest.param("  # noqa: COR105", False, id="other-rule"),
     ],
 )
-async def test_noqa(
+def test_noqa(
     comment: str, silenced: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``# noqa`` silences its line for the codes it names (or all); others stay."""
@@ -119,15 +117,13 @@ async def test_noqa(
     assert (code, out == "") == (0 if silenced else 1, silenced)
 
 
-async def test_file_wide_noqa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_wide_noqa(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``# corral: noqa`` on a line of its own silences the whole file."""
     path = write(tmp_path / "poll.py", "# corral: noqa: COR101\n" + BLOCKING.format(comment=""))
     assert run([str(path)], capsys)[:2] == (0, "")
 
 
-async def test_pyproject_configures_the_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_pyproject_configures_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``[tool.corral.lint]`` of the nearest pyproject.toml selects, ignores and excludes."""
     write(
         tmp_path / "pyproject.toml",
@@ -152,9 +148,7 @@ async def test_pyproject_configures_the_run(
     assert (code, out) == (0, "")
 
 
-async def test_named_paths_and_force_exclude(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_named_paths_and_force_exclude(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An excluded path named on the command line is linted, unless ``--force-exclude``."""
     write(tmp_path / "pyproject.toml", '[tool.corral.lint]\nexclude = ["generated"]\n')
     path = write(tmp_path / "generated" / "poll.py", BLOCKING.format(comment=""))
@@ -176,7 +170,7 @@ async def test_named_paths_and_force_exclude(
         pytest.param('select = "COR1"', "select must be a list of strings", id="not-a-list"),
     ],
 )
-async def test_malformed_pyproject_exits_two(
+def test_malformed_pyproject_exits_two(
     table: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A malformed ``[tool.corral.lint]`` is reported with its file and exits 2."""
@@ -188,7 +182,7 @@ async def test_malformed_pyproject_exits_two(
     assert message in err
 
 
-async def test_json_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--format json`` prints an array of findings with position, code and message."""
     code, out, _ = run([str(crawler), "--format", "json"], capsys)
     data = json.loads(out)
@@ -199,7 +193,7 @@ async def test_json_output(crawler: Path, capsys: pytest.CaptureFixture[str]) ->
     assert (data[0]["line"], data[0]["col"], data[0]["code"]) == (11, 12, "COR101")
 
 
-async def test_sarif_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sarif_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--format sarif`` prints a SARIF 2.1.0 log: the rules, then one result per finding."""
     code, out, _ = run([str(crawler), "--format", "sarif"], capsys)
     log = json.loads(out)
@@ -219,7 +213,7 @@ async def test_sarif_output(crawler: Path, capsys: pytest.CaptureFixture[str]) -
     assert uri == crawler.as_uri()
 
 
-async def test_broken_files_are_reported_and_skipped(
+def test_broken_files_are_reported_and_skipped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Unparsable, undecodable and unreadable files give COR000; the rest is still linted."""
@@ -236,7 +230,7 @@ async def test_broken_files_are_reported_and_skipped(
     assert "cannot decode the file" in lines[2]
 
 
-async def test_help_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
     """``corral lint --help`` names every code the linter can report."""
     with pytest.raises(SystemExit) as exit_info:
         main(["lint", "--help"])

@@ -239,42 +239,42 @@ TASK_GOOD = [
 
 
 @pytest.mark.parametrize("source", UNBOUNDED_BAD)
-async def test_unbounded_fan_outs_are_flagged(source: str) -> None:
+def test_unbounded_fan_outs_are_flagged(source: str) -> None:
     """One coroutine or task per item with no bound in sight is reported."""
     assert flagged(source, "COR105") == marked(source)
 
 
 @pytest.mark.parametrize("source", UNBOUNDED_GOOD)
-async def test_bounded_fan_outs_stay_silent(source: str) -> None:
+def test_bounded_fan_outs_stay_silent(source: str) -> None:
     """Fixed worker counts, semaphores, limits and cleanup fan-outs are not reported."""
     assert flagged(source, "COR105") == []
 
 
 @pytest.mark.parametrize("source", GATHER_BAD)
-async def test_gather_losing_results_is_flagged(source: str) -> None:
+def test_gather_losing_results_is_flagged(source: str) -> None:
     """A fan-out gather in a try whose handler carries on is reported."""
     assert flagged(source, "COR106") == marked(source)
 
 
 @pytest.mark.parametrize("source", GATHER_GOOD)
-async def test_gather_with_outcomes_or_reraise_stays_silent(source: str) -> None:
+def test_gather_with_outcomes_or_reraise_stays_silent(source: str) -> None:
     """Collected exceptions, re-raising handlers and fixed sets are not reported."""
     assert flagged(source, "COR106") == []
 
 
 @pytest.mark.parametrize("source", TASK_BAD)
-async def test_dropped_tasks_are_flagged(source: str) -> None:
+def test_dropped_tasks_are_flagged(source: str) -> None:
     """Tasks created as bare statements on asyncio or a loop are reported."""
     assert flagged(source, "COR109") == marked(source)
 
 
 @pytest.mark.parametrize("source", TASK_GOOD)
-async def test_kept_tasks_and_task_groups_stay_silent(source: str) -> None:
+def test_kept_tasks_and_task_groups_stay_silent(source: str) -> None:
     """Kept, awaited and task-group tasks are exempt from COR109."""
     assert flagged(source, "COR109") == []
 
 
-async def test_messages_point_to_the_toolkit() -> None:
+def test_messages_point_to_the_toolkit() -> None:
     """The fixes named are corral.map with a limit, on_error="collect" and open_scope."""
     (message,) = messages(UNBOUNDED_BAD[0].values[0], "COR105")  # type: ignore[arg-type]
     assert "corral.map(fn, items, limit=...)" in message

@@ -21,12 +21,12 @@ def write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text))
 
 
-async def test_corral_itself_is_clean() -> None:
+def test_corral_itself_is_clean() -> None:
     """corral's own source has no findings under its own linter (true ones get fixed)."""
     assert lint_paths([SRC]) == []
 
 
-async def test_public_shapes() -> None:
+def test_public_shapes() -> None:
     """``Finding`` is frozen and sortable; ``LintConfig`` is frozen, slotted, keyword-only."""
     (finding,) = lint_source("import time\nasync def f():\n    time.sleep(1)\n", path="x.py")
     assert isinstance(finding, Finding)
@@ -42,14 +42,14 @@ async def test_public_shapes() -> None:
         LintConfig(select=("NOPE",))
 
 
-async def test_codes_are_prefixes() -> None:
+def test_codes_are_prefixes() -> None:
     """Selection matches codes by prefix; COR000 is reported unless ignored."""
     assert LintConfig(select=("COR10",)).codes() == {"COR000", *(f"COR10{i}" for i in range(1, 10))}
     assert LintConfig(ignore=("COR",)).codes() == frozenset()
     assert len(known_codes()) == 13
 
 
-async def test_discovery_names_modules_and_skips_caches(tmp_path: Path) -> None:
+def test_discovery_names_modules_and_skips_caches(tmp_path: Path) -> None:
     """Files get their dotted module name; virtualenvs, caches and excluded globs are skipped."""
     write(tmp_path / "src" / "pkg" / "__init__.py", "")
     write(tmp_path / "src" / "pkg" / "sub" / "__init__.py", "")
@@ -79,7 +79,7 @@ def _big_tree(root: Path, files: int) -> None:
     write(root / "pkg" / "use.py", "from pkg.mod_0 import job_1\nasync def f():\n    job_1('u')\n")
 
 
-async def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
+def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
     """Linting with worker processes gives exactly the findings of one process, index included."""
     _big_tree(tmp_path, files=6)
     serial = lint_paths([tmp_path], jobs=1)
@@ -89,7 +89,7 @@ async def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
     assert [f.code for f in serial if f.path.endswith("use.py")] == ["COR102"]
 
 
-async def test_pathological_nesting_skips_a_rule_not_the_file() -> None:
+def test_pathological_nesting_skips_a_rule_not_the_file() -> None:
     """A rule that runs out of stack on absurdly deep code reports COR000; the others still run."""
     source = "import time\nasync def f():\n    time.sleep(1)\n    a" + ".b" * 900 + "()\n"
     findings = lint_source(source)
@@ -97,7 +97,7 @@ async def test_pathological_nesting_skips_a_rule_not_the_file() -> None:
     assert findings[0].message == "code nested too deeply for COR102, which skipped this file"
 
 
-async def test_render_rejects_an_unknown_format() -> None:
+def test_render_rejects_an_unknown_format() -> None:
     """``render`` names the formats it knows when given another."""
     with pytest.raises(ValueError, match="text, json, sarif"):
         render([], "xml")  # type: ignore[arg-type]

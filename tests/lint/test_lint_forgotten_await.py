@@ -176,18 +176,18 @@ GOOD = [
 
 
 @pytest.mark.parametrize("source", BAD)
-async def test_forgotten_awaits_are_flagged(source: str) -> None:
+def test_forgotten_awaits_are_flagged(source: str) -> None:
     """A coroutine dropped, tested, subscripted or left unused is reported on its line."""
     assert flagged(source, "COR102") == marked(source)
 
 
 @pytest.mark.parametrize("source", GOOD)
-async def test_awaited_or_passed_coroutines_stay_silent(source: str) -> None:
+def test_awaited_or_passed_coroutines_stay_silent(source: str) -> None:
     """Awaited, scheduled, returned or passed coroutines, generators and wrapped defs pass."""
     assert flagged(source, "COR102") == []
 
 
-async def test_message_says_add_await() -> None:
+def test_message_says_add_await() -> None:
     """The message names the call, says what is wrong, and gives the fix."""
     (message,) = messages("async def f(): ...\nasync def g():\n    f()\n", "COR102")
     assert "`f()`" in message
@@ -202,7 +202,7 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path.write_text(textwrap.dedent(text))
 
 
-async def test_coroutines_imported_from_the_tree_are_known(tmp_path: Path) -> None:
+def test_coroutines_imported_from_the_tree_are_known(tmp_path: Path) -> None:
     """The index of the linted tree resolves imports, re-exports and relative imports."""
     _tree(
         tmp_path,
@@ -225,7 +225,7 @@ async def test_coroutines_imported_from_the_tree_are_known(tmp_path: Path) -> No
     assert [(Path(f.path).name, f.line) for f in findings] == [("jobs.py", 6), ("jobs.py", 8)]
 
 
-async def test_a_module_outside_the_tree_is_not_guessed(tmp_path: Path) -> None:
+def test_a_module_outside_the_tree_is_not_guessed(tmp_path: Path) -> None:
     """Calls into modules that were not linted are not assumed to be coroutines."""
     _tree(tmp_path, {"job.py": "from elsewhere import fetch\nasync def run():\n    fetch()\n"})
     assert lint_paths([tmp_path], select=["COR102"], jobs=1) == []

@@ -181,18 +181,18 @@ SILENT = [
 
 
 @pytest.mark.parametrize(("code", "source"), CASES)
-async def test_lifecycle_pitfalls_are_flagged(code: str, source: str) -> None:
+def test_lifecycle_pitfalls_are_flagged(code: str, source: str) -> None:
     """Each bad snippet is reported under its code on exactly the marked lines."""
     assert flagged(source, code) == marked(source)
 
 
 @pytest.mark.parametrize(("code", "source"), SILENT)
-async def test_closed_shared_and_done_code_stays_silent(code: str, source: str) -> None:
+def test_closed_shared_and_done_code_stays_silent(code: str, source: str) -> None:
     """Closed or handed-on loops, settled tasks, shared pools and done queues pass."""
     assert flagged(source, code) == []
 
 
-async def test_executor_message_gives_the_fix() -> None:
+def test_executor_message_gives_the_fix() -> None:
     """The executor message says why ``with`` hurts and names corral.to_thread."""
     (pool,) = messages(EXECUTOR_BAD[0].values[0], "COR111")  # type: ignore[arg-type]
     assert "corral.to_thread" in pool

@@ -19,14 +19,14 @@ def _field(name: str) -> str:
     return match.group(1).strip()
 
 
-async def test_hook_is_declared() -> None:
+def test_hook_is_declared() -> None:
     """The hook has the id users put in their config, and runs on Python files."""
     assert _field("id") == "corral-lint"
     assert _field("language") == "python"
     assert _field("types") == "[python]"
 
 
-async def test_hook_entry_runs_the_linter_on_named_files(
+def test_hook_entry_runs_the_linter_on_named_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The entry, given the changed files as pre-commit does, lints them and fails on findings."""

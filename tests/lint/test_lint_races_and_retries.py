@@ -229,20 +229,18 @@ SILENT = [
 
 
 @pytest.mark.parametrize(("code", "source"), CASES)
-async def test_races_and_reused_coroutines_are_flagged(code: str, source: str) -> None:
+def test_races_and_reused_coroutines_are_flagged(code: str, source: str) -> None:
     """Each bad snippet is reported under its code on exactly the marked lines."""
     assert flagged(source, code) == marked(source)
 
 
 @pytest.mark.parametrize(("code", "source"), SILENT)
-async def test_locked_awaited_first_and_fresh_coroutines_stay_silent(
-    code: str, source: str
-) -> None:
+def test_locked_awaited_first_and_fresh_coroutines_stay_silent(code: str, source: str) -> None:
     """Locked, awaited-first, restored and fresh-per-attempt code passes."""
     assert flagged(source, code) == []
 
 
-async def test_messages_give_the_lock_and_corral_retry() -> None:
+def test_messages_give_the_lock_and_corral_retry() -> None:
     """Race and retry messages name the lock and corral.retry."""
     (race,) = messages(RACE_BAD[2].values[0], "COR107")  # type: ignore[arg-type]
     assert "asyncio.Lock" in race

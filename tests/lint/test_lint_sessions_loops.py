@@ -222,30 +222,30 @@ LOOP_GOOD = [
 
 
 @pytest.mark.parametrize("source", SESSION_BAD)
-async def test_sessions_per_request_or_leaked_are_flagged(source: str) -> None:
+def test_sessions_per_request_or_leaked_are_flagged(source: str) -> None:
     """Sessions made per item, or not closed on every path, are reported where made."""
     assert flagged(source, "COR103") == marked(source)
 
 
 @pytest.mark.parametrize("source", SESSION_GOOD)
-async def test_owned_sessions_stay_silent(source: str) -> None:
+def test_owned_sessions_stay_silent(source: str) -> None:
     """Sessions in ``async with``, closed in finally or by the class, or handed on pass."""
     assert flagged(source, "COR103") == []
 
 
 @pytest.mark.parametrize("source", LOOP_BAD)
-async def test_nested_loops_are_flagged(source: str) -> None:
+def test_nested_loops_are_flagged(source: str) -> None:
     """Loops run from a running loop, directly or through a helper, and nest_asyncio."""
     assert flagged(source, "COR104") == marked(source)
 
 
 @pytest.mark.parametrize("source", LOOP_GOOD)
-async def test_entry_points_stay_silent(source: str) -> None:
+def test_entry_points_stay_silent(source: str) -> None:
     """Script entry points and sync code not reached from a coroutine are not reported."""
     assert flagged(source, "COR104") == []
 
 
-async def test_session_messages_name_the_corral_way() -> None:
+def test_session_messages_name_the_corral_way() -> None:
     """The messages say why and that one session per job is the fix."""
     source = SESSION_BAD[1].values[0]
     assert isinstance(source, str)
