@@ -28,7 +28,7 @@ def test_guard_exports_claim_the_public_module() -> None:
 async def test_watch_inside_a_coroutine_captures_an_unawaited_coroutine() -> None:
     """``async with watch()`` records a dropped coroutine with its creation line, as an object."""
     async with watch() as guard:
-        _fetch()  # type: ignore[unused-coroutine]  # CREATED
+        _fetch()  # type: ignore[unused-coroutine]  # CREATED  # noqa: COR102 - on purpose
     (finding,) = guard.findings
     assert finding.kind is FindingKind.UNAWAITED_COROUTINE
     assert (finding.file, finding.function) == (
@@ -42,7 +42,7 @@ async def test_nested_guards_give_findings_to_the_innermost() -> None:
     """Guards nest like ``catch_warnings``: the inner one gets the findings, the outer none."""
     async with watch() as outer:
         async with watch() as inner:
-            _fetch()  # type: ignore[unused-coroutine]
+            _fetch()  # type: ignore[unused-coroutine]  # noqa: COR102 - on purpose
         assert len(inner.findings) == 1
     assert outer.findings == ()
 

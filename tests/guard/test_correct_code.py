@@ -42,7 +42,8 @@ async def main():
 
             tasks = [asyncio.create_task(get()) for _ in range(20)]
             texts = await asyncio.gather(*tasks)
-        offloaded = await corral.map(lambda n: corral.to_thread(blocking_work, n), range(4), limit=4)
+        work = lambda n: corral.to_thread(blocking_work, n)  # noqa: E731
+        offloaded = await corral.map(work, range(4), limit=4)
         import json  # an import inside a coroutine is allowed
         log.info("done %s %s", json.dumps(texts[:1]), offloaded)
         background = asyncio.create_task(asyncio.sleep(0.01))
