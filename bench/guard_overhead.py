@@ -13,7 +13,7 @@ Modes:
     aiodebug       ``aiodebug.log_slow_callbacks.enable(0.1)`` (a peer), when installed
 
 Workloads are async callables registered in ``WORKLOADS``; plug in another one with
-``register_workload`` (the fetch benchmark goes there once ``corral fetch`` exists).
+``register_workload``; ``fetch`` runs corral's own fetcher.
 
 Usage::
 
@@ -104,6 +104,20 @@ async def http_client() -> object:
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(worker(session) for _ in range(50)))
+    assert set(statuses) == {200}
+    return len(statuses)
+
+
+@register_workload("fetch")
+async def corral_fetch() -> object:
+    """2,000 URLs through corral's fetcher (politeness, retries, records), 50 per host."""
+    import corral.http
+
+    base = f"http://127.0.0.1:{os.environ['GUARD_BENCH_PORT']}/?i="
+    async with corral.http.open_fetcher(concurrency=50, per_host=50) as fetcher:
+        statuses = [
+            record.status async for record in fetcher.fetch_all(f"{base}{i}" for i in range(2_000))
+        ]
     assert set(statuses) == {200}
     return len(statuses)
 

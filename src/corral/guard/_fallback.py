@@ -8,7 +8,10 @@ thread's Python stack to a temporary file. The watchdog reads the file once it r
 
 Limits: faulthandler has one timer per process (arming ours cancels anyone else's, so the
 pytest plugin turns the fallback off when ``faulthandler_timeout`` is set); the dump has only
-Python frames (no C frames, no task names); and each re-arm starts a short-lived C thread.
+Python frames (no C frames, no task names); and each re-arm starts a short-lived C thread,
+which is why the timer is re-armed only every ``timeout / 2`` (with a ``1.5 x timeout`` delay,
+so it still fires after between one and one and a half ``timeout`` without the watchdog):
+re-arming on every watchdog tick cost a tenth of a busy loop's time.
 """
 
 from __future__ import annotations
@@ -53,15 +56,19 @@ class GilFallback:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
+        self._delay = 1.5 * timeout  # the timer's delay from each (re-)arming
+        self._rearm = 0.5 * timeout  # the least time between two re-armings
         self._file: IO[bytes] | None = None
         self.armed_at: float | None = None
 
     def arm(self, now: float) -> None:
         """Arm (or re-arm) the timer, so that it fires only if the watchdog stops re-arming."""
+        if self.armed_at is not None and now - self.armed_at < self._rearm:
+            return
         if self._file is None:
             # Unbuffered: faulthandler writes to the descriptor behind our back.
             self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (closed in disarm)
-        faulthandler.dump_traceback_later(self.timeout, repeat=False, file=self._file, exit=False)
+        faulthandler.dump_traceback_later(self._delay, repeat=False, file=self._file, exit=False)
         # The timer runs from the call, which may come a while after ``now`` was read.
         self.armed_at = max(now, time.monotonic())
 
@@ -86,6 +93,6 @@ class GilFallback:
         text = file.read().decode("utf-8", "replace")
         file.seek(0)
         file.truncate()
-        fired_at = self.armed_at + self.timeout
+        fired_at = self.armed_at + self._delay
         self.armed_at = None  # it fired once (repeat=False): arm again on the next tick
         return fired_at, parse_dump(text)
