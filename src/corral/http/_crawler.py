@@ -21,20 +21,19 @@ import tempfile
 import time
 import weakref
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from corral import map as corral_map
 from corral import open_scope
 from corral._clock import LOOP_CLOCK, Clock
 from corral.http._config import FetchConfig
 from corral.http._crawlconfig import CrawlConfig, Page, ParseCallback
 from corral.http._crawlpages import PageWork
 from corral.http._crawlscope import Scope
-from corral.http._engine import Job, utc_now
+from corral.http._engine import Job, streamed, utc_now
 from corral.http._fetcher import Fetcher, count
 from corral.http._frontier import Committed, CrawlStore, LinkRow, PageDone
 from corral.http._request import Request
@@ -124,11 +123,26 @@ class Crawler:
         return self.fetcher.statistics()
 
     def crawl(self, seeds: Iterable[str]) -> AsyncGenerator[Page, None]:
-        """Crawl from ``seeds``, yielding each fetched page once its record is written.
+        """Crawl from ``seeds``, yielding each fetched page as it is processed.
 
         Raises:
             BadScope: a seed is not an http(s) URL, or a pattern does not compile.
         """
+        self._set_scope(seeds)
+        run = streamed(self._run, self.config.fetch.concurrency)
+        self._runs.add(run)
+        return run
+
+    async def run(self, seeds: Iterable[str]) -> None:
+        """Crawl from ``seeds`` to the end without handing out pages (what the CLI does).
+
+        Raises:
+            BadScope: a seed is not an http(s) URL, or a pattern does not compile.
+        """
+        self._set_scope(seeds)
+        await self._run(None)
+
+    def _set_scope(self, seeds: Iterable[str]) -> None:
         config = self.config
         self._scope = Scope(
             seeds=tuple(seeds),
@@ -138,11 +152,8 @@ class Crawler:
             max_depth=config.max_depth,
             content_types=tuple(config.parse_types),
         )
-        run = self._crawl()
-        self._runs.add(run)
-        return run
 
-    async def _crawl(self) -> AsyncGenerator[Page, None]:
+    async def _run(self, deliver: Callable[[Page], Awaitable[None]] | None) -> None:
         assert self._scope is not None
         assert self._store is not None
         await self._add_seeds()
@@ -150,6 +161,13 @@ class Crawler:
             self._add_pending(host, n)
         work = PageWork(self, self._scope, self._parse)
         writer = _PageWriter(self)
+
+        async def sink(job: Job, result: FetchResult) -> None:
+            page, done = await work.process((job, result))
+            await writer.add(done)
+            if page is not None and deliver is not None:
+                await deliver(page)
+
         async with open_scope() as scope:
             helpers = [
                 await scope.spawn(self._renew_leases),
@@ -157,15 +175,7 @@ class Crawler:
                 await scope.spawn(writer.tick),
             ]
             try:
-                engine = self.fetcher.engine()
-                async with (
-                    engine.run(self._claims(), self.fetcher.counters) as fetched,
-                    corral_map(work.process, fetched, limit=64, ordered=False) as pages,
-                ):
-                    async for page, done in pages:
-                        await writer.add(done)
-                        if page is not None:
-                            yield page
+                await self.fetcher.engine().drive(self._claims(), self.fetcher.counters, sink)
                 await writer.flush()
                 if self._limit_reached():
                     left = await self._store.skip_rest("max_pages")

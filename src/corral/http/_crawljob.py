@@ -69,8 +69,7 @@ async def run_crawl_job(job: CrawlJob) -> int:
             raise InputError(str(exc)) from None
         try:
             async with open_progress(crawler.statistics, mode=job.progress):
-                async for _ in crawler.crawl(job.seeds):
-                    pass
+                await crawler.run(job.seeds)
             finished = True
         finally:
             await crawler.__aexit__(None, None, None)

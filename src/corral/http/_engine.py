@@ -16,27 +16,28 @@ inbox, the per-host queues (together at most ``buffer`` jobs) and the workers.
 from __future__ import annotations
 
 import asyncio
-import heapq
+import contextlib
 import random
 import time
-from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from corral import map as corral_map
+from corral import open_scope
 from corral._clock import LOOP_CLOCK, Clock
 from corral.http._attempt import AttemptOutcome, attempt
 from corral.http._config import FetchConfig
-from corral.http._politeness import HostState, Politeness
+from corral.http._dispatch import Dispatcher
+from corral.http._politeness import Politeness
 from corral.http._request import Request
 from corral.http._result import FetchResult
 from corral.http._stats import RunCounters
 
 _END = object()
+T = TypeVar("T")
 
 
 class Job:
@@ -52,145 +53,6 @@ class Job:
         self.preset = preset  # a record decided before any attempt (an invalid URL)
         self.attempts = 0
         self.first_started: float | None = None
-
-
-class Dispatcher:
-    """Hand out jobs whose host may start now; an async iterator for ``corral.map``."""
-
-    def __init__(
-        self, source: AsyncIterable[Job], politeness: Politeness, buffer: int, clock: Clock
-    ) -> None:
-        self._source = source
-        self._clock = clock
-        self._politeness = politeness
-        self._buffer = buffer
-        self._inbox: asyncio.Queue[object] = asyncio.Queue(buffer)
-        self._queues: dict[str, deque[Job]] = {}
-        self._instant: deque[Job] = deque()  # jobs with a preset record: no host, no wait
-        self._rotation: deque[HostState] = deque()
-        self._delayed: list[tuple[float, int, Job]] = []
-        self._seq = 0
-        self._queued = 0
-        self.running = 0
-        self._exhausted = False
-        self._reader: asyncio.Task[None] | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self.source_error: BaseException | None = None
-
-    async def __aenter__(self) -> Dispatcher:
-        self._reader = asyncio.get_running_loop().create_task(self._read())
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._reader is not None
-        self._reader.cancel()
-        await asyncio.wait([self._reader])
-        for queue in self._queues.values():
-            for job in queue:
-                assert job.request is not None
-                self._politeness.host(job.request.host).queued -= 1
-        self._queues.clear()
-
-    async def _read(self) -> None:
-        try:
-            async for job in self._source:
-                await self._inbox.put(job)
-                self._wake()
-        except Exception as exc:  # the run ends with it, after the work in flight
-            self.source_error = exc
-        await self._inbox.put(_END)
-        self._wake()
-
-    def __aiter__(self) -> Dispatcher:
-        return self
-
-    async def __anext__(self) -> Job:
-        while True:
-            now = self._clock.now()
-            self._take_inbox()
-            self._promote(now)
-            job = self._pick(now)
-            if job is not None:
-                return job
-            if self._exhausted and not self._queued and not self.running and not self._delayed:
-                raise StopAsyncIteration
-            await self._wait(self._wake_at(now))
-
-    def requeue(self, job: Job, not_before: float) -> None:
-        """Put a job back to be retried no earlier than loop time ``not_before``."""
-        self._seq += 1
-        heapq.heappush(self._delayed, (not_before, self._seq, job))
-        self._wake()
-
-    def _take_inbox(self) -> None:
-        while self._queued < self._buffer and not self._inbox.empty():
-            item = self._inbox.get_nowait()
-            if item is _END:
-                self._exhausted = True
-                return
-            assert isinstance(item, Job)
-            if item.preset is not None:
-                self._instant.append(item)
-            else:
-                self._enqueue(item, front=False)
-
-    def _promote(self, now: float) -> None:
-        while self._delayed and self._delayed[0][0] <= now:
-            self._enqueue(heapq.heappop(self._delayed)[2], front=True)
-
-    def _enqueue(self, job: Job, *, front: bool) -> None:
-        assert job.request is not None
-        name = job.request.host
-        queue = self._queues.get(name)
-        if queue is None:
-            queue = self._queues[name] = deque()
-            self._rotation.append(self._politeness.host(name))
-        if front:
-            queue.appendleft(job)
-        else:
-            queue.append(job)
-        self._queued += 1
-        self._politeness.host(name).queued += 1
-
-    def _pick(self, now: float) -> Job | None:
-        if self._instant:
-            self.running += 1
-            return self._instant.popleft()
-        politeness = self._politeness
-        for _ in range(len(self._rotation)):
-            state = self._rotation[0]
-            self._rotation.rotate(-1)
-            if politeness.can_start(state, now):
-                queue = self._queues[state.name]
-                job = queue.popleft()
-                if not queue:
-                    del self._queues[state.name]
-                    self._rotation.remove(state)
-                self._queued -= 1
-                state.queued -= 1
-                politeness.start(state, now)
-                self.running += 1
-                return job
-        return None
-
-    def _wake_at(self, now: float) -> float | None:
-        times = [state.ready_at() for state in self._rotation if state.ready_at() > now]
-        if self._delayed:
-            times.append(self._delayed[0][0])
-        return min(times) if times else None
-
-    async def _wait(self, until: float | None) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
-        self._politeness.listen(self._waiter)
-        try:
-            await self._politeness.wait_on(self._waiter, until, self._clock)
-        finally:
-            self._politeness.unlisten(self._waiter)
-            self._waiter = None
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
 
 
 class Engine:
@@ -216,27 +78,58 @@ class Engine:
             total=config.timeout, sock_connect=config.connect_timeout
         )
 
+    async def drive(self, source: AsyncIterable[Job], counters: RunCounters, sink: Sink) -> None:
+        """Run every job of ``source``; hand each final record to ``sink`` as it is made.
+
+        ``concurrency`` workers each take a startable job from the dispatcher, make the
+        attempt, and await ``sink(job, record)`` themselves (backpressure: a slow sink slows
+        the fetching); a retry goes back to the dispatcher instead.
+
+        Raises:
+            Exception: what the source raised (after the work in flight ended), or what a
+                sink raised (the other workers are cancelled).
+        """
+        buffer = max(64, 2 * self._config.concurrency)
+        async with Dispatcher(source, self._politeness, buffer, self._clock) as dispatcher:
+            async with open_scope() as scope:
+                for _ in range(self._config.concurrency):
+                    await scope.spawn(self._work, dispatcher, counters, sink)
+            if dispatcher.source_error is not None:
+                raise dispatcher.source_error
+
+    async def _work(self, dispatcher: Dispatcher, counters: RunCounters, sink: Sink) -> None:
+        while (job := await dispatcher.next()) is not None:
+            final = await self._run_job(job, dispatcher, counters)
+            if final is not None:
+                await sink(*final)
+
     @asynccontextmanager
     async def run(
         self, source: AsyncIterable[Job], counters: RunCounters
     ) -> AsyncIterator[AsyncIterator[tuple[Job, FetchResult]]]:
-        """Run jobs from ``source``; yield a stream of (job, final record) in completion order."""
-        buffer = max(64, 2 * self._config.concurrency)
-        async with Dispatcher(source, self._politeness, buffer, self._clock) as dispatcher:
+        """Run jobs from ``source``; yield a stream of (job, final record) in completion order.
 
-            async def run_job(job: Job) -> tuple[Job, FetchResult] | None:
-                return await self._run_job(job, dispatcher, counters)
+        The stream form of ``drive``, for callers that iterate: records wait in a queue of
+        ``concurrency`` places, so a slow reader slows the fetching, never the memory.
+        """
 
-            async with corral_map(
-                run_job, dispatcher, limit=self._config.concurrency, ordered=False
-            ) as stream:
-                yield _finals(stream, dispatcher)
+        async def produce(deliver: Callable[[tuple[Job, FetchResult]], Awaitable[None]]) -> None:
+            async def sink(job: Job, record: FetchResult) -> None:
+                await deliver((job, record))
+
+            await self.drive(source, counters, sink)
+
+        stream = streamed(produce, self._config.concurrency)
+        try:
+            yield stream
+        finally:
+            await stream.aclose()
 
     async def _run_job(
         self, job: Job, dispatcher: Dispatcher, counters: RunCounters
     ) -> tuple[Job, FetchResult] | None:
         if job.preset is not None:
-            dispatcher.running -= 1
+            dispatcher.finished()
             return job, job.preset
         assert job.request is not None
         loop = asyncio.get_running_loop()
@@ -248,7 +141,7 @@ class Engine:
                 self._session, job.request, self._config, self._timeout, keep_body=self._keep_body
             )
         finally:
-            dispatcher.running -= 1
+            dispatcher.finished()
             ended = loop.time()
             now = self._clock.now()
         job.attempts += 1
@@ -302,14 +195,53 @@ class Engine:
         )
 
 
-async def _finals(
-    stream: AsyncIterator[tuple[Job, FetchResult] | None], dispatcher: Dispatcher
-) -> AsyncIterator[tuple[Job, FetchResult]]:
-    async for item in stream:
-        if item is not None:
-            yield item
-    if dispatcher.source_error is not None:
-        raise dispatcher.source_error
+async def streamed(
+    produce: Callable[[Callable[[T], Awaitable[None]]], Awaitable[None]], maxsize: int
+) -> AsyncGenerator[T, None]:
+    """Turn a producer that calls ``deliver(item)`` into an async generator of its items.
+
+    The producer runs as a task; items wait in a queue of ``maxsize`` places (backpressure).
+    Closing the generator early cancels the producer; the producer's error is raised to the
+    reader once the items before it have been read.
+    """
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+
+    async def driving() -> None:
+        try:
+            await produce(queue.put)
+        finally:
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue: the reader sees the end
+                queue.put_nowait(_END)
+
+    task = asyncio.get_running_loop().create_task(driving())
+    try:
+        while True:
+            if not queue.empty():
+                item = queue.get_nowait()
+                if item is _END:
+                    break
+                yield item  # type: ignore[misc]
+                continue
+            if task.done():
+                break
+            getting = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getting, task}, return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()
+                await asyncio.wait({getting})
+                continue
+            item = getting.result()
+            if item is _END:
+                break
+            yield item  # type: ignore[misc]
+        await task  # the producer's error reaches the reader here
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
+
+Sink = Callable[["Job", FetchResult], Awaitable[None]]
 
 
 def utc_now() -> str:

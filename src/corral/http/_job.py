@@ -156,14 +156,16 @@ class _Runner:
         body_as = "base64" if self.job.config.save_bodies == "store" else "omit"
         writer = _Writer(self.store, body_as, self.job.config, self.counters)
         engine = self.fetcher.engine()
+
+        async def record(job: Job, result: FetchResult) -> None:
+            assert isinstance(job.ident, int)
+            self.counters.queued -= 1
+            await writer.add(job.ident, result)
+
         async with open_scope() as scope:
             ticker = await scope.spawn(self._tick, writer)
             try:
-                async with engine.run(self._pending(), self.counters) as results:
-                    async for job, result in results:
-                        assert isinstance(job.ident, int)
-                        self.counters.queued -= 1
-                        await writer.add(job.ident, result)
+                await engine.drive(self._pending(), self.counters, record)
             finally:
                 ticker.cancel()
                 await asyncio.shield(writer.close())
@@ -176,7 +178,11 @@ class _Runner:
 
 
 class _Writer:
-    """Batch final records into store transactions, one flush in flight at a time."""
+    """Batch final records into store transactions, one at a time (backpressure on fetching).
+
+    Workers add records; the one that fills a batch (or finds it old) writes it while the
+    others go on filling the next.
+    """
 
     def __init__(
         self, store: Store, body_as: str, config: FetchConfig, counters: RunCounters
@@ -187,13 +193,11 @@ class _Writer:
         directory = config.bodies_dir if config.save_bodies == "dir" else None
         self._bodies_dir = Path(directory) if directory is not None else None
         self._batch: list[tuple[int, FetchResult]] = []
-        self._counted: list[FetchResult] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self._deadline: float | None = None
 
     async def add(self, ident: int, result: FetchResult) -> None:
         self._batch.append((ident, result))
-        self._counted.append(result)
         loop = asyncio.get_running_loop()
         if self._deadline is None:
             self._deadline = loop.time() + _FLUSH_SECONDS
@@ -206,25 +210,18 @@ class _Writer:
             await self._flush()
 
     async def _flush(self) -> None:
-        if self._flushing is not None:
-            await self._flushing  # one transaction at a time: backpressure on the fetch
-        batch, self._batch, self._deadline = self._batch, [], None
-        results, self._counted = self._counted, []
-        if not batch:
-            return
-        self._flushing = asyncio.get_running_loop().create_task(self._write(batch))
-        for result in results:  # counted as done once handed to the store
-            count(self._counters, result)
-
-    async def _write(self, batch: list[tuple[int, FetchResult]]) -> None:
-        if self._bodies_dir is not None:
-            batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
-        await self._store.complete(batch, body_as=self._body_as)
+        async with self._lock:
+            batch, self._batch, self._deadline = self._batch, [], None
+            if not batch:
+                return
+            for _, result in batch:  # counted as done once handed to the store
+                count(self._counters, result)
+            if self._bodies_dir is not None:
+                batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
+            await self._store.complete(batch, body_as=self._body_as)
 
     async def close(self) -> None:
         await self._flush()
-        if self._flushing is not None:
-            await self._flushing
 
 
 async def _save_body(directory: Path, result: FetchResult) -> FetchResult:

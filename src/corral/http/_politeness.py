@@ -14,9 +14,7 @@ back to the configured values.
 
 from __future__ import annotations
 
-import asyncio
-
-from corral._clock import LOOP_CLOCK, Clock
+from collections.abc import Callable
 
 _MIN_THROTTLE_INTERVAL = 0.1  # seconds: the first slow-down of a host with no fixed rate
 _MAX_THROTTLE_INTERVAL = 5.0  # seconds: the slowest adaptive pace (Retry-After may ask more)
@@ -76,7 +74,7 @@ class Politeness:
         self.adaptive = adaptive
         self.active = 0
         self.hosts: dict[str, HostState] = {}
-        self._listeners: set[asyncio.Future[None]] = set()
+        self._listeners: list[Callable[[], None]] = []
 
     def host(self, name: str) -> HostState:
         """Return the state of ``name``, making it on first use."""
@@ -148,38 +146,14 @@ class Politeness:
         return tuple(name for name, s in self.hosts.items() if s.throttled(now))
 
     def changed(self) -> None:
-        """Wake every listener: a slot came free or a host's pace changed."""
-        for future in self._listeners:
-            if not future.done():
-                future.set_result(None)
+        """Tell every listener (each run's dispatcher) that a slot came free or a pace changed."""
+        for listener in self._listeners:
+            listener()
 
-    def listen(self, future: asyncio.Future[None]) -> None:
-        """Resolve ``future`` at the next change."""
-        self._listeners.add(future)
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` at every change."""
+        self._listeners.append(listener)
 
-    def unlisten(self, future: asyncio.Future[None]) -> None:
-        """Stop resolving ``future``."""
-        self._listeners.discard(future)
-
-    @staticmethod
-    async def wait_on(future: asyncio.Future[None], until: float | None, clock: Clock) -> None:
-        """Wait for ``future`` (a listener), or until ``clock`` reads ``until`` (None: no bound)."""
-        if until is None:
-            await future
-            return
-        delay = until - clock.now()
-        if delay <= 0:
-            return
-        if clock is LOOP_CLOCK:
-            try:
-                async with asyncio.timeout(delay):
-                    await future
-            except TimeoutError:
-                pass
-            return
-        sleeper = asyncio.ensure_future(clock.sleep(delay))  # an injected clock decides
-        try:
-            await asyncio.wait({future, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            await asyncio.wait({sleeper})
+    def unlisten(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)

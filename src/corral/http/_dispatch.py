@@ -1,0 +1,225 @@
+"""The dispatcher: hands each free worker a job whose host may start now.
+
+Jobs come from a source (read by one task into a bounded inbox) into per-host queues; a
+worker takes the next job round-robin over the hosts that may start (concurrency, start
+interval and cool-down allow it). A worker that finds nothing parks on a future of its own;
+whatever can make a job startable (a slot freed on a shared host, a job read from the source,
+a retry coming due, a host's interval passing) wakes *one* parked worker, so a finished
+request costs one wake-up, not a stampede. Memory is bounded by the inbox and the queues
+(together at most two ``buffer`` jobs) and the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections import deque
+from collections.abc import AsyncIterable
+from typing import TYPE_CHECKING
+
+from corral._clock import LOOP_CLOCK, Clock
+from corral.http._politeness import HostState, Politeness
+
+if TYPE_CHECKING:
+    from corral.http._engine import Job
+
+_END = object()
+
+
+class Dispatcher:
+    """Per-host queues over a lazy source; ``await next()`` gives a startable job or None."""
+
+    def __init__(
+        self, source: AsyncIterable[Job], politeness: Politeness, buffer: int, clock: Clock
+    ) -> None:
+        self._source = source
+        self._clock = clock
+        self._politeness = politeness
+        self._buffer = buffer
+        self._inbox: asyncio.Queue[object] = asyncio.Queue(buffer)
+        self._queues: dict[str, deque[Job]] = {}
+        self._instant: deque[Job] = deque()  # jobs with a preset record: no host, no wait
+        self._rotation: deque[HostState] = deque()
+        self._delayed: list[tuple[float, int, Job]] = []
+        self._seq = 0
+        self._queued = 0
+        self.running = 0
+        self._exhausted = False
+        self._parked: deque[asyncio.Future[None]] = deque()
+        self._timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
+        self._timer_at: float | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.source_error: BaseException | None = None
+
+    async def __aenter__(self) -> Dispatcher:
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._politeness.listen(self._wake_one)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._politeness.unlisten(self._wake_one)
+        self._cancel_timer()
+        assert self._reader is not None
+        self._reader.cancel()
+        await asyncio.wait([self._reader])
+        for queue in self._queues.values():
+            for job in queue:
+                assert job.request is not None
+                self._politeness.host(job.request.host).queued -= 1
+        self._queues.clear()
+
+    async def _read(self) -> None:
+        try:
+            async for job in self._source:
+                await self._inbox.put(job)
+                self._wake_one()
+        except Exception as exc:  # the run ends with it, after the work in flight
+            self.source_error = exc
+        await self._inbox.put(_END)
+        self._wake_all()
+
+    async def next(self) -> Job | None:
+        """Return a job that may start now, waiting if need be; None when the run is over."""
+        while True:
+            now = self._clock.now()
+            self._take_inbox()
+            self._promote(now)
+            job = self._pick(now)
+            if job is not None:
+                if self._parked and self._startable(now):
+                    self._wake_one()  # more is ready: pass the baton on
+                return job
+            if self._exhausted and not self._queued and not self.running and not self._delayed:
+                self._wake_all()
+                return None
+            await self._park(now)
+
+    def requeue(self, job: Job, not_before: float) -> None:
+        """Put a job back to be retried no earlier than clock time ``not_before``."""
+        self._seq += 1
+        heapq.heappush(self._delayed, (not_before, self._seq, job))
+        self._wake_one()
+
+    def finished(self) -> None:
+        """Count the end of a job this dispatcher handed out."""
+        self.running -= 1
+        if not self.running:
+            self._wake_one()  # the end of the run may have come
+
+    # --- queues ---------------------------------------------------------------------------
+
+    def _take_inbox(self) -> None:
+        while self._queued < self._buffer and not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if item is _END:
+                self._exhausted = True
+                return
+            job: Job = item  # type: ignore[assignment]
+            if job.preset is not None:
+                self._instant.append(job)
+            else:
+                self._enqueue(job, front=False)
+
+    def _promote(self, now: float) -> None:
+        while self._delayed and self._delayed[0][0] <= now:
+            self._enqueue(heapq.heappop(self._delayed)[2], front=True)
+
+    def _enqueue(self, job: Job, *, front: bool) -> None:
+        assert job.request is not None
+        name = job.request.host
+        queue = self._queues.get(name)
+        state = self._politeness.host(name)
+        if queue is None:
+            queue = self._queues[name] = deque()
+            self._rotation.append(state)
+        if front:
+            queue.appendleft(job)
+        else:
+            queue.append(job)
+        self._queued += 1
+        state.queued += 1
+
+    def _pick(self, now: float) -> Job | None:
+        if self._instant:
+            self.running += 1
+            return self._instant.popleft()
+        politeness = self._politeness
+        for _ in range(len(self._rotation)):
+            state = self._rotation[0]
+            self._rotation.rotate(-1)
+            if politeness.can_start(state, now):
+                queue = self._queues[state.name]
+                job = queue.popleft()
+                if not queue:
+                    del self._queues[state.name]
+                    self._rotation.remove(state)
+                self._queued -= 1
+                state.queued -= 1
+                politeness.start(state, now)
+                self.running += 1
+                return job
+        return None
+
+    def _startable(self, now: float) -> bool:
+        if self._instant:
+            return True
+        return any(self._politeness.can_start(state, now) for state in self._rotation)
+
+    # --- parking and waking ---------------------------------------------------------------
+
+    async def _park(self, now: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._parked.append(future)
+        self._arm_timer(now)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future in self._parked:
+                self._parked.remove(future)
+            elif future.done() and not future.cancelled():
+                self._wake_one()  # we were woken as we were cancelled: wake another instead
+            raise
+
+    def _wake_one(self) -> None:
+        while self._parked:
+            future = self._parked.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        while self._parked:
+            future = self._parked.popleft()
+            if not future.done():
+                future.set_result(None)
+
+    def _arm_timer(self, now: float) -> None:
+        """Make sure a parked worker wakes when the first waiting job comes due."""
+        times = [s.ready_at() for s in self._rotation if s.ready_at() > now]
+        if self._delayed:
+            times.append(self._delayed[0][0])
+        due = min(times) if times else None
+        if due is None or (self._timer_at is not None and self._timer_at <= due):
+            return  # nothing to wait for, or a timer already fires no later than needed
+        self._cancel_timer()
+        self._timer_at = due
+        if self._clock is LOOP_CLOCK:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(due, self._timer_fired)
+        else:
+            self._timer = asyncio.ensure_future(self._sleep_until(due))
+
+    async def _sleep_until(self, due: float) -> None:
+        await self._clock.sleep(due - self._clock.now())
+        self._timer_fired()
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._wake_one()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
