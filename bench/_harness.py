@@ -1,0 +1,259 @@
+"""Run named clients as pinned subprocesses and measure them, all in one run.
+
+A :class:`Runner` is a command line (a template) and a way to count what it produced. Each run
+gets a fresh working directory, is pinned to the client core with ``taskset``, and is reaped
+with ``os.wait4`` so its CPU time and peak RSS are its own (and its descendants'), not the
+harness's. nginx's own request counter is read before and after, as a second witness that the
+client really fetched what it claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+CLIENT_CORE = 1
+BENCH = Path(__file__).resolve().parent
+WORK = BENCH / ".work"
+PYTHON = sys.executable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Count:
+    """What a run produced: distinct URLs answered 200, and records written in all."""
+
+    ok: int
+    records: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Runner:
+    """A client under test: a command line template and how to count its results.
+
+    ``argv`` items are formatted with the benchmark's parameters, e.g. ``{python}``, ``{urls}``,
+    ``{base_url}``, ``{concurrency}``, ``{n}``, ``{corral}``; the command runs in a fresh
+    directory, so relative output paths land there, and ``count`` is called with it.
+    """
+
+    name: str
+    argv: Sequence[str]
+    count: Callable[[Path], Count]
+    role: str = "peer"  # "floor" (what ratios are taken against), "peer" or "corral"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One run of one runner."""
+
+    runner: str
+    role: str
+    n: int
+    wall_s: float
+    cpu_user_s: float
+    cpu_sys_s: float
+    peak_rss_mb: float
+    exit_code: int
+    ok: int
+    records: int
+    served: int
+
+    @property
+    def cpu_s(self) -> float:
+        """Return user plus system CPU seconds."""
+        return self.cpu_user_s + self.cpu_sys_s
+
+    @property
+    def rate(self) -> float:
+        """Return successful URLs per second of wall time."""
+        return self.ok / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def verified(self) -> bool:
+        """Say whether every URL was fetched: exit 0, N distinct 200s, and nginx served N."""
+        return self.exit_code == 0 and self.ok == self.n and self.served >= self.n
+
+
+def jsonl_count(
+    filename: str, *, url: str = "url", status: str = "status"
+) -> Callable[[Path], Count]:
+    """Count distinct URLs with status 200 in a JSON-lines file the runner wrote."""
+
+    def count(directory: Path) -> Count:
+        path = directory / filename
+        if not path.exists():
+            return Count(ok=0, records=0)
+        records, ok = 0, set()
+        with path.open() as lines:
+            for line in lines:
+                if line.strip():
+                    records += 1
+                    item = json.loads(line)
+                    if item.get(status) == 200:
+                        ok.add(item[url])
+        return Count(ok=len(ok), records=records)
+
+    return count
+
+
+def sqlite_count(filename: str, ok_query: str, records_query: str) -> Callable[[Path], Count]:
+    """Count results in a SQLite file the runner wrote, with two ``SELECT count(...)`` queries."""
+
+    def count(directory: Path) -> Count:
+        path = directory / filename
+        if not path.exists():
+            return Count(ok=0, records=0)
+        with sqlite3.connect(path) as db:
+            ok = db.execute(ok_query).fetchone()[0]
+            records = db.execute(records_query).fetchone()[0]
+        return Count(ok=int(ok), records=int(records))
+
+    return count
+
+
+def run_once(
+    runner: Runner,
+    *,
+    params: Mapping[str, object],
+    n: int,
+    served: Callable[[], int],
+    timeout: float,
+) -> Measurement:
+    """Run ``runner`` once, pinned to the client core, and measure it.
+
+    Args:
+        runner: The client to run.
+        params: Values for the placeholders in its command line.
+        n: How many URLs (or pages) it must fetch.
+        served: Returns nginx's request counter.
+        timeout: Seconds after which the run is killed (and then fails verification).
+
+    Returns:
+        The measurement; ``verified`` says whether it really fetched all ``n``.
+    """
+    directory = WORK / "runs" / runner.name
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    argv = ["taskset", "-c", str(CLIENT_CORE), *(a.format(**params) for a in runner.argv)]
+    before = served()
+    with (directory / "output.log").open("wb") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=log)
+        code, usage = _reap(process, timeout)
+        wall = time.perf_counter() - started
+    # The counter includes the status request that reads it.
+    fetched = served() - before - 1
+    count = runner.count(directory)
+    if code != 0:
+        tail = (directory / "output.log").read_text(errors="replace")[-1500:]
+        print(f"bench: {runner.name} exited with {code}; end of its output:\n{tail}", flush=True)
+    return Measurement(
+        runner=runner.name,
+        role=runner.role,
+        n=n,
+        wall_s=wall,
+        cpu_user_s=usage.ru_utime,
+        cpu_sys_s=usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        exit_code=code,
+        ok=count.ok,
+        records=count.records,
+        served=fetched,
+    )
+
+
+def _reap(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, os.struct_rusage]:
+    # wait4 returns this child's own rusage (and its reaped descendants'), unlike
+    # getrusage(RUSAGE_CHILDREN), whose ru_maxrss is the maximum over every child so far.
+    killer = threading.Timer(timeout, process.kill)
+    killer.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        killer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage
+
+
+def run_all(
+    runners: Sequence[Runner],
+    *,
+    repeat: int,
+    params: Mapping[str, object],
+    n: int,
+    served: Callable[[], int],
+    timeout: float,
+) -> list[Measurement]:
+    """Run every runner ``repeat`` times, interleaved, so drift in load hits them alike."""
+    results = []
+    for round_ in range(1, repeat + 1):
+        for runner in runners:
+            print(f"bench: round {round_}/{repeat}: {runner.name} (n={n}) ...", flush=True)
+            measured = run_once(runner, params=params, n=n, served=served, timeout=timeout)
+            mark = "ok" if measured.verified else "NOT VERIFIED"
+            print(
+                f"bench:   {measured.rate:,.0f}/s in {measured.wall_s:.2f} s, "
+                f"{measured.ok}/{n} ok, nginx served {measured.served}: {mark}",
+                flush=True,
+            )
+            results.append(measured)
+    return results
+
+
+def json_count(
+    filename: str, *, url: str = "url", status: str = "status"
+) -> Callable[[Path], Count]:
+    """Count distinct URLs with status 200 in a JSON file holding a list of items."""
+
+    def count(directory: Path) -> Count:
+        path = directory / filename
+        items = json.loads(path.read_text()) if path.exists() else []
+        ok = {item[url] for item in items if item.get(status) == 200}
+        return Count(ok=len(ok), records=len(items))
+
+    return count
+
+
+def dataset_count(
+    dirname: str, *, url: str = "url", status: str = "status"
+) -> Callable[[Path], Count]:
+    """Count distinct URLs with status 200 in a directory of one-item JSON files (Crawlee)."""
+
+    def count(directory: Path) -> Count:
+        records, ok = 0, set()
+        for path in (directory / dirname).glob("*.json"):
+            if path.name.startswith("__"):  # __metadata__.json
+                continue
+            records += 1
+            item = json.loads(path.read_text())
+            if item.get(status) == 200:
+                ok.add(item[url])
+        return Count(ok=len(ok), records=records)
+
+    return count
+
+
+def select(runners: Sequence[Runner], names: Sequence[str] | None) -> list[Runner]:
+    """Return the runners named (all when ``names`` is empty), failing on an unknown name."""
+    if not names:
+        return list(runners)
+    known = {r.name: r for r in runners}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"bench: unknown runner(s) {unknown}; known: {list(known)}")
+    return [known[n] for n in names]
+
+
+def params(**values: object) -> dict[str, object]:
+    """Return the placeholder values for runners' command lines, with the usual ones added."""
+    corral = Path(PYTHON).with_name("corral")
+    return {"python": PYTHON, "corral": corral, **values}
