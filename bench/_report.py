@@ -31,6 +31,7 @@ class Summary:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    served: int
 
 
 def summarise(measurements: Sequence[Measurement]) -> list[Summary]:
@@ -53,6 +54,7 @@ def summarise(measurements: Sequence[Measurement]) -> list[Summary]:
                 wall_s=statistics.median(m.wall_s for m in runs),
                 cpu_s=statistics.median(m.cpu_s for m in runs),
                 peak_rss_mb=statistics.median(m.peak_rss_mb for m in runs),
+                served=max(m.served for m in runs),
             )
         )
     return summaries
@@ -62,14 +64,16 @@ def print_tables(title: str, unit: str, summaries: Sequence[Summary]) -> None:
     """Print the main table and the matrix of rate ratios (row divided by column)."""
     floor = next((s for s in summaries if s.role == "floor"), None)
     print(f"\n## {title}\n")
-    header = f"| runner | ok | {unit} (median) | spread | wall s | CPU s | peak RSS MB | x floor |"
-    print(header)
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| runner | ok | nginx served | {unit} (median) | spread | wall s | CPU s "
+        "| peak RSS MB | x floor |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         ok = s.ok if s.verified else f"{s.ok} NOT VERIFIED"
         ratio = f"{s.rate / floor.rate:.2f}" if floor and floor.rate else "-"
         print(
-            f"| {s.runner} | {ok} | {s.rate:,.0f} | {s.rate_min:,.0f}-{s.rate_max:,.0f} "
+            f"| {s.runner} | {ok} | {s.served} | {s.rate:,.0f} | {s.rate_min:,.0f}-{s.rate_max:,.0f} "
             f"| {s.wall_s:.2f} | {s.cpu_s:.2f} | {s.peak_rss_mb:.0f} | {ratio} |"
         )
     print(f"\n{unit} ratio, row / column:\n")
