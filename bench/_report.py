@@ -73,7 +73,8 @@ def print_tables(title: str, unit: str, summaries: Sequence[Summary]) -> None:
         ok = s.ok if s.verified else f"{s.ok} NOT VERIFIED"
         ratio = f"{s.rate / floor.rate:.2f}" if floor and floor.rate else "-"
         print(
-            f"| {s.runner} | {ok} | {s.served} | {s.rate:,.0f} | {s.rate_min:,.0f}-{s.rate_max:,.0f} "
+            f"| {s.runner} | {ok} | {s.served} | {s.rate:,.0f} "
+            f"| {s.rate_min:,.0f}-{s.rate_max:,.0f} "
             f"| {s.wall_s:.2f} | {s.cpu_s:.2f} | {s.peak_rss_mb:.0f} | {ratio} |"
         )
     print(f"\n{unit} ratio, row / column:\n")
