@@ -128,17 +128,41 @@ def running_nginx(root: Path, work: Path) -> Iterator[Nginx]:
     binary = ensure_installed()
     work.mkdir(parents=True, exist_ok=True)
     (work / "tmp").mkdir(exist_ok=True)
-    port = free_port()
     config = work / "nginx.conf"
+    _stop_stale(work / "nginx.pid", config)
+    (work / "error.log").write_text("")
+    port = free_port()
     config.write_text(_render(root=root, work=work, port=port))
     argv = ["taskset", "-c", str(SERVER_CORE), binary, "-e", str(work / "error.log")]
     argv += ["-p", str(work), "-c", str(config)]
+    # SIGTERM (a CI timeout, kill PID) then unwinds like Ctrl-C, through the finally below.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
         _wait_ready(process, port, work)
         yield Nginx(port=port, root=root, version=_version(binary))
     finally:
         _stop(process)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stop_stale(pid_file: Path, config: Path) -> None:
+    # A harness killed with SIGKILL leaves its nginx running; stop it if it is ours.
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if str(config).encode() in cmdline:
+        print(f"bench: stopping a leftover bench nginx (pid {pid})", flush=True)
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def _render(*, root: Path, work: Path, port: int) -> str:
