@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -75,6 +76,11 @@ class Measurement:
     def rate(self) -> float:
         """Return successful URLs per second of wall time."""
         return self.ok / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def rate_per_cpu(self) -> float:
+        """Return successful URLs per CPU second, which other load on the core distorts less."""
+        return self.ok / self.cpu_s if self.cpu_s > 0 else 0.0
 
     @property
     def verified(self) -> bool:
@@ -171,13 +177,17 @@ def run_once(
     )
 
 
-def _reap(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, os.struct_rusage]:
+def _reap(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
     # wait4 returns this child's own rusage (and its reaped descendants'), unlike
     # getrusage(RUSAGE_CHILDREN), whose ru_maxrss is the maximum over every child so far.
     killer = threading.Timer(timeout, process.kill)
     killer.start()
     try:
         _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:  # Ctrl-C or SIGTERM in the harness: leave no client behind
+        process.kill()
+        process.wait()
+        raise
     finally:
         killer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)

@@ -30,6 +30,7 @@ class Summary:
     rate_max: float
     wall_s: float
     cpu_s: float
+    per_cpu_s: float
     peak_rss_mb: float
     served: int
 
@@ -53,6 +54,7 @@ def summarise(measurements: Sequence[Measurement]) -> list[Summary]:
                 rate_max=max(rates),
                 wall_s=statistics.median(m.wall_s for m in runs),
                 cpu_s=statistics.median(m.cpu_s for m in runs),
+                per_cpu_s=statistics.median(m.rate_per_cpu for m in runs),
                 peak_rss_mb=statistics.median(m.peak_rss_mb for m in runs),
                 served=max(m.served for m in runs),
             )
@@ -66,16 +68,17 @@ def print_tables(title: str, unit: str, summaries: Sequence[Summary]) -> None:
     print(f"\n## {title}\n")
     print(
         f"| runner | ok | nginx served | {unit} (median) | spread | wall s | CPU s "
-        "| peak RSS MB | x floor |"
+        f"| {unit.split('/')[0]}/CPU-s | peak RSS MB | x floor | x floor (CPU) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         ok = s.ok if s.verified else f"{s.ok} NOT VERIFIED"
         ratio = f"{s.rate / floor.rate:.2f}" if floor and floor.rate else "-"
+        cpu_ratio = f"{s.per_cpu_s / floor.per_cpu_s:.2f}" if floor and floor.per_cpu_s else "-"
         print(
             f"| {s.runner} | {ok} | {s.served} | {s.rate:,.0f} "
-            f"| {s.rate_min:,.0f}-{s.rate_max:,.0f} "
-            f"| {s.wall_s:.2f} | {s.cpu_s:.2f} | {s.peak_rss_mb:.0f} | {ratio} |"
+            f"| {s.rate_min:,.0f}-{s.rate_max:,.0f} | {s.wall_s:.2f} | {s.cpu_s:.2f} "
+            f"| {s.per_cpu_s:,.0f} | {s.peak_rss_mb:.0f} | {ratio} | {cpu_ratio} |"
         )
     print(f"\n{unit} ratio, row / column:\n")
     print("| | " + " | ".join(s.runner for s in summaries) + " |")
@@ -109,7 +112,10 @@ def write_json(
         "settings": dict(settings),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "versions": versions(),
-        "runs": [{**asdict(m), "rate": m.rate, "verified": m.verified} for m in measurements],
+        "runs": [
+            {**asdict(m), "rate": m.rate, "rate_per_cpu": m.rate_per_cpu, "verified": m.verified}
+            for m in measurements
+        ],
         "summary": [asdict(s) for s in summarise(measurements)],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

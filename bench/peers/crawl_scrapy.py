@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import scrapy
 from _scrapy_settings import settings
 from scrapy.crawler import CrawlerProcess
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 
 
 class SiteSpider(scrapy.Spider):
@@ -27,7 +27,8 @@ class SiteSpider(scrapy.Spider):
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Record the page and follow its links."""
         yield {"url": response.url, "status": response.status}
-        yield from response.follow_all(css="a", callback=self.parse)
+        if isinstance(response, TextResponse):  # links only from HTML and other text
+            yield from response.follow_all(css="a", callback=self.parse)
 
 
 if __name__ == "__main__":
