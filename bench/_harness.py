@@ -21,11 +21,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 CLIENT_CORE = 1
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work"
 PYTHON = sys.executable
+
+
+class Server(Protocol):
+    """What the harness asks of the server: its request counter and its CPU time."""
+
+    def requests_served(self) -> int:
+        """Return the requests the server has handled so far."""
+        ...
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU seconds the server has used so far."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +79,7 @@ class Measurement:
     ok: int
     records: int
     served: int
+    server_cpu_s: float
 
     @property
     def cpu_s(self) -> float:
@@ -130,7 +144,7 @@ def run_once(
     *,
     params: Mapping[str, object],
     n: int,
-    served: Callable[[], int],
+    server: Server,
     timeout: float,
 ) -> Measurement:
     """Run ``runner`` once, pinned to the client core, and measure it.
@@ -139,7 +153,7 @@ def run_once(
         runner: The client to run.
         params: Values for the placeholders in its command line.
         n: How many URLs (or pages) it must fetch.
-        served: Returns nginx's request counter.
+        server: The server, for its request counter and CPU time.
         timeout: Seconds after which the run is killed (and then fails verification).
 
     Returns:
@@ -150,14 +164,15 @@ def run_once(
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     argv = ["taskset", "-c", str(CLIENT_CORE), *(a.format(**params) for a in runner.argv)]
-    before = served()
+    before, server_cpu = server.requests_served(), server.cpu_seconds()
     with (directory / "output.log").open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=log)
         code, usage = _reap(process, timeout)
         wall = time.perf_counter() - started
     # The counter includes the status request that reads it.
-    fetched = served() - before - 1
+    fetched = server.requests_served() - before - 1
+    server_cpu = server.cpu_seconds() - server_cpu
     count = runner.count(directory)
     if code != 0:
         tail = (directory / "output.log").read_text(errors="replace")[-1500:]
@@ -174,6 +189,7 @@ def run_once(
         ok=count.ok,
         records=count.records,
         served=fetched,
+        server_cpu_s=server_cpu,
     )
 
 
@@ -200,7 +216,7 @@ def run_all(
     repeat: int,
     params: Mapping[str, object],
     n: int,
-    served: Callable[[], int],
+    server: Server,
     timeout: float,
 ) -> list[Measurement]:
     """Run every runner ``repeat`` times, interleaved, so drift in load hits them alike."""
@@ -208,11 +224,12 @@ def run_all(
     for round_ in range(1, repeat + 1):
         for runner in runners:
             print(f"bench: round {round_}/{repeat}: {runner.name} (n={n}) ...", flush=True)
-            measured = run_once(runner, params=params, n=n, served=served, timeout=timeout)
+            measured = run_once(runner, params=params, n=n, server=server, timeout=timeout)
             mark = "ok" if measured.verified else "NOT VERIFIED"
             print(
                 f"bench:   {measured.rate:,.0f}/s in {measured.wall_s:.2f} s, "
-                f"{measured.ok}/{n} ok, nginx served {measured.served}: {mark}",
+                f"{measured.ok}/{n} ok, nginx served {measured.served} "
+                f"using {measured.server_cpu_s:.1f} CPU s: {mark}",
                 flush=True,
             )
             results.append(measured)

@@ -72,6 +72,7 @@ class Nginx:
     port: int
     root: Path
     version: str
+    pid: int
 
     @property
     def base_url(self) -> str:
@@ -84,6 +85,20 @@ class Nginx:
             lines = response.read().decode().splitlines()
         # Third line: "accepts handled requests" counters.
         return int(lines[2].split()[2])
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU seconds (user + sys) used so far by nginx's master and workers."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # Fields after the parenthesised name: state ppid ... utime(12) stime(13).
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if stat.parent.name == str(self.pid) or fields[1] == str(self.pid):
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
 
 
 def ensure_installed() -> str:
@@ -140,7 +155,7 @@ def running_nginx(root: Path, work: Path) -> Iterator[Nginx]:
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
         _wait_ready(process, port, work)
-        yield Nginx(port=port, root=root, version=_version(binary))
+        yield Nginx(port=port, root=root, version=_version(binary), pid=process.pid)
     finally:
         _stop(process)
         signal.signal(signal.SIGTERM, previous)

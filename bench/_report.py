@@ -33,6 +33,7 @@ class Summary:
     per_cpu_s: float
     peak_rss_mb: float
     served: int
+    server_cpu_s: float
 
 
 def summarise(measurements: Sequence[Measurement]) -> list[Summary]:
@@ -57,6 +58,7 @@ def summarise(measurements: Sequence[Measurement]) -> list[Summary]:
                 per_cpu_s=statistics.median(m.rate_per_cpu for m in runs),
                 peak_rss_mb=statistics.median(m.peak_rss_mb for m in runs),
                 served=max(m.served for m in runs),
+                server_cpu_s=statistics.median(m.server_cpu_s for m in runs),
             )
         )
     return summaries
@@ -68,9 +70,9 @@ def print_tables(title: str, unit: str, summaries: Sequence[Summary]) -> None:
     print(f"\n## {title}\n")
     print(
         f"| runner | ok | nginx served | {unit} (median) | spread | wall s | CPU s "
-        f"| {unit.split('/')[0]}/CPU-s | peak RSS MB | x floor | x floor (CPU) |"
+        f"| {unit.split('/')[0]}/CPU-s | peak RSS MB | x floor | x floor (CPU) | nginx CPU s |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         ok = s.ok if s.verified else f"{s.ok} NOT VERIFIED"
         ratio = f"{s.rate / floor.rate:.2f}" if floor and floor.rate else "-"
@@ -78,7 +80,8 @@ def print_tables(title: str, unit: str, summaries: Sequence[Summary]) -> None:
         print(
             f"| {s.runner} | {ok} | {s.served} | {s.rate:,.0f} "
             f"| {s.rate_min:,.0f}-{s.rate_max:,.0f} | {s.wall_s:.2f} | {s.cpu_s:.2f} "
-            f"| {s.per_cpu_s:,.0f} | {s.peak_rss_mb:.0f} | {ratio} | {cpu_ratio} |"
+            f"| {s.per_cpu_s:,.0f} | {s.peak_rss_mb:.0f} | {ratio} | {cpu_ratio} "
+            f"| {s.server_cpu_s:.2f} |"
         )
     print(f"\n{unit} ratio, row / column:\n")
     print("| | " + " | ".join(s.runner for s in summaries) + " |")

@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
             repeat=args.repeat,
             params=params,
             n=args.n,
-            served=server.requests_served,
+            server=server,
             timeout=args.timeout,
         )
         nginx_version = server.version

@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
                 repeat=1,
                 params=params,
                 n=n,
-                served=server.requests_served,
+                server=server,
                 timeout=args.timeout,
             )
     print_growth(results, args.sizes)
