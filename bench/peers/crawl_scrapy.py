@@ -37,7 +37,7 @@ if __name__ == "__main__":
     parser.add_argument("-c", "--concurrency", type=int, default=100)
     parser.add_argument("--out", default="results.jsonl")
     args = parser.parse_args()
-    process = CrawlerProcess(settings(args.concurrency, args.out))
+    process = CrawlerProcess(settings(args.concurrency, args.out, outputs_per_response=10))
     host = urlsplit(args.seed).hostname or ""
     process.crawl(SiteSpider, start_urls=[args.seed], allowed_domains=[host])
     process.start()

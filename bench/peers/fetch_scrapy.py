@@ -39,6 +39,6 @@ if __name__ == "__main__":
     parser.add_argument("-c", "--concurrency", type=int, default=100)
     parser.add_argument("--out", default="results.jsonl")
     args = parser.parse_args()
-    process = CrawlerProcess(settings(args.concurrency, args.out))
+    process = CrawlerProcess(settings(args.concurrency, args.out, outputs_per_response=1))
     process.crawl(ListSpider, urls_path=args.urls)
     process.start()
