@@ -10,6 +10,7 @@ client really fetched what it claims.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import resource
 import shutil
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
 
@@ -159,21 +161,14 @@ def run_once(
     Returns:
         The measurement; ``verified`` says whether it really fetched all ``n``.
     """
-    directory = WORK / "runs" / runner.name
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    directory = _fresh_directory(runner.name)
     argv = ["taskset", "-c", str(CLIENT_CORE), *(a.format(**params) for a in runner.argv)]
     before, server_cpu = server.requests_served(), server.cpu_seconds()
-    with (directory / "output.log").open("wb") as log:
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=log)
-        code, usage = _reap(process, timeout)
-        wall = time.perf_counter() - started
+    code, usage, wall = _run_pinned(argv, directory, timeout)
     # The counter includes the status request that reads it.
     fetched = server.requests_served() - before - 1
     server_cpu = server.cpu_seconds() - server_cpu
-    count = runner.count(directory)
+    count = _count_in_child(runner.count, directory)
     if code != 0:
         tail = (directory / "output.log").read_text(errors="replace")[-1500:]
         print(f"bench: {runner.name} exited with {code}; end of its output:\n{tail}", flush=True)
@@ -191,6 +186,47 @@ def run_once(
         served=fetched,
         server_cpu_s=server_cpu,
     )
+
+
+def _count_in_child(count: Callable[[Path], Count], directory: Path) -> Count:
+    # Linux keeps a process's peak RSS across exec, so every client starts with its parent's
+    # peak as the floor of its own ru_maxrss. Counting a million results here would lift that
+    # floor for every later client; a forked child does the counting and takes its memory away.
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_send_count, args=(count, directory, send))
+    child.start()
+    send.close()
+    try:
+        result: Count = receive.recv()
+    except EOFError:
+        raise RuntimeError(f"counting the results in {directory} failed") from None
+    finally:
+        child.join()
+    return result
+
+
+def _send_count(count: Callable[[Path], Count], directory: Path, send: Connection) -> None:
+    send.send(count(directory))
+    send.close()
+
+
+def _fresh_directory(name: str) -> Path:
+    directory = WORK / "runs" / name
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def _run_pinned(
+    argv: list[str], directory: Path, timeout: float
+) -> tuple[int, resource.struct_rusage, float]:
+    with (directory / "output.log").open("wb") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=log)
+        code, usage = _reap(process, timeout)
+        return code, usage, time.perf_counter() - started
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
