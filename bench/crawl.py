@@ -47,18 +47,29 @@ RUNNERS = [
         ],
         count=h.dataset_count("storage/datasets/default"),
     ),
-    # corral (the lead adds it when `corral crawl` lands):
-    # h.Runner(
-    #     name="corral",
-    #     role="corral",
-    #     argv=["{corral}", "crawl", "{seed}", "-o", "out.db", "--concurrency", "{concurrency}",
-    #           "--per-host", "{concurrency}", "--no-progress"],
-    #     count=h.sqlite_count(
-    #         "out.db",
-    #         "SELECT count(DISTINCT url) FROM results WHERE status = 200",
-    #         "SELECT count(*) FROM results",
-    #     ),
-    # ),
+    h.Runner(
+        name="scrapy-default",
+        argv=[
+            *("{python}", str(PEERS / "crawl_scrapy.py"), "{seed}", "-c", "{concurrency}"),
+            "--default-items",
+        ],
+        count=h.jsonl_count("results.jsonl"),
+    ),
+    # corral crawl with robots.txt, the SQLite frontier and store; one host, so --per-host
+    # equals the concurrency.
+    h.Runner(
+        name="corral",
+        role="corral",
+        argv=[
+            *("{corral}", "crawl", "{seed}", "-o", "out.db", "--concurrency", "{concurrency}"),
+            *("--per-host", "{concurrency}", "--no-progress", "--quiet"),
+        ],
+        count=h.sqlite_count(
+            "out.db",
+            "SELECT count(DISTINCT url) FROM results WHERE status = 200",
+            "SELECT count(*) FROM results",
+        ),
+    ),
 ]
 
 

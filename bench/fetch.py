@@ -52,18 +52,30 @@ RUNNERS = [
         ],
         count=h.dataset_count("storage/datasets/default"),
     ),
-    # corral (the lead adds it when `corral fetch` lands):
-    # h.Runner(
-    #     name="corral",
-    #     role="corral",
-    #     argv=["{corral}", "fetch", "{urls}", "-o", "out.db", "--concurrency", "{concurrency}",
-    #           "--per-host", "{concurrency}", "--no-progress"],
-    #     count=h.sqlite_count(
-    #         "out.db",
-    #         "SELECT count(DISTINCT url) FROM results WHERE status = 200",
-    #         "SELECT count(*) FROM results",
-    #     ),
-    # ),
+    # Scrapy as the figures were measured (default CONCURRENT_ITEMS): see docs.
+    h.Runner(
+        name="scrapy-default",
+        argv=[
+            *("{python}", str(PEERS / "fetch_scrapy.py"), "{urls}", "-c", "{concurrency}"),
+            "--default-items",
+        ],
+        count=h.jsonl_count("results.jsonl"),
+    ),
+    # corral fetch with politeness (per-host limit, adaptive slow-down), retries and the
+    # SQLite store on; --per-host equals the concurrency because every URL is on one host.
+    h.Runner(
+        name="corral",
+        role="corral",
+        argv=[
+            *("{corral}", "fetch", "{urls}", "-o", "out.db", "--concurrency", "{concurrency}"),
+            *("--per-host", "{concurrency}", "--no-progress", "--quiet"),
+        ],
+        count=h.sqlite_count(
+            "out.db",
+            "SELECT count(DISTINCT url) FROM results WHERE status = 200",
+            "SELECT count(*) FROM results",
+        ),
+    ),
 ]
 
 

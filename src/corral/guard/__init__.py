@@ -3,16 +3,38 @@
 ``watch()`` and ``install()`` switch on a guard that reports loop stalls (with the stack),
 blocking calls on the loop thread (strict mode), coroutines never awaited, task exceptions
 never retrieved, tasks left pending and aiohttp sessions never closed, each at the place in
-the user's code that caused it. See docs/guard.md.
+the user's code that caused it. See docs/guard.md. The names load on first use (see
+``corral._lazy``).
 """
 
 from __future__ import annotations
 
-from corral._exceptions import BlockingCallError
-from corral.guard._config import GuardConfig
-from corral.guard._finding import Finding, FindingKind, Frame, format_json, format_text
-from corral.guard._guard import Guard, install, uninstall, watch
-from corral.guard._runner import ScriptResult, run_script
+from typing import TYPE_CHECKING
+
+from corral._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from corral._exceptions import BlockingCallError
+    from corral.guard._config import GuardConfig
+    from corral.guard._finding import Finding, FindingKind, Frame, format_json, format_text
+    from corral.guard._guard import Guard, install, uninstall, watch
+    from corral.guard._runner import ScriptResult, run_script
+
+_HOMES = {
+    "BlockingCallError": "corral._exceptions",
+    "Finding": "corral.guard._finding",
+    "FindingKind": "corral.guard._finding",
+    "Frame": "corral.guard._finding",
+    "Guard": "corral.guard._guard",
+    "GuardConfig": "corral.guard._config",
+    "ScriptResult": "corral.guard._runner",
+    "format_json": "corral.guard._finding",
+    "format_text": "corral.guard._finding",
+    "install": "corral.guard._guard",
+    "run_script": "corral.guard._runner",
+    "uninstall": "corral.guard._guard",
+    "watch": "corral.guard._guard",
+}
 
 __all__ = [
     "BlockingCallError",
@@ -31,8 +53,4 @@ __all__ = [
 ]
 
 # Exported objects say they live in ``corral.guard``, where users import them from.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith(("corral.guard.", "corral._exceptions")):
-        _obj.__module__ = "corral.guard"
-del _name, _obj
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, rename=True)

@@ -9,9 +9,9 @@ thread's Python stack to a temporary file. The watchdog reads the file once it r
 Limits: faulthandler has one timer per process (arming ours cancels anyone else's, so the
 pytest plugin turns the fallback off when ``faulthandler_timeout`` is set); the dump has only
 Python frames (no C frames, no task names); and each re-arm starts a short-lived C thread,
-which is why the timer is re-armed only every ``timeout / 2`` (with a ``1.5 x timeout`` delay,
-so it still fires after between one and one and a half ``timeout`` without the watchdog):
-re-arming on every watchdog tick cost a tenth of a busy loop's time.
+which is why the timer is re-armed only every ``timeout / 4`` (with a ``1.25 x timeout`` delay,
+so it still fires after between one and one and a quarter ``timeout`` without the watchdog):
+re-arming on every watchdog tick (40 a second) cost a tenth of a busy fetch's time.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class GilFallback:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._delay = 1.5 * timeout  # the timer's delay from each (re-)arming
-        self._rearm = 0.5 * timeout  # the least time between two re-armings
+        self._rearm = 0.25 * timeout  # the least time between two re-armings
+        self._delay = timeout + self._rearm  # the timer's delay from each (re-)arming
         self._file: IO[bytes] | None = None
         self.armed_at: float | None = None
 

@@ -2,15 +2,32 @@
 
 Use ``lint_paths`` on files and directories (or ``lint_source`` on a string), and ``render`` to
 print the findings as text, JSON or SARIF. Each rule (``RULES``) lives in its own module under
-``corral.lint._rules``; ``docs/lint.md`` describes what each flags and how to fix it.
+``corral.lint._rules``; ``docs/lint.md`` describes what each flags and how to fix it. The names
+load on first use (see ``corral._lazy``).
 """
 
 from __future__ import annotations
 
-from corral.lint._config import LintConfig
-from corral.lint._engine import lint_paths, lint_source
-from corral.lint._finding import Finding
-from corral.lint._report import FORMATS, RULES, RuleInfo, render
+from typing import TYPE_CHECKING
+
+from corral._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from corral.lint._config import LintConfig
+    from corral.lint._engine import lint_paths, lint_source
+    from corral.lint._finding import Finding
+    from corral.lint._report import FORMATS, RULES, RuleInfo, render
+
+_HOMES = {
+    "FORMATS": "corral.lint._report",
+    "RULES": "corral.lint._report",
+    "Finding": "corral.lint._finding",
+    "LintConfig": "corral.lint._config",
+    "RuleInfo": "corral.lint._report",
+    "lint_paths": "corral.lint._engine",
+    "lint_source": "corral.lint._engine",
+    "render": "corral.lint._report",
+}
 
 __all__ = [
     "FORMATS",
@@ -22,3 +39,5 @@ __all__ = [
     "lint_source",
     "render",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)
