@@ -36,11 +36,12 @@ from corral.http._crawlscope import Scope
 from corral.http._engine import Job, streamed, utc_now
 from corral.http._fetcher import Fetcher, count
 from corral.http._frontier import Committed, CrawlStore, LinkRow, PageDone
-from corral.http._request import Request
+from corral.http._request import Request, split_normal
 from corral.http._result import FetchResult
 from corral.http._robotsgate import RobotsGate
 from corral.http._stats import FetchStatistics
 from corral.http._store import PendingRow
+from corral.http._urls import host_key, parse
 
 LEASE_SECONDS = 60.0
 _SEEN_CACHE = 100_000  # recently seen URLs kept in memory in front of the store's index
@@ -206,8 +207,6 @@ class Crawler:
         """Return frontier rows for URLs not seen lately, with the scope's verdict on each
         (``skip`` forces a reason, such as ``nofollow``)."""
         assert self._scope is not None
-        from corral.http._urls import host_key, parse
-
         rows: list[LinkRow] = []
         for url in urls:
             if url in self._seen:
@@ -216,6 +215,11 @@ class Crawler:
             self._seen[url] = None
             if len(self._seen) > _SEEN_CACHE:
                 self._seen.popitem(last=False)
+            host = split_normal(url)
+            if host is not None:  # already normal (as the parser hands links out): no reparse
+                reason = skip or self._scope.allows_normal(url, host, depth).reason
+                rows.append(LinkRow(url, url, host, depth, found_on, reason))
+                continue
             reason = skip or self._scope.allows(url, depth).reason
             try:
                 parsed = parse(url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from corral import to_thread
@@ -89,7 +88,6 @@ class PageWork:
         self._crawler = crawler
         self._scope = scope
         self._parse = parse
-        self._store_bodies = crawler.config.fetch.save_bodies == "store"
         self._follow_nofollow = crawler.config.follow_nofollow
         self.parser = ParseBatcher()
 
@@ -100,31 +98,34 @@ class PageWork:
             assert isinstance(job.ident, int)
             return None, PageDone(job.ident, result)  # decided without a fetch (robots)
         assert isinstance(job.ident, int)
-        record = result if self._store_bodies else replace(result, body=None)
-        page = Page(
-            url=result.url,
-            depth=job.request.depth,
-            found_on=job.request.found_on,
-            result=record,
-            body=result.body,
-        )
-        parsed = self._parses(result)
+        body, request = job.body, job.request
+        parsed = result.ok and body is not None and self._scope.parses(result.content_type)
         if parsed and self._crawler.frontier_full():
-            parked = (result.content_type, result.body or b"")
-            return page, PageDone(job.ident, record, parked=parked)
+            page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
+                        result=result, body=body)  # fmt: skip
+            return page, PageDone(job.ident, result, parked=(result.content_type, body or b""))
         follow: Sequence[str] = ()
         skipped: Sequence[str] = ()
         if parsed:
-            found = await self.parser.parse(result.body or b"", _base(result), result.content_type)
+            found = await self.parser.parse(body or b"", _base(result), result.content_type)
             follow, skipped = self._choose(found, result.url)
         items: tuple[Mapping[str, Any], ...] = ()
         if self._parse is not None and parsed:
-            items, chosen = await self._callback(replace(page, links=tuple(follow)))
+            seen = Page(url=result.url, depth=request.depth, found_on=request.found_on,
+                        result=result, body=body, links=tuple(follow))  # fmt: skip
+            items, chosen = await self._callback(seen)
             if chosen is not None:
                 follow, skipped = chosen, ()
-        rows = self._rows(follow, skipped, page)
-        page = replace(page, links=tuple(follow), items=items)
-        return page, PageDone(job.ident, record, rows, items)
+        page = Page(
+            url=result.url,
+            depth=request.depth,
+            found_on=request.found_on,
+            result=result,
+            body=body,
+            links=tuple(follow),
+            items=items,
+        )
+        return page, PageDone(job.ident, result, self._rows(follow, skipped, page), items)
 
     def _parses(self, result: FetchResult) -> bool:
         return result.ok and result.body is not None and self._scope.parses(result.content_type)

@@ -125,6 +125,28 @@ class Scope:
             return Decision(False, "not_included")
         return ALLOWED
 
+    def allows_normal(self, url: str, host: str, depth: int = 0) -> Decision:
+        """Decide like ``allows`` for a URL already in normal form whose host key is known.
+
+        The crawler's links come out of the parser normalised, so checking them needs no
+        second parse (``allows`` parses with yarl: most of a link's cost).
+        """
+        if self.max_depth is not None and depth > self.max_depth:
+            return Decision(False, "max_depth")
+        if self.kind == "prefix":
+            inside = url.partition("://")[2].startswith(self._prefixes)
+        elif self.kind == "domain":
+            inside = registrable_domain(host.rpartition(":")[0] or host) in self._keys
+        else:
+            inside = host in self._keys
+        if not inside:
+            return Decision(False, "out_of_scope")
+        if any(pattern.search(url) for pattern in self._exclude):
+            return Decision(False, "excluded")
+        if self._include and not any(pattern.search(url) for pattern in self._include):
+            return Decision(False, "not_included")
+        return ALLOWED
+
     def parses(self, content_type: str | None) -> bool:
         """Return whether a response of ``content_type`` is parsed for links."""
         return content_type is not None and _media_type(content_type) in self._types

@@ -43,7 +43,7 @@ T = TypeVar("T")
 class Job:
     """A request on its way through the engine, with its attempt count."""
 
-    __slots__ = ("attempts", "first_started", "ident", "preset", "request")
+    __slots__ = ("attempts", "body", "first_started", "ident", "preset", "request")
 
     def __init__(
         self, request: Request | None, ident: object = None, preset: FetchResult | None = None
@@ -53,6 +53,7 @@ class Job:
         self.preset = preset  # a record decided before any attempt (an invalid URL)
         self.attempts = 0
         self.first_started: float | None = None
+        self.body: bytes | None = None  # the last body read, when the engine keeps bodies
 
 
 class Engine:
@@ -72,6 +73,9 @@ class Engine:
         self._config = config
         self._politeness = politeness
         self._keep_body = keep_body
+        # Bodies read for a caller (the crawler's parser) go on the job; records carry them
+        # only when they are to be saved.
+        self._record_bodies = config.save_bodies != "none"
         self._rng = rng or random.Random()
         self._clock = clock or LOOP_CLOCK
         self._timeout = aiohttp.ClientTimeout(
@@ -153,6 +157,7 @@ class Engine:
             return None
         counters.latency.add(outcome.seconds)
         counters.bytes += outcome.size
+        job.body = outcome.body
         return job, self._final(job, outcome, ended)
 
     def _retry_wait(self, job: Job, outcome: AttemptOutcome) -> float | None:
@@ -188,7 +193,7 @@ class Engine:
             content_type=outcome.content_type,
             headers=outcome.headers,
             sha256=outcome.sha256,
-            body=outcome.body,
+            body=outcome.body if self._record_bodies else None,
             method=request.method,
             depth=request.depth,
             found_on=request.found_on,

@@ -113,20 +113,28 @@ def request_for(url: str, **options: Any) -> Request:
         BadURL: the URL is not fetchable.
     """
     text = url.strip()
-    normal = _NORMAL.fullmatch(text)
-    if (
-        normal is not None
-        and "/." not in normal.group(4)
-        and normal.group(3) != _DEFAULT_PORTS[normal.group(1)]
-        and (normal.group(3) is None or int(normal.group(3)) < 65536)
-        and len(text) <= MAX_URL_LENGTH
-    ):
-        host = (
-            normal.group(2) if normal.group(3) is None else f"{normal.group(2)}:{normal.group(3)}"
-        )
-        return Request(url=text, host=host, **options)
+    split = split_normal(text)
+    if split is not None:
+        return Request(url=text, host=split, **options)
     parsed = parse(url)
     return Request(url=str(parsed), host=host_key(parsed), **options)
+
+
+def split_normal(text: str) -> str | None:
+    """Return the host key of a URL already in normal form, or None if it may not be.
+
+    A None says nothing about validity: such URLs go through the full normalisation.
+    """
+    normal = _NORMAL.fullmatch(text)
+    if (
+        normal is None
+        or "/." in normal.group(4)
+        or normal.group(3) == _DEFAULT_PORTS[normal.group(1)]
+        or (normal.group(3) is not None and int(normal.group(3)) >= 65536)
+        or len(text) > MAX_URL_LENGTH
+    ):
+        return None
+    return normal.group(2) if normal.group(3) is None else f"{normal.group(2)}:{normal.group(3)}"
 
 
 def parse_line(text: str, number: int) -> Request | InvalidLine | None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from corral import to_thread
 from corral._clock import Clock
 from corral.http._fetcher import Fetcher
+from corral.http._request import split_normal
 from corral.http._robots import RobotsCache, RobotsPolicy, robots_url
 from corral.http._sitemaps import parse_sitemap
 from corral.http._urls import host_key, parse
@@ -34,7 +35,11 @@ class RobotsGate:
 
     async def policy(self, url: str) -> RobotsPolicy:
         """Return the robots policy that governs ``url`` (reading robots.txt if needed)."""
-        key = robots_url(url)
+        scheme, sep, rest = url.partition("://")
+        if sep and split_normal(url) is not None:  # normal form: the origin is plain text
+            key = f"{scheme}://{rest.partition('/')[0]}/robots.txt"
+        else:
+            key = robots_url(url)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
