@@ -147,7 +147,7 @@ class Engine:
         finally:
             dispatcher.finished()
             ended = loop.time()
-            now = self._clock.now()
+            now = ended if self._clock is LOOP_CLOCK else self._clock.now()
         job.attempts += 1
         self._politeness.finish(state, outcome.status, outcome.retry_after, now)
         wait = self._retry_wait(job, outcome)
@@ -251,12 +251,12 @@ Sink = Callable[["Job", FetchResult], Awaitable[None]]
 
 def utc_now() -> str:
     """Return the time now as ISO 8601 in UTC with milliseconds, as records carry it."""
-    now = time.time()
-    second = int(now)
-    if second != _utc_cache[0]:  # format the date and time once a second, not per record
+    millis = int(time.time() * 1000)
+    if millis != _utc_cache[0]:  # records finish in bursts: format each millisecond once
+        second, fraction = divmod(millis, 1000)
         stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _utc_cache[0], _utc_cache[1] = second, stamp
-    return f"{_utc_cache[1]}.{int((now - second) * 1000):03d}+00:00"
+        _utc_cache[0], _utc_cache[1] = millis, f"{stamp}.{fraction:03d}+00:00"
+    return str(_utc_cache[1])
 
 
 _utc_cache: list[Any] = [-1, ""]
