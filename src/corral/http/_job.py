@@ -1,12 +1,12 @@
 """The ``corral fetch`` job: input file -> frontier -> fetcher -> store, resumable.
 
-Three tasks share the work, under one scope:
-
-- **ingest** reads the input lazily (in a thread, a thousand lines at a time) and adds it to
-  the store's frontier, where duplicates and URLs done by an earlier run are recognised;
-- **fetch** pulls pending frontier rows in id order and runs them through the fetcher's
-  engine (per-host politeness, retries);
-- **write** batches final records (up to 500, or 100 ms) into one transaction each.
+- The **source** of work yields the rows earlier runs left pending, then reads the input as
+  the fetching needs more (a thousand lines at a time, parsed in a thread), adds each batch to
+  the store's frontier (where duplicates and URLs done by an earlier run are recognised) and
+  yields the new rows with their frontier ids.
+- The fetcher's **engine** fetches them (per-host politeness, retries); its workers hand each
+  final record to the **writer**, which batches them (up to 500, or 100 ms) into one
+  transaction each.
 
 Killed at any moment, the job loses only records not yet committed: their URLs are still
 pending in the frontier, so the same command fetches them again, and only them.
@@ -30,7 +30,7 @@ from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
 from corral.http._fetcher import Fetcher, count, invalid_record
 from corral.http._progress import open_progress, render_summary
-from corral.http._request import Request, read_requests
+from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
 from corral.http._stats import FetchStatistics, RunCounters
 from corral.http._store import PendingRow, Store, StoreError
@@ -109,50 +109,45 @@ async def run_fetch_job(job: FetchJob) -> int:
 
 
 class _Runner:
-    """The three tasks of one job and what they share."""
+    """The job's source of work (leftovers, then the input) and its fetch-and-write loop."""
 
     def __init__(self, job: FetchJob, store: Store, fetcher: Fetcher) -> None:
         self.job = job
         self.store = store
         self.fetcher = fetcher
         self.counters: RunCounters = fetcher.counters
-        self.ingested = asyncio.Event()
-        self.ingest_done = False
-        self.known = 0  # unique URLs of this run seen so far
 
     async def run(self, source: IO[str]) -> None:
-        async with open_scope() as scope:
-            await scope.spawn(self._ingest, source)
-            await scope.spawn(self._fetch)
+        await self._fetch(source)
 
-    async def _ingest(self, source: IO[str]) -> None:
-        async for batch in read_requests(source):
-            added = await self.store.add(batch)
-            self.counters.duplicates += added.duplicates
-            self.counters.skipped += added.earlier_done
-            self.known += added.new + added.earlier_pending + added.earlier_done
-            self.counters.queued += added.new + added.earlier_pending
-            self.ingested.set()
-        self.ingest_done = True
-        self.counters.total = self.known
-        self.ingested.set()
+    async def _jobs(self, source: IO[str]) -> AsyncIterator[Job]:
+        """Yield what to fetch: rows earlier runs left pending, then the input's new URLs.
 
-    async def _pending(self) -> AsyncIterator[Job]:
+        The input is read as the fetching needs more (a thousand lines at a time, in a
+        thread), each batch added to the store before its jobs go out, so memory stays
+        bounded and the store knows of a URL before it is fetched.
+        """
+        counters = self.counters
         after = 0
-        while True:
-            self.ingested.clear()
-            finished = self.ingest_done
-            rows = await self.store.pending(after, _BATCH)
+        while rows := await self.store.leftovers(after, _BATCH):
+            after = rows[-1].id
+            counters.queued += len(rows)
             for row in rows:
                 yield _job_of(row)
-            if rows:
-                after = rows[-1].id
-            elif finished:
-                return
-            else:
-                await self.ingested.wait()
+        known = 0
+        if source is not sys.stdin:  # a first guess for the progress display's total
+            counters.total = counters.queued + await to_thread(count_lines, source)
+        async for batch in read_requests(source):
+            added, new = await self.store.add(batch)
+            counters.duplicates += added.duplicates
+            counters.skipped += added.earlier_done
+            known += added.new + added.earlier_pending + added.earlier_done
+            counters.queued += len(new)
+            for ident, item in new:
+                yield _job_for(ident, item)
+        counters.total = known
 
-    async def _fetch(self) -> None:
+    async def _fetch(self, source: IO[str]) -> None:
         body_as = "base64" if self.job.config.save_bodies == "store" else "omit"
         writer = _Writer(self.store, body_as, self.job.config, self.counters)
         engine = self.fetcher.engine()
@@ -165,7 +160,7 @@ class _Runner:
         async with open_scope() as scope:
             ticker = await scope.spawn(self._tick, writer)
             try:
-                await engine.drive(self._pending(), self.counters, record)
+                await engine.drive(self._jobs(source), self.counters, record)
             finally:
                 ticker.cancel()
                 await asyncio.shield(writer.close())
@@ -243,6 +238,12 @@ def _write_file(path: Path, body: bytes) -> None:
     tmp = path.with_suffix(".part")
     tmp.write_bytes(body)
     tmp.replace(path)
+
+
+def _job_for(ident: int, item: Request | InvalidLine) -> Job:
+    if isinstance(item, InvalidLine):
+        return Job(None, ident, preset=invalid_record(item.text, item.reason))
+    return Job(item, ident)
 
 
 def _job_of(row: PendingRow) -> Job:

@@ -190,6 +190,19 @@ def _batches(stream: IO[str], batch: int) -> Iterator[list[Request | InvalidLine
         yield chunk
 
 
+def count_lines(stream: IO[str]) -> int:
+    """Count the lines that may hold a request (not blank, not a comment), then rewind.
+
+    Only a first guess at the job's size, for the progress display: duplicates count too.
+    """
+    if not stream.seekable():
+        return 0
+    start = stream.tell()
+    count = sum(1 for line in stream if line.strip() and not line.lstrip().startswith("#"))
+    stream.seek(start)
+    return count
+
+
 async def read_requests(
     stream: IO[str], *, batch: int = 1000
 ) -> AsyncIterator[list[Request | InvalidLine]]:

@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS urls (
     lease_until REAL,
     lease_run INTEGER
 );
-CREATE INDEX IF NOT EXISTS urls_pending ON urls (id) WHERE state = 0;
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY,
     url_id INTEGER NOT NULL REFERENCES urls (id),
@@ -94,6 +93,10 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 TABLES = ("results", "items", "urls", "runs")
+_INSERT_URL = (
+    "INSERT OR IGNORE INTO urls (id, key, url, host, request, invalid, depth, found_on, run) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _PENDING = 0
 _DONE = 1
 RESULT_COLUMNS = (
@@ -138,6 +141,9 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._slot = ThreadLimit(1)
         self.run = 0
+        self.first_id = 1  # this run's first frontier id: lower ones are earlier runs' rows
+        self._next_id = 1
+        self._empty_before = True
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await to_thread(fn, *args, limiter=self._slot)
@@ -163,6 +169,9 @@ class Store:
         elif int(version) > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: made by a newer corral (schema {version})")
         self._cut_jsonl()
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
+        self.first_id = self._next_id = int(last) + 1
+        self._empty_before = last == 0
         with conn:
             conn.execute("BEGIN")
             cursor = conn.execute(
@@ -214,23 +223,39 @@ class Store:
 
     # --- the frontier -----------------------------------------------------------------------
 
-    async def add(self, batch: Sequence[Request | InvalidLine]) -> Added:
-        """Add input requests to the frontier, once per key; say what was new or known."""
-        result: Added = await self._call(self._add, batch)
+    async def add(
+        self, batch: Sequence[Request | InvalidLine]
+    ) -> tuple[Added, list[tuple[int, Request | InvalidLine]]]:
+        """Add input requests to the frontier, once per key; say what was new or known.
+
+        Returns:
+            The counts, and the rows new in this call (frontier id and request), to fetch.
+        """
+        result: tuple[Added, list[tuple[int, Request | InvalidLine]]] = await self._call(
+            self._add, batch
+        )
         return result
 
-    def _add(self, batch: Sequence[Request | InvalidLine]) -> Added:
+    def _add(
+        self, batch: Sequence[Request | InvalidLine]
+    ) -> tuple[Added, list[tuple[int, Request | InvalidLine]]]:
         assert self._conn is not None
         rows: dict[str, Request | InvalidLine] = {}
         for item in batch:
             rows.setdefault(_key(item), item)  # the first occurrence wins
         in_batch_dups = len(batch) - len(rows)
+        if self._empty_before:
+            return self._add_fresh(rows, in_batch_dups)
         known = self._known(list(rows))
         dups = earlier_done = earlier_pending = 0
-        fresh, adopted = [], []
+        fresh: list[tuple[Any, ...]] = []
+        adopted: list[tuple[int, str]] = []
+        new: list[tuple[int, Request | InvalidLine]] = []
         for key, item in rows.items():
             if key not in known:
-                fresh.append(_frontier_row(key, item, self.run))
+                new.append((self._next_id, item))
+                fresh.append((self._next_id, *_frontier_row(key, item, self.run)))
+                self._next_id += 1
                 continue
             run, state = known[key]
             if run == self.run:
@@ -241,13 +266,26 @@ class Store:
                 earlier_pending += state == _PENDING
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "INSERT INTO urls (key, url, host, request, invalid, depth, found_on, run) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                fresh,
-            )
+            self._conn.executemany(_INSERT_URL, fresh)
             self._conn.executemany("UPDATE urls SET run = ? WHERE key = ?", adopted)
-        return Added(len(fresh), dups + in_batch_dups, earlier_done, earlier_pending)
+        return Added(len(fresh), dups + in_batch_dups, earlier_done, earlier_pending), new
+
+    def _add_fresh(
+        self, rows: dict[str, Request | InvalidLine], in_batch_dups: int
+    ) -> tuple[Added, list[tuple[int, Request | InvalidLine]]]:
+        """Add to a store that held nothing before this run: a repeated key can only be one
+        of this run's own, and an ignored insert says so (no lookup first)."""
+        assert self._conn is not None
+        new: list[tuple[int, Request | InvalidLine]] = []
+        with self._conn:
+            self._conn.execute("BEGIN")
+            for key, item in rows.items():
+                row = (self._next_id, *_frontier_row(key, item, self.run))
+                if self._conn.execute(_INSERT_URL, row).rowcount:
+                    new.append((self._next_id, item))
+                    self._next_id += 1
+        dups = len(rows) - len(new)
+        return Added(len(new), dups + in_batch_dups, 0, 0), new
 
     def _known(self, keys: list[str]) -> dict[str, tuple[int, int]]:
         assert self._conn is not None
@@ -261,19 +299,19 @@ class Store:
                 known[key] = (run, state)
         return known
 
-    async def pending(self, after: int, limit: int) -> list[PendingRow]:
-        """Return up to ``limit`` pending frontier rows with ids above ``after``, in id order."""
-        rows: list[PendingRow] = await self._call(self._pending, after, limit)
+    async def leftovers(self, after: int, limit: int) -> list[PendingRow]:
+        """Return up to ``limit`` rows earlier runs left pending, with ids above ``after``."""
+        rows: list[PendingRow] = await self._call(self._leftovers, after, limit)
         return rows
 
-    def _pending(self, after: int, limit: int) -> list[PendingRow]:
+    def _leftovers(self, after: int, limit: int) -> list[PendingRow]:
         assert self._conn is not None
         return [
             PendingRow(*row)
             for row in self._conn.execute(
                 "SELECT id, url, host, request, invalid, depth, found_on FROM urls "
-                "WHERE state = 0 AND id > ? ORDER BY id LIMIT ?",
-                (after, limit),
+                "WHERE id > ? AND id < ? AND state = 0 ORDER BY id LIMIT ?",
+                (after, self.first_id, limit),
             )
         ]
 
