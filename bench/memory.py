@@ -2,8 +2,8 @@
 
 Usage: python bench/memory.py [--sizes 20000 1000000] [--only NAME ...] [--json out.json]
 
-The same clients as bench/fetch.py (by default the raw aiohttp pool and the reports' gather
-pattern; add corral's runner to fetch.RUNNERS and name it with --only). Past the 20,000 files
+The same clients as bench/fetch.py (by default the raw aiohttp pool, the reports' gather
+pattern and corral; any fetch.RUNNERS name works with --only). Past the 20,000 files
 served, URLs repeat the files with a distinct query string, so every URL is distinct and 200.
 A client whose memory is bounded by its concurrency keeps the same peak RSS at every N; one
 that creates a coroutine per URL up front grows with N.
@@ -21,7 +21,7 @@ import _sites
 import fetch
 from _nginx import running_nginx
 
-DEFAULT = ["aiohttp-pool", "gather+semaphore"]
+DEFAULT = ["aiohttp-pool", "gather+semaphore", "corral"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
