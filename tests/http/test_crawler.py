@@ -257,3 +257,16 @@ async def test_running_again_resumes_without_refetching(site: Site, tmp_path: Pa
     again = await crawl([site.url("/")], store, max_depth=3)
     assert again == []
     assert len(requested(site)) == before
+
+
+def test_recent_set_remembers_recent_strings_and_forgets_old_ones() -> None:
+    from corral.http._crawler import RecentSet
+
+    recent = RecentSet(4)  # two generations of two
+    assert recent.seen("a") is False
+    assert recent.seen("b") is False  # the newer generation is full: {a, b} becomes the older
+    assert recent.seen("a") is True  # found in the older, brought forward
+    assert recent.seen("c") is False  # newer {a, c} becomes the older; {a, b} is dropped
+    assert recent.seen("b") is False  # forgotten with its generation
+    assert recent.seen("a") is True
+    assert len(recent) <= 4

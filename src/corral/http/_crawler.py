@@ -20,7 +20,7 @@ import asyncio
 import tempfile
 import time
 import weakref
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -75,7 +75,7 @@ class Crawler:
         self._gate: RobotsGate | None = None
         self._pending: Counter[str] = Counter()  # pending rows per host (in the store)
         self._rotation: deque[str] = deque()
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen = RecentSet(_SEEN_CACHE)
         self._active = 0  # claimed jobs not yet committed
         self._parked = 0
         self._started = 0  # pages sent to fetch, for max_pages
@@ -209,12 +209,8 @@ class Crawler:
         assert self._scope is not None
         rows: list[LinkRow] = []
         for url in urls:
-            if url in self._seen:
-                self._seen.move_to_end(url)
+            if self._seen.seen(url):
                 continue
-            self._seen[url] = None
-            if len(self._seen) > _SEEN_CACHE:
-                self._seen.popitem(last=False)
             host = split_normal(url)
             if host is not None:  # already normal (as the parser hands links out): no reparse
                 reason = skip or self._scope.allows_normal(url, host, depth).reason
@@ -421,3 +417,33 @@ def open_crawler(
     if crawl_options:
         base = replace(base, **crawl_options)
     return Crawler(base, store=store, parse=parse, clock=clock)
+
+
+class RecentSet:
+    """The strings seen lately, at most ``size``, in two generations of plain sets.
+
+    A string found in the older generation moves to the newer; when the newer holds half
+    the size, it becomes the older and the oldest is dropped whole. Close to an LRU, at
+    about 120 bytes a URL where an ``OrderedDict`` takes 180 (its linked nodes), and with
+    no bookkeeping on a hit in the newer generation.
+    """
+
+    __slots__ = ("_half", "_new", "_old")
+
+    def __init__(self, size: int) -> None:
+        self._half = max(1, size // 2)
+        self._new: set[str] = set()
+        self._old: set[str] = set()
+
+    def seen(self, item: str) -> bool:
+        """Return whether ``item`` was seen lately, and remember it as seen now."""
+        if item in self._new:
+            return True
+        found = item in self._old
+        self._new.add(item)
+        if len(self._new) >= self._half:
+            self._old, self._new = self._new, set()
+        return found
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)
