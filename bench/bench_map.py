@@ -125,7 +125,7 @@ def measure_overhead(work: Work, n: int, limit: int, repeats: int) -> dict[str, 
 # --- 2. peak memory ------------------------------------------------------------------------
 
 MEMORY_CHILD = """
-import asyncio, gc, resource, sys
+import asyncio, gc, sys
 import corral
 
 N, LIMIT, KIND = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -147,11 +147,16 @@ async def main():
                 return await noop(i)
         await asyncio.gather(*(bounded(i) for i in range(N)))
 
+# /proc, not ru_maxrss: Linux carries the parent's peak across fork and exec into ru_maxrss,
+# and the imports' transient peak would hide the work's own. VmHWM is this process's peak.
+def status_kib(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
 gc.collect()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = status_kib("VmRSS")
 asyncio.run(main())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(base, peak)
+print(base, status_kib("VmHWM"))
 """
 
 
@@ -166,7 +171,7 @@ def measure_memory(n: int, limit: int) -> dict[str, float]:
             check=True,
         )
         base, peak = (int(x) for x in run.stdout.split())
-        out[kind] = (peak - base) / 1024  # ru_maxrss is in KiB on Linux
+        out[kind] = (peak - base) / 1024  # /proc/self/status counts KiB
     return out
 
 
