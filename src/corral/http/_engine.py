@@ -251,12 +251,11 @@ Sink = Callable[["Job", FetchResult], Awaitable[None]]
 
 def utc_now() -> str:
     """Return the time now as ISO 8601 in UTC with milliseconds, as records carry it."""
-    millis = int(time.time() * 1000)
-    if millis != _utc_cache[0]:  # records finish in bursts: format each millisecond once
-        second, fraction = divmod(millis, 1000)
+    second, fraction = divmod(int(time.time() * 1000), 1000)
+    if second != _utc_cache[0]:  # thousands of records a second: format each second once
         stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _utc_cache[0], _utc_cache[1] = millis, f"{stamp}.{fraction:03d}+00:00"
-    return str(_utc_cache[1])
+        _utc_cache[0], _utc_cache[1] = second, stamp
+    return f"{_utc_cache[1]}.{fraction:03d}+00:00"
 
 
 _utc_cache: list[Any] = [-1, ""]

@@ -276,14 +276,27 @@ class Store:
         """Add to a store that held nothing before this run: a repeated key can only be one
         of this run's own, and an ignored insert says so (no lookup first)."""
         assert self._conn is not None
-        new: list[tuple[int, Request | InvalidLine]] = []
+        first = self._next_id
+        new = list(enumerate(rows.values(), first))
+        self._next_id = first + len(new)
         with self._conn:
             self._conn.execute("BEGIN")
-            for key, item in rows.items():
-                row = (self._next_id, *_frontier_row(key, item, self.run))
-                if self._conn.execute(_INSERT_URL, row).rowcount:
-                    new.append((self._next_id, item))
-                    self._next_id += 1
+            before = self._conn.total_changes
+            self._conn.executemany(
+                _INSERT_URL,
+                [
+                    (ident, *_frontier_row(key, item, self.run))
+                    for (ident, item), key in zip(new, rows, strict=True)
+                ],
+            )
+            if self._conn.total_changes - before != len(new):  # some were this run's own
+                stored = {
+                    ident
+                    for (ident,) in self._conn.execute(
+                        "SELECT id FROM urls WHERE id >= ? AND id < ?", (first, self._next_id)
+                    )
+                }
+                new = [(ident, item) for ident, item in new if ident in stored]
         dups = len(rows) - len(new)
         return Added(len(new), dups + in_batch_dups, 0, 0), new
 
