@@ -82,7 +82,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._fallback: GilFallback | None = None
         self._next_wake = 0.0
-        self._last_tick = 0.0
+        self._tick_at = 0.0  # when the last finished tick began
 
     # -- attach and detach (called from loop threads) -------------------------------------
 
@@ -156,9 +156,16 @@ class Watchdog:
             while not self._stopping:
                 config = self._sink.current_config()
                 period = max(0.002, (config.threshold if config else 0.1) / 4)
+                start = self._clock()
                 if not self._monitors:
                     period = _IDLE_PERIOD  # nothing to watch: sleep until watch() wakes us
-                self._next_wake = self._clock() + period
+                elif self._tick_at:
+                    # From the last tick's start, not from now: a native call that took the
+                    # GIL during or after that tick kept this thread from getting here, and
+                    # the wake-up it missed must still show (or its faulthandler dump is
+                    # dropped as a mere late tick).
+                    start = min(start, self._tick_at)
+                self._next_wake = start + period
                 self._wakeup.wait(period)
                 self._wakeup.clear()
                 if config is not None and not self._stopping:
@@ -181,7 +188,7 @@ class Watchdog:
                 except RuntimeError:  # the loop was closed under us
                     self.unwatch(monitor.loop)
             self._arm_fallback(config, now, bool(monitors))
-            self._last_tick = self._clock()
+            self._tick_at = now  # its start: the GIL may have been taken from it since
 
     def _check(self, monitor: _Monitor, config: GuardConfig, now: float, starved: bool) -> None:
         if monitor.answered():
@@ -227,9 +234,10 @@ class Watchdog:
         if monitor.answered() and monitor.answered_at >= monitor.dumped_at:
             start = monitor.sent_at  # the ping in flight at the dump came back late
         elif monitor.answered():
-            # No ping was in flight: the stall began after the watchdog's last tick, and is
-            # still open until the loop answers the next ping.
-            start = max(monitor.answered_at, self._last_tick)
+            # No ping was in flight: the stall began after the loop answered the last one
+            # (sent by the last tick), and is still open until it answers the next. Not from
+            # the tick's end: the native call may have taken the GIL from the tick itself.
+            start = max(monitor.answered_at, self._tick_at)
         else:
             start = monitor.sent_at
         config = self._sink.current_config()
