@@ -305,6 +305,54 @@ def dataset_count(
     return count
 
 
+def shared_runners(job: str, source: str) -> list[Runner]:
+    """Return the runners ``fetch`` and ``crawl`` both have: Scrapy (tuned and as installed),
+    Crawlee (in memory and on files) and corral, for ``job`` ("fetch" or "crawl") reading its
+    input from the placeholder ``source`` ("{urls}" or "{seed}")."""
+    peers = BENCH / "peers"
+
+    def peer(script: str, *extra: str) -> list[str]:
+        return [
+            "{python}",
+            str(peers / f"{job}_{script}.py"),
+            source,
+            "-c",
+            "{concurrency}",
+            *extra,
+        ]
+
+    return [
+        Runner(name="scrapy", argv=peer("scrapy"), count=jsonl_count("results.jsonl")),
+        Runner(name="crawlee", argv=peer("crawlee"), count=json_count("results.json")),
+        Runner(
+            name="crawlee-fs",
+            argv=peer("crawlee", "--storage", "filesystem"),
+            count=dataset_count("storage/datasets/default"),
+        ),
+        # Scrapy as the issues' figures were measured (default CONCURRENT_ITEMS): see docs.
+        Runner(
+            name="scrapy-default",
+            argv=peer("scrapy", "--default-items"),
+            count=jsonl_count("results.jsonl"),
+        ),
+        # corral with politeness, retries and the SQLite store on; every URL is on one host,
+        # so --per-host equals the concurrency.
+        Runner(
+            name="corral",
+            role="corral",
+            argv=[
+                *("{corral}", job, source, "-o", "out.db", "--concurrency", "{concurrency}"),
+                *("--per-host", "{concurrency}", "--no-progress", "--quiet"),
+            ],
+            count=sqlite_count(
+                "out.db",
+                "SELECT count(DISTINCT url) FROM results WHERE status = 200",
+                "SELECT count(*) FROM results",
+            ),
+        ),
+    ]
+
+
 def select(runners: Sequence[Runner], names: Sequence[str] | None) -> list[Runner]:
     """Return the runners named (all when ``names`` is empty), failing on an unknown name."""
     if not names:

@@ -91,6 +91,23 @@ def print_tables(title: str, unit: str, summaries: Sequence[Summary]) -> None:
         print(f"| {row.runner} | " + " | ".join(cells) + " |")
 
 
+def report(
+    measurements: Sequence[Measurement],
+    *,
+    benchmark: str,
+    title: str,
+    unit: str,
+    settings: Mapping[str, object],
+    json_path: Path | None,
+) -> int:
+    """Print the tables, write the JSON when asked; return 1 if any runner is not verified."""
+    summaries = summarise(measurements)
+    print_tables(title, unit, summaries)
+    if json_path:
+        write_json(json_path, benchmark=benchmark, settings=settings, measurements=measurements)
+    return 0 if all(s.verified for s in summaries) else 1
+
+
 def versions() -> dict[str, str]:
     """Return the versions of Python and of the measured packages that are installed."""
     found = {"python": platform.python_version()}

@@ -29,47 +29,7 @@ RUNNERS = [
         argv=["{python}", str(PEERS / "crawl_aiohttp.py"), "{seed}", "-c", "{concurrency}"],
         count=h.jsonl_count("results.jsonl"),
     ),
-    h.Runner(
-        name="scrapy",
-        argv=["{python}", str(PEERS / "crawl_scrapy.py"), "{seed}", "-c", "{concurrency}"],
-        count=h.jsonl_count("results.jsonl"),
-    ),
-    h.Runner(
-        name="crawlee",
-        argv=["{python}", str(PEERS / "crawl_crawlee.py"), "{seed}", "-c", "{concurrency}"],
-        count=h.json_count("results.json"),
-    ),
-    h.Runner(
-        name="crawlee-fs",
-        argv=[
-            *("{python}", str(PEERS / "crawl_crawlee.py"), "{seed}", "-c", "{concurrency}"),
-            *("--storage", "filesystem"),
-        ],
-        count=h.dataset_count("storage/datasets/default"),
-    ),
-    h.Runner(
-        name="scrapy-default",
-        argv=[
-            *("{python}", str(PEERS / "crawl_scrapy.py"), "{seed}", "-c", "{concurrency}"),
-            "--default-items",
-        ],
-        count=h.jsonl_count("results.jsonl"),
-    ),
-    # corral crawl with robots.txt, the SQLite frontier and store; one host, so --per-host
-    # equals the concurrency.
-    h.Runner(
-        name="corral",
-        role="corral",
-        argv=[
-            *("{corral}", "crawl", "{seed}", "-o", "out.db", "--concurrency", "{concurrency}"),
-            *("--per-host", "{concurrency}", "--no-progress", "--quiet"),
-        ],
-        count=h.sqlite_count(
-            "out.db",
-            "SELECT count(DISTINCT url) FROM results WHERE status = 200",
-            "SELECT count(*) FROM results",
-        ),
-    ),
+    *h.shared_runners("crawl", "{seed}"),
 ]
 
 
@@ -102,13 +62,16 @@ def main(argv: list[str]) -> int:
             timeout=args.timeout,
         )
         nginx_version = server.version
-    summaries = _report.summarise(results)
     title = f"crawl: {args.pages} pages, concurrency {args.concurrency}, {nginx_version}"
-    _report.print_tables(title, "pages/s", summaries)
-    if args.json:
-        settings = {**vars(args), "json": str(args.json), "nginx": nginx_version}
-        _report.write_json(args.json, benchmark="crawl", settings=settings, measurements=results)
-    return 0 if all(s.verified for s in summaries) else 1
+    settings = {**vars(args), "json": str(args.json), "nginx": nginx_version}
+    return _report.report(
+        results,
+        benchmark="crawl",
+        title=title,
+        unit="pages/s",
+        settings=settings,
+        json_path=args.json,
+    )
 
 
 if __name__ == "__main__":

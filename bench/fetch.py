@@ -34,48 +34,7 @@ RUNNERS = [
         argv=["{python}", str(PEERS / "fetch_gather.py"), "{urls}", "-c", "{concurrency}"],
         count=h.jsonl_count("results.jsonl"),
     ),
-    h.Runner(
-        name="scrapy",
-        argv=["{python}", str(PEERS / "fetch_scrapy.py"), "{urls}", "-c", "{concurrency}"],
-        count=h.jsonl_count("results.jsonl"),
-    ),
-    h.Runner(
-        name="crawlee",
-        argv=["{python}", str(PEERS / "fetch_crawlee.py"), "{urls}", "-c", "{concurrency}"],
-        count=h.json_count("results.json"),
-    ),
-    h.Runner(
-        name="crawlee-fs",
-        argv=[
-            *("{python}", str(PEERS / "fetch_crawlee.py"), "{urls}", "-c", "{concurrency}"),
-            *("--storage", "filesystem"),
-        ],
-        count=h.dataset_count("storage/datasets/default"),
-    ),
-    # Scrapy as the figures were measured (default CONCURRENT_ITEMS): see docs.
-    h.Runner(
-        name="scrapy-default",
-        argv=[
-            *("{python}", str(PEERS / "fetch_scrapy.py"), "{urls}", "-c", "{concurrency}"),
-            "--default-items",
-        ],
-        count=h.jsonl_count("results.jsonl"),
-    ),
-    # corral fetch with politeness (per-host limit, adaptive slow-down), retries and the
-    # SQLite store on; --per-host equals the concurrency because every URL is on one host.
-    h.Runner(
-        name="corral",
-        role="corral",
-        argv=[
-            *("{corral}", "fetch", "{urls}", "-o", "out.db", "--concurrency", "{concurrency}"),
-            *("--per-host", "{concurrency}", "--no-progress", "--quiet"),
-        ],
-        count=h.sqlite_count(
-            "out.db",
-            "SELECT count(DISTINCT url) FROM results WHERE status = 200",
-            "SELECT count(*) FROM results",
-        ),
-    ),
+    *h.shared_runners("fetch", "{urls}"),
 ]
 
 
@@ -111,13 +70,16 @@ def main(argv: list[str]) -> int:
             timeout=args.timeout,
         )
         nginx_version = server.version
-    summaries = _report.summarise(results)
     title = f"fetch: N={args.n}, concurrency {args.concurrency}, nginx {nginx_version}"
-    _report.print_tables(title, "req/s", summaries)
-    if args.json:
-        settings = {**vars(args), "json": str(args.json), "nginx": nginx_version}
-        _report.write_json(args.json, benchmark="fetch", settings=settings, measurements=results)
-    return 0 if all(s.verified for s in summaries) else 1
+    settings = {**vars(args), "json": str(args.json), "nginx": nginx_version}
+    return _report.report(
+        results,
+        benchmark="fetch",
+        title=title,
+        unit="req/s",
+        settings=settings,
+        json_path=args.json,
+    )
 
 
 if __name__ == "__main__":
