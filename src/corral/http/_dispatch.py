@@ -1,12 +1,13 @@
 """The dispatcher: hands each free worker a job whose host may start now.
 
-Jobs come from a source (read by one task into a bounded inbox) into per-host queues; a
-worker takes the next job round-robin over the hosts that may start (concurrency, start
-interval and cool-down allow it). A worker that finds nothing parks on a future of its own;
+Jobs come from a source (read by one task straight into per-host queues, one job or a list
+of jobs at a time, while the queues hold fewer than ``buffer``); a worker takes the next job
+round-robin over the hosts that may start (concurrency, start interval and cool-down allow
+it). A worker that finds nothing parks on a future of its own;
 whatever can make a job startable (a slot freed on a shared host, a job read from the source,
 a retry coming due, a host's interval passing) wakes *one* parked worker, so a finished
-request costs one wake-up, not a stampede. Memory is bounded by the inbox and the queues
-(together at most two ``buffer`` jobs) and the workers.
+request costs one wake-up, not a stampede. Memory is bounded by the queues (``buffer`` jobs,
+plus the rest of the source's last list) and the workers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections import deque
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from typing import TYPE_CHECKING
 
 from corral._clock import LOOP_CLOCK, Clock
@@ -23,20 +24,23 @@ from corral.http._politeness import HostState, Politeness
 if TYPE_CHECKING:
     from corral.http._engine import Job
 
-_END = object()
-
 
 class Dispatcher:
     """Per-host queues over a lazy source; ``await next()`` gives a startable job or None."""
 
     def __init__(
-        self, source: AsyncIterable[Job], politeness: Politeness, buffer: int, clock: Clock
+        self,
+        source: AsyncIterable[Job] | AsyncIterable[list[Job]],
+        politeness: Politeness,
+        buffer: int,
+        clock: Clock,
     ) -> None:
         self._source = source
         self._clock = clock
+        self._now: Callable[[], float] = clock.now
         self._politeness = politeness
         self._buffer = buffer
-        self._inbox: asyncio.Queue[object] = asyncio.Queue(buffer)
+        self._room: asyncio.Future[None] | None = None  # the reader waits on it when full
         self._queues: dict[str, deque[Job]] = {}
         self._instant: deque[Job] = deque()  # jobs with a preset record: no host, no wait
         self._rotation: deque[HostState] = deque()
@@ -52,7 +56,10 @@ class Dispatcher:
         self.source_error: BaseException | None = None
 
     async def __aenter__(self) -> Dispatcher:
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        loop = asyncio.get_running_loop()
+        if self._clock is LOOP_CLOCK:
+            self._now = loop.time  # the same clock, without looking the loop up each time
+        self._reader = loop.create_task(self._read())
         self._politeness.listen(self._wake_one)
         return self
 
@@ -70,20 +77,25 @@ class Dispatcher:
 
     async def _read(self) -> None:
         try:
-            async for job in self._source:
-                await self._inbox.put(job)
+            async for item in self._source:
+                for job in item if isinstance(item, list) else (item,):
+                    while self._queued >= self._buffer:
+                        self._wake_one()
+                        self._room = asyncio.get_running_loop().create_future()
+                        await self._room
+                    self._add(job)
                 self._wake_one()
         except Exception as exc:  # the run ends with it, after the work in flight
             self.source_error = exc
-        await self._inbox.put(_END)
+        self._exhausted = True
         self._wake_all()
 
     async def next(self) -> Job | None:
         """Return a job that may start now, waiting if need be; None when the run is over."""
         while True:
-            now = self._clock.now()
-            self._take_inbox()
-            self._promote(now)
+            now = self._now()
+            if self._delayed:
+                self._promote(now)
             job = self._pick(now)
             if job is not None:
                 if self._parked and self._startable(now):
@@ -108,17 +120,12 @@ class Dispatcher:
 
     # --- queues ---------------------------------------------------------------------------
 
-    def _take_inbox(self) -> None:
-        while self._queued < self._buffer and not self._inbox.empty():
-            item = self._inbox.get_nowait()
-            if item is _END:
-                self._exhausted = True
-                return
-            job: Job = item  # type: ignore[assignment]
-            if job.preset is not None:
-                self._instant.append(job)
-            else:
-                self._enqueue(job, front=False)
+    def _add(self, job: Job) -> None:
+        if job.preset is not None:
+            self._instant.append(job)
+            self._queued += 1
+        else:
+            self._enqueue(job, front=False)
 
     def _promote(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -140,7 +147,13 @@ class Dispatcher:
         state.queued += 1
 
     def _pick(self, now: float) -> Job | None:
+        room = self._room
+        if room is not None and self._queued <= self._buffer // 2:
+            self._room = None
+            if not room.done():  # (a cancelled reader's is)
+                room.set_result(None)  # the reader refills in bulk, not a job at a time
         if self._instant:
+            self._queued -= 1
             self.running += 1
             return self._instant.popleft()
         politeness = self._politeness
@@ -157,6 +170,7 @@ class Dispatcher:
                 state.queued -= 1
                 politeness.start(state, now)
                 self.running += 1
+                job.host = state
                 return job
         return None
 

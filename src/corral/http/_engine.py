@@ -31,9 +31,9 @@ from corral._clock import LOOP_CLOCK, Clock
 from corral.http._attempt import AttemptOutcome, attempt
 from corral.http._config import FetchConfig
 from corral.http._dispatch import Dispatcher
-from corral.http._politeness import Politeness
+from corral.http._politeness import HostState, Politeness
 from corral.http._request import Request
-from corral.http._result import FetchResult
+from corral.http._result import FetchResult, make_record
 from corral.http._stats import RunCounters
 
 _END = object()
@@ -43,7 +43,7 @@ T = TypeVar("T")
 class Job:
     """A request on its way through the engine, with its attempt count."""
 
-    __slots__ = ("attempts", "body", "first_started", "ident", "preset", "request")
+    __slots__ = ("attempts", "body", "first_started", "host", "ident", "preset", "request")
 
     def __init__(
         self, request: Request | None, ident: object = None, preset: FetchResult | None = None
@@ -54,6 +54,7 @@ class Job:
         self.attempts = 0
         self.first_started: float | None = None
         self.body: bytes | None = None  # the last body read, when the engine keeps bodies
+        self.host: HostState | None = None  # its host's state, set as the dispatcher starts it
 
 
 class Engine:
@@ -82,7 +83,12 @@ class Engine:
             total=config.timeout, sock_connect=config.connect_timeout
         )
 
-    async def drive(self, source: AsyncIterable[Job], counters: RunCounters, sink: Sink) -> None:
+    async def drive(
+        self,
+        source: AsyncIterable[Job] | AsyncIterable[list[Job]],
+        counters: RunCounters,
+        sink: Sink,
+    ) -> None:
         """Run every job of ``source``; hand each final record to ``sink`` as it is made.
 
         ``concurrency`` workers each take a startable job from the dispatcher, make the
@@ -135,26 +141,28 @@ class Engine:
         if job.preset is not None:
             dispatcher.finished()
             return job, job.preset
-        assert job.request is not None
-        loop = asyncio.get_running_loop()
+        request, state = job.request, job.host
+        assert request is not None
+        assert state is not None
+        loop_time = asyncio.get_running_loop().time
         if job.first_started is None:
-            job.first_started = loop.time()
-        state = self._politeness.host(job.request.host)
+            job.first_started = loop_time()
         try:
             outcome = await attempt(
-                self._session, job.request, self._config, self._timeout, keep_body=self._keep_body
+                self._session, request, self._config, self._timeout, keep_body=self._keep_body
             )
         finally:
             dispatcher.finished()
-            ended = loop.time()
+            ended = loop_time()
             now = ended if self._clock is LOOP_CLOCK else self._clock.now()
         job.attempts += 1
         self._politeness.finish(state, outcome.status, outcome.retry_after, now)
-        wait = self._retry_wait(job, outcome)
-        if wait is not None:
-            counters.retries += 1
-            dispatcher.requeue(job, now + wait)
-            return None
+        if outcome.error_kind is not None:  # (a success is never retried)
+            wait = self._retry_wait(job, outcome)
+            if wait is not None:
+                counters.retries += 1
+                dispatcher.requeue(job, now + wait)
+                return None
         counters.latency.add(outcome.seconds)
         counters.bytes += outcome.size
         job.body = outcome.body
@@ -179,24 +187,24 @@ class Engine:
         request = job.request
         assert request is not None
         started = job.first_started if job.first_started is not None else now
-        return FetchResult(
-            url=request.url,
-            final_url=outcome.final_url,
-            status=outcome.status,
-            ok=outcome.error_kind is None,
-            error_kind=outcome.error_kind,
-            error=outcome.error,
-            attempts=job.attempts,
-            elapsed_ms=round((now - started) * 1000, 3),
-            fetched_at=utc_now(),
-            bytes=outcome.size,
-            content_type=outcome.content_type,
-            headers=outcome.headers,
-            sha256=outcome.sha256,
-            body=outcome.body if self._record_bodies else None,
-            method=request.method,
-            depth=request.depth,
-            found_on=request.found_on,
+        return make_record(
+            request.url,
+            outcome.final_url,
+            outcome.status,
+            outcome.error_kind is None,
+            outcome.error_kind,
+            outcome.error,
+            job.attempts,
+            round((now - started) * 1000, 3),
+            utc_now(),
+            outcome.size,
+            outcome.content_type,
+            outcome.headers,
+            outcome.sha256,
+            outcome.body if self._record_bodies else None,
+            request.method,
+            request.depth,
+            request.found_on,
         )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from corral.http._request import Request
 from corral.http._result import FetchResult
-from corral.http._store import RESULT_COLUMNS, PendingRow, Store, result_row
+from corral.http._store import RESULT_COLUMNS, PendingRow, Store, insert_rows, result_row
 
 _PENDING, _DONE, _LEASED = 0, 1, 2
 
@@ -169,8 +169,10 @@ class CrawlStore(Store):
         ]
         with conn:
             conn.execute("BEGIN")
-            conn.executemany(
-                f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})",
+            insert_rows(
+                conn,
+                "INSERT INTO results",
+                RESULT_COLUMNS,
                 [result_row(p.ident, p.result, self.run, store_body=True) for p in pages],
             )
             conn.executemany(

@@ -28,7 +28,7 @@ from corral import open_scope, to_thread
 from corral._exceptions import InputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
-from corral.http._fetcher import Fetcher, count, invalid_record
+from corral.http._fetcher import Fetcher, invalid_record
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
@@ -120,8 +120,9 @@ class _Runner:
     async def run(self, source: IO[str]) -> None:
         await self._fetch(source)
 
-    async def _jobs(self, source: IO[str]) -> AsyncIterator[Job]:
-        """Yield what to fetch: rows earlier runs left pending, then the input's new URLs.
+    async def _jobs(self, source: IO[str]) -> AsyncIterator[list[Job]]:
+        """Yield what to fetch, a list at a time: rows earlier runs left pending, then the
+        input's new URLs.
 
         The input is read as the fetching needs more (a thousand lines at a time, in a
         thread), each batch added to the store before its jobs go out, so memory stays
@@ -132,8 +133,7 @@ class _Runner:
         while rows := await self.store.leftovers(after, _BATCH):
             after = rows[-1].id
             counters.queued += len(rows)
-            for row in rows:
-                yield _job_of(row)
+            yield [_job_of(row) for row in rows]
         known = 0
         if source is not sys.stdin:  # a first guess for the progress display's total
             counters.total = counters.queued + await to_thread(count_lines, source)
@@ -143,8 +143,8 @@ class _Runner:
             counters.skipped += added.earlier_done
             known += added.new + added.earlier_pending + added.earlier_done
             counters.queued += len(new)
-            for ident, item in new:
-                yield _job_for(ident, item)
+            if new:
+                yield [_job_for(ident, item) for ident, item in new]
         counters.total = known
 
     async def _fetch(self, source: IO[str]) -> None:
@@ -152,31 +152,26 @@ class _Runner:
         writer = _Writer(self.store, body_as, self.job.config, self.counters)
         engine = self.fetcher.engine()
 
-        async def record(job: Job, result: FetchResult) -> None:
-            assert isinstance(job.ident, int)
-            self.counters.queued -= 1
-            await writer.add(job.ident, result)
-
         async with open_scope() as scope:
             ticker = await scope.spawn(self._tick, writer)
             try:
-                await engine.drive(self._jobs(source), self.counters, record)
+                await engine.drive(self._jobs(source), self.counters, writer.add)
             finally:
                 ticker.cancel()
                 await asyncio.shield(writer.close())
 
     async def _tick(self, writer: _Writer) -> None:
-        """Commit a lingering batch when results come slowly (so a kill loses little)."""
+        """Commit what the batch holds every ``_FLUSH_SECONDS`` (so a kill loses little)."""
         while True:
             await asyncio.sleep(_FLUSH_SECONDS)
-            await writer.flush_due()
+            await writer.flush()
 
 
 class _Writer:
     """Batch final records into store transactions, one at a time (backpressure on fetching).
 
-    Workers add records; the one that fills a batch (or finds it old) writes it while the
-    others go on filling the next.
+    Workers add records; the one that fills a batch writes it while the others go on filling
+    the next; the job's ticker writes a batch that is not full every ``_FLUSH_SECONDS``.
     """
 
     def __init__(
@@ -189,34 +184,37 @@ class _Writer:
         self._bodies_dir = Path(directory) if directory is not None else None
         self._batch: list[tuple[int, FetchResult]] = []
         self._lock = asyncio.Lock()
-        self._deadline: float | None = None
 
-    async def add(self, ident: int, result: FetchResult) -> None:
-        self._batch.append((ident, result))
-        loop = asyncio.get_running_loop()
-        if self._deadline is None:
-            self._deadline = loop.time() + _FLUSH_SECONDS
-        if len(self._batch) >= _BATCH or loop.time() >= self._deadline:
-            await self._flush()
+    async def add(self, job: Job, result: FetchResult) -> None:
+        """Take a URL's final record (the engine's sink)."""
+        assert isinstance(job.ident, int)
+        self._counters.queued -= 1
+        self._batch.append((job.ident, result))
+        if len(self._batch) >= _BATCH:
+            await self.flush()
 
-    async def flush_due(self) -> None:
-        """Flush the batch if its time is up."""
-        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
-            await self._flush()
-
-    async def _flush(self) -> None:
+    async def flush(self) -> None:
+        """Write what the batch holds."""
         async with self._lock:
-            batch, self._batch, self._deadline = self._batch, [], None
+            batch, self._batch = self._batch, []
             if not batch:
                 return
-            for _, result in batch:  # counted as done once handed to the store
-                count(self._counters, result)
+            counters = self._counters
+            by_status, by_error = counters.by_status, counters.by_error
+            for _, result in batch:  # counted as done once handed to the store: count() inline
+                if result.ok:
+                    counters.ok += 1
+                if result.status is not None:
+                    by_status[result.status] += 1
+                if result.error_kind is not None:
+                    by_error[result.error_kind] += 1
+            counters.done += len(batch)
             if self._bodies_dir is not None:
                 batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
             await self._store.complete(batch, body_as=self._body_as)
 
     async def close(self) -> None:
-        await self._flush()
+        await self.flush()
 
 
 async def _save_body(directory: Path, result: FetchResult) -> FetchResult:

@@ -15,11 +15,14 @@ whose transaction never committed are dropped and their URLs fetched (and writte
 
 from __future__ import annotations
 
+import itertools
 import json
+import json.encoder
+import operator
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -93,10 +96,7 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 TABLES = ("results", "items", "urls", "runs")
-_INSERT_URL = (
-    "INSERT OR IGNORE INTO urls (id, key, url, host, request, invalid, depth, found_on, run) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_URL_COLUMNS = "id, key, url, host, request, invalid, depth, found_on, run"
 _PENDING = 0
 _DONE = 1
 RESULT_COLUMNS = (
@@ -266,7 +266,7 @@ class Store:
                 earlier_pending += state == _PENDING
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.executemany(_INSERT_URL, fresh)
+            insert_rows(self._conn, "INSERT OR IGNORE INTO urls", _URL_COLUMNS, fresh)
             self._conn.executemany("UPDATE urls SET run = ? WHERE key = ?", adopted)
         return Added(len(fresh), dups + in_batch_dups, earlier_done, earlier_pending), new
 
@@ -282,8 +282,10 @@ class Store:
         with self._conn:
             self._conn.execute("BEGIN")
             before = self._conn.total_changes
-            self._conn.executemany(
-                _INSERT_URL,
+            insert_rows(
+                self._conn,
+                "INSERT OR IGNORE INTO urls",
+                _URL_COLUMNS,
                 [
                     (ident, *_frontier_row(key, item, self.run))
                     for (ident, item), key in zip(new, rows, strict=True)
@@ -358,15 +360,16 @@ class Store:
         rows = [
             result_row(ident, r, self.run, store_body=self._jsonl is None) for ident, r in batch
         ]
+        ids = [ident for ident, _ in batch]
         with self._conn:
             self._conn.execute("BEGIN")
             if self._jsonl is None:
-                self._conn.executemany(
-                    f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})", rows
+                insert_rows(self._conn, "INSERT INTO results", RESULT_COLUMNS, rows)
+            for start in range(0, len(ids), 10_000):  # one statement, not one a row
+                chunk = ids[start : start + 10_000]
+                self._conn.execute(
+                    f"UPDATE urls SET state = 1 WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 )
-            self._conn.executemany(
-                "UPDATE urls SET state = 1 WHERE id = ?", [(ident,) for ident, _ in batch]
-            )
             if self._jsonl is not None and self._jsonl.seekable():
                 self._set_meta("jsonl_length", str(self._jsonl.tell()))
 
@@ -395,7 +398,7 @@ def result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tup
         r.fetched_at,
         r.bytes,
         r.content_type,
-        json.dumps(dict(r.headers)) if r.headers is not None else None,
+        headers_json(r.headers) if r.headers is not None else None,
         r.sha256,
         r.body if store_body else None,
         r.body_path,
@@ -417,3 +420,53 @@ def rows_of(path: str, table: str = "results") -> Iterable[dict[str, Any]]:
             yield dict(row)
     finally:
         conn.close()
+
+
+# json.dumps builds an encoder at every call (2.5 µs for a response's eight headers); the
+# same C encoder made once writes the same text in 1.4 µs.
+_encode: Callable[[Any, int], Sequence[str]] | None = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, None, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False
+    )
+    if getattr(json.encoder, "c_make_encoder", None) is not None
+    else None
+)
+
+
+def headers_json(headers: Any) -> str:
+    """Return a headers mapping as ``json.dumps(dict(headers))`` writes it."""
+    if _encode is None or type(headers) is not dict:
+        return json.dumps(dict(headers))
+    return "".join(_encode(headers, 0))
+
+
+_NONES = (None,) * 32
+_shapes: dict[tuple[str, str, tuple[bool, ...]], str] = {}
+
+
+def insert_rows(
+    conn: sqlite3.Connection, head: str, columns: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """``executemany`` an INSERT of ``rows``, with their None values written as NULL in the SQL.
+
+    Python's sqlite3 binds a None by trying to adapt it, which raises and formats an
+    AttributeError inside (about 0.3 µs a None). A record has several (no error, no body),
+    and the rows of a batch share a few patterns of them: one statement per pattern, each
+    with NULL where the pattern has None, binds only the values.
+    """
+    groups: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    is_not, compress = operator.is_not, itertools.compress
+    for row in rows:
+        keep = tuple(map(is_not, row, _NONES))
+        values = tuple(compress(row, keep))
+        group = groups.get(keep)
+        if group is None:
+            groups[keep] = [values]
+        else:
+            group.append(values)
+    for keep, values_list in groups.items():
+        sql = _shapes.get((head, columns, keep))
+        if sql is None:
+            marks = ",".join("?" if k else "NULL" for k in keep)
+            sql = _shapes[(head, columns, keep)] = f"{head} ({columns}) VALUES ({marks})"
+        conn.executemany(sql, values_list)

@@ -1,0 +1,128 @@
+"""The engine's and the store's fast paths give what the plain ways give."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from multidict import CIMultiDict
+
+from corral._clock import LOOP_CLOCK
+from corral.http._dispatch import Dispatcher
+from corral.http._engine import Job
+from corral.http._politeness import Politeness
+from corral.http._request import request_for
+from corral.http._result import FetchResult, make_record
+from corral.http._store import headers_json, insert_rows
+
+
+def test_make_record_is_the_same_frozen_record() -> None:
+    """make_record sets every field as FetchResult(...) does; the record stays frozen."""
+    made = make_record(
+        "http://a.test/1",
+        "http://a.test/2",
+        200,
+        True,
+        None,
+        None,
+        2,
+        12.5,
+        "2026-11-21T00:00:00.000+00:00",
+        901,
+        "text/html",
+        {"Server": "nginx"},
+        "ab" * 32,
+        b"<p>",
+        "GET",
+        1,
+        "http://a.test/",
+    )
+    assert made == FetchResult(
+        url="http://a.test/1",
+        final_url="http://a.test/2",
+        status=200,
+        ok=True,
+        attempts=2,
+        elapsed_ms=12.5,
+        fetched_at="2026-11-21T00:00:00.000+00:00",
+        bytes=901,
+        content_type="text/html",
+        headers={"Server": "nginx"},
+        sha256="ab" * 32,
+        body=b"<p>",
+        method="GET",
+        depth=1,
+        found_on="http://a.test/",
+    )
+    assert (made.error_kind, made.error, made.body_path) == (None, None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.status = 500  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Server": "nginx/1.22.1", "ETag": '"6b01-385"', "X-Note": "caf\u00e9 \u2603 \\ \n"},
+        {},
+        CIMultiDict([("Set-Cookie", "a=1"), ("Content-Type", "text/html")]),
+    ],
+)
+def test_headers_json_writes_what_json_dumps_writes(headers: Any) -> None:
+    assert headers_json(headers) == json.dumps(dict(headers))
+
+
+def test_insert_rows_writes_none_as_null_in_every_pattern(tmp_path: Path) -> None:
+    """Rows with None in different places land as the plain executemany would put them."""
+    rows = [
+        (1, "a", None, 3.5, None),
+        (2, None, b"x", None, "e"),
+        (3, "c", None, 1.0, None),
+        (4, None, None, None, None),
+        (5, "", b"", 0.0, ""),
+    ]
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        for table in ("plain", "shaped"):
+            conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, a, b, c, d)")
+        conn.executemany("INSERT INTO plain (id, a, b, c, d) VALUES (?, ?, ?, ?, ?)", rows)
+        insert_rows(conn, "INSERT INTO shaped", "id, a, b, c, d", rows)
+        plain = conn.execute("SELECT *, typeof(a), typeof(b) FROM plain ORDER BY id").fetchall()
+        shaped = conn.execute("SELECT *, typeof(a), typeof(b) FROM shaped ORDER BY id").fetchall()
+    assert shaped == plain
+    assert len(shaped) == len(rows)
+
+
+async def test_a_source_of_lists_is_read_within_the_buffer() -> None:
+    """Lists of jobs longer than the buffer: every job comes out once, and the dispatcher
+    holds at most the buffer plus the rest of one list."""
+    buffer, size, lists = 16, 100, 5
+    pulled = 0
+
+    async def source() -> AsyncIterator[list[Job]]:
+        nonlocal pulled
+        for n in range(lists):
+            pulled += size
+            yield [Job(request_for(f"http://h{i % 3}.test/{n}/{i}"), (n, i)) for i in range(size)]
+
+    politeness = Politeness(concurrency=4, per_host=4, interval=0.0, adaptive=True)
+    seen: list[object] = []
+    most_held = 0
+
+    async def worker(dispatcher: Dispatcher) -> None:
+        nonlocal most_held
+        while (job := await dispatcher.next()) is not None:
+            most_held = max(most_held, pulled - len(seen) - dispatcher.running)
+            seen.append(job.ident)
+            await asyncio.sleep(0)
+            politeness.finish(job.host, 200, None, 0.0)  # type: ignore[arg-type]
+            dispatcher.finished()
+
+    async with Dispatcher(source(), politeness, buffer, LOOP_CLOCK) as dispatcher:
+        await asyncio.gather(*(worker(dispatcher) for _ in range(4)))
+    assert sorted(seen) == sorted((n, i) for n in range(lists) for i in range(size))  # type: ignore[type-var]
+    assert most_held <= buffer + size
