@@ -17,7 +17,7 @@ from corral._clock import LOOP_CLOCK
 from corral.http._dispatch import Dispatcher
 from corral.http._engine import Job
 from corral.http._politeness import Politeness
-from corral.http._request import request_for
+from corral.http._request import Request, parse_line, request_for
 from corral.http._result import FetchResult, make_record
 from corral.http._store import headers_json, insert_rows
 
@@ -126,3 +126,24 @@ async def test_a_source_of_lists_is_read_within_the_buffer() -> None:
         await asyncio.gather(*(worker(dispatcher) for _ in range(4)))
     assert sorted(seen) == sorted((n, i) for n in range(lists) for i in range(size))  # type: ignore[type-var]
     assert most_held <= buffer + size
+
+
+@pytest.mark.parametrize(
+    "url", ["http://a.test/", "https://b.test:8443/p?q=1", "http://127.0.0.1:18099/f/1.html"]
+)
+def test_a_plain_line_is_the_request_the_constructor_makes(url: str) -> None:
+    """parse_line's fast path makes the same frozen Request as Request(url=..., host=...)."""
+    made = parse_line(f"  {url}\n", 1)
+    assert made == Request(url=url, host=url.split("/")[2])
+    assert isinstance(made, Request)
+    assert (made.method, made.body, made.json, made.depth, made.found_on) == (
+        "GET",
+        None,
+        None,
+        0,
+        None,
+    )
+    assert not made.headers
+    assert made.to_json() is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.url = "http://c.test/"  # type: ignore[misc]

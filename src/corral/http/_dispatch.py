@@ -90,21 +90,24 @@ class Dispatcher:
         self._exhausted = True
         self._wake_all()
 
+    def take(self) -> Job | None:
+        """Return a job that may start now, or None (then ``next()`` waits for one)."""
+        now = self._now()
+        if self._delayed:
+            self._promote(now)
+        job = self._pick(now)
+        if job is not None and self._parked and self._startable(now):
+            self._wake_one()  # more is ready: pass the baton on
+        return job
+
     async def next(self) -> Job | None:
         """Return a job that may start now, waiting if need be; None when the run is over."""
-        while True:
-            now = self._now()
-            if self._delayed:
-                self._promote(now)
-            job = self._pick(now)
-            if job is not None:
-                if self._parked and self._startable(now):
-                    self._wake_one()  # more is ready: pass the baton on
-                return job
+        while (job := self.take()) is None:
             if self._exhausted and not self._queued and not self.running and not self._delayed:
                 self._wake_all()
                 return None
-            await self._park(now)
+            await self._park(self._now())
+        return job
 
     def requeue(self, job: Job, not_before: float) -> None:
         """Put a job back to be retried no earlier than clock time ``not_before``."""

@@ -108,8 +108,12 @@ class Engine:
                 raise dispatcher.source_error
 
     async def _work(self, dispatcher: Dispatcher, counters: RunCounters, sink: Sink) -> None:
-        while (job := await dispatcher.next()) is not None:
-            final = await self._run_job(job, dispatcher, counters)
+        take, wait, run = dispatcher.take, dispatcher.next, self._run_job
+        while True:
+            job = take()  # most of the time a job may start at once: no await for it
+            if job is None and (job := await wait()) is None:
+                return
+            final = await run(job, dispatcher, counters)
             if final is not None:
                 await sink(*final)
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import IO, Any
 
 from corral import to_thread
@@ -100,7 +101,7 @@ class InvalidLine:
 # segments). Such a URL is its own normal form, so yarl need not parse it (a bulk input is
 # mostly such URLs; tests check the two paths agree).
 _NORMAL = re.compile(
-    r"(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([1-9][0-9]{0,4}))?"
+    r"(https?)://(([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([1-9][0-9]{0,4}))?)"
     r"(/[A-Za-z0-9\-_~!$&'()*+,;=:@/.]*)(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?"
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -115,7 +116,7 @@ def request_for(url: str, **options: Any) -> Request:
     text = url.strip()
     split = split_normal(text)
     if split is not None:
-        return Request(url=text, host=split, **options)
+        return Request(url=text, host=split, **options) if options else plain_get(text, split)
     parsed = parse(url)
     return Request(url=str(parsed), host=host_key(parsed), **options)
 
@@ -126,26 +127,51 @@ def split_normal(text: str) -> str | None:
     A None says nothing about validity: such URLs go through the full normalisation.
     """
     normal = _NORMAL.fullmatch(text)
-    if (
-        normal is None
-        or "/." in normal.group(4)
-        or normal.group(3) == _DEFAULT_PORTS[normal.group(1)]
-        or (normal.group(3) is not None and int(normal.group(3)) >= 65536)
-        or len(text) > MAX_URL_LENGTH
-    ):
+    if normal is None or len(text) > MAX_URL_LENGTH:
         return None
-    return normal.group(2) if normal.group(3) is None else f"{normal.group(2)}:{normal.group(3)}"
+    scheme, authority, _, port, path, _ = normal.groups()
+    if "/." in path:
+        return None
+    if port is not None and (port == _DEFAULT_PORTS[scheme] or int(port) >= 65536):
+        return None
+    return str(authority)
+
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_new = object.__new__
+_set_url, _set_host, _set_method, _set_headers = (
+    getattr(Request, name).__set__ for name in ("url", "host", "method", "headers")
+)
+_set_body, _set_json, _set_depth, _set_found_on = (
+    getattr(Request, name).__set__ for name in ("body", "json", "depth", "found_on")
+)
+
+
+def plain_get(url: str, host: str) -> Request:
+    """Return ``Request(url=url, host=host)`` (a GET with no headers or body), made as the
+    engine's records are: through the slots, a third of the frozen ``__init__``'s time."""
+    request = _new(Request)
+    _set_url(request, url)
+    _set_host(request, host)
+    _set_method(request, "GET")
+    _set_headers(request, _NO_HEADERS)
+    _set_body(request, None)
+    _set_json(request, None)
+    _set_depth(request, 0)
+    _set_found_on(request, None)
+    return request
 
 
 def parse_line(text: str, number: int) -> Request | InvalidLine | None:
     """Return the request on one input line, an ``InvalidLine``, or None for a blank/comment."""
     line = text.strip()
-    if not line or line.startswith("#"):
+    if not line or line[0] == "#":
         return None
     try:
-        if line.startswith("{"):
+        if line[0] == "{":
             return _from_object(json.loads(line))
-        return request_for(line)
+        host = split_normal(line)
+        return plain_get(line, host) if host is not None else request_for(line)
     except BadURL as exc:
         return InvalidLine(line[:2000], str(exc), number)
     except (ValueError, TypeError, KeyError) as exc:
