@@ -78,14 +78,17 @@ def test_headers_json_writes_what_json_dumps_writes(headers: Any) -> None:
 
 
 def test_insert_rows_writes_none_as_null_in_every_pattern(tmp_path: Path) -> None:
-    """Rows with None in different places land as the plain executemany would put them."""
-    rows = [
-        (1, "a", None, 3.5, None),
-        (2, None, b"x", None, "e"),
-        (3, "c", None, 1.0, None),
-        (4, None, None, None, None),
-        (5, "", b"", 0.0, ""),
+    """Rows with None in different places, many to a statement, land as the plain
+    executemany would put them."""
+    patterns = [
+        ("a", None, 3.5, None),
+        (None, b"x", None, "e"),
+        ("c", None, 1.0, None),
+        (None, None, None, None),
+        ("", b"", 0.0, ""),
     ]
+    # 305 rows: statements of 256, 32, 4 and 1 rows for the common patterns
+    rows = [(n, *patterns[n % 7 % 5]) for n in range(1, 306)]
     with sqlite3.connect(tmp_path / "t.db") as conn:
         for table in ("plain", "shaped"):
             conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, a, b, c, d)")
@@ -147,3 +150,12 @@ def test_a_plain_line_is_the_request_the_constructor_makes(url: str) -> None:
     assert made.to_json() is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.url = "http://c.test/"  # type: ignore[misc]
+
+
+def test_the_read_buffer_setting_is_harmless_to_call() -> None:
+    """The CLI's heap setting for socket reads runs on any platform (a no-op off glibc)."""
+    from corral.http._cli import _reads_from_the_heap
+
+    _reads_from_the_heap()
+    _reads_from_the_heap()
+    assert bytearray(300_000)[:3] == b"\x00\x00\x00"  # allocation still works after it

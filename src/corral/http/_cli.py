@@ -369,11 +369,39 @@ def _run(job: Coroutine[Any, Any, int]) -> int:
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(10_000, *thresholds[1:])
+    _reads_from_the_heap()
     try:
         return asyncio.run(job)
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def _reads_from_the_heap() -> None:
+    """Keep socket reads' buffers in the heap (glibc), not in a mapping of their own each.
+
+    asyncio reads a socket into a fresh 256 KiB buffer, then shrinks it to what came. glibc
+    serves a request that size with mmap, so every response cost an mmap, an mremap and a
+    munmap (three system calls: 60,000 on a 20,000-URL fetch, seen with ``strace -c``),
+    unless glibc happened to raise its threshold on the way. A fixed 1 MiB threshold makes
+    that certain; measured with ``MALLOC_MMAP_THRESHOLD_``, it took 5 to 8% off a fetch's CPU
+    time. The process is the job's own (the CLI), so the setting is ours to make.
+    """
+    import os
+
+    confstr = getattr(os, "confstr", None)  # (not on Windows)
+    try:
+        libc = (confstr("CS_GNU_LIBC_VERSION") if confstr else None) or ""
+    except (ValueError, OSError):  # not a glibc system
+        return
+    if not libc.startswith("glibc"):
+        return
+    import ctypes
+
+    m_mmap_threshold = -3  # malloc.h
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(m_mmap_threshold, 1 << 20)
 
 
 def _positive(text: str) -> int:

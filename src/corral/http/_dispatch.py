@@ -41,6 +41,7 @@ class Dispatcher:
         self._politeness = politeness
         self._buffer = buffer
         self._room: asyncio.Future[None] | None = None  # the reader waits on it when full
+        self._loop: asyncio.AbstractEventLoop  # the running loop, from __aenter__
         self._queues: dict[str, deque[Job]] = {}
         self._instant: deque[Job] = deque()  # jobs with a preset record: no host, no wait
         self._rotation: deque[HostState] = deque()
@@ -56,7 +57,7 @@ class Dispatcher:
         self.source_error: BaseException | None = None
 
     async def __aenter__(self) -> Dispatcher:
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         if self._clock is LOOP_CLOCK:
             self._now = loop.time  # the same clock, without looking the loop up each time
         self._reader = loop.create_task(self._read())
@@ -81,7 +82,7 @@ class Dispatcher:
                 for job in item if isinstance(item, list) else (item,):
                     while self._queued >= self._buffer:
                         self._wake_one()
-                        self._room = asyncio.get_running_loop().create_future()
+                        self._room = self._loop.create_future()
                         await self._room
                     self._add(job)
                 self._wake_one()
@@ -185,7 +186,7 @@ class Dispatcher:
     # --- parking and waking ---------------------------------------------------------------
 
     async def _park(self, now: float) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = self._loop.create_future()
         self._parked.append(future)
         self._arm_timer(now)
         try:

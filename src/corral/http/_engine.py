@@ -82,6 +82,7 @@ class Engine:
         self._timeout = aiohttp.ClientTimeout(
             total=config.timeout, sock_connect=config.connect_timeout
         )
+        self._loop_time: Callable[[], float] = time.monotonic  # the running loop's, in drive()
 
     async def drive(
         self,
@@ -99,6 +100,8 @@ class Engine:
             Exception: what the source raised (after the work in flight ended), or what a
                 sink raised (the other workers are cancelled).
         """
+        # (asyncio.get_running_loop() asks the OS for the process id: look it up once a run)
+        self._loop_time = asyncio.get_running_loop().time
         buffer = max(64, 2 * self._config.concurrency)
         async with Dispatcher(source, self._politeness, buffer, self._clock) as dispatcher:
             async with open_scope() as scope:
@@ -148,7 +151,7 @@ class Engine:
         request, state = job.request, job.host
         assert request is not None
         assert state is not None
-        loop_time = asyncio.get_running_loop().time
+        loop_time = self._loop_time
         if job.first_started is None:
             job.first_started = loop_time()
         try:
