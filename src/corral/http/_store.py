@@ -157,6 +157,9 @@ class Store:
     def _open(self, argv: list[str], started_at: str) -> None:
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # 16 KiB pages for a new database (an existing one keeps its own): a batch's rows
+            # go out in a quarter of the writes, about 1.5 µs a URL less (``docs/design.md``)
+            conn.execute("PRAGMA page_size=16384")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
