@@ -54,10 +54,11 @@ async def attempt(
     """Make one request and read its body; never raises for network or HTTP trouble."""
     started = time.monotonic()
     outcome = AttemptOutcome()
+    url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
     try:
         async with session.request(
             request.method,
-            URL(request.url, encoded=True),  # already normalised: no second parse in aiohttp
+            url,
             headers=request.headers or None,
             data=request.body,
             json=request.json,
@@ -65,7 +66,8 @@ async def attempt(
             timeout=timeout,
         ) as response:
             outcome.status = response.status
-            outcome.final_url = str(response.url)
+            # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
+            outcome.final_url = request.url if response.url is url else str(response.url)
             outcome.headers = _headers(response)
             outcome.content_type = response.headers.get("Content-Type")
             if response.status in (429, 503):
