@@ -40,7 +40,7 @@ from corral.http._request import Request, split_normal
 from corral.http._result import FetchResult
 from corral.http._robotsgate import RobotsGate
 from corral.http._stats import FetchStatistics
-from corral.http._store import PendingRow
+from corral.http._store import PendingRow, write_through
 from corral.http._urls import host_key, parse
 
 LEASE_SECONDS = 60.0
@@ -375,9 +375,12 @@ class _PageWriter:
     async def flush(self) -> None:
         async with self._lock:
             batch, self._batch = self._batch, []
-            if batch:
-                committed = await self._crawler.store().finish_pages(batch)
-                self._crawler.committed(batch, committed)
+            if batch:  # (write_through: a cancelled flush must not drop the batch)
+                await write_through(self._commit(batch))
+
+    async def _commit(self, batch: list[PageDone]) -> None:
+        committed = await self._crawler.store().finish_pages(batch)
+        self._crawler.committed(batch, committed)
 
     async def tick(self) -> None:
         """Commit a lingering batch when pages come slowly (so a kill loses little)."""

@@ -33,7 +33,7 @@ from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
 from corral.http._stats import FetchStatistics, RunCounters
-from corral.http._store import PendingRow, Store, StoreError
+from corral.http._store import PendingRow, Store, StoreError, write_through
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 _BATCH = 500
@@ -209,9 +209,12 @@ class _Writer:
                 if result.error_kind is not None:
                     by_error[result.error_kind] += 1
             counters.done += len(batch)
-            if self._bodies_dir is not None:
-                batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
-            await self._store.complete(batch, body_as=self._body_as)
+            await write_through(self._write(batch))
+
+    async def _write(self, batch: list[tuple[int, FetchResult]]) -> None:
+        if self._bodies_dir is not None:
+            batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
+        await self._store.complete(batch, body_as=self._body_as)
 
     async def close(self) -> None:
         await self.flush()

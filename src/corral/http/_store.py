@@ -15,6 +15,7 @@ whose transaction never committed are dropped and their URLs fetched (and writte
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import json.encoder
@@ -22,15 +23,16 @@ import operator
 import os
 import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from corral import ThreadLimit, to_thread
 from corral.http._request import InvalidLine, Request
 from corral.http._result import FetchResult
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
@@ -375,6 +377,31 @@ class Store:
                 )
             if self._jsonl is not None and self._jsonl.seekable():
                 self._set_meta("jsonl_length", str(self._jsonl.tell()))
+
+
+async def write_through(write: Coroutine[Any, Any, T]) -> T:
+    """Await a store write to its end, even if the awaiting task is cancelled meanwhile.
+
+    A writer swaps its batch out before writing it, so once a write has begun its records are
+    nowhere else: cancelling it while it waits for the store's thread (the job's ticker is
+    cancelled at the end of a run, Ctrl-C cancels everything) would drop them without a
+    trace. The write runs as its own task; a cancellation is held until the write has
+    ended, then raised. (Seen in a benchmark run: 67 of 20,000 records lost, exit code 0.)
+    """
+    task = asyncio.ensure_future(write)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():  # the write itself was cancelled (the loop is closing)
+                raise
+            cancelled = True
+            continue
+        break
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 def _key(item: Request | InvalidLine) -> str:
