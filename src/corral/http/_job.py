@@ -28,7 +28,7 @@ from corral import open_scope, to_thread
 from corral._exceptions import InputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
-from corral.http._fetcher import Fetcher, invalid_record
+from corral.http._fetcher import Fetcher, count, invalid_record
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
@@ -199,16 +199,8 @@ class _Writer:
             batch, self._batch = self._batch, []
             if not batch:
                 return
-            counters = self._counters
-            by_status, by_error = counters.by_status, counters.by_error
-            for _, result in batch:  # counted as done once handed to the store: count() inline
-                if result.ok:
-                    counters.ok += 1
-                if result.status is not None:
-                    by_status[result.status] += 1
-                if result.error_kind is not None:
-                    by_error[result.error_kind] += 1
-            counters.done += len(batch)
+            for _, result in batch:  # counted as done once handed to the store
+                count(self._counters, result)
             await write_through(self._write(batch))
 
     async def _write(self, batch: list[tuple[int, FetchResult]]) -> None:

@@ -121,16 +121,7 @@ class Politeness:
                 else:
                     slower = max(state.interval * 2, _MIN_THROTTLE_INTERVAL)
                     state.interval = max(state.base_interval, min(slower, _MAX_THROTTLE_INTERVAL))
-        elif (
-            status is not None
-            and status < 400
-            and self.adaptive
-            and (  # state.throttled(now), inline: this runs once a request
-                state.limit < state.max_limit
-                or state.interval > state.base_interval
-                or state.cooldown_until > now
-            )
-        ):
+        elif status is not None and status < 400 and self.adaptive and state.throttled(now):
             state.streak += 1
             if state.streak % 4 == 0 and state.interval > state.base_interval:
                 extra = (state.interval - state.base_interval) / 2
@@ -138,8 +129,7 @@ class Politeness:
             if state.streak >= state.limit:
                 state.streak = 0
                 state.limit = min(state.max_limit, state.limit + 1)
-        for listener in self._listeners:  # self.changed(), inline
-            listener()
+        self.changed()
 
     def forget_idle(self, now: float) -> None:
         """Drop states of hosts with nothing queued or running and no throttle to remember."""

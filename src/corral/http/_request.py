@@ -170,8 +170,7 @@ def parse_line(text: str, number: int) -> Request | InvalidLine | None:
     try:
         if line[0] == "{":
             return _from_object(json.loads(line))
-        host = split_normal(line)
-        return plain_get(line, host) if host is not None else request_for(line)
+        return request_for(line)
     except BadURL as exc:
         return InvalidLine(line[:2000], str(exc), number)
     except (ValueError, TypeError, KeyError) as exc:

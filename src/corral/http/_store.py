@@ -370,8 +370,9 @@ class Store:
             self._conn.execute("BEGIN")
             if self._jsonl is None:
                 insert_rows(self._conn, "INSERT INTO results", RESULT_COLUMNS, rows)
-            for start in range(0, len(ids), 10_000):  # one statement, not one a row
-                chunk = ids[start : start + 10_000]
+            most = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            for start in range(0, len(ids), most):  # one statement, not one a row
+                chunk = ids[start : start + most]
                 self._conn.execute(
                     f"UPDATE urls SET state = 1 WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 )
@@ -390,18 +391,16 @@ async def write_through(write: Coroutine[Any, Any, T]) -> T:
     """
     task = asyncio.ensure_future(write)
     cancelled = False
-    while True:
+    while not task.done():
         try:
-            result = await asyncio.shield(task)
+            await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.done():  # the write itself was cancelled (the loop is closing)
+            if task.cancelled():  # the write itself was cancelled (the loop is closing)
                 raise
             cancelled = True
-            continue
-        break
     if cancelled:
         raise asyncio.CancelledError
-    return result
+    return task.result()
 
 
 def _key(item: Request | InvalidLine) -> str:
@@ -500,8 +499,9 @@ def insert_rows(
             groups[keep] = [values]
         else:
             group.append(values)
-    most = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_NONES))
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     for keep, values_list in groups.items():
+        most = max(1, limit // len(keep))
         start = 0
         for size in _CHUNKS:
             size = min(size, most)
