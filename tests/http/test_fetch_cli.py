@@ -229,8 +229,20 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
+        # faulthandler: a child that does not stop is made to say where it is (_stopped)
+        env={**os.environ, "PYTHONWARNINGS": "error", "PYTHONFAULTHANDLER": "1"},
     )
+
+
+def _stopped(job: subprocess.Popen[str], timeout: float = 30) -> str:
+    """Wait for the child to exit and return its stderr; if it does not within ``timeout``,
+    abort it (faulthandler prints every thread's stack) and fail with what it printed."""
+    try:
+        return job.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        job.send_signal(signal.SIGABRT)
+        stderr = job.communicate()[1]
+        pytest.fail(f"corral did not stop within {timeout} s; its stderr:\n{stderr}")
 
 
 @pytest.fixture
@@ -282,8 +294,8 @@ async def test_ctrl_c_stops_gracefully_and_says_how_to_resume(
     args = ["fetch", str(source), "-o", str(db), "--per-host", "4", "--no-progress"]
     job = _start(args)
     await site.wait_until(lambda s: s.requests >= 40)
-    job.send_signal(signal.SIGINT)
-    _, stderr = job.communicate(timeout=60)
+    job.send_signal(signal.SIGINT)  # (the site is not served meanwhile: no help from it)
+    stderr = _stopped(job)
     assert job.returncode == 130, stderr
     assert "resume" in stderr
     assert f"corral fetch {source}" in stderr
