@@ -100,6 +100,20 @@ def test_insert_rows_writes_none_as_null_in_every_pattern(tmp_path: Path) -> Non
     assert len(shaped) == len(rows)
 
 
+def test_insert_rows_keeps_every_column_of_a_wide_row(tmp_path: Path) -> None:
+    """A row wider than any table corral has today (40 columns, Nones among them) is
+    written whole: the None pattern covers every column, not a fixed number of them."""
+    columns = ["id", *(f"c{i}" for i in range(1, 40))]
+    rows = [
+        (n, *(None if (i + n) % 3 == 0 else f"{n}:{i}" for i in range(1, 40))) for n in range(9)
+    ]
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        conn.execute(f"CREATE TABLE wide ({', '.join(columns)})")
+        insert_rows(conn, "INSERT INTO wide", ", ".join(columns), rows)
+        stored = conn.execute("SELECT * FROM wide ORDER BY id").fetchall()
+    assert stored == rows
+
+
 async def test_a_source_of_lists_is_read_within_the_buffer() -> None:
     """Lists of jobs longer than the buffer: every job comes out once, and the dispatcher
     holds at most the buffer plus the rest of one list."""

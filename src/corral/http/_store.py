@@ -469,7 +469,6 @@ def headers_json(headers: Any) -> str:
     return "".join(_encode(headers, 0))
 
 
-_NONES = (None,) * 32
 _CHUNKS = (256, 32, 4, 1)  # rows a statement: few distinct statements, few steps a batch
 _shapes: dict[tuple[str, str, tuple[bool, ...], int], str] = {}
 
@@ -491,8 +490,9 @@ def insert_rows(
     """
     groups: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
     is_not, compress = operator.is_not, itertools.compress
+    nones = (None,) * (columns.count(",") + 1)  # one a column: map() stops at the shorter
     for row in rows:
-        keep = tuple(map(is_not, row, _NONES))
+        keep = tuple(map(is_not, row, nones))
         values = tuple(compress(row, keep))
         group = groups.get(keep)
         if group is None:
