@@ -154,11 +154,13 @@ class Engine:
         loop_time = self._loop_time
         if job.first_started is None:
             job.first_started = loop_time()
+        counters.in_flight += 1  # the live display's "active": a counter, not a scan
         try:
             outcome = await attempt(
                 self._session, request, self._config, self._timeout, keep_body=self._keep_body
             )
         finally:
+            counters.in_flight -= 1
             dispatcher.finished()
             ended = loop_time()
             now = ended if self._clock is LOOP_CLOCK else self._clock.now()

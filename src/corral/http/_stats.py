@@ -58,7 +58,7 @@ class FetchStatistics:
         elapsed: seconds since the run started.
         total: unique URLs to fetch in this run, once the input has been read (else None).
         queued: URLs waiting in the frontier (pending, not yet started).
-        in_flight: URLs being fetched now (including those waiting for a retry).
+        in_flight: requests being fetched now (a URL waiting to be retried is not one).
         done: URLs that got their final record in this run.
         ok: of those, the successes.
         failed: of those, the failures (any ``error_kind``).
