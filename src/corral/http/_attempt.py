@@ -76,6 +76,8 @@ async def attempt(
             await _read_body(response, config.max_bytes, keep, outcome)
     except Exception as exc:  # every failure becomes a recorded outcome
         outcome.error_kind, outcome.error = classify(exc)
+        if outcome.error_kind == "timeout" and not str(exc):
+            outcome.error = _timed_out(outcome.status, timeout.total)
     outcome.seconds = time.monotonic() - started
     if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
         outcome.error_kind = "http_status"
@@ -146,8 +148,21 @@ def parse_retry_after(value: str | None) -> float | None:
 def classify(exc: BaseException) -> tuple[str, str]:
     """Return the error kind and a one-line message for an exception from an attempt."""
     kind = _kind(exc)
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return kind, text[:500]
+    name = type(exc).__name__
+    message = " ".join(str(exc).split())
+    return kind, (f"{name}: {message}" if message else name)[:500]
+
+
+def _timed_out(status: int | None, limit: float | None) -> str:
+    # aiohttp raises its total timeout as a bare TimeoutError: say which phase it cut short.
+    within = (
+        "before the attempt timed out"
+        if limit is None
+        else f"within {limit:g} s (the timeout for a whole attempt)"
+    )
+    if status is None:
+        return f"TimeoutError: no response {within}"
+    return f"TimeoutError: HTTP {status} received, but the body was not complete {within}"
 
 
 def _kind(exc: BaseException) -> str:
