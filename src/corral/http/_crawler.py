@@ -81,7 +81,10 @@ class Crawler:
         self._started = 0  # pages sent to fetch, for max_pages
         self._progress = asyncio.Event()  # replaced at every notice: a broadcast
         self._status = "interrupted"
-        self.skipped = Counter[str]()
+        # URLs recorded unfetched, by reason, as the store committed them (the summary's)
+        self.skipped = self.fetcher.counters.by_skip
+        if parse is not None:
+            self.fetcher.counters.items = 0
         self._runs: weakref.WeakSet[AsyncGenerator[Page, None]] = weakref.WeakSet()
 
     @property
@@ -199,7 +202,7 @@ class Crawler:
             async for url, sitemap in self._gate.sitemap_urls(self._scope.seeds):
                 rows.extend(self.link_rows([url], depth=1, found_on=sitemap))
         committed = await self._store.add_seeds(rows)
-        self._note_skipped(rows, committed)
+        self._note_skipped(committed)
 
     def link_rows(
         self, urls: Iterable[str], *, depth: int, found_on: str | None, skip: str | None = None
@@ -227,15 +230,19 @@ class Crawler:
 
     def committed(self, done: Sequence[PageDone], result: Committed) -> None:
         """Account for a committed batch: new pending rows, records, finished jobs."""
+        counters = self.fetcher.counters
         for host, n in result.new_by_host.items():
             self._add_pending(host, n)
         for page in done:
-            count(self.fetcher.counters, page.result)
+            if page.result.error_kind == "robots":  # decided without a fetch: a skip
+                self.skipped["robots"] += 1
+            else:
+                count(counters, page.result)
             if page.parked is not None:
                 self._parked += 1
-            for link in page.links:
-                if link.skip is not None:
-                    self.skipped[link.skip] += 1
+        self.skipped.update(result.skipped)
+        if counters.items is not None:
+            counters.items += result.items
         self._active -= len(done)
         self._notify()
 
@@ -243,6 +250,7 @@ class Crawler:
         """Account for parked pages parsed at last."""
         for host, new in result.new_by_host.items():
             self._add_pending(host, new)
+        self.skipped.update(result.skipped)
         self._parked -= n
         self._notify()
 
@@ -312,7 +320,6 @@ class Crawler:
             assert self._gate is not None
             policy = await self._gate.policy(row.url)
             if not self._gate.allows(policy, row.url):
-                self.skipped["robots"] += 1
                 why = "disallowed by robots.txt"
                 if policy.verdict == "disallow_all":
                     why = f"robots.txt unreachable ({policy.status or 'no answer'}): disallowed"
@@ -340,10 +347,8 @@ class Crawler:
     def _keeps_body(self, content_type: str | None) -> bool:
         return self._scope is not None and self._scope.parses(content_type)
 
-    def _note_skipped(self, rows: Sequence[LinkRow], committed: Committed) -> None:
-        for row in rows:
-            if row.skip is not None:
-                self.skipped[row.skip] += 1
+    def _note_skipped(self, committed: Committed) -> None:
+        self.skipped.update(committed.skipped)
         for host, n in committed.new_by_host.items():
             self._add_pending(host, n)
 

@@ -80,9 +80,6 @@ async def run_crawl_job(job: CrawlJob) -> int:
             print(
                 render_summary(stats, store_kind="sqlite", resume_command=resume), file=sys.stderr
             )
-            skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(crawler.skipped.items()))
-            if skipped:
-                print(f"  not fetched: {skipped} (recorded, see error_kind)", file=sys.stderr)
     return 1 if job.fail_on_error and stats.failed else 0
 
 

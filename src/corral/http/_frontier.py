@@ -57,7 +57,7 @@ class Committed:
     """What a batch of pages added to the frontier, by host (for the claimer's counts)."""
 
     new_by_host: Mapping[str, int]
-    skipped: int
+    skipped: Mapping[str, int]  # links recorded as skipped, by reason (not those known before)
     items: int
 
 
@@ -197,7 +197,7 @@ class CrawlStore(Store):
         """Insert links inside the caller's transaction; skipped ones get their record."""
         conn = self._connection()
         new: Counter[str] = Counter()
-        skipped = 0
+        skipped: Counter[str] = Counter()
         for link in links:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO urls (key, url, host, depth, found_on, state, run) "
@@ -217,7 +217,7 @@ class CrawlStore(Store):
             if link.skip is None:
                 new[link.host] += 1
                 continue
-            skipped += 1
+            skipped[link.skip] += 1
             record = FetchResult(
                 url=link.url,
                 error_kind=link.skip,

@@ -75,6 +75,9 @@ class FetchStatistics:
         p90: 90th percentile latency.
         p99: 99th percentile latency.
         output: where the results are (a path, or "-" for stdout).
+        by_skip: URLs recorded without being fetched, by reason (a crawl's ``robots``,
+            ``max_pages``, ``out_of_scope``...): skips, neither done nor failed.
+        items: items the crawl's parse callback stored (None without a callback).
     """
 
     elapsed: float
@@ -97,6 +100,8 @@ class FetchStatistics:
     p90: float | None
     p99: float | None
     output: str
+    by_skip: Mapping[str, int] = field(default_factory=dict)
+    items: int | None = None
 
     @property
     def rate(self) -> float:
@@ -133,6 +138,8 @@ class RunCounters:
     frontier: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
     by_error: Counter[str] = field(default_factory=Counter)
+    by_skip: Counter[str] = field(default_factory=Counter)
+    items: int | None = None
     throttled: tuple[str, ...] = ()
     hosts: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
@@ -161,4 +168,6 @@ class RunCounters:
             p90=self.latency.percentile(0.90),
             p99=self.latency.percentile(0.99),
             output=self.output,
+            by_skip=dict(self.by_skip),
+            items=self.items,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from corral.http._human import (
@@ -74,14 +74,28 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
         ("duplicates", stats.duplicates, "repeated in the input, fetched once"),
         ("retries", stats.retries, ""),
     ]
+    if stats.by_skip:  # a crawl's URLs recorded unfetched: skips, not failures
+        counts.insert(2, ("skipped", sum(stats.by_skip.values()), ""))
+    if stats.items is not None:
+        counts.append(("items", stats.items, "stored by the parse callback, table items"))
     if stats.frontier:
         counts.append(("frontier", stats.frontier, "discovered, not fetched yet"))
     digits = max(len(human_count(n)) for _, n, _ in counts)
     lines = [head, _row("URLs", _progress(stats))]
     for label, n, note in counts:
         figure = human_count(n).rjust(digits)
-        lines.append(_row(label, f"{figure}  ({note})" if note and n else figure))
+        if label == "skipped":
+            lines.append(_row(label, *_skips(figure, stats.by_skip)))
+        else:
+            lines.append(_row(label, f"{figure}  ({note})" if note and n else figure))
     return [*lines, *_rates(stats)]
+
+
+def _skips(figure: str, by_skip: Mapping[str, int]) -> list[str]:
+    reasons = _tally(sorted(by_skip.items(), key=lambda kv: (-kv[1], kv[0])), sep=" ")
+    reasons[0] = f"{figure}  (not fetched: {reasons[0]}"
+    reasons[-1] += ")"
+    return reasons
 
 
 def _progress(stats: FetchStatistics) -> str:
@@ -109,8 +123,8 @@ def _rates(stats: FetchStatistics) -> list[str]:
     ]
 
 
-def _tally(pairs: Iterable[tuple[object, int]]) -> list[str]:
-    return [f"{key}: {human_count(n)}" for key, n in pairs] or ["none"]
+def _tally(pairs: Iterable[tuple[object, int]], sep: str = ": ") -> list[str]:
+    return [f"{key}{sep}{human_count(n)}" for key, n in pairs] or ["none"]
 
 
 def _row(label: str, *items: str) -> str:
