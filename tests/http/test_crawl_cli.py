@@ -119,7 +119,7 @@ async def test_parse_callback_from_the_command_line(site: Site, tmp_path: Path) 
     exported = run_corral("export", str(store), "--table", "items")
     items = [json.loads(line) for line in exported.stdout.splitlines()]
     assert len(items) == 5
-    assert all(json.loads(item["data"])["size"] > 0 for item in items)
+    assert all(item["data"]["size"] > 0 for item in items)
 
 
 async def test_export_formats(site: Site, tmp_path: Path) -> None:

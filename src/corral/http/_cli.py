@@ -333,7 +333,7 @@ def _crawl(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from corral.http._crawljob import export
+    from corral.http._export import export
 
     if args.output == "-":
         export(args.store, table=args.table, fmt=args.format, out=sys.stdout)

@@ -1,24 +1,19 @@
-"""The ``corral crawl`` job and ``corral export``: the crawler with progress, and the store out."""
+"""The ``corral crawl`` job: the crawler with progress and a summary (export: ``_export.py``)."""
 
 from __future__ import annotations
 
-import base64
-import csv
 import importlib
-import json
 import shlex
-import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Literal
 
 from corral._exceptions import InputError, UsageError
 from corral.http._crawlconfig import CrawlConfig, ParseCallback
 from corral.http._crawler import Crawler
 from corral.http._progress import open_progress, render_summary
-from corral.http._store import TABLES, StoreError, rows_of
+from corral.http._store import StoreError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,37 +76,3 @@ async def run_crawl_job(job: CrawlJob) -> int:
                 render_summary(stats, store_kind="sqlite", resume_command=resume), file=sys.stderr
             )
     return 1 if job.fail_on_error and stats.failed else 0
-
-
-def export(store: str, *, table: str, fmt: Literal["jsonl", "csv"], out: IO[str]) -> int:
-    """Write a store's table as JSON lines or CSV; return how many rows were written.
-
-    Raises:
-        InputError: the store cannot be read, or has no such table.
-    """
-    if table not in TABLES:
-        raise UsageError(f"--table must be one of {', '.join(TABLES)}, not {table!r}")
-    if not Path(store).is_file():
-        raise InputError(f"cannot read store {store}: no such file")
-    written = 0
-    writer: Any = None
-    try:
-        for row in rows_of(store, table):
-            row = {k: _plain(v) for k, v in row.items()}
-            if fmt == "jsonl":
-                out.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
-            else:
-                if writer is None:
-                    writer = csv.DictWriter(out, fieldnames=list(row))
-                    writer.writeheader()
-                writer.writerow(row)
-            written += 1
-    except sqlite3.DatabaseError as exc:
-        raise InputError(f"cannot read store {store}: {exc}") from None
-    return written
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return value
