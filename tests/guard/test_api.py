@@ -80,7 +80,7 @@ def test_finding_as_text_and_json() -> None:
     ]
     assert "      app.py:20 in main" in text
     data = json.loads(format_json([finding]))["findings"][0]
-    assert data == finding.to_dict()
+    assert data == {**finding.to_dict(), "count": 1}
     assert data["kind"] == "stall"
     assert data["stack"][0] == {"file": "app.py", "line": 20, "function": "main"}
     assert format_text([]) == "corral guard: no findings"

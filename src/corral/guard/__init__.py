@@ -16,8 +16,9 @@ from corral._lazy import lazy_attributes
 if TYPE_CHECKING:
     from corral._exceptions import BlockingCallError
     from corral.guard._config import GuardConfig
-    from corral.guard._finding import Finding, FindingKind, Frame, format_json, format_text
+    from corral.guard._finding import Finding, FindingKind, Frame
     from corral.guard._guard import Guard, install, uninstall, watch
+    from corral.guard._report import format_json, format_text
     from corral.guard._runner import ScriptResult, run_script
 
 _HOMES = {
@@ -28,8 +29,8 @@ _HOMES = {
     "Guard": "corral.guard._guard",
     "GuardConfig": "corral.guard._config",
     "ScriptResult": "corral.guard._runner",
-    "format_json": "corral.guard._finding",
-    "format_text": "corral.guard._finding",
+    "format_json": "corral.guard._report",
+    "format_text": "corral.guard._report",
     "install": "corral.guard._guard",
     "run_script": "corral.guard._runner",
     "uninstall": "corral.guard._guard",

@@ -1,10 +1,8 @@
-"""What the guard reports: a finding, the frames of its stack, and its text and JSON forms."""
+"""What the guard reports: a finding and the frames of its stack (reports: ``_report.py``)."""
 
 from __future__ import annotations
 
 import enum
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,48 +75,23 @@ class Finding:
 
     def format(self, *, stack: bool = True) -> str:
         """Return the finding as readable text: a headline, then its stack when asked."""
-        where = self.location + (f" in {self.function}" if self.function else "")
-        extras = [f"task {self.task!r}"] if self.task else []
-        if self.test:
-            extras.append(f"test {self.test}")
-        tail = f" [{', '.join(extras)}]" if extras else ""
-        lines = [f"{self.kind}: {where}{tail}", f"    {self.message}"]
-        if stack and self.stack:
-            lines.append("    stack (most recent call last):")
-            lines.extend(f"      {frame}" for frame in self.stack)
-        return "\n".join(lines)
+        return block(self, stack=stack)
 
     def __str__(self) -> str:
         return self.format(stack=False)
 
 
-def format_text(findings: Iterable[Finding], *, stack: bool = True) -> str:
-    """Return a text report of ``findings``: a count, then one block per finding.
-
-    Args:
-        findings: The findings to report.
-        stack: Include each finding's stack.
-
-    Returns:
-        The report, ending without a newline; ``"corral guard: no findings"`` when empty.
-    """
-    items = list(findings)
-    if not items:
-        return "corral guard: no findings"
-    noun = "finding" if len(items) == 1 else "findings"
-    blocks = [f"corral guard: {len(items)} {noun}"]
-    blocks.extend(finding.format(stack=stack) for finding in items)
-    return "\n".join(blocks)
-
-
-def format_json(findings: Iterable[Finding], *, indent: int | None = 2) -> str:
-    """Return ``findings`` as a JSON document: ``{"findings": [...]}``.
-
-    Args:
-        findings: The findings to report.
-        indent: Passed to :func:`json.dumps`; ``None`` gives one line.
-
-    Returns:
-        The JSON text.
-    """
-    return json.dumps({"findings": [f.to_dict() for f in findings]}, indent=indent)
+def block(finding: Finding, *, stack: bool, count: int = 1, task: bool = True) -> str:
+    """Return the text of ``finding`` (standing for ``count`` alike; ``task``: name its task)."""
+    where = finding.location + (f" in {finding.function}" if finding.function else "")
+    if count > 1:
+        where += f" ({count:,} times)"
+    extras = [f"task {finding.task!r}"] if finding.task and task else []
+    if finding.test:
+        extras.append(f"test {finding.test}")
+    tail = f" [{', '.join(extras)}]" if extras else ""
+    lines = [f"{finding.kind}: {where}{tail}", f"    {finding.message}"]
+    if stack and finding.stack:
+        lines.append("    stack (most recent call last):")
+        lines.extend(f"      {frame}" for frame in finding.stack)
+    return "\n".join(lines)

@@ -12,7 +12,8 @@ from typing import Self
 
 from corral.guard._config import GuardConfig
 from corral.guard._engine import ENGINE
-from corral.guard._finding import Finding, format_json, format_text
+from corral.guard._finding import Finding
+from corral.guard._report import format_json, format_text
 
 
 class Guard:

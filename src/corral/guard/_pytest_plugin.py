@@ -153,13 +153,13 @@ class GuardPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.late:
             return
-        from corral.guard import format_text
+        from corral.guard._report import group_findings
 
         terminalreporter.section("corral guard: findings outside the test that caused them")
-        for finding in self.late:
-            where = f"created in {finding.test}" if finding.test else "outside any test"
-            terminalreporter.write_line(f"[{where}]")
-            terminalreporter.write_line(format_text([finding]))
+        for group in group_findings(self.late):  # alike ones once, with their count
+            test = group.first.test
+            terminalreporter.write_line(f"[created in {test}]" if test else "[outside any test]")
+            terminalreporter.write_line(group.format())
 
     # -- each test -------------------------------------------------------------------------
 
@@ -226,9 +226,11 @@ class GuardPlugin:
     def _phase(self, item: pytest.Item, when: str, result: object) -> object:
         mine = self._take(item)
         if mine:
+            from corral.guard._report import group_findings
+
             noun = "finding" if len(mine) == 1 else "findings"
-            body = "\n".join(finding.format() for finding in mine)
-            pytest.fail(f"corral guard: {len(mine)} {noun} in {when}\n{body}", False)
+            body = "\n".join(group.format() for group in group_findings(mine))
+            pytest.fail(f"corral guard: {len(mine):,} {noun} in {when}\n{body}", False)
         return result
 
     def _note(self, item: pytest.Item, when: str) -> None:
