@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, overload
 
 from corral._deadlines import fail_after
+from corral._options import check_seconds, check_whole, is_number
 from corral._outcome import Outcome
 from corral._ratelimit import RateLimit
 
@@ -343,7 +344,7 @@ def map(
     limit: int,
     ordered: bool = ...,
     on_error: Literal["raise"] = ...,
-    rate: str | RateLimit | None = ...,
+    rate: str | float | RateLimit | None = ...,
     timeout: float | None = ...,
     queue_timeout: float | None = ...,
     window: int | None = ...,
@@ -358,7 +359,7 @@ def map(
     limit: int,
     ordered: bool = ...,
     on_error: Literal["collect"],
-    rate: str | RateLimit | None = ...,
+    rate: str | float | RateLimit | None = ...,
     timeout: float | None = ...,
     queue_timeout: float | None = ...,
     window: int | None = ...,
@@ -372,7 +373,7 @@ def map(  # shadows the builtin on purpose: corral.map is the async, bounded map
     limit: int,
     ordered: bool = True,
     on_error: OnError = "raise",
-    rate: str | RateLimit | None = None,
+    rate: str | float | RateLimit | None = None,
     timeout: float | None = None,
     queue_timeout: float | None = None,
     window: int | None = None,
@@ -390,7 +391,8 @@ def map(  # shadows the builtin on purpose: corral.map is the async, bounded map
         ordered: for a stream, yield in input order (True) or completion order (False).
         on_error: ``"raise"``: the first failure cancels the rest and is raised as is.
             ``"collect"``: every item gives an ``Outcome`` holding its value or error.
-        rate: also bound how often calls start, as ``"10/s"`` or a shared ``RateLimit``.
+        rate: also bound how often calls start, as ``"10/s"``, a number of starts per second,
+            or a shared ``RateLimit``.
         timeout: seconds each call may take; time spent queueing for a rate token does not count.
         queue_timeout: seconds an item may wait for its rate token before it fails with
             ``QueueTimeout``.
@@ -403,14 +405,19 @@ def map(  # shadows the builtin on purpose: corral.map is the async, bounded map
 
     Raises:
         ValueError: ``limit`` or ``window`` below 1, or a bad ``rate`` or ``on_error``.
+        TypeError: an option of the wrong type (named in the message).
     """
+    check_whole("limit", limit)
     if limit < 1:
         raise ValueError("limit must be at least 1")
+    check_whole("window", window, optional=True)
     if window is not None and window < 1:
         raise ValueError("window must be at least 1")
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
-    limiter = RateLimit(rate) if isinstance(rate, str) else rate
+    check_seconds("timeout", timeout)
+    check_seconds("queue_timeout", queue_timeout)
+    limiter = _limiter(rate)
 
     def make(stream: Literal["ordered", "unordered"] | None) -> _Engine:
         if stream is not None and ordered:
@@ -428,3 +435,12 @@ def map(  # shadows the builtin on purpose: corral.map is the async, bounded map
         )
 
     return MapRun(make)
+
+
+def _limiter(rate: str | float | RateLimit | None) -> RateLimit | None:
+    # A number was taken as the limiter itself and failed at the first call (issue 12).
+    if rate is None or isinstance(rate, RateLimit):
+        return rate
+    if isinstance(rate, str) or is_number(rate):
+        return RateLimit(rate)
+    raise TypeError(f"rate must be like '10/s', a number per second or a RateLimit, not {rate!r}")

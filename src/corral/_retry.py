@@ -23,6 +23,13 @@ from corral._callables import require_function
 from corral._clock import LOOP_CLOCK, Clock
 from corral._deadlines import fail_after
 from corral._exceptions import DeadlineExceeded
+from corral._options import (
+    check_callable,
+    check_error_filter,
+    check_seconds,
+    check_whole,
+    is_number,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,6 +65,19 @@ class Backoff:
         return base * (1.0 - self.jitter * draw)
 
 
+def as_backoff(value: Backoff | float) -> Backoff:
+    """Return ``value`` as a ``Backoff``: a number is its first wait (``Backoff(initial=...)``).
+
+    Raises:
+        TypeError: ``value`` is neither a ``Backoff`` nor a number.
+    """
+    if isinstance(value, Backoff):
+        return value
+    if is_number(value):
+        return Backoff(initial=float(value))
+    raise TypeError(f"backoff must be a Backoff or a number of seconds, not {value!r}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attempt:
     """What one attempt ended with, as the hooks see it.
@@ -83,7 +103,7 @@ class RetryOptions(TypedDict, total=False):
     attempts: int
     deadline: float | None
     timeout: float | None
-    backoff: Backoff
+    backoff: Backoff | float
     retry_on: ErrorFilter
     retry_if_result: Callable[[Any], bool] | None
     wait_from: Callable[[Attempt], float | None] | None
@@ -106,7 +126,8 @@ class RetryPolicy:
             then is cancelled and ``DeadlineExceeded`` raised; a wait that would end past it
             is not started (the last outcome is given at once).
         timeout: seconds each attempt may take (its ``DeadlineExceeded`` counts as a failure).
-        backoff: the waits between attempts.
+        backoff: the waits between attempts; a number stands for ``Backoff(initial=number)``,
+            exponential from that first wait.
         retry_on: which errors to retry: exception types, or a predicate. Never consulted for
             ``CancelledError``, ``KeyboardInterrupt`` or ``SystemExit``.
         retry_if_result: retry when this returns True for a result (the last result is
@@ -130,8 +151,17 @@ class RetryPolicy:
     rng: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
+        # Checked here, not at the first retry (issue 12: backoff=0.01 was an AttributeError
+        # there), so a wrong type fails where it is written.
+        check_whole("attempts", self.attempts)
         if self.attempts < 1:
             raise ValueError("attempts must be at least 1")
+        check_seconds("deadline", self.deadline)
+        check_seconds("timeout", self.timeout)
+        object.__setattr__(self, "backoff", as_backoff(self.backoff))
+        check_error_filter(self.retry_on)
+        for name in ("retry_if_result", "wait_from", "on_retry", "rng"):
+            check_callable(name, getattr(self, name))
 
     async def call(self, fn: Callable[..., Awaitable[R]], /, *args: Any) -> R:
         """Call ``fn(*args)`` until it succeeds or the policy gives up.
@@ -315,15 +345,19 @@ def retry(
         fn: the function to call anew on every attempt; omit it to get a decorator.
         *args: positional arguments for ``fn`` (use ``functools.partial`` for keywords).
         **options: the fields of ``RetryPolicy`` (attempts, deadline, timeout, backoff,
-            retry_on, retry_if_result, wait_from, on_retry, clock, rng).
+            retry_on, retry_if_result, wait_from, on_retry, clock, rng); ``backoff`` may be a
+            number, the first wait of an exponential backoff (``Backoff(initial=number)``).
 
     Returns:
         With ``fn``, an awaitable of its result; without, a decorator.
 
     Raises:
-        TypeError: ``fn`` is a coroutine object rather than a function.
+        TypeError: ``fn`` is a coroutine object rather than a function, or an option has the
+            wrong type (named in the message).
     """
-    policy = RetryPolicy(**options)
+    # (a number as backoff is what RetryOptions allows: RetryPolicy's __post_init__ turns it
+    # into the Backoff its field holds)
+    policy = RetryPolicy(**options)  # type: ignore[arg-type]
     if fn is None:
         if args:
             raise TypeError("retry() got arguments but no function")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from corral import __version__
 from corral._ratelimit import parse_rate
-from corral._retry import Backoff
+from corral._retry import Backoff, as_backoff
 
 SaveBodies = Literal["none", "store", "dir"]
 DEFAULT_USER_AGENT = f"corral/{__version__} (bulk fetcher; polite by default)"
@@ -39,7 +39,8 @@ class FetchConfig:
         bodies_dir: where ``save_bodies="dir"`` writes.
         retry_statuses: statuses that are retried (429 and 5xx by default; never other 4xx).
         retry_errors: error kinds that are retried.
-        backoff: waits between retries (a server's Retry-After takes precedence).
+        backoff: waits between retries (a server's Retry-After takes precedence); a number
+            is the first wait, doubling (``Backoff(initial=number)``).
         max_retry_after: the longest Retry-After honoured; a longer one ends the URL.
         adaptive: slow a host down when it answers 429/503, and speed it up as it recovers.
     """
@@ -63,6 +64,7 @@ class FetchConfig:
     adaptive: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "backoff", as_backoff(self.backoff))  # a number: its first wait
         for name in ("concurrency", "per_host", "max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
