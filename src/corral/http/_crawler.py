@@ -34,7 +34,7 @@ from corral.http._crawlconfig import CrawlConfig, Page, ParseCallback
 from corral.http._crawlpages import PageWork
 from corral.http._crawlscope import Scope
 from corral.http._engine import Job, streamed, utc_now
-from corral.http._fetcher import Fetcher, count
+from corral.http._fetcher import Fetcher, count, require_many
 from corral.http._frontier import Committed, CrawlStore, LinkRow, PageDone
 from corral.http._request import Request, split_normal
 from corral.http._result import FetchResult
@@ -131,6 +131,7 @@ class Crawler:
 
         Raises:
             BadScope: a seed is not an http(s) URL, or a pattern does not compile.
+            TypeError: ``seeds`` is one URL, not a list of them.
         """
         self._set_scope(seeds)
         run = streamed(self._run, self.config.fetch.concurrency)
@@ -142,11 +143,13 @@ class Crawler:
 
         Raises:
             BadScope: a seed is not an http(s) URL, or a pattern does not compile.
+            TypeError: ``seeds`` is one URL, not a list of them.
         """
         self._set_scope(seeds)
         await self._run(None)
 
     def _set_scope(self, seeds: Iterable[str]) -> None:
+        require_many(seeds, "a crawl takes a list of seed URLs", "pass [url] for one seed")
         config = self.config
         self._scope = Scope(
             seeds=tuple(seeds),

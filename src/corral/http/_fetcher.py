@@ -105,7 +105,12 @@ class Fetcher:
         Targets are read lazily, so memory follows ``concurrency``, not the number of URLs.
         A malformed URL gives an ``invalid_url`` record; nothing is dropped. Leaving the loop
         early is fine: the run is closed when the fetcher closes (or call ``aclose()``).
+
+        Raises:
+            TypeError: ``targets`` is one URL (a string, bytes or a request), not an iterable
+                of them: ``fetch(url)`` fetches one.
         """
+        require_many(targets, "fetch_all() takes URLs", "use fetcher.fetch(url) for one URL")
         run = self._fetch_all(targets)
         self._runs.add(run)
         return run
@@ -142,6 +147,17 @@ class Fetcher:
         if self._engine is None:
             raise RuntimeError("use the fetcher inside 'async with open_fetcher(...)'")
         return self._engine
+
+
+def require_many(targets: object, what: str, fix: str) -> None:
+    """Refuse one URL where an iterable of them is expected (a string iterates by character).
+
+    Raises:
+        TypeError: ``targets`` is a string, bytes or a single request; the message says
+            ``what`` is expected and ``fix``.
+    """
+    if isinstance(targets, str | bytes | bytearray | Request):
+        raise TypeError(f"{what}, not a single {type(targets).__name__}: {fix}")
 
 
 def job_for(target: Target, ident: object = None) -> Job:
@@ -207,7 +223,12 @@ def fetch(
     """Fetch URLs from sync code (also inside Jupyter's running loop); results in input order.
 
     Duplicates (after normalisation) are fetched once and share their record.
+
+    Raises:
+        TypeError: ``targets`` is one URL (a string, bytes or a request), not a list: a list
+            comes back, so one URL is ``fetch([url])`` (its record: ``fetch([url])[0]``).
     """
+    require_many(targets, "fetch() takes a list of URLs", "write fetch([url]) for one URL")
     wanted = list(targets)
 
     async def main() -> list[FetchResult]:
