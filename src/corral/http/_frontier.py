@@ -25,6 +25,7 @@ from typing import Any
 from corral.http._request import Request
 from corral.http._result import FetchResult
 from corral.http._store import RESULT_COLUMNS, PendingRow, Store, insert_rows, result_row
+from corral.http._urls import mask_credentials
 
 _PENDING, _DONE, _LEASED = 0, 1, 2
 
@@ -219,7 +220,7 @@ class CrawlStore(Store):
                 continue
             skipped += 1
             record = FetchResult(
-                url=link.url,
+                url=mask_credentials(link.url),
                 error_kind=link.skip,
                 error=f"not fetched: {link.skip.replace('_', ' ')}",
                 depth=link.depth,

@@ -34,6 +34,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Host names after IDNA: letters, digits, hyphens, dots; underscores occur in the wild.
 _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 _WHITESPACE = " \t\n\r\f\v\x00"
+# The userinfo of a URL in any text: after "scheme://", up to the authority's last "@" (an
+# unencoded "@" in a password happens; the host follows the last one, as browsers read it).
+_USERINFO = re.compile(r"(?<=://)([^\s/?#\"'<>]*)@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,24 @@ def host_key(url: URL | str) -> str:
     if port is None or port == _DEFAULT_PORTS.get(url.scheme):
         return host
     return f"{host}:{port}"
+
+
+def mask_credentials(text: str) -> str:
+    """Return ``text`` with the password of each URL in it shown as ``***``.
+
+    ``https://user:secret@host/`` becomes ``https://user:***@host/``; a userinfo without a
+    password (often a token: ``https://TOKEN@host/``) becomes ``***``. An ``@`` in a path or
+    a query is not userinfo and stays. Records show URLs this way; the request itself is
+    made with the real credentials.
+    """
+    if "@" not in text:  # nearly every URL: one scan, no regex
+        return text
+    return _USERINFO.sub(_mask_userinfo, text)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(1).partition(":")
+    return f"{user}:***@" if colon else "***@"
 
 
 def _check(url: URL) -> None:
