@@ -208,3 +208,15 @@ async def test_a_huge_line_is_read_in_bounded_memory(
     assert f"{length:,} characters" in str(long["error"])
     assert f"{MAX_LINE:,}" in str(long["error"])
     assert len(str(long["url"])) <= 2000
+
+
+def test_a_crawl_seed_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    """A seed whose bytes are not UTF-8 is refused with exit 2 and one line; it was crawled
+    as another URL (yarl dropped the byte)."""
+    seed = os.fsdecode(b"http://127.0.0.1:9/caf\xe9")  # as Python decodes argv
+    run = run_corral("crawl", seed, "-o", str(tmp_path / "crawl.db"))
+    assert run.returncode == 2
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("corral: error: seed ")
+    assert line.endswith("not UTF-8 (byte 0xE9 at character 23)")
+    assert not (tmp_path / "crawl.db").exists()

@@ -177,6 +177,15 @@ def test_host_key_refuses_non_http() -> None:
         host_key("mailto:someone@example.com")
 
 
+def test_bytes_that_are_not_utf8_make_a_url_invalid() -> None:
+    """A URL holding a byte that did not decode (a surrogate escape, as Python reads argv
+    and corral its input) is invalid: yarl dropped it and a different URL was fetched."""
+    assert validate("http://example.org/caf\udce9") == InvalidURL(
+        "not UTF-8 (byte 0xE9 at character 23)"
+    )
+    assert validate("http://example.org/café") == "http://example.org/caf%C3%A9"
+
+
 @pytest.mark.parametrize(
     ("text", "masked"),
     [

@@ -19,7 +19,14 @@ from typing import IO, Any
 
 from corral import to_thread
 from corral.http._input import KEPT, MAX_LINE, LongLine, read_lines
-from corral.http._urls import MAX_URL_LENGTH, BadURL, host_key, mask_credentials, parse
+from corral.http._urls import (
+    MAX_URL_LENGTH,
+    BadURL,
+    host_key,
+    mask_credentials,
+    not_utf8,
+    parse,
+)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # JSON nested deeper is refused: far past any request body, and far enough from the
@@ -173,7 +180,7 @@ def parse_line(text: str, number: int) -> Request | InvalidLine | None:
     line = text.strip()
     if not line or line[0] == "#":
         return None
-    if not line.isascii() and (undecodable := _undecodable(line)) is not None:
+    if not line.isascii() and (undecodable := not_utf8(line)) is not None:
         return _invalid(line, undecodable, number)
     try:
         if line[0] == "{":
@@ -185,16 +192,6 @@ def parse_line(text: str, number: int) -> Request | InvalidLine | None:
         return _invalid(line, str(exc), number)
     except (ValueError, TypeError, KeyError) as exc:
         return _invalid(line, f"bad request object: {exc}", number)
-
-
-def _undecodable(line: str) -> str | None:
-    """Return why a line read with ``surrogateescape`` holds bytes that are not UTF-8."""
-    try:
-        line.encode()
-    except UnicodeEncodeError as exc:
-        byte = ord(line[exc.start]) - 0xDC00  # the escape of byte b is U+DC00 + b
-        return f"not UTF-8 (byte 0x{byte:02X} at character {exc.start + 1})"
-    return None
 
 
 def _invalid(line: str, reason: str, number: int) -> InvalidLine:

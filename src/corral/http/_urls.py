@@ -60,8 +60,8 @@ def validate(text: str) -> str | InvalidURL:
 
     Returns:
         The normalised URL (a ``str``), or an ``InvalidURL`` whose ``reason`` says what is
-        wrong: empty, too long, control characters, no scheme, bad scheme, no host, bad host,
-        bad port.
+        wrong: empty, too long, control characters, bytes that are not UTF-8, no scheme, bad
+        scheme, no host, bad host, bad port.
     """
     try:
         return normalize(text)
@@ -107,6 +107,8 @@ def check(text: str) -> URL:
         raise BadURL(f"URL longer than {MAX_URL_LENGTH} characters")
     if _CONTROL.search(raw):
         raise BadURL("control character in URL")
+    if not raw.isascii() and (undecodable := not_utf8(raw)) is not None:
+        raise BadURL(undecodable)  # (yarl would drop the byte: another URL)
     scheme = _SCHEME.match(raw)
     if scheme is None:
         raise BadURL("no scheme (http or https expected)")
@@ -158,6 +160,21 @@ def host_key(url: URL | str) -> str:
     if port is None or port == _DEFAULT_PORTS.get(url.scheme):
         return host
     return f"{host}:{port}"
+
+
+def not_utf8(text: str) -> str | None:
+    """Return why ``text`` holds bytes that are not UTF-8, or None if it holds none.
+
+    Such bytes come through as surrogate escapes (U+DC80 to U+DCFF), as Python decodes
+    argv and corral its input (``errors="surrogateescape"``).
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        what = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        return f"not UTF-8 ({what} at character {exc.start + 1})"
+    return None
 
 
 def mask_credentials(text: str) -> str:
