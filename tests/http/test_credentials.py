@@ -152,8 +152,8 @@ async def test_the_python_api_masks_passwords(site: Site) -> None:
     async with open_fetcher(save_bodies="store") as fetcher:
         one = await fetcher.fetch(secret_url(site, "/echo/one"))
         many = [record async for record in fetcher.fetch_all(urls)]
-    sync_url = secret_url(site, "/echo/sync")
-    synced = await corral.to_thread(lambda: corral.http.fetch([sync_url], save_bodies="store"))
+    sync_urls = [secret_url(site, "/echo/sync"), "ftp://u:pw@h/sync"]
+    synced = await corral.to_thread(lambda: corral.http.fetch(sync_urls, save_bodies="store"))
     got: list[FetchResult] = [one, *many, *synced]
     assert sorted(record.url for record in got) == sorted(
         [
@@ -162,6 +162,7 @@ async def test_the_python_api_masks_passwords(site: Site) -> None:
             masked_url(site, "/echo/b"),
             "ftp://u:***@h/",
             masked_url(site, "/echo/sync"),
+            "ftp://u:***@h/sync",
         ]
     )
     for record in got:

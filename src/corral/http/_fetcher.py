@@ -219,7 +219,7 @@ def fetch(
         keys: list[str] = []
         for target in wanted:
             job = job_for(target)
-            key = job.request.key if job.request is not None else f"invalid:{target}"
+            key = _key_of(job)
             keys.append(key)
             unique.setdefault(key, job)
         by_key: dict[str, FetchResult] = {}
