@@ -195,3 +195,18 @@ async def test_crawl_masks_passwords_in_results_and_found_on(site: Site, tmp_pat
     found_on = {row["found_on"] for row in got}
     assert masked_url(site, "/") in found_on  # the seed's links
     assert not any("@" in str(url) for url in found_on - {masked_url(site, "/")})
+
+
+async def test_crawl_masks_passwords_of_urls_skipped_at_max_pages(
+    site: Site, tmp_path: Path
+) -> None:
+    """Seeds left when --max-pages is reached get their max_pages record with the password
+    masked too (those records are copied from the frontier, which keeps it)."""
+    store = tmp_path / "crawl.db"
+    seeds = [secret_url(site, path) for path in ("/", "/site/1.html", "/site/2.html")]
+    run = await acorral("crawl", *seeds, "-o", str(store), "--max-pages", "1", "-q")
+    assert run.returncode == 0, run.stderr
+    got = table(store, "results", "url, error_kind")
+    assert "user:secret@" not in str(got)
+    skipped = {str(row["url"]) for row in got if row["error_kind"] == "max_pages"}
+    assert {masked_url(site, "/site/1.html"), masked_url(site, "/site/2.html")} <= skipped

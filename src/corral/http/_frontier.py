@@ -272,12 +272,14 @@ class CrawlStore(Store):
 
     def _skip_rest(self, reason: str) -> int:
         conn = self._connection()
+        # the frontier keeps a URL's password; its record shows user:***@
+        conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
         with conn:
             conn.execute("BEGIN")
             cursor = conn.execute(
                 f"INSERT INTO results ({RESULT_COLUMNS}) "
-                "SELECT id, url, NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, NULL, NULL, "
-                "NULL, 'GET', depth, found_on, ? FROM urls "
+                "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
+                "NULL, NULL, NULL, 'GET', depth, found_on, ? FROM urls "
                 "WHERE state = 0 OR (state = 2 AND lease_run = ?)",
                 (reason, f"not fetched: {reason.replace('_', ' ')}", self.run, self.run),
             )
