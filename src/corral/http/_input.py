@@ -1,4 +1,4 @@
-"""Opening the input of ``corral fetch``: text only, read as UTF-8, one line at a time.
+"""The input of ``corral fetch``: opened if it is text, read as UTF-8, in lines of bounded size.
 
 - **Not text**: a NUL byte in the first block (8 KiB) means a binary file (or UTF-16), not a
   list of URLs; the job is refused before anything is written (issue 12: a 20 KB binary
@@ -6,9 +6,9 @@
 - **Not UTF-8**: bytes that do not decode are kept as surrogate escapes
   (``errors="surrogateescape"``), so the line that holds them is recognised and recorded as
   invalid (``parse_line``); replacing them with U+FFFD fetched a different URL.
-- **Too long**: lines are read in blocks; a line longer than ``MAX_LINE`` is read on and
-  dropped, not held, so memory stays bounded whatever the line length (a 200 MB line took
-  580 MB).
+- **Too long**: the input is read in blocks and split into lines; a line longer than
+  ``MAX_LINE`` is read on and dropped, not held, so memory stays bounded whatever the line
+  length (a 200 MB line took 580 MB).
 """
 
 from __future__ import annotations
