@@ -12,6 +12,7 @@ from corral.http._urls import (
     InvalidURL,
     check,
     host_key,
+    mask_credentials,
     normalize,
     normalize_url,
     parse,
@@ -174,3 +175,38 @@ def test_host_key_refuses_non_http() -> None:
     """A string that is not an http(s) URL has no host key."""
     with pytest.raises(BadURL):
         host_key("mailto:someone@example.com")
+
+
+def test_bytes_that_are_not_utf8_make_a_url_invalid() -> None:
+    """A URL holding a byte that did not decode (a surrogate escape, as Python reads argv
+    and corral its input) is invalid: yarl dropped it and a different URL was fetched."""
+    assert validate("http://example.org/caf\udce9") == InvalidURL(
+        "not UTF-8 (byte 0xE9 at character 23)"
+    )
+    assert validate("http://example.org/café") == "http://example.org/caf%C3%A9"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        pytest.param("http://user:secret@example.com/", "http://user:***@example.com/", id="pw"),
+        pytest.param("https://u:p@h:8443/a?b=c", "https://u:***@h:8443/a?b=c", id="port-query"),
+        pytest.param("http://u:@example.com/", "http://u:***@example.com/", id="empty-pw"),
+        pytest.param("http://token@example.com/", "http://***@example.com/", id="user-only"),
+        pytest.param("http://u:p@ss@example.com/x", "http://u:***@example.com/x", id="raw-at"),
+        pytest.param("http://u:p%40ss@example.com", "http://u:***@example.com", id="no-path"),
+        pytest.param("http://example.com/@bob?to=a@b", "http://example.com/@bob?to=a@b", id="at"),
+        pytest.param("http://example.com/", "http://example.com/", id="none"),
+        pytest.param("ftp://u:pw@h/ x", "ftp://u:***@h/ x", id="any-scheme"),
+        pytest.param(
+            '{"url": "http://u:pw@h/", "x": "a@b"}',
+            '{"url": "http://u:***@h/", "x": "a@b"}',
+            id="in-json",
+        ),
+        pytest.param("http://u:***@h/", "http://u:***@h/", id="idempotent"),
+    ],
+)
+def test_mask_credentials(text: str, masked: str) -> None:
+    """A URL's password (or a userinfo without one, often a token) is shown as ``***``;
+    an ``@`` in a path or query is not userinfo and stays."""
+    assert mask_credentials(text) == masked

@@ -41,7 +41,7 @@ from corral.http._result import FetchResult
 from corral.http._robotsgate import RobotsGate
 from corral.http._stats import FetchStatistics
 from corral.http._store import PendingRow, write_through
-from corral.http._urls import host_key, parse
+from corral.http._urls import host_key, mask_credentials, parse
 
 LEASE_SECONDS = 60.0
 _SEEN_CACHE = 100_000  # recently seen URLs kept in memory in front of the store's index
@@ -327,7 +327,7 @@ class Crawler:
                 if policy.verdict == "disallow_all":
                     why = f"robots.txt unreachable ({policy.status or 'no answer'}): disallowed"
                 record = FetchResult(
-                    url=row.url,
+                    url=mask_credentials(row.url),
                     error_kind="robots",
                     error=why,
                     depth=row.depth,

@@ -33,7 +33,7 @@ from corral.http._config import FetchConfig
 from corral.http._dispatch import Dispatcher
 from corral.http._politeness import HostState, Politeness
 from corral.http._request import Request
-from corral.http._result import FetchResult, make_record
+from corral.http._result import FetchResult, make_record, mask_record
 from corral.http._stats import RunCounters
 
 _END = object()
@@ -196,7 +196,7 @@ class Engine:
         request = job.request
         assert request is not None
         started = job.first_started if job.first_started is not None else now
-        return make_record(
+        record = make_record(
             request.url,
             outcome.final_url,
             outcome.status,
@@ -215,6 +215,8 @@ class Engine:
             request.depth,
             request.found_on,
         )
+        # a password in the URL went with the request; the record shows user:***@
+        return record if "@" not in request.url else mask_record(record)
 
 
 async def streamed(

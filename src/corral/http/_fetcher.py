@@ -19,7 +19,7 @@ from corral.http._politeness import Politeness
 from corral.http._request import Request, request_for
 from corral.http._result import FetchResult
 from corral.http._stats import FetchStatistics, RunCounters
-from corral.http._urls import BadURL
+from corral.http._urls import BadURL, mask_credentials
 
 Target = str | Request
 
@@ -173,7 +173,11 @@ def job_for(target: Target, ident: object = None) -> Job:
 def invalid_record(text: str, reason: str) -> FetchResult:
     """Return the final record of input that is not a fetchable URL."""
     return FetchResult(
-        url=text, error_kind="invalid_url", error=reason, attempts=0, fetched_at=utc_now()
+        url=mask_credentials(text),
+        error_kind="invalid_url",
+        error=mask_credentials(reason),
+        attempts=0,
+        fetched_at=utc_now(),
     )
 
 
@@ -236,7 +240,7 @@ def fetch(
         keys: list[str] = []
         for target in wanted:
             job = job_for(target)
-            key = job.request.key if job.request is not None else f"invalid:{target}"
+            key = _key_of(job)
             keys.append(key)
             unique.setdefault(key, job)
         by_key: dict[str, FetchResult] = {}

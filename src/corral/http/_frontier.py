@@ -25,6 +25,7 @@ from typing import Any
 from corral.http._request import Request
 from corral.http._result import FetchResult
 from corral.http._store import RESULT_COLUMNS, PendingRow, Store, insert_rows, result_row
+from corral.http._urls import mask_credentials
 
 _PENDING, _DONE, _LEASED = 0, 1, 2
 
@@ -219,7 +220,7 @@ class CrawlStore(Store):
                 continue
             skipped[link.skip] += 1
             record = FetchResult(
-                url=link.url,
+                url=mask_credentials(link.url),
                 error_kind=link.skip,
                 error=f"not fetched: {link.skip.replace('_', ' ')}",
                 depth=link.depth,
@@ -271,12 +272,14 @@ class CrawlStore(Store):
 
     def _skip_rest(self, reason: str) -> int:
         conn = self._connection()
+        # the frontier keeps a URL's password; its record shows user:***@
+        conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
         with conn:
             conn.execute("BEGIN")
             cursor = conn.execute(
                 f"INSERT INTO results ({RESULT_COLUMNS}) "
-                "SELECT id, url, NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, NULL, NULL, "
-                "NULL, 'GET', depth, found_on, ? FROM urls "
+                "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
+                "NULL, NULL, NULL, 'GET', depth, found_on, ? FROM urls "
                 "WHERE state = 0 OR (state = 2 AND lease_run = ?)",
                 (reason, f"not fetched: {reason.replace('_', ' ')}", self.run, self.run),
             )

@@ -29,6 +29,7 @@ from corral._exceptions import InputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
 from corral.http._fetcher import Fetcher, count, invalid_record
+from corral.http._input import open_input
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
@@ -79,7 +80,7 @@ async def run_fetch_job(job: FetchJob) -> int:
     """
     kind = output_kind(job.output)
     with contextlib.ExitStack() as files:
-        source = await to_thread(_open_input, job.input, files)
+        source = await to_thread(open_input, job.input, files)
         store = await to_thread(_open_store, job, kind, files)
         try:
             await store.open(job.argv, utc_now())
@@ -244,15 +245,6 @@ def _job_of(row: PendingRow) -> Job:
         return Job(None, row.id, preset=invalid_record(row.url, row.invalid))
     request = Request.from_stored(row.url, row.host, row.request, row.depth, row.found_on)
     return Job(request, row.id)
-
-
-def _open_input(path: str, files: contextlib.ExitStack) -> IO[str]:
-    if path == "-":
-        return sys.stdin
-    try:
-        return files.enter_context(open(path, encoding="utf-8", errors="replace"))
-    except OSError as exc:
-        raise InputError(f"cannot read input {path}: {exc.strerror or exc}") from None
 
 
 def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:

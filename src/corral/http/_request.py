@@ -3,7 +3,9 @@
 The input is one URL per line (blank lines and ``#`` comments skipped) or JSON lines of
 request objects ``{"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}``;
 both may be mixed. A line that is neither becomes an ``InvalidLine``, which the job records
-as an ``invalid_url`` result and goes on.
+as an ``invalid_url`` result and goes on: so does a line that is not UTF-8, a JSON line nested
+deeper than ``MAX_DEPTH``, and a line longer than ``MAX_LINE`` (read in bounded memory, see
+``_input.py``). A byte-order mark before a line is dropped.
 """
 
 from __future__ import annotations
@@ -16,9 +18,20 @@ from types import MappingProxyType
 from typing import IO, Any
 
 from corral import to_thread
-from corral.http._urls import MAX_URL_LENGTH, BadURL, host_key, parse
+from corral.http._input import KEPT, MAX_LINE, LongLine, read_lines
+from corral.http._urls import (
+    MAX_URL_LENGTH,
+    BadURL,
+    host_key,
+    mask_credentials,
+    not_utf8,
+    parse,
+)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# JSON nested deeper is refused: far past any request body, and far enough from the
+# interpreter's recursion limit that parsing, keying and storing it never reach it.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,14 +180,54 @@ def parse_line(text: str, number: int) -> Request | InvalidLine | None:
     line = text.strip()
     if not line or line[0] == "#":
         return None
+    if not line.isascii() and (undecodable := not_utf8(line)) is not None:
+        return _invalid(line, undecodable, number)
     try:
         if line[0] == "{":
-            return _from_object(json.loads(line))
+            return _from_object(_load(line))
         return request_for(line)
     except BadURL as exc:
-        return InvalidLine(line[:2000], str(exc), number)
+        if line[0] == "\ufeff":  # a byte-order mark: a file's first line, or files joined
+            return parse_line(line.lstrip("\ufeff"), number)
+        return _invalid(line, str(exc), number)
     except (ValueError, TypeError, KeyError) as exc:
-        return InvalidLine(line[:2000], f"bad request object: {exc}", number)
+        return _invalid(line, f"bad request object: {exc}", number)
+
+
+def _invalid(line: str, reason: str, number: int) -> InvalidLine:
+    """Return the ``InvalidLine`` of a line: its start, bad bytes as ``\\x`` escapes,
+    passwords masked (it is never fetched: nothing needs them)."""
+    text = line[:KEPT]
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return InvalidLine(mask_credentials(text), mask_credentials(reason), number)
+
+
+def _load(line: str) -> object:
+    """Return the JSON value of a line, refusing one nested deeper than ``MAX_DEPTH``."""
+    try:
+        data = json.loads(line)
+    except RecursionError:  # json's C scanner counts its depth against the recursion limit
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if line.count("[") + line.count("{") > MAX_DEPTH and _deeper(data, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _deeper(data: object, limit: int) -> bool:
+    """Return whether ``data`` nests lists and objects more than ``limit`` deep (a walk by
+    levels, without recursion)."""
+    level = [data] if isinstance(data, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return False
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
 
 
 def _from_object(data: object) -> Request:
@@ -204,13 +257,21 @@ def _from_object(data: object) -> Request:
 
 def _batches(stream: IO[str], batch: int) -> Iterator[list[Request | InvalidLine]]:
     chunk: list[Request | InvalidLine] = []
-    for number, line in enumerate(stream, 1):
-        parsed = parse_line(line, number)
-        if parsed is not None:
-            chunk.append(parsed)
-        if len(chunk) >= batch:
-            yield chunk
-            chunk = []
+    number = 0
+    for lines in read_lines(stream):
+        if isinstance(lines, LongLine):
+            number += 1
+            reason = f"line too long: {lines.length:,} characters (the limit is {MAX_LINE:,})"
+            chunk.append(_invalid(lines.head, reason, number))
+            continue
+        first = number + 1
+        for number, line in enumerate(lines, first):
+            parsed = parse_line(line, number)
+            if parsed is not None:
+                chunk.append(parsed)
+        while len(chunk) >= batch:
+            yield chunk[:batch]
+            chunk = chunk[batch:]
     if chunk:
         yield chunk
 
@@ -219,11 +280,17 @@ def count_lines(stream: IO[str]) -> int:
     """Count the lines that may hold a request (not blank, not a comment), then rewind.
 
     Only a first guess at the job's size, for the progress display: duplicates count too.
+    The lines are read as ``read_requests`` reads them, in bounded memory.
     """
     if not stream.seekable():
         return 0
     start = stream.tell()
-    count = sum(1 for line in stream if line.strip() and not line.lstrip().startswith("#"))
+    count = 0
+    for lines in read_lines(stream):
+        if isinstance(lines, LongLine):
+            count += 1
+        else:
+            count += sum(1 for line in lines if (text := line.strip()) and text[0] != "#")
     stream.seek(start)
     return count
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
+
+from corral.http._urls import mask_credentials
 
 # The error kinds a record can carry, in the order the summary lists them.
 ERROR_KINDS = (
@@ -134,3 +136,22 @@ def make_record(
     _depth(record, depth)
     _found_on(record, found_on)
     return record
+
+
+def mask_record(record: FetchResult) -> FetchResult:
+    """Return ``record`` with the passwords in its URLs and error text shown as ``***``.
+
+    A record never holds a password from a URL (``https://user:secret@host/``): the request
+    is made with it, the record (stored, written as JSON, returned) shows ``user:***@``.
+    """
+    return replace(
+        record,
+        url=mask_credentials(record.url),
+        final_url=_masked(record.final_url),
+        error=_masked(record.error),
+        found_on=_masked(record.found_on),
+    )
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else mask_credentials(text)

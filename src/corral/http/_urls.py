@@ -34,6 +34,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Host names after IDNA: letters, digits, hyphens, dots; underscores occur in the wild.
 _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 _WHITESPACE = " \t\n\r\f\v\x00"
+# The userinfo of a URL in any text: after "scheme://", up to the authority's last "@" (an
+# unencoded "@" in a password happens; the host follows the last one, as browsers read it).
+_USERINFO = re.compile(r"(?<=://)([^\s/?#\"'<>]*)@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,8 @@ def validate(text: str) -> str | InvalidURL:
 
     Returns:
         The normalised URL (a ``str``), or an ``InvalidURL`` whose ``reason`` says what is
-        wrong: empty, too long, control characters, no scheme, bad scheme, no host, bad host,
-        bad port.
+        wrong: empty, too long, control characters, bytes that are not UTF-8, no scheme, bad
+        scheme, no host, bad host, bad port.
     """
     try:
         return normalize(text)
@@ -104,6 +107,8 @@ def check(text: str) -> URL:
         raise BadURL(f"URL longer than {MAX_URL_LENGTH} characters")
     if _CONTROL.search(raw):
         raise BadURL("control character in URL")
+    if not raw.isascii() and (undecodable := not_utf8(raw)) is not None:
+        raise BadURL(undecodable)  # (yarl would drop the byte: another URL)
     scheme = _SCHEME.match(raw)
     if scheme is None:
         raise BadURL("no scheme (http or https expected)")
@@ -155,6 +160,39 @@ def host_key(url: URL | str) -> str:
     if port is None or port == _DEFAULT_PORTS.get(url.scheme):
         return host
     return f"{host}:{port}"
+
+
+def not_utf8(text: str) -> str | None:
+    """Return why ``text`` holds bytes that are not UTF-8, or None if it holds none.
+
+    Such bytes come through as surrogate escapes (U+DC80 to U+DCFF), as Python decodes
+    argv and corral its input (``errors="surrogateescape"``).
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        what = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        return f"not UTF-8 ({what} at character {exc.start + 1})"
+    return None
+
+
+def mask_credentials(text: str) -> str:
+    """Return ``text`` with the password of each URL in it shown as ``***``.
+
+    ``https://user:secret@host/`` becomes ``https://user:***@host/``; a userinfo without a
+    password (often a token: ``https://TOKEN@host/``) becomes ``***``. An ``@`` in a path or
+    a query is not userinfo and stays. Records show URLs this way; the request itself is
+    made with the real credentials.
+    """
+    if "@" not in text:  # nearly every URL: one scan, no regex
+        return text
+    return _USERINFO.sub(_mask_userinfo, text)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(1).partition(":")
+    return f"{user}:***@" if colon else "***@"
 
 
 def _check(url: URL) -> None:
