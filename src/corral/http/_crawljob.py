@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import importlib
 import json
 import shlex
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from corral._exceptions import InputError, UsageError
+from corral import to_thread
+from corral._exceptions import InputError, OutputError, UsageError
 from corral.http._crawlconfig import CrawlConfig, ParseCallback
 from corral.http._crawler import Crawler
+from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
 from corral.http._store import TABLES, StoreError, rows_of
 
@@ -33,6 +36,7 @@ class CrawlJob:
     quiet: bool = False
     fail_on_error: bool = False
     argv: Sequence[str] = ()
+    overwrite: bool = False  # replace an existing file that is not this crawl's store
 
 
 def load_callback(spec: str) -> ParseCallback:
@@ -58,15 +62,20 @@ def load_callback(spec: str) -> ParseCallback:
 
 
 async def run_crawl_job(job: CrawlJob) -> int:
-    """Crawl to the end (or to Ctrl-C) and return the exit code."""
+    """Crawl to the end (or to Ctrl-C) and return the exit code.
+
+    Raises:
+        OutputError: the store cannot be used.
+    """
     parse = load_callback(job.parse) if job.parse else None
+    await to_thread(functools.partial(prepare_output, job.store, "sqlite", overwrite=job.overwrite))
     crawler = Crawler(job.config, store=job.store, parse=parse, argv=job.argv)
+    try:
+        await crawler.__aenter__()
+    except StoreError as exc:  # nothing ran: the error alone, no summary (issue 12, item 18)
+        raise OutputError(str(exc)) from None
     finished = False
     try:
-        try:
-            await crawler.__aenter__()
-        except StoreError as exc:
-            raise InputError(str(exc)) from None
         try:
             async with open_progress(crawler.statistics, mode=job.progress):
                 await crawler.run(job.seeds)

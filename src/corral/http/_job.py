@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shlex
 import sys
 import tempfile
@@ -25,10 +26,11 @@ from pathlib import Path
 from typing import IO, Literal
 
 from corral import open_scope, to_thread
-from corral._exceptions import InputError
+from corral._exceptions import InputError, OutputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
 from corral.http._fetcher import Fetcher, count, invalid_record
+from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
@@ -53,6 +55,7 @@ class FetchJob:
         quiet: print no summary either (an interrupted run still says how to resume).
         fail_on_error: exit 1 when any URL ended in an error.
         argv: the command line, repeated in the resume hint.
+        overwrite: replace an existing output that is not this job's (else it is refused).
     """
 
     input: str
@@ -62,6 +65,7 @@ class FetchJob:
     quiet: bool = False
     fail_on_error: bool = False
     argv: Sequence[str] = ()
+    overwrite: bool = False
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -75,16 +79,19 @@ async def run_fetch_job(job: FetchJob) -> int:
     """Run the job to the end (or to Ctrl-C) and return the process exit code.
 
     Raises:
-        InputError: the input or output cannot be opened.
+        InputError: the input cannot be opened.
+        OutputError: the output cannot be used.
     """
     kind = output_kind(job.output)
     with contextlib.ExitStack() as files:
         source = await to_thread(_open_input, job.input, files)
+        check = functools.partial(prepare_output, job.output, kind, overwrite=job.overwrite)
+        await to_thread(check)
         store = await to_thread(_open_store, job, kind, files)
         try:
             await store.open(job.argv, utc_now())
         except StoreError as exc:
-            raise InputError(str(exc)) from None
+            raise OutputError(str(exc)) from None
         fetcher = Fetcher(job.config, output=job.output)
         runner = _Runner(job, store, fetcher)
         status = "interrupted"
@@ -263,9 +270,9 @@ def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:
             out = files.enter_context(open(job.output, "a+", encoding="utf-8"))  # noqa: SIM115
             return Store(f"{job.output}.corral-state", jsonl=out)
         tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
-        return Store(Path(tmp) / "state.db", jsonl=sys.stdout)
+        return Store(Path(tmp) / "state.db", jsonl=sys.stdout, append_only=True)
     except OSError as exc:
-        raise InputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
 
 
 def _summary_fields(stats: FetchStatistics) -> dict[str, object]:

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from corral import ThreadLimit, to_thread
+from corral.http._faults import StoreError as StoreError  # (its home before _faults existed)
+from corral.http._faults import describe_fault
 from corral.http._request import InvalidLine, Request
 from corral.http._result import FetchResult
 
@@ -107,10 +109,6 @@ RESULT_COLUMNS = (
 )
 
 
-class StoreError(Exception):
-    """The store cannot be used (not a corral store, a newer schema, unwritable)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Added:
     """What one ingested batch did to the frontier."""
@@ -137,9 +135,19 @@ class PendingRow:
 class Store:
     """The SQLite database of one job; every method is a coroutine run off the loop."""
 
-    def __init__(self, path: str | Path, *, jsonl: IO[str] | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, jsonl: IO[str] | None = None, append_only: bool = False
+    ) -> None:
+        """Args:
+        path: the SQLite database (the job's state, beside a JSONL output).
+        jsonl: the JSONL output, or None to keep records in the database.
+        append_only: the JSONL output is a stream never to cut back (stdout, which may be
+            a user's file opened with ``>>``: cutting it to this run's length erased it).
+        """
         self.path = str(path)
         self._jsonl = jsonl
+        # a JSONL file this store cuts back on resume and records the committed length of
+        self._resumable_jsonl = jsonl is not None and not append_only and jsonl.seekable()
         self._conn: sqlite3.Connection | None = None
         self._slot = ThreadLimit(1)
         self.run = 0
@@ -166,7 +174,7 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
+            raise StoreError(describe_fault(self.path, exc, resumable=True)) from None
         self._conn = conn
         version = self._meta("schema_version")
         if version is None:
@@ -196,7 +204,7 @@ class Store:
         self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     def _cut_jsonl(self) -> None:
-        if self._jsonl is None or not self._jsonl.seekable():
+        if self._jsonl is None or not self._resumable_jsonl:
             return
         committed = int(self._meta("jsonl_length") or 0)
         self._jsonl.seek(0, os.SEEK_END)
@@ -376,7 +384,7 @@ class Store:
                 self._conn.execute(
                     f"UPDATE urls SET state = 1 WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 )
-            if self._jsonl is not None and self._jsonl.seekable():
+            if self._jsonl is not None and self._resumable_jsonl:
                 self._set_meta("jsonl_length", str(self._jsonl.tell()))
 
 
