@@ -21,6 +21,7 @@ from corral.http._crawlconfig import CrawlConfig, ParseCallback
 from corral.http._crawler import Crawler
 from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
+from corral.http._stats import FetchStatistics
 from corral.http._store import TABLES, StoreError, rows_of
 
 
@@ -65,7 +66,7 @@ async def run_crawl_job(job: CrawlJob) -> int:
     """Crawl to the end (or to Ctrl-C) and return the exit code.
 
     Raises:
-        OutputError: the store cannot be used.
+        OutputError: the store cannot be used, or failed on its files (a full disk...).
     """
     parse = load_callback(job.parse) if job.parse else None
     await to_thread(functools.partial(prepare_output, job.store, "sqlite", overwrite=job.overwrite))
@@ -75,24 +76,40 @@ async def run_crawl_job(job: CrawlJob) -> int:
     except StoreError as exc:  # nothing ran: the error alone, no summary (issue 12, item 18)
         raise OutputError(str(exc)) from None
     finished = False
+    fault: StoreError | None = None
     try:
         try:
             async with open_progress(crawler.statistics, mode=job.progress):
                 await crawler.run(job.seeds)
             finished = True
+        except StoreError as exc:  # the store failed: its one line says all (no summary)
+            fault = exc
         finally:
-            await crawler.__aexit__(None, None, None)
+            fault = await _close(crawler, fault)
     finally:
         stats = crawler.statistics()
-        resume = None if finished else shlex.join(job.argv)
-        if not job.quiet or not finished:
-            print(
-                render_summary(stats, store_kind="sqlite", resume_command=resume), file=sys.stderr
-            )
-            skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(crawler.skipped.items()))
-            if skipped:
-                print(f"  not fetched: {skipped} (recorded, see error_kind)", file=sys.stderr)
+        if fault is None and (not job.quiet or not finished):
+            _print_summary(crawler, stats, None if finished else shlex.join(job.argv))
+    if fault is not None:
+        raise OutputError(str(fault))
     return 1 if job.fail_on_error and stats.failed else 0
+
+
+async def _close(crawler: Crawler, fault: StoreError | None) -> StoreError | None:
+    """Close the crawler; return the fault that ended the crawl, or the one closing met (a
+    store deleted during the crawl is noticed here at the latest)."""
+    try:
+        await crawler.__aexit__(None, None, None)
+    except StoreError as exc:
+        return fault or exc
+    return fault
+
+
+def _print_summary(crawler: Crawler, stats: FetchStatistics, resume: str | None) -> None:
+    print(render_summary(stats, store_kind="sqlite", resume_command=resume), file=sys.stderr)
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(crawler.skipped.items()))
+    if skipped:
+        print(f"  not fetched: {skipped} (recorded, see error_kind)", file=sys.stderr)
 
 
 def export(store: str, *, table: str, fmt: Literal["jsonl", "csv"], out: IO[str]) -> int:

@@ -1,7 +1,7 @@
 """Storage faults as the user reads them: what failed, where, and what can be done about it.
 
 A store call that fails on its files (a full disk, a file size limit, a read-only or damaged
-store, a store locked by another program) becomes a
+store, a store locked by another program, or its file deleted during the run) becomes a
 ``StoreError`` whose message is one line: what happened to which file, that the records
 committed before are kept (a failed transaction rolls back whole), and only advice that can
 work (a full disk needs space before a rerun can help; a damaged store cannot be resumed).
@@ -11,8 +11,11 @@ The job runners show it as ``corral: error: ...`` with exit code 2 (issue 12).
 from __future__ import annotations
 
 import errno
+import os
 import resource
 import sqlite3
+from collections.abc import Sequence
+from typing import IO, Any
 
 
 class StoreError(Exception):
@@ -88,3 +91,41 @@ def _classify(exc: sqlite3.Error | OSError) -> tuple[str, str]:
 def _file_size_limit() -> int | None:
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+class FileWatch:
+    """The files a store writes, as they were when it opened them.
+
+    A store deleted (or replaced) during the run was reported as success: SQLite and the
+    JSONL writer go on writing to the file they have open, which no path leads to any more.
+    ``check`` compares each path's device and inode with the opened file's (issue 12, item 5).
+    """
+
+    def __init__(self, files: Sequence[tuple[str, str, os.stat_result]]) -> None:
+        self._files = [(path, shown, (st.st_dev, st.st_ino)) for path, shown, st in files]
+
+    @classmethod
+    def of(cls, store: str, jsonl: IO[Any] | None) -> FileWatch:
+        """Return the watch of a store's database (as its path leads now) and JSONL file."""
+        files = [(os.path.abspath(store), store, os.stat(store))]
+        name = getattr(jsonl, "name", None)
+        if jsonl is not None and isinstance(name, str):
+            files.append((os.path.abspath(name), name, os.fstat(jsonl.fileno())))
+        return cls(files)
+
+    def check(self) -> None:
+        """Raise ``StoreError`` if a watched path no longer leads to the file opened."""
+        for path, shown, identity in self._files:
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                raise StoreError(_gone(shown)) from None
+            if (st.st_dev, st.st_ino) != identity:
+                raise StoreError(_gone(shown))
+
+
+def _gone(path: str) -> str:
+    return (
+        f"{path} was deleted or replaced during the run, so this run's records are not in it; "
+        "to start over, run the command again with --overwrite"
+    )

@@ -29,6 +29,7 @@ from corral import open_scope, to_thread
 from corral._exceptions import InputError, OutputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
+from corral.http._faults import describe_fault
 from corral.http._fetcher import Fetcher, count, invalid_record
 from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
@@ -80,7 +81,7 @@ async def run_fetch_job(job: FetchJob) -> int:
 
     Raises:
         InputError: the input cannot be opened.
-        OutputError: the output cannot be used.
+        OutputError: the output cannot be used, or failed on its files (a full disk...).
     """
     kind = output_kind(job.output)
     with contextlib.ExitStack() as files:
@@ -98,21 +99,38 @@ async def run_fetch_job(job: FetchJob) -> int:
         mode = job.progress
         if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
+        fault: StoreError | None = None
         try:
             async with fetcher, open_progress(fetcher.statistics, mode=mode):
                 await runner.run(source)
             status = "finished"
+        except StoreError as exc:  # the output failed: its one line says all (no summary)
+            fault, status = exc, "failed"
         finally:
             stats = fetcher.statistics()
-            await store.finish(status, utc_now(), _summary_fields(stats))
+            fault = await _finish(store, status, stats, fault)
             resume = shlex.join(job.argv) if status == "interrupted" and kind != "stdout" else None
-            if not job.quiet or status == "interrupted":
+            if fault is None and (not job.quiet or status == "interrupted"):
                 print(
                     render_summary(stats, store_kind=kind, resume_command=resume), file=sys.stderr
                 )
+    if fault is not None:
+        raise OutputError(str(fault))
     if job.fail_on_error and stats.failed:
         return 1
     return 0
+
+
+async def _finish(
+    store: Store, status: str, stats: FetchStatistics, fault: StoreError | None
+) -> StoreError | None:
+    """Record how the run ended; return the fault that ended it, or the one finishing met
+    (a store deleted during the run is noticed here at the latest)."""
+    try:
+        await store.finish(status, utc_now(), _summary_fields(stats))
+    except StoreError as exc:
+        return fault or exc
+    return fault
 
 
 class _Runner:
@@ -227,7 +245,10 @@ async def _save_body(directory: Path, result: FetchResult) -> FetchResult:
     from corral import to_thread
 
     path = directory / result.sha256[:2] / result.sha256
-    await to_thread(_write_file, path, result.body)
+    try:
+        await to_thread(_write_file, path, result.body)
+    except OSError as exc:  # a full disk, a read-only directory: the run's problem, not a URL's
+        raise StoreError(describe_fault(str(path), exc, resumable=True)) from exc
     return replace(result, body=None, body_path=str(path))
 
 
@@ -267,10 +288,12 @@ def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:
         if kind == "sqlite":
             return Store(job.output)
         if kind == "jsonl":
-            out = files.enter_context(open(job.output, "a+", encoding="utf-8"))  # noqa: SIM115
+            # unbuffered: a failed write leaves nothing pending to go out later, so the file
+            # can be cut back to its committed length at once (a full disk)
+            out = files.enter_context(open(job.output, "a+b", buffering=0))  # noqa: SIM115
             return Store(f"{job.output}.corral-state", jsonl=out)
         tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
-        return Store(Path(tmp) / "state.db", jsonl=sys.stdout, append_only=True)
+        return Store(Path(tmp) / "state.db", jsonl=sys.stdout.buffer, append_only=True)
     except OSError as exc:
         raise OutputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
 
