@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import sqlite3
 from collections.abc import Sequence
 from typing import IO, Any
@@ -37,7 +36,7 @@ _SQLITE_KINDS = {
 }
 _ERRNO_KINDS = {
     errno.ENOSPC: "full",
-    errno.EDQUOT: "full",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "full",  # a disk quota
     errno.EFBIG: "io",
     errno.EROFS: "read-only",
     errno.EACCES: "read-only",
@@ -89,6 +88,10 @@ def _classify(exc: sqlite3.Error | OSError) -> tuple[str, str]:
 
 
 def _file_size_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # (not on Windows)
+        return None
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     return None if soft == resource.RLIM_INFINITY else soft
 
