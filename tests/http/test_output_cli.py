@@ -31,7 +31,7 @@ async def site() -> AsyncIterator[Site]:
         yield running
 
 
-def run_corral(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_corral(*args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m corral ARGS`` and return what it did."""
     return subprocess.run(
         [sys.executable, "-m", "corral", *args],
@@ -39,7 +39,6 @@ def run_corral(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
         text=True,
         timeout=120,
         check=False,
-        cwd=cwd,
         env={**os.environ, "PYTHONWARNINGS": "error"},
     )
 
@@ -216,14 +215,14 @@ async def test_export_refuses_an_existing_file_and_its_own_store(
     assert run.returncode == 0, run.stderr
     out = tmp_path / "results.csv"
     out.write_text("precious,csv\n", encoding="utf-8")
-    line = one_error_line(run_corral("export", str(store), "--format", "csv", "-o", str(out)))
+    line = one_error_line(await acorral("export", str(store), "--format", "csv", "-o", str(out)))
     assert "--overwrite" in line
     assert out.read_text() == "precious,csv\n"
-    replaced = run_corral("export", str(store), "--format", "csv", "-o", str(out), "--overwrite")
+    replaced = await acorral("export", str(store), "--format", "csv", "-o", str(out), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert out.read_text().startswith("id,url,")
     before = digest(store)
-    one_error_line(run_corral("export", str(store), "-o", str(store), "--overwrite"))
+    one_error_line(await acorral("export", str(store), "-o", str(store), "--overwrite"))
     assert digest(store) == before
 
 

@@ -126,8 +126,8 @@ def grow(disk: Path) -> None:
 
 
 def big_bodies(site: Site, tmp_path: Path) -> tuple[Path, list[str]]:
-    """200 URLs of 50 kB bodies (they fill 2 MB after a few dozen records)."""
-    urls = [site.url(f"/bytes/50000?i={i}") for i in range(200)]
+    """200 URLs of distinct 50 kB bodies (they fill 2 MB after a few dozen records)."""
+    urls = [site.url(f"/bytes/{50_000 + i}") for i in range(200)]
     return write_urls(tmp_path / "urls.txt", urls), urls
 
 
@@ -179,6 +179,25 @@ async def test_file_size_limit_says_so_and_keeps_what_was_committed(
     assert again.returncode == 0, again.stderr
     final = await recorded(out)
     assert sorted(final) == sorted(urls)
+
+
+async def test_disk_full_under_bodies_dir_says_so_and_resumes(
+    site: Site, tmp_path: Path, small_disk: Path
+) -> None:
+    """--save-bodies dir on a full disk: exit 2, one line naming the body's file and the full
+    disk (it was a traceback); once there is space, the same command finishes."""
+    source, urls = big_bodies(site, tmp_path)
+    db = tmp_path / "out.db"
+    args = ["fetch", str(source), "-o", str(db), "--save-bodies", "dir"]
+    args += ["--bodies-dir", str(small_disk / "bodies"), "--rate", "20/s", "--no-progress"]
+    line = one_error_line(await acorral(*args))
+    assert f"cannot write {small_disk / 'bodies'}" in line
+    assert "no space left" in line
+    assert 0 < len(results_of(db)) < len(urls)
+    grow(small_disk)
+    again = await acorral(*args)
+    assert again.returncode == 0, again.stderr
+    assert sorted(results_of(db)) == sorted(urls)
 
 
 # --- item 12: a read-only store -------------------------------------------------------------
@@ -274,7 +293,7 @@ async def test_a_damaged_store_is_one_line_on_every_rerun(
     first = await acorral(*args)
     assert first.returncode == 0, first.stderr
     assert callable(damage)
-    damage(db)
+    await corral.to_thread(damage, db)
     for _ in range(2):
         line = one_error_line(await acorral(*args))
         assert str(db) in line
