@@ -14,7 +14,8 @@ The tree::
     ├── BlockingCallError                            guard strict mode: a blocking call on the loop
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
-        └── InputError          (exit 2)             an unreadable or malformed input
+        ├── InputError          (exit 2)             an unreadable or malformed input
+        └── OutputError         (exit 2)             an output that cannot be used or written
 
 Expected events are outcomes, not exceptions: a failed item of ``corral.map(on_error="collect")``
 is an ``Outcome``, a failed URL is a recorded result.
@@ -106,5 +107,12 @@ class UsageError(CliError):
 
 class InputError(CliError):
     """An input that cannot be read or parsed (the place is in the message)."""
+
+    exit_code = 2
+
+
+class OutputError(CliError):
+    """An output that cannot be used or written: someone else's file, a missing directory, a
+    full disk, a read-only or damaged store (the place is in the message)."""
 
     exit_code = 2

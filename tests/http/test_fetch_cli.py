@@ -199,13 +199,13 @@ def test_usage_and_input_errors_exit_2_with_one_line(
     assert message in lines[0]
 
 
-def test_not_a_database_is_an_input_error(tmp_path: Path) -> None:
+def test_not_a_database_is_an_output_error(tmp_path: Path) -> None:
     """An output path that is not a SQLite database is refused with one line, untouched."""
     bogus = tmp_path / "notes.db"
     bogus.write_text("these are my notes, not a database\n" * 100)
     run = corral("fetch", "-", "-o", str(bogus), stdin="")
     assert run.returncode == 2
-    assert "not a usable SQLite database" in run.stderr
+    assert "is not a corral store (not SQLite)" in run.stderr
     assert bogus.read_text().startswith("these are my notes")
 
 

@@ -18,10 +18,12 @@ input: one URL a line (blank lines and # comments skipped), or JSON lines of req
 objects {"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}.
 
 output: a SQLite file (the default, table "results"), a .jsonl file, or - for stdout.
-Running the same command again resumes: URLs already recorded are not fetched again.
+Running the same command again resumes: URLs already recorded are not fetched again. An
+existing file that is not this job's earlier output is refused (--overwrite replaces it).
 
 exit codes: 0 done (even if some URLs failed), 1 with --fail-on-error when any URL
-failed, 2 bad usage or unreadable input, 130 interrupted (run it again to resume).
+failed, 2 bad usage, unreadable input or an unusable output (a full disk, a read-only or
+damaged store: the line says which), 130 interrupted (run it again to resume).
 """
 
 
@@ -61,6 +63,9 @@ def register(subparsers: Any) -> None:
     )
     demo.add_argument("-o", "--output", default="corral-demo.db", help="default %(default)s")
     demo.add_argument("-n", "--urls", type=int, default=3000, help="how many URLs (default 3000)")
+    demo.add_argument(
+        "--overwrite", action="store_true", help="replace an output the demo did not write"
+    )
     demo.set_defaults(handler=_demo)
 
     crawl = subparsers.add_parser(
@@ -151,6 +156,7 @@ def register(subparsers: Any) -> None:
         help="default results",
     )
     export.add_argument("-o", "--output", default="-", help="a file, or - for stdout (default)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     export.set_defaults(handler=_export)
 
 
@@ -228,6 +234,12 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="live progress (default: a bar on a terminal, else a plain line every few seconds)",
     )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing -o file that is not this job's earlier output "
+        "(without it, such a file is refused)",
+    )
     output.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     output.add_argument(
         "--fail-on-error", action="store_true", help="exit 1 when any URL ended in an error"
@@ -287,6 +299,7 @@ def _fetch(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
+        overwrite=args.overwrite,
     )
     return _run(run_fetch_job(job))
 
@@ -328,13 +341,16 @@ def _crawl(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
+        overwrite=args.overwrite,
     )
     return _run(run_crawl_job(job))
 
 
 def _export(args: argparse.Namespace) -> int:
     from corral.http._export import export
+    from corral.http._output import check_plain_output
 
+    check_plain_output(args.output, source=args.store, overwrite=args.overwrite)
     if args.output == "-":
         export(args.store, table=args.table, fmt=args.format, out=sys.stdout)
         return 0
@@ -352,7 +368,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.urls < 1:
         raise UsageError("--urls must be at least 1")
-    return _run(run_demo(args.output, args.urls))
+    return _run(run_demo(args.output, args.urls, overwrite=args.overwrite))
 
 
 def _run(job: Coroutine[Any, Any, int]) -> int:

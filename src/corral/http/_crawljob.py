@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import shlex
 import sys
@@ -9,9 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from corral._exceptions import InputError, UsageError
+from corral import to_thread
+from corral._exceptions import OutputError, UsageError
 from corral.http._crawlconfig import CrawlConfig, ParseCallback
 from corral.http._crawler import Crawler
+from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
 from corral.http._store import StoreError
 
@@ -28,6 +31,7 @@ class CrawlJob:
     quiet: bool = False
     fail_on_error: bool = False
     argv: Sequence[str] = ()
+    overwrite: bool = False  # replace an existing file that is not this crawl's store
 
 
 def load_callback(spec: str) -> ParseCallback:
@@ -53,26 +57,46 @@ def load_callback(spec: str) -> ParseCallback:
 
 
 async def run_crawl_job(job: CrawlJob) -> int:
-    """Crawl to the end (or to Ctrl-C) and return the exit code."""
+    """Crawl to the end (or to Ctrl-C) and return the exit code.
+
+    Raises:
+        OutputError: the store cannot be used, or failed on its files (a full disk...).
+    """
     parse = load_callback(job.parse) if job.parse else None
+    await to_thread(functools.partial(prepare_output, job.store, "sqlite", overwrite=job.overwrite))
     crawler = Crawler(job.config, store=job.store, parse=parse, argv=job.argv)
-    finished = False
     try:
-        try:
-            await crawler.__aenter__()
-        except StoreError as exc:
-            raise InputError(str(exc)) from None
+        await crawler.__aenter__()
+    except StoreError as exc:  # nothing ran: the error alone, no summary (issue 12, item 18)
+        raise OutputError(str(exc)) from None
+    finished = False
+    fault: StoreError | None = None
+    try:
         try:
             async with open_progress(crawler.statistics, mode=job.progress):
                 await crawler.run(job.seeds)
             finished = True
+        except StoreError as exc:  # the store failed: its one line says all (no summary)
+            fault = exc
         finally:
-            await crawler.__aexit__(None, None, None)
+            fault = await _close(crawler, fault)
     finally:
         stats = crawler.statistics()
-        resume = None if finished else shlex.join(job.argv)
-        if not job.quiet or not finished:
+        if fault is None and (not job.quiet or not finished):
+            resume = None if finished else shlex.join(job.argv)
             print(
                 render_summary(stats, store_kind="sqlite", resume_command=resume), file=sys.stderr
             )
+    if fault is not None:
+        raise OutputError(str(fault))
     return 1 if job.fail_on_error and stats.failed else 0
+
+
+async def _close(crawler: Crawler, fault: StoreError | None) -> StoreError | None:
+    """Close the crawler; return the fault that ended the crawl, or the one closing met (a
+    store deleted during the crawl is noticed here at the latest)."""
+    try:
+        await crawler.__aexit__(None, None, None)
+    except StoreError as exc:
+        return fault or exc
+    return fault

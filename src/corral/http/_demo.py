@@ -7,11 +7,14 @@ a Retry-After, a dropped connection and a gzip bomb. The summary shows each bein
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
+from corral import to_thread
 from corral.http._config import FetchConfig
 from corral.http._job import FetchJob, run_fetch_job
+from corral.http._output import earlier_commands, prepare_output
 from corral.testing import open_site
 
 
@@ -36,23 +39,26 @@ def demo_lines(base: str, count: int) -> list[str]:
     return [*specials[:2], *pages[:100], *specials[2:], *flaky, *slow, *pages[100:]]
 
 
-async def run_demo(output: str, count: int) -> int:
-    """Serve the test site, fetch ``count`` URLs from it into ``output``, print the summary."""
-    store = Path(output)
-    for leftover in (store, Path(f"{output}-wal"), Path(f"{output}-shm")):
-        leftover.unlink(missing_ok=True)  # a demo starts afresh: resuming would fetch nothing
+async def run_demo(output: str, count: int, *, overwrite: bool = False) -> int:
+    """Serve the test site, fetch ``count`` URLs from it into ``output``, print the summary.
+
+    Raises:
+        OutputError: ``output`` holds something the demo did not write (and not ``overwrite``).
+    """
+    source = Path(output).with_suffix(".urls.txt")
+    argv = ["corral", "fetch", str(source), "-o", output, "--per-host", "64"]
+    # A demo starts afresh (resuming would fetch nothing) over its own earlier store only: it
+    # used to delete whatever was at the path.
+    ours = await to_thread(earlier_commands, output)
+    ours_only = ours is not None and all(command == argv for command in ours)
+    replace = overwrite or ours_only
+    await to_thread(functools.partial(prepare_output, overwrite=replace), output, "sqlite")
     async with open_site() as site:
         lines = demo_lines(site.base_url, count)
-        source = store.with_suffix(".urls.txt")
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"corral demo: fetching {len(lines)} lines from {site.base_url}", file=sys.stderr)
         config = FetchConfig(concurrency=64, per_host=64, max_bytes=1024**2, retries=3)
-        job = FetchJob(
-            input=str(source),
-            output=output,
-            config=config,
-            argv=["corral", "fetch", str(source), "-o", output, "--per-host", "64"],
-        )
+        job = FetchJob(input=str(source), output=output, config=config, argv=argv)
         code = await run_fetch_job(job)
     print(
         f'\nTry: sqlite3 {output} "select error_kind, count(*) from results group by 1"',

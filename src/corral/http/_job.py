@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shlex
 import sys
 import tempfile
@@ -25,11 +26,13 @@ from pathlib import Path
 from typing import IO, Literal
 
 from corral import open_scope, to_thread
-from corral._exceptions import InputError
+from corral._exceptions import OutputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
+from corral.http._faults import describe_fault
 from corral.http._fetcher import Fetcher, count, invalid_record
 from corral.http._input import open_input
+from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
@@ -54,6 +57,7 @@ class FetchJob:
         quiet: print no summary either (an interrupted run still says how to resume).
         fail_on_error: exit 1 when any URL ended in an error.
         argv: the command line, repeated in the resume hint.
+        overwrite: replace an existing output that is not this job's (else it is refused).
     """
 
     input: str
@@ -63,6 +67,7 @@ class FetchJob:
     quiet: bool = False
     fail_on_error: bool = False
     argv: Sequence[str] = ()
+    overwrite: bool = False
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -76,37 +81,57 @@ async def run_fetch_job(job: FetchJob) -> int:
     """Run the job to the end (or to Ctrl-C) and return the process exit code.
 
     Raises:
-        InputError: the input or output cannot be opened.
+        InputError: the input cannot be opened.
+        OutputError: the output cannot be used, or failed on its files (a full disk...).
     """
     kind = output_kind(job.output)
     with contextlib.ExitStack() as files:
         source = await to_thread(open_input, job.input, files)
+        check = functools.partial(prepare_output, job.output, kind, overwrite=job.overwrite)
+        await to_thread(check)
         store = await to_thread(_open_store, job, kind, files)
         try:
             await store.open(job.argv, utc_now())
         except StoreError as exc:
-            raise InputError(str(exc)) from None
+            raise OutputError(str(exc)) from None
         fetcher = Fetcher(job.config, output=job.output)
         runner = _Runner(job, store, fetcher)
         status = "interrupted"
         mode = job.progress
         if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
+        fault: StoreError | None = None
         try:
             async with fetcher, open_progress(fetcher.statistics, mode=mode):
                 await runner.run(source)
             status = "finished"
+        except StoreError as exc:  # the output failed: its one line says all (no summary)
+            fault, status = exc, "failed"
         finally:
             stats = fetcher.statistics()
-            await store.finish(status, utc_now(), _summary_fields(stats))
+            fault = await _finish(store, status, stats, fault)
             resume = shlex.join(job.argv) if status == "interrupted" and kind != "stdout" else None
-            if not job.quiet or status == "interrupted":
+            if fault is None and (not job.quiet or status == "interrupted"):
                 print(
                     render_summary(stats, store_kind=kind, resume_command=resume), file=sys.stderr
                 )
+    if fault is not None:
+        raise OutputError(str(fault))
     if job.fail_on_error and stats.failed:
         return 1
     return 0
+
+
+async def _finish(
+    store: Store, status: str, stats: FetchStatistics, fault: StoreError | None
+) -> StoreError | None:
+    """Record how the run ended; return the fault that ended it, or the one finishing met
+    (a store deleted during the run is noticed here at the latest)."""
+    try:
+        await store.finish(status, utc_now(), _summary_fields(stats))
+    except StoreError as exc:
+        return fault or exc
+    return fault
 
 
 class _Runner:
@@ -221,7 +246,10 @@ async def _save_body(directory: Path, result: FetchResult) -> FetchResult:
     from corral import to_thread
 
     path = directory / result.sha256[:2] / result.sha256
-    await to_thread(_write_file, path, result.body)
+    try:
+        await to_thread(_write_file, path, result.body)
+    except OSError as exc:  # a full disk, a read-only directory: the run's problem, not a URL's
+        raise StoreError(describe_fault(str(path), exc, resumable=True)) from exc
     return replace(result, body=None, body_path=str(path))
 
 
@@ -252,12 +280,14 @@ def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:
         if kind == "sqlite":
             return Store(job.output)
         if kind == "jsonl":
-            out = files.enter_context(open(job.output, "a+", encoding="utf-8"))  # noqa: SIM115
+            # unbuffered: a failed write leaves nothing pending to go out later, so the file
+            # can be cut back to its committed length at once (a full disk)
+            out = files.enter_context(open(job.output, "a+b", buffering=0))  # noqa: SIM115
             return Store(f"{job.output}.corral-state", jsonl=out)
         tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
-        return Store(Path(tmp) / "state.db", jsonl=sys.stdout)
+        return Store(Path(tmp) / "state.db", jsonl=sys.stdout.buffer, append_only=True)
     except OSError as exc:
-        raise InputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
 
 
 def _summary_fields(stats: FetchStatistics) -> dict[str, object]:

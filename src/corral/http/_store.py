@@ -16,6 +16,8 @@ whose transaction never committed are dropped and their URLs fetched (and writte
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import itertools
 import json
 import json.encoder
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from corral import ThreadLimit, to_thread
+from corral.http._faults import FileWatch, describe_fault
+from corral.http._faults import StoreError as StoreError  # (its home before _faults existed)
 from corral.http._request import InvalidLine, Request
 from corral.http._result import FetchResult
 
@@ -107,10 +111,6 @@ RESULT_COLUMNS = (
 )
 
 
-class StoreError(Exception):
-    """The store cannot be used (not a corral store, a newer schema, unwritable)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Added:
     """What one ingested batch did to the frontier."""
@@ -137,10 +137,21 @@ class PendingRow:
 class Store:
     """The SQLite database of one job; every method is a coroutine run off the loop."""
 
-    def __init__(self, path: str | Path, *, jsonl: IO[str] | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, jsonl: IO[bytes] | None = None, append_only: bool = False
+    ) -> None:
+        """Args:
+        path: the SQLite database (the job's state, beside a JSONL output).
+        jsonl: the JSONL output, or None to keep records in the database.
+        append_only: the JSONL output is a stream never to cut back (stdout, which may be
+            a user's file opened with ``>>``: cutting it to this run's length erased it).
+        """
         self.path = str(path)
         self._jsonl = jsonl
+        # a JSONL file this store cuts back on resume and records the committed length of
+        self._resumable_jsonl = jsonl is not None and not append_only and jsonl.seekable()
         self._conn: sqlite3.Connection | None = None
+        self._watch: FileWatch | None = None
         self._slot = ThreadLimit(1)
         self.run = 0
         self.first_id = 1  # this run's first frontier id: lower ones are earlier runs' rows
@@ -148,13 +159,37 @@ class Store:
         self._empty_before = True
 
     async def _call(self, fn: Any, *args: Any) -> Any:
-        return await to_thread(fn, *args, limiter=self._slot)
+        """Run ``fn`` in the store's thread; a fault on the files becomes a one-line
+        ``StoreError`` (what, where, what to do), and so does a store deleted meanwhile."""
+        try:
+            return await to_thread(self._watched, fn, *args, limiter=self._slot)
+        except BrokenPipeError:
+            raise  # the reader of stdout went away: the CLI ends quietly
+        except (sqlite3.Error, OSError) as exc:
+            where = self.path if isinstance(exc, sqlite3.Error) else self._jsonl_name()
+            raise StoreError(describe_fault(where, exc, resumable=self._resumable)) from exc
+
+    def _watched(self, fn: Any, *args: Any) -> Any:
+        result = fn(*args)
+        if self._watch is not None:
+            self._watch.check()
+        return result
+
+    @property
+    def _resumable(self) -> bool:
+        return self._jsonl is None or self._resumable_jsonl
+
+    def _jsonl_name(self) -> str:
+        name = getattr(self._jsonl, "name", None)
+        return name if isinstance(name, str) else self.path
 
     # --- opening and runs -------------------------------------------------------------------
 
     async def open(self, argv: Sequence[str], started_at: str) -> None:
         """Open (or create) the database, cut a JSONL output back, and start a run."""
         await self._call(self._open, list(argv), started_at)
+        jsonl = self._jsonl if self._resumable_jsonl else None
+        self._watch = await self._call(FileWatch.of, self.path, jsonl)
 
     def _open(self, argv: list[str], started_at: str) -> None:
         try:
@@ -166,7 +201,7 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
+            raise StoreError(describe_fault(self.path, exc, resumable=self._resumable)) from None
         self._conn = conn
         version = self._meta("schema_version")
         if version is None:
@@ -196,7 +231,7 @@ class Store:
         self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     def _cut_jsonl(self) -> None:
-        if self._jsonl is None or not self._jsonl.seekable():
+        if self._jsonl is None or not self._resumable_jsonl:
             return
         committed = int(self._meta("jsonl_length") or 0)
         self._jsonl.seek(0, os.SEEK_END)
@@ -217,14 +252,16 @@ class Store:
     def _finish(self, status: str, finished_at: str, summary: dict[str, Any]) -> None:
         if self._conn is None:
             return
-        with self._conn:
-            self._conn.execute("BEGIN")
-            self._conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
-                (status, finished_at, json.dumps(summary), self.run),
-            )
-        self._conn.close()
-        self._conn = None
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                self._conn.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                    (status, finished_at, json.dumps(summary), self.run),
+                )
+        finally:  # closed even when the disk is full: the records committed are kept
+            self._conn.close()
+            self._conn = None
 
     # --- the frontier -----------------------------------------------------------------------
 
@@ -354,14 +391,25 @@ class Store:
 
     def _complete(self, batch: Sequence[tuple[int, FetchResult]], body_as: str) -> None:
         assert self._conn is not None
-        if self._jsonl is not None:
-            self._jsonl.write(
-                "".join(
+        jsonl = self._jsonl
+        start = jsonl.tell() if jsonl is not None and self._resumable_jsonl else None
+        try:
+            if jsonl is not None:
+                text = "".join(
                     json.dumps(r.to_dict(body_as=body_as), separators=(",", ":")) + "\n"
                     for _, r in batch
                 )
-            )
-            self._jsonl.flush()
+                write_all(jsonl, text.encode())
+            self._commit_batch(batch)
+        except BaseException:
+            if jsonl is not None and start is not None:  # whole committed lines only
+                with contextlib.suppress(OSError):
+                    jsonl.truncate(start)
+                    jsonl.seek(start)
+            raise
+
+    def _commit_batch(self, batch: Sequence[tuple[int, FetchResult]]) -> None:
+        assert self._conn is not None
         rows = [
             result_row(ident, r, self.run, store_body=self._jsonl is None) for ident, r in batch
         ]
@@ -376,8 +424,19 @@ class Store:
                 self._conn.execute(
                     f"UPDATE urls SET state = 1 WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 )
-            if self._jsonl is not None and self._jsonl.seekable():
+            if self._jsonl is not None and self._resumable_jsonl:
                 self._set_meta("jsonl_length", str(self._jsonl.tell()))
+
+
+def write_all(file: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` (an unbuffered file may take part of it) and flush it."""
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:  # (a regular file raises instead: ENOSPC, EFBIG)
+            raise OSError(errno.EIO, "the output took no bytes")
+        view = view[written:]
+    file.flush()
 
 
 async def write_through(write: Coroutine[Any, Any, T]) -> T:
