@@ -78,7 +78,7 @@ class Crawler:
         self._seen = RecentSet(_SEEN_CACHE)
         self._active = 0  # claimed jobs not yet committed
         self._parked = 0
-        self._started = 0  # pages sent to fetch, for max_pages
+        self._started = 0  # pages sent to fetch (by this run and earlier ones), for max_pages
         self._progress = asyncio.Event()  # replaced at every notice: a broadcast
         self._status = "interrupted"
         self.skipped = Counter[str]()
@@ -97,7 +97,8 @@ class Crawler:
             path = Path(self._tmp.name) / "crawl.db"
         self._store = CrawlStore(path)
         await self._store.open(self._argv, utc_now())
-        await self._store.reclaim(time.time())
+        await self._store.reclaim()
+        self._started = await self._store.pages_fetched()  # --max-pages bounds the whole crawl
         await self.fetcher.__aenter__()
         self._gate = RobotsGate(self.fetcher, self.config.fetch.user_agent, self._clock)
         return self
@@ -171,7 +172,6 @@ class Crawler:
 
         async with open_scope() as scope:
             helpers = [
-                await scope.spawn(self._renew_leases),
                 await scope.spawn(work.unpark_loop),
                 await scope.spawn(writer.tick),
             ]
@@ -346,11 +346,6 @@ class Crawler:
                 self.skipped[row.skip] += 1
         for host, n in committed.new_by_host.items():
             self._add_pending(host, n)
-
-    async def _renew_leases(self) -> None:
-        while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
-            await self.store().renew(time.time() + LEASE_SECONDS)
 
 
 class _PageWriter:

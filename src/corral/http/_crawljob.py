@@ -61,12 +61,15 @@ async def run_crawl_job(job: CrawlJob) -> int:
     """Crawl to the end (or to Ctrl-C) and return the exit code."""
     parse = load_callback(job.parse) if job.parse else None
     crawler = Crawler(job.config, store=job.store, parse=parse, argv=job.argv)
+    try:  # refused before anything was done: one line, no summary
+        await crawler.__aenter__()
+    except StoreError as exc:
+        raise InputError(str(exc)) from None
+    earlier = crawler.store().earlier
+    if earlier is not None and not job.quiet:
+        print(f"corral: {earlier.note()}", file=sys.stderr)
     finished = False
     try:
-        try:
-            await crawler.__aenter__()
-        except StoreError as exc:
-            raise InputError(str(exc)) from None
         try:
             async with open_progress(crawler.statistics, mode=job.progress):
                 await crawler.run(job.seeds)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from corral._exceptions import InputError
 from corral.http._config import FetchConfig
 from corral.http._job import FetchJob, run_fetch_job
+from corral.http._lock import LockHeld, holding
 from corral.testing import open_site
 
 
@@ -39,8 +41,12 @@ def demo_lines(base: str, count: int) -> list[str]:
 async def run_demo(output: str, count: int) -> int:
     """Serve the test site, fetch ``count`` URLs from it into ``output``, print the summary."""
     store = Path(output)
-    for leftover in (store, Path(f"{output}-wal"), Path(f"{output}-shm")):
-        leftover.unlink(missing_ok=True)  # a demo starts afresh: resuming would fetch nothing
+    try:  # (a store in use by another run is left alone)
+        with holding(f"{output}.lock", "corral demo"):
+            for leftover in (store, Path(f"{output}-wal"), Path(f"{output}-shm")):
+                leftover.unlink(missing_ok=True)  # a demo starts afresh: resuming fetches nothing
+    except LockHeld as held:
+        raise InputError(f"{output} is in use by {held}; wait for it or use another -o") from None
     async with open_site() as site:
         lines = demo_lines(site.base_url, count)
         source = store.with_suffix(".urls.txt")

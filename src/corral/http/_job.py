@@ -85,6 +85,8 @@ async def run_fetch_job(job: FetchJob) -> int:
             await store.open(job.argv, utc_now())
         except StoreError as exc:
             raise InputError(str(exc)) from None
+        if store.earlier is not None and not job.quiet:
+            print(f"corral: {store.earlier.note()}", file=sys.stderr)
         fetcher = Fetcher(job.config, output=job.output)
         runner = _Runner(job, store, fetcher)
         status = "interrupted"

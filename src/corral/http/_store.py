@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from corral import ThreadLimit, to_thread
+from corral.http._lock import LockHeld, StoreLock, take
 from corral.http._request import InvalidLine, Request
 from corral.http._result import FetchResult
+from corral.http._runs import EarlierRun, WrongKind, begin_run, check_kind, last_write
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -135,12 +137,23 @@ class PendingRow:
 
 
 class Store:
-    """The SQLite database of one job; every method is a coroutine run off the loop."""
+    """The SQLite database of one job; every method is a coroutine run off the loop.
+
+    One run uses a store at a time: ``open`` takes the store's lock (``_lock``) and
+    ``finish`` lets go of it once the database is closed.
+    """
+
+    KIND = "fetch"  # the job a store serves: a store made by a fetch refuses a crawl
 
     def __init__(self, path: str | Path, *, jsonl: IO[str] | None = None) -> None:
         self.path = str(path)
         self._jsonl = jsonl
+        # what messages call the store: the JSON lines output itself rather than its state
+        name = getattr(jsonl, "name", None)
+        self.name = name if jsonl is not None and isinstance(name, str) else self.path
         self._conn: sqlite3.Connection | None = None
+        self._lock: StoreLock | None = None
+        self.earlier: EarlierRun | None = None  # the run before, if it did not finish
         self._slot = ThreadLimit(1)
         self.run = 0
         self.first_id = 1  # this run's first frontier id: lower ones are earlier runs' rows
@@ -157,6 +170,45 @@ class Store:
         await self._call(self._open, list(argv), started_at)
 
     def _open(self, argv: list[str], started_at: str) -> None:
+        self._lock = self._take_lock(argv, started_at)
+        try:
+            ended = last_write(self.path)
+            self._conn = self._connect()
+            self._check()
+            self._cut_jsonl()
+            (last,) = self._conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
+            self.first_id = self._next_id = int(last) + 1
+            self._empty_before = last == 0
+            self.run, self.earlier = begin_run(self._conn, argv, started_at, ended)
+        except BaseException as exc:
+            self._close()
+            if _is_locked(exc):  # another program (not a corral run) is writing to it
+                raise StoreError(
+                    f"{self.name} is locked by another program ({exc}); "
+                    "wait for it or use another -o"
+                ) from None
+            raise
+
+    def _take_lock(self, argv: list[str], started_at: str) -> StoreLock:
+        command = " ".join(argv[:2]) if argv else "a corral run"
+        try:
+            return take(
+                f"{self.path}.lock",
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started=started_at,
+                command=command,
+            )
+        except LockHeld as held:
+            raise StoreError(
+                f"{self.name} is in use by {held}; wait for it or use another -o"
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"{self.name}: cannot make its lock file {self.path}.lock: {exc.strerror or exc}"
+            ) from None
+
+    def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             # 16 KiB pages for a new database (an existing one keeps its own): a batch's rows
@@ -166,25 +218,35 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                raise
             raise StoreError(f"{self.path}: not a usable SQLite database ({exc})") from None
-        self._conn = conn
+        return conn
+
+    def _check(self) -> None:
+        """Refuse a store of a newer schema or of the other kind of job."""
         version = self._meta("schema_version")
         if version is None:
             self._set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: made by a newer corral (schema {version})")
-        self._cut_jsonl()
-        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
-        self.first_id = self._next_id = int(last) + 1
-        self._empty_before = last == 0
-        with conn:
-            conn.execute("BEGIN")
-            cursor = conn.execute(
-                "INSERT INTO runs (started_at, status, argv, pid, hostname) "
-                "VALUES (?, 'running', ?, ?, ?)",
-                (started_at, json.dumps(argv), os.getpid(), socket.gethostname()),
-            )
-            self.run = int(cursor.lastrowid or 0)
+        assert self._conn is not None
+        try:
+            check_kind(self._conn, self.KIND)
+        except WrongKind as kind:
+            raise StoreError(
+                f"{self.name} holds the results of a corral {kind}; "
+                f"corral {self.KIND} cannot add to it: use another -o"
+            ) from None
+
+    def _close(self) -> None:
+        """Close the database, then let go of the lock (closing first: see ``_lock``)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _meta(self, name: str) -> str | None:
         assert self._conn is not None
@@ -217,14 +279,15 @@ class Store:
     def _finish(self, status: str, finished_at: str, summary: dict[str, Any]) -> None:
         if self._conn is None:
             return
-        with self._conn:
-            self._conn.execute("BEGIN")
-            self._conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
-                (status, finished_at, json.dumps(summary), self.run),
-            )
-        self._conn.close()
-        self._conn = None
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                self._conn.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                    (status, finished_at, json.dumps(summary), self.run),
+                )
+        finally:
+            self._close()
 
     # --- the frontier -----------------------------------------------------------------------
 
@@ -401,6 +464,14 @@ async def write_through(write: Coroutine[Any, Any, T]) -> T:
     if cancelled:
         raise asyncio.CancelledError
     return task.result()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """Return whether SQLite said another connection holds the database (SQLITE_BUSY)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(exc)
+    )
 
 
 def _key(item: Request | InvalidLine) -> str:
