@@ -317,7 +317,7 @@ class Store:
         known = self._known(list(rows))
         dups = earlier_done = earlier_pending = 0
         fresh: list[tuple[Any, ...]] = []
-        adopted: list[tuple[int, str]] = []
+        adopted: list[tuple[int, int]] = []
         new: list[tuple[int, Request | InvalidLine]] = []
         for key, item in rows.items():
             if key not in known:
@@ -325,17 +325,23 @@ class Store:
                 fresh.append((self._next_id, *_frontier_row(key, item, self.run)))
                 self._next_id += 1
                 continue
-            run, state = known[key]
+            ident, run, state = known[key]
             if run == self.run:
                 dups += 1
+                continue
+            # An earlier run's URL becomes this run's (a later line with it is a duplicate);
+            # one it left pending is fetched now, where the input has it: counted once, as
+            # this run's, never also as "resumed" (issue 12, item 8)
+            adopted.append((self.run, ident))
+            if state == _DONE:
+                earlier_done += 1
             else:
-                adopted.append((self.run, key))
-                earlier_done += state == _DONE
-                earlier_pending += state == _PENDING
+                earlier_pending += 1
+                new.append((ident, item))
         with self._conn:
             self._conn.execute("BEGIN")
             insert_rows(self._conn, "INSERT OR IGNORE INTO urls", _URL_COLUMNS, fresh)
-            self._conn.executemany("UPDATE urls SET run = ? WHERE key = ?", adopted)
+            self._conn.executemany("UPDATE urls SET run = ? WHERE id = ?", adopted)
         return Added(len(fresh), dups + in_batch_dups, earlier_done, earlier_pending), new
 
     def _add_fresh(
@@ -370,20 +376,22 @@ class Store:
         dups = len(rows) - len(new)
         return Added(len(new), dups + in_batch_dups, 0, 0), new
 
-    def _known(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+    def _known(self, keys: list[str]) -> dict[str, tuple[int, int, int]]:
+        """Return the frontier's (id, run, state) of those of ``keys`` it has."""
         assert self._conn is not None
-        known: dict[str, tuple[int, int]] = {}
+        known: dict[str, tuple[int, int, int]] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, run, state in self._conn.execute(
-                f"SELECT key, run, state FROM urls WHERE key IN ({marks})", chunk
+            for key, ident, run, state in self._conn.execute(
+                f"SELECT key, id, run, state FROM urls WHERE key IN ({marks})", chunk
             ):
-                known[key] = (run, state)
+                known[key] = (ident, run, state)
         return known
 
     async def leftovers(self, after: int, limit: int) -> list[PendingRow]:
-        """Return up to ``limit`` rows earlier runs left pending, with ids above ``after``."""
+        """Return up to ``limit`` rows earlier runs left pending that this run has not taken
+        over from its input, with ids above ``after``."""
         rows: list[PendingRow] = await self._call(self._leftovers, after, limit)
         return rows
 
@@ -393,8 +401,8 @@ class Store:
             PendingRow(*row)
             for row in self._conn.execute(
                 "SELECT id, url, host, request, invalid, depth, found_on FROM urls "
-                "WHERE id > ? AND id < ? AND state = 0 ORDER BY id LIMIT ?",
-                (after, self.first_id, limit),
+                "WHERE id > ? AND id < ? AND state = 0 AND run != ? ORDER BY id LIMIT ?",
+                (after, self.first_id, self.run, limit),
             )
         ]
 
