@@ -107,9 +107,12 @@ def killed(job: subprocess.Popen[str]) -> None:
     job.communicate()
 
 
-def run_corral(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_corral(
+    *args: str, timeout: float = 120, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "corral", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -315,6 +318,28 @@ async def test_sequential_fetches_with_other_inputs_add_their_records(
     assert sorted(recorded(db)) == sorted(set(a) | set(b))
     assert query(db, "select count(*) from urls") == [(120,)]
     assert set(hits(site).values()) == {1}
+
+
+def test_a_store_another_program_is_writing_is_said_to_be_locked(tmp_path: Path) -> None:
+    """A store that another program holds a write lock on (say, the sqlite3 shell in a
+    transaction) is "locked by another program", not "not a usable SQLite database"; exit
+    2 with one line, and nothing written. (SQLite waits 5 s for the lock first.)"""
+    db = tmp_path / "out.db"
+    made = run_corral("fetch", "-", "-o", str(db), "-q", stdin="")
+    assert made.returncode == 0, made.stderr
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        run = run_corral("fetch", "-", "-o", str(db), "-q", stdin="")
+    finally:
+        other.close()
+    assert run.returncode == 2, run.stderr
+    message = f"{db} is locked by another program (database is locked)"
+    assert run.stderr.strip().splitlines() == [
+        f"corral: error: {message}; wait for it or use another -o"
+    ]
+    with sqlite3.connect(db) as conn:
+        assert list(conn.execute("select status from runs")) == [("finished",)]
 
 
 # --- killed runs --------------------------------------------------------------------------
