@@ -459,19 +459,21 @@ async def test_a_killed_run_is_marked_at_the_next_start(site: Site, tmp_path: Pa
 
 async def test_max_pages_bounds_the_crawl_across_a_kill(site: Site, tmp_path: Path) -> None:
     """``--max-pages`` counts the pages every run of the crawl fetched: killed part way and
-    resumed, the crawl fetches N pages in all, not N more."""
+    resumed, the crawl fetches N pages in all, not N more; the resumed run's summary counts
+    the earlier run's records as "resumed"."""
     db = tmp_path / "crawl.db"
-    args = ["crawl", site.url("/"), "-o", str(db), "-q", "--max-pages", "150"]
+    args = ["crawl", site.url("/"), "-o", str(db), "--no-progress", "--max-pages", "150"]
     job = start(args)
     try:
         await site.wait_until(lambda s: s.requests >= 80)
     finally:
         killed(job)
-    (before,) = query(db, "select count(*) from results where attempts > 0")
-    assert 0 < int(str(before[0])) < 150
+    ((fetched, records),) = query(db, "select sum(attempts > 0), count(*) from results")
+    assert 0 < int(str(fetched)) < 150
     again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     assert query(db, "select count(*) from results where attempts > 0") == [(150,)]
     assert query(db, "select count(*) from urls where state != 1") == [(0,)]
     urls = recorded(db)
     assert len(urls) == len(set(urls))
+    assert re.search(rf"resumed +{int(str(records)):,} ", again.stderr), (records, again.stderr)

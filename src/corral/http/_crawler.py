@@ -98,7 +98,8 @@ class Crawler:
         self._store = CrawlStore(path)
         await self._store.open(self._argv, utc_now())
         await self._store.reclaim()
-        self._started = await self._store.pages_fetched()  # --max-pages bounds the whole crawl
+        # what earlier runs did: "resumed N", and --max-pages bounds the whole crawl
+        self.fetcher.counters.skipped, self._started = await self._store.earlier_records()
         await self.fetcher.__aenter__()
         self._gate = RobotsGate(self.fetcher, self.config.fetch.user_agent, self._clock)
         return self

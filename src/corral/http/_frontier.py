@@ -88,17 +88,19 @@ class CrawlStore(Store):
             )
         return int(cursor.rowcount)
 
-    async def pages_fetched(self) -> int:
-        """Return how many pages the crawl has fetched so far, in all its runs (records of
-        URLs not fetched, such as robots or scope skips, made no attempt)."""
-        count: int = await self._call(
-            lambda: (
-                self._connection()
-                .execute("SELECT count(*) FROM results WHERE attempts > 0")
-                .fetchone()[0]
-            )
+    async def earlier_records(self) -> tuple[int, int]:
+        """Return how many records earlier runs of the crawl made, and how many of those are
+        pages fetched (records of URLs not fetched, robots or scope skips, made no attempt)."""
+        counts: tuple[int, int] = await self._call(self._earlier_records)
+        return counts
+
+    def _earlier_records(self) -> tuple[int, int]:
+        records, fetched = (
+            self._connection()
+            .execute("SELECT count(*), coalesce(sum(attempts > 0), 0) FROM results")
+            .fetchone()
         )
-        return count
+        return int(records), int(fetched)
 
     async def pending_by_host(self) -> Counter[str]:
         """Return how many pending rows each host has (read once, at the start)."""
