@@ -233,6 +233,25 @@ async def test_a_jsonl_output_in_use_is_refused_and_left_whole(
     assert sorted(lines) == sorted(urls)
 
 
+async def test_a_demo_on_a_store_in_use_deletes_nothing(
+    site: Site, gate: Gate, tmp_path: Path
+) -> None:
+    """``corral demo`` starts afresh by deleting its store, but not one in use: it exits 2
+    naming the run holding it, and that run completes with every record."""
+    urls = [site.url(f"/page/{i}") for i in range(100)] + [gate.url]
+    db = tmp_path / "demo.db"
+    fetch = start(["fetch", str(write_urls(tmp_path / "urls.txt", urls)), "-o", str(db), "-q"])
+    try:
+        await gate.arrived.wait()
+        line = await refused("demo", "-o", str(db), "-n", "100")
+        assert re.match(holder_pattern(db, "corral fetch", fetch.pid), line)
+    finally:
+        gate.opened.set()
+        stderr = await afinished(fetch)
+    assert fetch.returncode == 0, stderr
+    assert sorted(recorded(db)) == sorted(urls)
+
+
 async def test_a_crawl_on_a_store_a_fetch_is_using_is_refused(
     site: Site, gate: Gate, tmp_path: Path
 ) -> None:
