@@ -78,7 +78,7 @@ class Crawler:
         self._seen = RecentSet(_SEEN_CACHE)
         self._active = 0  # claimed jobs not yet committed
         self._parked = 0
-        self._started = 0  # pages sent to fetch, for max_pages
+        self._started = 0  # pages sent to fetch (by this run and earlier ones), for max_pages
         self._progress = asyncio.Event()  # replaced at every notice: a broadcast
         self._status = "interrupted"
         # URLs recorded unfetched, by reason, as the store committed them (the summary's)
@@ -100,7 +100,9 @@ class Crawler:
             path = Path(self._tmp.name) / "crawl.db"
         self._store = CrawlStore(path)
         await self._store.open(self._argv, utc_now())
-        await self._store.reclaim(time.time())
+        await self._store.reclaim()
+        # what earlier runs did: "resumed N", and --max-pages bounds the whole crawl
+        self.fetcher.counters.skipped, self._started = await self._store.earlier_records()
         await self.fetcher.__aenter__()
         self._gate = RobotsGate(self.fetcher, self.config.fetch.user_agent, self._clock)
         return self
@@ -177,7 +179,6 @@ class Crawler:
 
         async with open_scope() as scope:
             helpers = [
-                await scope.spawn(self._renew_leases),
                 await scope.spawn(work.unpark_loop),
                 await scope.spawn(writer.tick),
             ]
@@ -354,11 +355,6 @@ class Crawler:
         self.skipped.update(committed.skipped)
         for host, n in committed.new_by_host.items():
             self._add_pending(host, n)
-
-    async def _renew_leases(self) -> None:
-        while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
-            await self.store().renew(time.time() + LEASE_SECONDS)
 
 
 class _PageWriter:

@@ -69,6 +69,9 @@ async def run_crawl_job(job: CrawlJob) -> int:
         await crawler.__aenter__()
     except StoreError as exc:  # nothing ran: the error alone, no summary (issue 12, item 18)
         raise OutputError(str(exc)) from None
+    earlier = crawler.store().earlier
+    if earlier is not None and not job.quiet:
+        print(f"corral: {earlier.note()}", file=sys.stderr)
     finished = False
     fault: StoreError | None = None
     try:

@@ -52,6 +52,7 @@ async def run_demo(output: str, count: int, *, overwrite: bool = False) -> int:
     ours = await to_thread(earlier_commands, output)
     ours_only = ours is not None and all(command == argv for command in ours)
     replace = overwrite or ours_only
+    # (the removal holds the store's run lock: a store in use by another run is left alone)
     await to_thread(functools.partial(prepare_output, overwrite=replace), output, "sqlite")
     async with open_site() as site:
         lines = demo_lines(site.base_url, count)

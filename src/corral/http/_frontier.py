@@ -1,10 +1,10 @@
 """The crawl frontier: the job store, plus leases, per-host claims, links, items and parking.
 
 Rows of ``urls`` move pending (0) -> leased (2) -> done (1). A claim leases a host's next
-rows (breadth first: lowest depth, then discovery order) until ``lease_until``; the crawl
-renews its leases while it works, and a lease whose run is gone (its process no longer
-exists on this machine) or whose time is up is pending again. That is what lets a crawl
-killed with ``kill -9`` go on at once when restarted, and several processes share a store.
+rows (breadth first: lowest depth, then discovery order) to the run. One run uses a store at
+a time (it holds the store's lock, ``_lock``), so at the start every lease is a dead run's:
+all are pending again. That is what lets a crawl killed with ``kill -9`` go on at once when
+restarted, whatever became of the killed process (a zombie's process id still answers).
 
 A fetched page is finished in one transaction: its result row, its state, the links found on
 it (new ones pending, skipped ones recorded with their reason), the items the parse callback
@@ -15,8 +15,6 @@ fetched again; after it, nothing it found can be lost.
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,30 +71,37 @@ CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = 2;
 class CrawlStore(Store):
     """The job store with the crawl's frontier operations; every method runs off the loop."""
 
-    async def reclaim(self, now: float) -> int:
-        """Make the crawl's indexes, then return leases of runs that are gone (or expired)
-        to pending; give their count."""
-        count: int = await self._call(self._reclaim, now)
+    KIND = "crawl"
+
+    async def reclaim(self) -> int:
+        """Make the crawl's indexes, then return every lease of an earlier run (all dead: this
+        run holds the store) to pending; give their count."""
+        count: int = await self._call(self._reclaim)
         return count
 
-    def _reclaim(self, now: float) -> int:
+    def _reclaim(self) -> int:
         conn = self._connection()
         conn.executescript(_CRAWL_INDEXES)
-        alive = [self.run]
-        for run, pid, host in conn.execute(
-            "SELECT id, pid, hostname FROM runs WHERE status = 'running' AND id != ?", (self.run,)
-        ):
-            if host != socket.gethostname() or _pid_alive(pid):
-                alive.append(run)
-        marks = ",".join("?" * len(alive))
         with conn:
             conn.execute("BEGIN")
             cursor = conn.execute(
-                f"UPDATE urls SET state = 0, lease_until = NULL, lease_run = NULL "
-                f"WHERE state = 2 AND (lease_until < ? OR lease_run NOT IN ({marks}))",
-                (now, *alive),
+                "UPDATE urls SET state = 0, lease_until = NULL, lease_run = NULL WHERE state = 2"
             )
         return int(cursor.rowcount)
+
+    async def earlier_records(self) -> tuple[int, int]:
+        """Return how many records earlier runs of the crawl made, and how many of those are
+        pages fetched (records of URLs not fetched, robots or scope skips, made no attempt)."""
+        counts: tuple[int, int] = await self._call(self._earlier_records)
+        return counts
+
+    def _earlier_records(self) -> tuple[int, int]:
+        records, fetched = (
+            self._connection()
+            .execute("SELECT count(*), coalesce(sum(attempts > 0), 0) FROM results")
+            .fetchone()
+        )
+        return int(records), int(fetched)
 
     async def pending_by_host(self) -> Counter[str]:
         """Return how many pending rows each host has (read once, at the start)."""
@@ -131,19 +136,6 @@ class CrawlStore(Store):
                 [(until, self.run, row.id) for row in rows],
             )
         return rows
-
-    async def renew(self, until: float) -> None:
-        """Extend every lease this run holds to ``until``."""
-        await self._call(self._renew, until)
-
-    def _renew(self, until: float) -> None:
-        conn = self._connection()
-        with conn:
-            conn.execute("BEGIN")
-            conn.execute(
-                "UPDATE urls SET lease_until = ? WHERE state = 2 AND lease_run = ?",
-                (until, self.run),
-            )
 
     async def add_seeds(self, seeds: Sequence[LinkRow]) -> Committed:
         """Add seed URLs (and skipped seeds' records) to the frontier."""
@@ -298,15 +290,3 @@ class CrawlStore(Store):
 def link_row(request: Request, skip: str | None) -> LinkRow:
     """Return the frontier row for a request (followed, or skipped for ``skip``)."""
     return LinkRow(request.key, request.url, request.host, request.depth, request.found_on, skip)
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process with that number: assume it is alive
-    return True

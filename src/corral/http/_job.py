@@ -94,6 +94,8 @@ async def run_fetch_job(job: FetchJob) -> int:
             await store.open(job.argv, utc_now())
         except StoreError as exc:
             raise OutputError(str(exc)) from None
+        if store.earlier is not None and not job.quiet:
+            print(f"corral: {store.earlier.note()}", file=sys.stderr)
         fetcher = Fetcher(job.config, output=job.output)
         runner = _Runner(job, store, fetcher)
         status = "interrupted"
@@ -147,22 +149,18 @@ class _Runner:
         await self._fetch(source)
 
     async def _jobs(self, source: IO[str]) -> AsyncIterator[list[Job]]:
-        """Yield what to fetch, a list at a time: rows earlier runs left pending, then the
-        input's new URLs.
+        """Yield what to fetch, a list at a time: the input's URLs not done before (new, or
+        left pending by an earlier run), then what earlier runs left pending that this
+        input does not have.
 
         The input is read as the fetching needs more (a thousand lines at a time, in a
         thread), each batch added to the store before its jobs go out, so memory stays
         bounded and the store knows of a URL before it is fetched.
         """
         counters = self.counters
-        after = 0
-        while rows := await self.store.leftovers(after, _BATCH):
-            after = rows[-1].id
-            counters.queued += len(rows)
-            yield [_job_of(row) for row in rows]
         known = 0
         if source is not sys.stdin:  # a first guess for the progress display's total
-            counters.total = counters.queued + await to_thread(count_lines, source)
+            counters.total = await to_thread(count_lines, source)
         async for batch in read_requests(source):
             added, new = await self.store.add(batch)
             counters.duplicates += added.duplicates
@@ -171,6 +169,12 @@ class _Runner:
             counters.queued += len(new)
             if new:
                 yield [_job_for(ident, item) for ident, item in new]
+        after = 0
+        while rows := await self.store.leftovers(after, _BATCH):
+            after = rows[-1].id
+            known += len(rows)
+            counters.queued += len(rows)
+            yield [_job_of(row) for row in rows]
         counters.total = known
 
     async def _fetch(self, source: IO[str]) -> None:

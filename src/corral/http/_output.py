@@ -28,6 +28,7 @@ from typing import Literal
 
 from corral._exceptions import OutputError
 from corral.http._faults import describe_fault
+from corral.http._lock import LockHeld, holding
 
 _HEADER = b"SQLite format 3\x00"
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal")
@@ -61,7 +62,7 @@ def prepare_output(
     _check_directory(output)
     state = f"{output}.corral-state" if kind == "jsonl" else None
     if overwrite:
-        _remove(_sqlite_files(output) if state is None else [output, *_sqlite_files(state)])
+        _replace(output, state)
     elif state is not None:
         _check_jsonl(output, state)
     elif _holds_something(output):
@@ -216,6 +217,19 @@ def _argv(text: object) -> object:
 
 def _sqlite_files(path: str) -> list[str]:
     return [f"{path}{suffix}" for suffix in _SQLITE_FILES]
+
+
+def _replace(output: str, state: str | None) -> None:
+    """Remove an output (and its state) while holding its store's run lock: a store in use
+    by another run is never erased under it."""
+    store = output if state is None else state
+    try:
+        with holding(f"{store}.lock", "corral --overwrite"):
+            _remove(_sqlite_files(output) if state is None else [output, *_sqlite_files(state)])
+    except LockHeld as held:
+        raise OutputError(f"{output} is in use by {held}; wait for it or use another -o") from None
+    except OSError as exc:
+        raise OutputError(f"cannot replace {output}: {exc.strerror or exc}") from None
 
 
 def _remove(paths: list[str]) -> None:

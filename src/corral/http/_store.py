@@ -33,8 +33,10 @@ from typing import IO, Any, TypeVar
 from corral import ThreadLimit, to_thread
 from corral.http._faults import FileWatch, describe_fault
 from corral.http._faults import StoreError as StoreError  # (its home before _faults existed)
+from corral.http._lock import LockHeld, StoreLock, take
 from corral.http._request import InvalidLine, Request
 from corral.http._result import FetchResult
+from corral.http._runs import EarlierRun, WrongKind, begin_run, check_kind, last_write
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -135,7 +137,13 @@ class PendingRow:
 
 
 class Store:
-    """The SQLite database of one job; every method is a coroutine run off the loop."""
+    """The SQLite database of one job; every method is a coroutine run off the loop.
+
+    One run uses a store at a time: ``open`` takes the store's lock (``_lock``) and
+    ``finish`` lets go of it once the database is closed.
+    """
+
+    KIND = "fetch"  # the job a store serves: a store made by a fetch refuses a crawl
 
     def __init__(
         self, path: str | Path, *, jsonl: IO[bytes] | None = None, append_only: bool = False
@@ -150,8 +158,13 @@ class Store:
         self._jsonl = jsonl
         # a JSONL file this store cuts back on resume and records the committed length of
         self._resumable_jsonl = jsonl is not None and not append_only and jsonl.seekable()
+        # what messages call the store: the JSON lines output itself rather than its state
+        name = getattr(jsonl, "name", None)
+        self.name = name if jsonl is not None and isinstance(name, str) else self.path
         self._conn: sqlite3.Connection | None = None
         self._watch: FileWatch | None = None
+        self._lock: StoreLock | None = None
+        self.earlier: EarlierRun | None = None  # the run before, if it did not finish
         self._slot = ThreadLimit(1)
         self.run = 0
         self.first_id = 1  # this run's first frontier id: lower ones are earlier runs' rows
@@ -192,6 +205,45 @@ class Store:
         self._watch = await self._call(FileWatch.of, self.path, jsonl)
 
     def _open(self, argv: list[str], started_at: str) -> None:
+        self._lock = self._take_lock(argv, started_at)
+        try:
+            ended = last_write(self.path)
+            self._conn = self._connect()
+            self._check()
+            self._cut_jsonl()
+            (last,) = self._conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
+            self.first_id = self._next_id = int(last) + 1
+            self._empty_before = last == 0
+            self.run, self.earlier = begin_run(self._conn, argv, started_at, ended)
+        except BaseException as exc:
+            self._close()
+            if _is_locked(exc):  # another program (not a corral run) is writing to it
+                raise StoreError(
+                    f"{self.name} is locked by another program ({exc}); "
+                    "wait for it or use another -o"
+                ) from None
+            raise
+
+    def _take_lock(self, argv: list[str], started_at: str) -> StoreLock:
+        command = " ".join(argv[:2]) if argv else "a corral run"
+        try:
+            return take(
+                f"{self.path}.lock",
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started=started_at,
+                command=command,
+            )
+        except LockHeld as held:
+            raise StoreError(
+                f"{self.name} is in use by {held}; wait for it or use another -o"
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"{self.name}: cannot make its lock file {self.path}.lock: {exc.strerror or exc}"
+            ) from None
+
+    def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             # 16 KiB pages for a new database (an existing one keeps its own): a batch's rows
@@ -201,25 +253,35 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                raise  # _open says who holds it
             raise StoreError(describe_fault(self.path, exc, resumable=self._resumable)) from None
-        self._conn = conn
+        return conn
+
+    def _check(self) -> None:
+        """Refuse a store of a newer schema or of the other kind of job."""
         version = self._meta("schema_version")
         if version is None:
             self._set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: made by a newer corral (schema {version})")
-        self._cut_jsonl()
-        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
-        self.first_id = self._next_id = int(last) + 1
-        self._empty_before = last == 0
-        with conn:
-            conn.execute("BEGIN")
-            cursor = conn.execute(
-                "INSERT INTO runs (started_at, status, argv, pid, hostname) "
-                "VALUES (?, 'running', ?, ?, ?)",
-                (started_at, json.dumps(argv), os.getpid(), socket.gethostname()),
-            )
-            self.run = int(cursor.lastrowid or 0)
+        assert self._conn is not None
+        try:
+            check_kind(self._conn, self.KIND)
+        except WrongKind as kind:
+            raise StoreError(
+                f"{self.name} holds the results of a corral {kind}; "
+                f"corral {self.KIND} cannot add to it: use another -o"
+            ) from None
+
+    def _close(self) -> None:
+        """Close the database, then let go of the lock (closing first: see ``_lock``)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _meta(self, name: str) -> str | None:
         assert self._conn is not None
@@ -260,8 +322,7 @@ class Store:
                     (status, finished_at, json.dumps(summary), self.run),
                 )
         finally:  # closed even when the disk is full: the records committed are kept
-            self._conn.close()
-            self._conn = None
+            self._close()
 
     # --- the frontier -----------------------------------------------------------------------
 
@@ -291,7 +352,7 @@ class Store:
         known = self._known(list(rows))
         dups = earlier_done = earlier_pending = 0
         fresh: list[tuple[Any, ...]] = []
-        adopted: list[tuple[int, str]] = []
+        adopted: list[tuple[int, int]] = []
         new: list[tuple[int, Request | InvalidLine]] = []
         for key, item in rows.items():
             if key not in known:
@@ -299,17 +360,23 @@ class Store:
                 fresh.append((self._next_id, *_frontier_row(key, item, self.run)))
                 self._next_id += 1
                 continue
-            run, state = known[key]
+            ident, run, state = known[key]
             if run == self.run:
                 dups += 1
+                continue
+            # An earlier run's URL becomes this run's (a later line with it is a duplicate);
+            # one it left pending is fetched now, where the input has it: counted once, as
+            # this run's, never also as "resumed" (issue 12, item 8)
+            adopted.append((self.run, ident))
+            if state == _DONE:
+                earlier_done += 1
             else:
-                adopted.append((self.run, key))
-                earlier_done += state == _DONE
-                earlier_pending += state == _PENDING
+                earlier_pending += 1
+                new.append((ident, item))
         with self._conn:
             self._conn.execute("BEGIN")
             insert_rows(self._conn, "INSERT OR IGNORE INTO urls", _URL_COLUMNS, fresh)
-            self._conn.executemany("UPDATE urls SET run = ? WHERE key = ?", adopted)
+            self._conn.executemany("UPDATE urls SET run = ? WHERE id = ?", adopted)
         return Added(len(fresh), dups + in_batch_dups, earlier_done, earlier_pending), new
 
     def _add_fresh(
@@ -344,20 +411,22 @@ class Store:
         dups = len(rows) - len(new)
         return Added(len(new), dups + in_batch_dups, 0, 0), new
 
-    def _known(self, keys: list[str]) -> dict[str, tuple[int, int]]:
+    def _known(self, keys: list[str]) -> dict[str, tuple[int, int, int]]:
+        """Return the frontier's (id, run, state) of those of ``keys`` it has."""
         assert self._conn is not None
-        known: dict[str, tuple[int, int]] = {}
+        known: dict[str, tuple[int, int, int]] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, run, state in self._conn.execute(
-                f"SELECT key, run, state FROM urls WHERE key IN ({marks})", chunk
+            for key, ident, run, state in self._conn.execute(
+                f"SELECT key, id, run, state FROM urls WHERE key IN ({marks})", chunk
             ):
-                known[key] = (run, state)
+                known[key] = (ident, run, state)
         return known
 
     async def leftovers(self, after: int, limit: int) -> list[PendingRow]:
-        """Return up to ``limit`` rows earlier runs left pending, with ids above ``after``."""
+        """Return up to ``limit`` rows earlier runs left pending that this run has not taken
+        over from its input, with ids above ``after``."""
         rows: list[PendingRow] = await self._call(self._leftovers, after, limit)
         return rows
 
@@ -367,8 +436,8 @@ class Store:
             PendingRow(*row)
             for row in self._conn.execute(
                 "SELECT id, url, host, request, invalid, depth, found_on FROM urls "
-                "WHERE id > ? AND id < ? AND state = 0 ORDER BY id LIMIT ?",
-                (after, self.first_id, limit),
+                "WHERE id > ? AND id < ? AND state = 0 AND run != ? ORDER BY id LIMIT ?",
+                (after, self.first_id, self.run, limit),
             )
         ]
 
@@ -460,6 +529,14 @@ async def write_through(write: Coroutine[Any, Any, T]) -> T:
     if cancelled:
         raise asyncio.CancelledError
     return task.result()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """Return whether SQLite said another connection holds the database (SQLITE_BUSY)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(exc)
+    )
 
 
 def _key(item: Request | InvalidLine) -> str:
