@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 from corral import to_thread
+from corral._exceptions import OutputError
 from corral.http._config import FetchConfig
 from corral.http._job import FetchJob, run_fetch_job
+from corral.http._lock import LockHeld, holding
 from corral.http._output import earlier_commands, prepare_output
 from corral.testing import open_site
 
@@ -49,8 +51,14 @@ async def run_demo(output: str, count: int, *, overwrite: bool = False) -> int:
     argv = ["corral", "fetch", str(source), "-o", output, "--per-host", "64"]
     # A demo starts afresh (resuming would fetch nothing) over its own earlier store only: it
     # used to delete whatever was at the path.
+    await to_thread(_not_in_use, output)
     ours = await to_thread(earlier_commands, output)
     ours_only = ours is not None and all(command == argv for command in ours)
+    if ours is not None and not ours_only and not overwrite:  # another job's results
+        raise OutputError(
+            f"{output} holds the results of another corral job; to replace it, add "
+            "--overwrite, or give another -o"
+        )
     replace = overwrite or ours_only
     # (the removal holds the store's run lock: a store in use by another run is left alone)
     await to_thread(functools.partial(prepare_output, overwrite=replace), output, "sqlite")
@@ -66,3 +74,14 @@ async def run_demo(output: str, count: int, *, overwrite: bool = False) -> int:
         file=sys.stderr,
     )
     return code
+
+
+def _not_in_use(output: str) -> None:
+    """Refuse a store another run is using, before anything is written beside it."""
+    try:
+        with holding(f"{output}.lock", "corral demo"):
+            pass
+    except LockHeld as held:
+        raise OutputError(f"{output} is in use by {held}; wait for it or use another -o") from None
+    except OSError:
+        return  # no lock file can be made there: prepare_output says why
