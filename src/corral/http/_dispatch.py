@@ -97,8 +97,11 @@ class Dispatcher:
         if self._delayed:
             self._promote(now)
         job = self._pick(now)
-        if job is not None and self._parked and self._startable(now):
-            self._wake_one()  # more is ready: pass the baton on
+        if job is not None and self._parked:
+            if self._startable(now):
+                self._wake_one()  # more is ready: pass the baton on
+            else:
+                self._timer_for(job, now)
         return job
 
     async def next(self) -> Job | None:
@@ -211,14 +214,28 @@ class Dispatcher:
             if not future.done():
                 future.set_result(None)
 
+    def _timer_for(self, job: Job, now: float) -> None:
+        """Wake a parked worker when the host just started may start again (its rate).
+
+        Without it, a start that moved the host's next start into the future while every
+        other worker was parked left nobody to wake them: the host waited for the response
+        in flight to end (issue 13: one slow response stalled a host under --rate).
+        """
+        state = job.host
+        if state is not None and state.queued and state.ready_at() > now:
+            self._arm_at(state.ready_at())
+
     def _arm_timer(self, now: float) -> None:
         """Make sure a parked worker wakes when the first waiting job comes due."""
         times = [s.ready_at() for s in self._rotation if s.ready_at() > now]
         if self._delayed:
             times.append(self._delayed[0][0])
-        due = min(times) if times else None
-        if due is None or (self._timer_at is not None and self._timer_at <= due):
-            return  # nothing to wait for, or a timer already fires no later than needed
+        if times:
+            self._arm_at(min(times))
+
+    def _arm_at(self, due: float) -> None:
+        if self._timer_at is not None and self._timer_at <= due:
+            return  # a timer already fires no later than needed
         self._cancel_timer()
         self._timer_at = due
         if self._clock is LOOP_CLOCK:
