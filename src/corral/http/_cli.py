@@ -202,6 +202,14 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         help="seconds to connect, per attempt (default 10)",
     )
     limits.add_argument(
+        "--max-retry-after",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="the longest Retry-After waited (default 300); a longer one ends its URL at once "
+        "and pauses its host for this long only",
+    )
+    limits.add_argument(
         "--max-bytes",
         type=_size,
         default=10 * 1024**2,
@@ -255,6 +263,7 @@ def fetch_config(args: argparse.Namespace) -> Any:
         connect_timeout=args.connect_timeout,
         max_bytes=args.max_bytes,
         max_redirects=args.max_redirects,
+        max_retry_after=args.max_retry_after,
         headers=dict(_header(h) for h in args.header),
         user_agent=args.user_agent or DEFAULT_USER_AGENT,
         save_bodies=args.save_bodies,

@@ -75,6 +75,9 @@ class FetchStatistics:
         p90: 90th percentile latency.
         p99: 99th percentile latency.
         output: where the results are (a path, or "-" for stdout).
+        long_retry_after: hosts that asked (Retry-After) for a longer wait than the cap,
+            with the longest they asked; each was closed for the cap only.
+        retry_after_cap: the cap, the longest Retry-After honoured (seconds).
     """
 
     elapsed: float
@@ -97,6 +100,8 @@ class FetchStatistics:
     p90: float | None
     p99: float | None
     output: str
+    long_retry_after: Mapping[str, float] = field(default_factory=dict)
+    retry_after_cap: float = 300.0
 
     @property
     def rate(self) -> float:
@@ -137,6 +142,8 @@ class RunCounters:
     hosts: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     clock: Callable[[], float] = time.monotonic
+    long_retry_after: dict[str, float] = field(default_factory=dict)
+    retry_after_cap: float = 300.0
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -161,4 +168,6 @@ class RunCounters:
             p90=self.latency.percentile(0.90),
             p99=self.latency.percentile(0.99),
             output=self.output,
+            long_retry_after=dict(self.long_retry_after),
+            retry_after_cap=self.retry_after_cap,
         )
