@@ -214,7 +214,6 @@ class Engine:
             request.found_on,
         )
 
-
     def _waited(self, outcome: AttemptOutcome) -> str | None:
         """Return the error of an answer with a Retry-After, saying when it was too long."""
         cap, asked = self._config.max_retry_after, outcome.retry_after

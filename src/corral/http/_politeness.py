@@ -125,7 +125,8 @@ class Politeness:
         self.active -= 1
         if status in (429, 503):
             if retry_after is not None:
-                state.cooldown_until = max(state.cooldown_until, now + self._wait(state, retry_after))
+                until = now + self._wait(state, retry_after)
+                state.cooldown_until = max(state.cooldown_until, until)
             if self.adaptive and now - state.cut_at >= _CUT_HOLD:
                 state.cut_at = now
                 state.streak = 0
