@@ -85,7 +85,8 @@ class Dispatcher:
                         self._room = self._loop.create_future()
                         await self._room
                     self._add(job)
-                self._wake_one()
+                if self._parked and (isinstance(item, list) or self._may_start(item)):
+                    self._wake_one()
         except Exception as exc:  # the run ends with it, after the work in flight
             self.source_error = exc
         self._exhausted = True
@@ -180,6 +181,24 @@ class Dispatcher:
                 job.host = state
                 return job
         return None
+
+    def _may_start(self, job: Job) -> bool:
+        """Return whether a job just read may start now; if its host's rate or cool-down
+        holds it, make sure a parked worker wakes when it may.
+
+        A job whose host is at its concurrency waits for a finish, which wakes a worker
+        anyway: waking one for it now is wasted (a crawl feeding one host at its limit
+        woke, and parked again, a worker per job).
+        """
+        if job.request is None:
+            return True
+        state = self._politeness.host(job.request.host)
+        now = self._now()
+        if self._politeness.can_start(state, now):
+            return True
+        if state.ready_at() > now:
+            self._arm_at(state.ready_at())
+        return False
 
     def _startable(self, now: float) -> bool:
         if self._instant:
