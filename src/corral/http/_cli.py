@@ -28,7 +28,12 @@ failed, 2 bad usage or unreadable input, 130 interrupted (run it again to resume
 CRAWL_EPILOG = """\
 every URL the crawl meets gets one record in the results table: fetched pages, and URLs
 not fetched with the reason as error_kind (robots, out_of_scope, excluded, not_included,
-max_depth, max_pages, nofollow). Running the same command again resumes.
+max_depth, max_pages, nofollow, repeated_segment). Running the same command again resumes.
+
+trap guards (on unless --no-trap-guards): links are followed at most 20 steps from a seed
+(unless --max-depth says otherwise), and a URL whose path repeats a segment three times in
+a row (/a/a/a/) is not fetched (repeated_segment). A parse callback that raises gives its
+page the outcome parse_error; the crawl goes on.
 
 exit codes: as corral fetch (0 done, 1 --fail-on-error, 2 bad usage, 130 interrupted).
 """
@@ -104,7 +109,13 @@ def register(subparsers: Any) -> None:
         type=_count,
         default=None,
         metavar="N",
-        help="follow links at most N steps from a seed",
+        help="follow links at most N steps from a seed (default 20 with the trap guards, "
+        "else no bound)",
+    )
+    scope.add_argument(
+        "--no-trap-guards",
+        action="store_true",
+        help="lift the trap guards: no default depth bound and no repeated_segment rule",
     )
     scope.add_argument(
         "--parse-types",
@@ -318,6 +329,7 @@ def _crawl(args: argparse.Namespace) -> int:
         sitemaps=args.sitemaps,
         follow_nofollow=args.follow_nofollow,
         frontier_bound=args.frontier_bound,
+        trap_guards=not args.no_trap_guards,
     )
     try:  # the seeds and patterns are checked here, before anything is written
         Scope(

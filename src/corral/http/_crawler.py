@@ -29,6 +29,7 @@ from typing import Any
 
 from corral import open_scope
 from corral._clock import LOOP_CLOCK, Clock
+from corral.http._callbackerror import describe, traceback_text
 from corral.http._config import FetchConfig
 from corral.http._crawlconfig import CrawlConfig, Page, ParseCallback
 from corral.http._crawlpages import PageWork
@@ -84,6 +85,8 @@ class Crawler:
         self.hungry = False  # ... and has nothing to claim at all: only a commit can help
         self._status = "interrupted"
         self.skipped = Counter[str]()
+        self.parse_errors = 0  # pages whose parse callback raised (outcome parse_error)
+        self.first_parse_error: str | None = None  # the first one's traceback, for the summary
         self._runs: weakref.WeakSet[AsyncGenerator[Page, None]] = weakref.WeakSet()
 
     @property
@@ -152,8 +155,9 @@ class Crawler:
             kind=config.scope,
             include=tuple(config.include),
             exclude=tuple(config.exclude),
-            max_depth=config.max_depth,
+            max_depth=config.depth_bound,
             content_types=tuple(config.parse_types),
+            traps=config.trap_guards,
         )
 
     async def _run(self, deliver: Callable[[Page], Awaitable[None]] | None) -> None:
@@ -249,6 +253,14 @@ class Crawler:
             self._add_pending(host, new)
         self._parked -= n
         self._notify()
+
+    def parse_failed(self, result: FetchResult, exc: Exception, callback: object) -> FetchResult:
+        """Return a page's record once its parse callback raised ``exc``: ``parse_error``."""
+        self.parse_errors += 1
+        if self.first_parse_error is None:
+            self.first_parse_error = traceback_text(exc, callback)
+        error = describe(exc, callback)
+        return replace(result, ok=False, error_kind="parse_error", error=error)
 
     def frontier_full(self) -> bool:
         """Return whether link extraction should pause (park bodies) for now."""

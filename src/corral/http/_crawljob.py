@@ -83,7 +83,27 @@ async def run_crawl_job(job: CrawlJob) -> int:
             skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(crawler.skipped.items()))
             if skipped:
                 print(f"  not fetched: {skipped} (recorded, see error_kind)", file=sys.stderr)
+            for line in _notes(crawler, job.config):
+                print(line, file=sys.stderr)
     return 1 if job.fail_on_error and stats.failed else 0
+
+
+def _notes(crawler: Crawler, config: CrawlConfig) -> list[str]:
+    """Return the summary's lines on parse errors and on the trap guards' depth bound."""
+    lines = []
+    if config.max_depth is None and config.trap_guards and crawler.skipped["max_depth"]:
+        lines.append(
+            f"  max_depth: the trap guards stop {config.depth_bound} links from a seed "
+            "(--max-depth N or --no-trap-guards to go further)"
+        )
+    if crawler.parse_errors:
+        lines.append(
+            f"  parse errors {crawler.parse_errors:,} (the parse callback raised: error_kind "
+            "parse_error, links followed, no items); the first:"
+        )
+        first = crawler.first_parse_error or ""
+        lines.extend(f"    {line}" for line in first.splitlines())
+    return lines
 
 
 def export(store: str, *, table: str, fmt: Literal["jsonl", "csv"], out: IO[str]) -> int:

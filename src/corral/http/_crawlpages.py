@@ -120,9 +120,13 @@ class PageWork:
         if self._parse is not None and parsed:
             seen = Page(url=result.url, depth=request.depth, found_on=request.found_on,
                         result=result, body=body, links=tuple(follow))  # fmt: skip
-            items, chosen = await self._callback(seen)
-            if chosen is not None:
-                follow, skipped = chosen, ()
+            try:
+                items, chosen = await self._callback(seen)
+            except Exception as exc:  # the callback's bug: this page's outcome, not the crawl's
+                result = self._crawler.parse_failed(result, exc, self._parse)
+            else:
+                if chosen is not None:
+                    follow, skipped = chosen, ()
         page = Page(
             url=result.url,
             depth=request.depth,

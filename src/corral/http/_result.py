@@ -20,6 +20,7 @@ ERROR_KINDS = (
     "too_many_redirects",
     "http_status",
     "robots",
+    "parse_error",
     "cancelled",
 )
 
