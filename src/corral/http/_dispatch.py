@@ -51,6 +51,10 @@ class Dispatcher:
         self.running = 0
         self._exhausted = False
         self._parked: deque[asyncio.Future[None]] = deque()
+        # Workers woken and not yet back at take(): the baton is not passed while one is on
+        # its way (a freed slot already woke one; passing it too woke a worker for nothing,
+        # four parks a page on a crawl of one host at --per-host 8, now one or two).
+        self._waking = 0
         self._timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
         self._timer_at: float | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -100,7 +104,8 @@ class Dispatcher:
         job = self._pick(now)
         if job is not None and self._parked:
             if self._startable(now):
-                self._wake_one()  # more is ready: pass the baton on
+                if not self._waking:  # more is ready and nobody is on the way to it
+                    self._wake_one()  # pass the baton on
             else:
                 self._timer_for(job, now)
         return job
@@ -217,14 +222,17 @@ class Dispatcher:
             if future in self._parked:
                 self._parked.remove(future)
             elif future.done() and not future.cancelled():
+                self._waking -= 1
                 self._wake_one()  # we were woken as we were cancelled: wake another instead
             raise
+        self._waking -= 1
 
     def _wake_one(self) -> None:
         while self._parked:
             future = self._parked.popleft()
             if not future.done():
                 future.set_result(None)
+                self._waking += 1
                 return
 
     def _wake_all(self) -> None:
@@ -232,6 +240,7 @@ class Dispatcher:
             future = self._parked.popleft()
             if not future.done():
                 future.set_result(None)
+                self._waking += 1
 
     def _timer_for(self, job: Job, now: float) -> None:
         """Wake a parked worker when the host just started may start again (its rate).
