@@ -127,3 +127,25 @@ def _page_files(root: Path, pages: int) -> Iterator[tuple[int, Path]]:
         path = root / relative
         path.parent.mkdir(exist_ok=True)
         yield index, path
+
+
+def chain_site(root: Path, length: int) -> Path:
+    """Write a "next page" chain of ``length`` pages under ``root``; return ``root``.
+
+    ``/chain/0.html`` links only to ``/chain/1.html``, and so on: pagination, where each
+    page is found only once the one before it has been fetched and parsed.
+    """
+    stamp = f"chain length={length}"
+    if _stamped(root, stamp):
+        return root
+    _restart(root)
+    (root / "chain").mkdir()
+    rng = random.Random(length)
+    for index in range(length):
+        following = f'<a rel="next" href="/chain/{index + 1}.html">next</a>'
+        body = f"<p>{_text(rng, 60)}</p>" + (following if index + 1 < length else "")
+        (root / "chain" / f"{index}.html").write_text(
+            f"<!doctype html><title>Listing page {index}</title>{body}\n"
+        )
+    (root / ".complete").write_text(stamp)
+    return root

@@ -30,7 +30,12 @@ damaged store: the line says which), 130 interrupted (run it again to resume).
 CRAWL_EPILOG = """\
 every URL the crawl meets gets one record in the results table: fetched pages, and URLs
 not fetched with the reason as error_kind (robots, out_of_scope, excluded, not_included,
-max_depth, max_pages, nofollow). Running the same command again resumes.
+max_depth, max_pages, nofollow, repeated_segment). Running the same command again resumes.
+
+trap guards (on unless --no-trap-guards): links are followed at most 20 steps from a seed
+(unless --max-depth says otherwise), and a URL whose path repeats a segment three times in
+a row (/a/a/a/) is not fetched (repeated_segment). A parse callback that raises gives its
+page the outcome parse_error; the crawl goes on.
 
 exit codes: as corral fetch (0 done, 1 --fail-on-error, 2 bad usage, 130 interrupted).
 """
@@ -109,7 +114,13 @@ def register(subparsers: Any) -> None:
         type=_count,
         default=None,
         metavar="N",
-        help="follow links at most N steps from a seed",
+        help="follow links at most N steps from a seed (default 20 with the trap guards, "
+        "else no bound)",
+    )
+    scope.add_argument(
+        "--no-trap-guards",
+        action="store_true",
+        help="lift the trap guards: no default depth bound and no repeated_segment rule",
     )
     scope.add_argument(
         "--parse-types",
@@ -208,6 +219,14 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         help="seconds to connect, per attempt (default 10)",
     )
     limits.add_argument(
+        "--max-retry-after",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="the longest Retry-After waited (default 300); a longer one ends its URL at once "
+        "and pauses its host for this long only",
+    )
+    limits.add_argument(
         "--max-bytes",
         type=_size,
         default=10 * 1024**2,
@@ -267,6 +286,7 @@ def fetch_config(args: argparse.Namespace) -> Any:
         connect_timeout=args.connect_timeout,
         max_bytes=args.max_bytes,
         max_redirects=args.max_redirects,
+        max_retry_after=args.max_retry_after,
         headers=dict(_header(h) for h in args.header),
         user_agent=args.user_agent or DEFAULT_USER_AGENT,
         save_bodies=args.save_bodies,
@@ -322,6 +342,7 @@ def _crawl(args: argparse.Namespace) -> int:
         sitemaps=args.sitemaps,
         follow_nofollow=args.follow_nofollow,
         frontier_bound=args.frontier_bound,
+        trap_guards=not args.no_trap_guards,
     )
     try:  # the seeds and patterns are checked here, before anything is written
         Scope(

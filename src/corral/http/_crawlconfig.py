@@ -9,6 +9,7 @@ from typing import Any, Literal
 from corral.http._config import FetchConfig
 from corral.http._crawlscope import DEFAULT_CONTENT_TYPES
 from corral.http._result import FetchResult
+from corral.http._traps import DEFAULT_MAX_DEPTH
 
 ScopeKind = Literal["host", "domain", "prefix"]
 
@@ -24,7 +25,8 @@ class CrawlConfig:
         include: regular expressions; when given, only URLs matching one are followed.
         exclude: regular expressions; URLs matching one are skipped.
         max_pages: stop after fetching this many pages (the rest is recorded as skipped).
-        max_depth: follow links at most this many steps from a seed.
+        max_depth: follow links at most this many steps from a seed; None: 20 while
+            ``trap_guards`` is on (Heritrix's default), no bound when it is off.
         parse_types: media types whose bodies are parsed for links (and given to ``parse``).
         obey_robots: obey robots.txt (Disallow, Allow, Crawl-delay, Request-rate).
         sitemaps: also read the seeds' sitemaps (robots.txt ``Sitemap:`` lines, or
@@ -32,6 +34,9 @@ class CrawlConfig:
         follow_nofollow: follow links marked ``rel=nofollow`` (skipped by default).
         frontier_bound: when more URLs than this wait in the frontier, link extraction
             pauses (fetched pages are parked on disk and parsed later); fetching goes on.
+        trap_guards: guard against crawler traps (endless calendars, self-appending
+            relative links): the default depth bound and the ``repeated_segment`` rule
+            (``docs/crawl.md``, "Trap guards"). False lifts both.
     """
 
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -45,6 +50,7 @@ class CrawlConfig:
     sitemaps: bool = False
     follow_nofollow: bool = False
     frontier_bound: int = 1_000_000
+    trap_guards: bool = True
 
     def __post_init__(self) -> None:
         if self.max_pages is not None and self.max_pages < 1:
@@ -53,6 +59,13 @@ class CrawlConfig:
             raise ValueError("max_depth cannot be negative")
         if self.frontier_bound < 1:
             raise ValueError("frontier_bound must be at least 1")
+
+    @property
+    def depth_bound(self) -> int | None:
+        """Return the depth the crawl stops at: ``max_depth``, or the trap guards' default."""
+        if self.max_depth is not None or not self.trap_guards:
+            return self.max_depth
+        return DEFAULT_MAX_DEPTH
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -90,6 +90,8 @@ async def run_crawl_job(job: CrawlJob) -> int:
             print(
                 render_summary(stats, store_kind="sqlite", resume_command=resume), file=sys.stderr
             )
+            for line in _notes(crawler, job.config):
+                print(line, file=sys.stderr)
     if fault is not None:
         raise OutputError(str(fault))
     return 1 if job.fail_on_error and stats.failed else 0
@@ -103,3 +105,21 @@ async def _close(crawler: Crawler, fault: StoreError | None) -> StoreError | Non
     except StoreError as exc:
         return fault or exc
     return fault
+
+
+def _notes(crawler: Crawler, config: CrawlConfig) -> list[str]:
+    """Return the summary's lines on parse errors and on the trap guards' depth bound."""
+    lines = []
+    if config.max_depth is None and config.trap_guards and crawler.skipped.get("max_depth", 0):
+        lines.append(
+            f"  max_depth: the trap guards stop {config.depth_bound} links from a seed "
+            "(--max-depth N or --no-trap-guards to go further)"
+        )
+    if crawler.parse_errors:
+        lines.append(
+            f"  parse errors {crawler.parse_errors:,} (the parse callback raised: error_kind "
+            "parse_error, links followed, no items); the first:"
+        )
+        first = crawler.first_parse_error or ""
+        lines.extend(f"    {line}" for line in first.splitlines())
+    return lines

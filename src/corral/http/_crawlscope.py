@@ -11,6 +11,8 @@ Three kinds of scope, all drawn from the seeds:
 
 Then ``exclude`` patterns drop URLs, ``include`` patterns (if any) keep only URLs that match
 one, and ``max_depth`` bounds the link distance from a seed. The same rules apply to seeds.
+With ``traps`` on, a discovered URL whose path repeats a segment run is skipped too
+(``_traps.py``).
 
 The Public Suffix List comes from the ``publicsuffixlist`` package, which ships a snapshot
 and never touches the network (``docs/design.md``, "Crawl parsing").
@@ -28,6 +30,7 @@ from publicsuffixlist import PublicSuffixList
 from yarl import URL
 
 from corral._exceptions import BadScope, BadURL
+from corral.http._traps import repeated_segment
 from corral.http._urls import check, host_key, normalize_url
 
 ScopeKind = Literal["host", "domain", "prefix"]
@@ -41,7 +44,8 @@ class Decision(NamedTuple):
     Attributes:
         allowed: whether the crawl follows the URL.
         reason: for a skipped URL, the record's reason: ``"invalid_url"``, ``"max_depth"``,
-            ``"out_of_scope"``, ``"excluded"`` or ``"not_included"``; None when allowed.
+            ``"out_of_scope"``, ``"excluded"``, ``"not_included"`` or
+            ``"repeated_segment"``; None when allowed.
     """
 
     allowed: bool
@@ -63,6 +67,8 @@ class Scope:
         exclude: regular expressions; a URL that matches one is skipped.
         max_depth: the most links between a seed (depth 0) and a URL; None for no bound.
         content_types: the media types whose bodies are parsed for links.
+        traps: skip discovered URLs (not seeds) whose path repeats a segment, or a run of
+            two or three, three times in a row, as ``repeated_segment``.
 
     Raises:
         BadScope: no seeds, a seed that is not an http(s) URL, an unknown kind, a pattern
@@ -75,6 +81,7 @@ class Scope:
     exclude: tuple[str, ...] = ()
     max_depth: int | None = None
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
+    traps: bool = True
     _keys: frozenset[str] = field(init=False, repr=False, compare=False)
     _prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _include: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
@@ -123,6 +130,8 @@ class Scope:
             return Decision(False, "excluded")
         if self._include and not any(pattern.search(text) for pattern in self._include):
             return Decision(False, "not_included")
+        if self.traps and depth and repeated_segment(text):
+            return Decision(False, "repeated_segment")
         return ALLOWED
 
     def allows_normal(self, url: str, host: str, depth: int = 0) -> Decision:
@@ -145,6 +154,8 @@ class Scope:
             return Decision(False, "excluded")
         if self._include and not any(pattern.search(url) for pattern in self._include):
             return Decision(False, "not_included")
+        if self.traps and depth and repeated_segment(url):
+            return Decision(False, "repeated_segment")
         return ALLOWED
 
     def parses(self, content_type: str | None) -> bool:

@@ -51,6 +51,10 @@ class Dispatcher:
         self.running = 0
         self._exhausted = False
         self._parked: deque[asyncio.Future[None]] = deque()
+        # Workers woken and not yet back at take(): the baton is not passed while one is on
+        # its way (a freed slot already woke one; passing it too woke a worker for nothing,
+        # four parks a page on a crawl of one host at --per-host 8, now one or two).
+        self._waking = 0
         self._timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
         self._timer_at: float | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -85,7 +89,8 @@ class Dispatcher:
                         self._room = self._loop.create_future()
                         await self._room
                     self._add(job)
-                self._wake_one()
+                if self._parked and (isinstance(item, list) or self._may_start(item)):
+                    self._wake_one()
         except Exception as exc:  # the run ends with it, after the work in flight
             self.source_error = exc
         self._exhausted = True
@@ -97,8 +102,12 @@ class Dispatcher:
         if self._delayed:
             self._promote(now)
         job = self._pick(now)
-        if job is not None and self._parked and self._startable(now):
-            self._wake_one()  # more is ready: pass the baton on
+        if job is not None and self._parked:
+            if self._startable(now):
+                if not self._waking:  # more is ready and nobody is on the way to it
+                    self._wake_one()  # pass the baton on
+            else:
+                self._timer_for(job, now)
         return job
 
     async def next(self) -> Job | None:
@@ -178,6 +187,24 @@ class Dispatcher:
                 return job
         return None
 
+    def _may_start(self, job: Job) -> bool:
+        """Return whether a job just read may start now; if its host's rate or cool-down
+        holds it, make sure a parked worker wakes when it may.
+
+        A job whose host is at its concurrency waits for a finish, which wakes a worker
+        anyway: waking one for it now is wasted (a crawl feeding one host at its limit
+        woke, and parked again, a worker per job).
+        """
+        if job.request is None:
+            return True
+        state = self._politeness.host(job.request.host)
+        now = self._now()
+        if self._politeness.can_start(state, now):
+            return True
+        if state.ready_at() > now:
+            self._arm_at(state.ready_at())
+        return False
+
     def _startable(self, now: float) -> bool:
         if self._instant:
             return True
@@ -195,14 +222,17 @@ class Dispatcher:
             if future in self._parked:
                 self._parked.remove(future)
             elif future.done() and not future.cancelled():
+                self._waking -= 1
                 self._wake_one()  # we were woken as we were cancelled: wake another instead
             raise
+        self._waking -= 1
 
     def _wake_one(self) -> None:
         while self._parked:
             future = self._parked.popleft()
             if not future.done():
                 future.set_result(None)
+                self._waking += 1
                 return
 
     def _wake_all(self) -> None:
@@ -210,15 +240,30 @@ class Dispatcher:
             future = self._parked.popleft()
             if not future.done():
                 future.set_result(None)
+                self._waking += 1
+
+    def _timer_for(self, job: Job, now: float) -> None:
+        """Wake a parked worker when the host just started may start again (its rate).
+
+        Without it, a start that moved the host's next start into the future while every
+        other worker was parked left nobody to wake them: the host waited for the response
+        in flight to end (issue 13: one slow response stalled a host under --rate).
+        """
+        state = job.host
+        if state is not None and state.queued and state.ready_at() > now:
+            self._arm_at(state.ready_at())
 
     def _arm_timer(self, now: float) -> None:
         """Make sure a parked worker wakes when the first waiting job comes due."""
         times = [s.ready_at() for s in self._rotation if s.ready_at() > now]
         if self._delayed:
             times.append(self._delayed[0][0])
-        due = min(times) if times else None
-        if due is None or (self._timer_at is not None and self._timer_at <= due):
-            return  # nothing to wait for, or a timer already fires no later than needed
+        if times:
+            self._arm_at(min(times))
+
+    def _arm_at(self, due: float) -> None:
+        if self._timer_at is not None and self._timer_at <= due:
+            return  # a timer already fires no later than needed
         self._cancel_timer()
         self._timer_at = due
         if self._clock is LOOP_CLOCK:

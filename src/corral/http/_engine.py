@@ -202,7 +202,7 @@ class Engine:
             outcome.status,
             outcome.error_kind is None,
             outcome.error_kind,
-            outcome.error,
+            outcome.error if outcome.retry_after is None else self._waited(outcome),
             job.attempts,
             round((now - started) * 1000, 3),
             utc_now(),
@@ -217,6 +217,13 @@ class Engine:
         )
         # a password in the URL went with the request; the record shows user:***@
         return record if "@" not in request.url else mask_record(record)
+
+    def _waited(self, outcome: AttemptOutcome) -> str | None:
+        """Return the error of an answer with a Retry-After, saying when it was too long."""
+        cap, asked = self._config.max_retry_after, outcome.retry_after
+        if outcome.error is None or asked is None or asked <= cap:
+            return outcome.error
+        return f"{outcome.error} (Retry-After {asked:g} s is past the {cap:g} s cap: not retried)"
 
 
 async def streamed(

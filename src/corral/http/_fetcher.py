@@ -46,6 +46,7 @@ class Fetcher:
             per_host=config.per_host,
             interval=config.rate_interval,
             adaptive=config.adaptive,
+            max_wait=config.max_retry_after,
         )
         self._runs: weakref.WeakSet[AsyncGenerator[FetchResult, None]] = weakref.WeakSet()
 
@@ -89,6 +90,8 @@ class Fetcher:
         now = self._clock.now() if self._clock is not None else _loop_time()
         self._counters.throttled = self.politeness.throttled_hosts(now)
         self._counters.hosts = sum(1 for s in self.politeness.hosts.values() if s.active)
+        self._counters.long_retry_after = dict(self.politeness.long_waits)
+        self._counters.retry_after_cap = self.config.max_retry_after
         return self._counters.snapshot()
 
     async def fetch(self, target: Target) -> FetchResult:

@@ -7,7 +7,10 @@ Adaptive slow-down is AIMD, as in TCP congestion control: a 429 or 503 halves th
 concurrency, and once it is down to one, doubles the time between starts (up to 5 s); a
 Retry-After closes the host until then. The host is cut at most once a second, so one burst
 of refusals (every request in flight answering 503 at once) counts as one signal, as TCP
-cuts once per round trip. Recovery: every four successes halve the added interval, and
+cuts once per round trip. A Retry-After longer than the fetcher's cap (``max_retry_after``)
+is not waited for: that URL is recorded at once, the host is closed for the cap only, and
+the host is remembered with what it asked (issue 13: a day's Retry-After closed a host for
+the day and the run never ended). Recovery: every four successes halve the added interval, and
 every run of successes as long as the current concurrency adds one to the concurrency,
 back to the configured values.
 """
@@ -67,13 +70,23 @@ class HostState:
 class Politeness:
     """Host states and the global in-flight count of one fetcher."""
 
-    def __init__(self, *, concurrency: int, per_host: int, interval: float, adaptive: bool) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        per_host: int,
+        interval: float,
+        adaptive: bool,
+        max_wait: float = float("inf"),
+    ) -> None:
         self.concurrency = concurrency
         self.per_host = per_host
         self.interval = interval
         self.adaptive = adaptive
+        self.max_wait = max_wait  # the longest Retry-After honoured (FetchConfig.max_retry_after)
         self.active = 0
         self.hosts: dict[str, HostState] = {}
+        self.long_waits: dict[str, float] = {}  # host -> the longest wait it asked past the cap
         self._listeners: list[Callable[[], None]] = []
 
     def host(self, name: str) -> HostState:
@@ -112,7 +125,8 @@ class Politeness:
         self.active -= 1
         if status in (429, 503):
             if retry_after is not None:
-                state.cooldown_until = max(state.cooldown_until, now + retry_after)
+                until = now + self._wait(state, retry_after)
+                state.cooldown_until = max(state.cooldown_until, until)
             if self.adaptive and now - state.cut_at >= _CUT_HOLD:
                 state.cut_at = now
                 state.streak = 0
@@ -130,6 +144,13 @@ class Politeness:
                 state.streak = 0
                 state.limit = min(state.max_limit, state.limit + 1)
         self.changed()
+
+    def _wait(self, state: HostState, retry_after: float) -> float:
+        """Return how long a Retry-After closes the host: at most the cap."""
+        if retry_after <= self.max_wait:
+            return retry_after
+        self.long_waits[state.name] = max(self.long_waits.get(state.name, 0.0), retry_after)
+        return self.max_wait
 
     def forget_idle(self, now: float) -> None:
         """Drop states of hosts with nothing queued or running and no throttle to remember."""

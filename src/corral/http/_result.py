@@ -22,6 +22,7 @@ ERROR_KINDS = (
     "too_many_redirects",
     "http_status",
     "robots",
+    "parse_error",
     "cancelled",
 )
 

@@ -78,6 +78,9 @@ class FetchStatistics:
         by_skip: URLs recorded without being fetched, by reason (a crawl's ``robots``,
             ``max_pages``, ``out_of_scope``...): skips, neither done nor failed.
         items: items the crawl's parse callback stored (None without a callback).
+        long_retry_after: hosts that asked (Retry-After) for a longer wait than the cap,
+            with the longest they asked; each was closed for the cap only.
+        retry_after_cap: the cap, the longest Retry-After honoured (seconds).
     """
 
     elapsed: float
@@ -102,6 +105,8 @@ class FetchStatistics:
     output: str
     by_skip: Mapping[str, int] = field(default_factory=dict)
     items: int | None = None
+    long_retry_after: Mapping[str, float] = field(default_factory=dict)
+    retry_after_cap: float = 300.0
 
     @property
     def rate(self) -> float:
@@ -144,6 +149,8 @@ class RunCounters:
     hosts: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     clock: Callable[[], float] = time.monotonic
+    long_retry_after: dict[str, float] = field(default_factory=dict)
+    retry_after_cap: float = 300.0
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -170,4 +177,6 @@ class RunCounters:
             output=self.output,
             by_skip=dict(self.by_skip),
             items=self.items,
+            long_retry_after=dict(self.long_retry_after),
+            retry_after_cap=self.retry_after_cap,
         )

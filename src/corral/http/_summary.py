@@ -88,7 +88,7 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
             lines.append(_row(label, *_skips(figure, stats.by_skip)))
         else:
             lines.append(_row(label, f"{figure}  ({note})" if note and n else figure))
-    return [*lines, *_rates(stats)]
+    return [*lines, *_rates(stats), *_long_waits(stats)]
 
 
 def _skips(figure: str, by_skip: Mapping[str, int]) -> list[str]:
@@ -120,6 +120,22 @@ def _rates(stats: FetchStatistics) -> list[str]:
         _row("latency", *latency),
         _row("by status", *_tally(sorted(stats.by_status.items()))),
         _row("by error", *_tally(sorted(stats.by_error.items(), key=lambda kv: (-kv[1], kv[0])))),
+    ]
+
+
+def _long_waits(stats: FetchStatistics) -> list[str]:
+    """Name the hosts whose Retry-After corral did not honour in full (past the cap)."""
+    if not stats.long_retry_after:
+        return []
+    asked = [
+        f"{host} asked {human_count(round(seconds))} s"
+        for host, seconds in sorted(stats.long_retry_after.items())
+    ]
+    cap = human_count(round(stats.retry_after_cap))
+    return [
+        _row("long waits", *asked),
+        " " * (_LABEL + 2) + f"(Retry-After past the {cap} s cap: those URLs were recorded "
+        f"at once, each host paused {cap} s only)",
     ]
 
 

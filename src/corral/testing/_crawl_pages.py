@@ -1,5 +1,6 @@
 """The crawl site (issue 4): an index, interlinked generated pages, a depth chain, duplicates
-with a canonical, a robots-disallowed area, sitemap-only orphans and an endless calendar trap.
+with a canonical, a robots-disallowed area, sitemap-only orphans, an endless calendar trap
+and a self-appending relative link (``/repeat/``).
 
 Every page is a pure function of its URL and the :class:`SiteLayout`, so a crawl of the same
 site always meets the same graph. Links are root-relative except those that leave the host.
@@ -35,6 +36,7 @@ class CrawlPages:
             web.get(r"/site/{i:\d+}.html", self.site_page),
             web.get(r"/chain/{i:\d+}.html", self.chain_page),
             web.get(r"/calendar/{year:\d+}/{month:\d+}", self.calendar),
+            web.get("/repeat/{tail:.*}", self.repeat),
             web.get("/dup/{name}", self.duplicate),
             web.get("/private/{name}", self.private),
             web.get(r"/orphan/{i:\d+}.html", self.orphan),
@@ -100,6 +102,14 @@ class CrawlPages:
         if before[0] >= 0:
             hrefs.append((f"/calendar/{before[0]}/{before[1]}", "Previous month"))
         return html_response(document(f"Calendar {year}-{month:02d}", links(hrefs)))
+
+    async def repeat(self, request: web.Request) -> web.StreamResponse:
+        """``/repeat/...``: a trap of a catch-all path whose relative link appends itself.
+
+        Every path under ``/repeat/`` answers with a link to ``again/`` below itself, so
+        ``/repeat/`` leads to ``/repeat/again/``, ``/repeat/again/again/``, ... forever.
+        """
+        return html_response(document("Again", links([("again/", "Once more")])))
 
     async def duplicate(self, request: web.Request) -> web.StreamResponse:
         """``/dup/{name}``: the same content under several URLs, with a canonical link."""
