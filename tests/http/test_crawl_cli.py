@@ -116,7 +116,7 @@ async def test_parse_callback_from_the_command_line(site: Site, tmp_path: Path) 
         )
     )
     assert run.returncode == 0, run.stderr
-    exported = run_corral("export", str(store), "--table", "items")
+    exported = await acorral("export", str(store), "--table", "items")
     items = [json.loads(line) for line in exported.stdout.splitlines()]
     assert len(items) == 5
     assert all(item["data"]["size"] > 0 for item in items)
@@ -130,11 +130,11 @@ async def test_export_formats(site: Site, tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     total = len(urls_recorded(store))
-    lines = run_corral("export", str(store)).stdout.splitlines()
+    lines = (await acorral("export", str(store))).stdout.splitlines()
     assert len(lines) == total
     assert {"url", "status", "error_kind", "depth", "found_on"} <= set(json.loads(lines[0]))
     out = tmp_path / "results.csv"
-    written = run_corral("export", str(store), "--format", "csv", "-o", str(out))
+    written = await acorral("export", str(store), "--format", "csv", "-o", str(out))
     assert written.returncode == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == total

@@ -243,6 +243,16 @@ def test_finished_run_has_no_resume_line() -> None:
     assert "resume" not in summary.replace("resumed", "")
 
 
+def test_an_interrupted_run_without_a_resume_command_is_not_reported_done() -> None:
+    """``interrupted=True`` with no resume command (stdout, the demo): the head says
+    interrupted, and no resume instructions follow."""
+    summary = render_summary(
+        finished_run(total=3, done=1, ok=1), store_kind="stdout", interrupted=True
+    )
+    assert summary.startswith("corral: interrupted after 10s\n")
+    assert "To resume" not in summary
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -67,7 +67,9 @@ async def run_demo(output: str, count: int, *, overwrite: bool = False) -> int:
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"corral demo: fetching {len(lines)} lines from {site.base_url}", file=sys.stderr)
         config = FetchConfig(concurrency=64, per_host=64, max_bytes=1024**2, retries=3)
-        job = FetchJob(input=str(source), output=output, config=config, argv=argv)
+        # No resume hint: the site the URLs point at ends with the demo (its resume command
+        # recorded thousands of connect failures); a demo run again starts afresh.
+        job = FetchJob(input=str(source), output=output, config=config, argv=argv, resumable=False)
         code = await run_fetch_job(job)
     print(
         f'\nTry: sqlite3 {output} "select error_kind, count(*) from results group by 1"',

@@ -68,6 +68,7 @@ class FetchJob:
     fail_on_error: bool = False
     argv: Sequence[str] = ()
     overwrite: bool = False
+    resumable: bool = True  # False: the same command cannot resume it (the demo's site is gone)
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -112,10 +113,16 @@ async def run_fetch_job(job: FetchJob) -> int:
         finally:
             stats = fetcher.statistics()
             fault = await _finish(store, status, stats, fault)
-            resume = shlex.join(job.argv) if status == "interrupted" and kind != "stdout" else None
+            stopped = status == "interrupted"
+            resume = (
+                shlex.join(job.argv) if stopped and kind != "stdout" and job.resumable else None
+            )
             if fault is None and (not job.quiet or status == "interrupted"):
                 print(
-                    render_summary(stats, store_kind=kind, resume_command=resume), file=sys.stderr
+                    render_summary(
+                        stats, store_kind=kind, resume_command=resume, interrupted=stopped
+                    ),
+                    file=sys.stderr,
                 )
     if fault is not None:
         raise OutputError(str(fault))

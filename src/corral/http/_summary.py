@@ -36,6 +36,7 @@ def render_summary(
     store_kind: StoreKind,
     table: str = "results",
     resume_command: str | None = None,
+    interrupted: bool | None = None,
 ) -> str:
     """Return the summary of a finished or interrupted run, as lines of plain text.
 
@@ -46,6 +47,9 @@ def render_summary(
             parsed items).
         resume_command: the command line that resumes the run; give it when the run was
             interrupted, and the summary says so and shows it. None for a finished run.
+        interrupted: whether the run was stopped before its end (default: whether a
+            ``resume_command`` is given); an interrupted run that cannot be resumed as it
+            was (stdout, the demo) is said to be interrupted, with no resume command.
 
     Returns:
         The summary, without a trailing newline.
@@ -57,7 +61,9 @@ def render_summary(
         raise ValueError(f"store kind must be one of {', '.join(_STORE_KINDS)}, not {store_kind!r}")
     if not _IDENTIFIER.match(table):
         raise ValueError(f"table must be a plain SQL identifier, not {table!r}")
-    sections = [_figures(stats, interrupted=resume_command is not None)]
+    if interrupted is None:
+        interrupted = resume_command is not None
+    sections = [_figures(stats, interrupted=interrupted)]
     sections.append(_whereabouts(stats.output, store_kind, table))
     if resume_command is not None:
         sections.append(_resume(stats, resume_command))
