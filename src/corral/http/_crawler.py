@@ -42,6 +42,7 @@ from corral.http._result import FetchResult
 from corral.http._robotsgate import RobotsGate
 from corral.http._stats import FetchStatistics
 from corral.http._store import PendingRow, write_through
+from corral.http._summary import summary_fields
 from corral.http._urls import host_key, mask_credentials, parse
 
 LEASE_SECONDS = 60.0
@@ -76,6 +77,7 @@ class Crawler:
         self._gate: RobotsGate | None = None
         self._pending: Counter[str] = Counter()  # pending rows per host (in the store)
         self._rotation: deque[str] = deque()
+        self._claimed: deque[PendingRow] = deque()  # leased, not yet handed to the engine
         self._seen = RecentSet(_SEEN_CACHE)
         self._active = 0  # claimed jobs not yet committed
         self._parked = 0
@@ -106,8 +108,11 @@ class Crawler:
         self._store = CrawlStore(path)
         await self._store.open(self._argv, utc_now())
         await self._store.reclaim()
-        # what earlier runs did: "resumed N", and --max-pages bounds the whole crawl
-        self.fetcher.counters.skipped, self._started = await self._store.earlier_records()
+        # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
+        # 12 item 8), and --max-pages bounds the whole crawl
+        records, self._started = await self._store.earlier_records()
+        self.fetcher.counters.skipped = self._started
+        self.fetcher.counters.skipped_before = records - self._started
         await self.fetcher.__aenter__()
         self._gate = RobotsGate(self.fetcher, self.config.fetch.user_agent, self._clock)
         return self
@@ -122,14 +127,20 @@ class Crawler:
             await run.aclose()
         await self.fetcher.__aexit__(exc_type, exc, tb)
         if self._store is not None:
-            summary = {"skipped": dict(self.skipped), "done": self.fetcher.counters.done}
+            summary = summary_fields(self.statistics())
             await self._store.finish(self._status, utc_now(), summary)
         if self._tmp is not None:
             self._tmp.cleanup()
 
     def statistics(self) -> FetchStatistics:
-        """Return a snapshot of the crawl so far (the frontier size included)."""
-        self.fetcher.counters.frontier = sum(self._pending.values())
+        """Return a snapshot of the crawl so far (the frontier size included).
+
+        The frontier is every URL discovered and not yet recorded: pending in the store,
+        leased to this run (claimed, queued for a host, in flight, or fetched and not yet
+        committed). Pending alone left out the leased ones and jumped at every claim.
+        """
+        left = sum(self._pending.values()) + len(self._claimed) + self._active
+        self.fetcher.counters.frontier = left
         self.fetcher.counters.queued = self.fetcher.counters.frontier
         return self.fetcher.statistics()
 
@@ -198,6 +209,7 @@ class Crawler:
                     self.skipped["max_pages"] += left
                     self._pending.clear()
                     self._rotation.clear()
+                    self._claimed.clear()  # (leased by this run: skip_rest recorded them)
                 self._status = "finished"
             finally:
                 for helper in helpers:
@@ -298,7 +310,7 @@ class Crawler:
     # --- claims -----------------------------------------------------------------------------
 
     async def _claims(self) -> AsyncIterator[Job]:
-        buffer: deque[PendingRow] = deque()
+        buffer = self._claimed
         while not self._limit_reached():
             if not buffer:
                 buffer.extend(await self._claim_round())
@@ -309,7 +321,8 @@ class Crawler:
                     return
                 await self._wait_for_work(hungry=not pending)
                 continue
-            job = await self._job(buffer.popleft())
+            job = await self._job(buffer[0])
+            buffer.popleft()
             self._active += 1
             if job.preset is None:
                 self._started += 1

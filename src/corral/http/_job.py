@@ -31,6 +31,7 @@ from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
 from corral.http._faults import describe_fault
 from corral.http._fetcher import Fetcher, count, invalid_record
+from corral.http._human import human_count
 from corral.http._input import open_input
 from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
@@ -38,6 +39,7 @@ from corral.http._request import InvalidLine, Request, count_lines, read_request
 from corral.http._result import FetchResult
 from corral.http._stats import FetchStatistics, RunCounters
 from corral.http._store import PendingRow, Store, StoreError, write_through
+from corral.http._summary import StoreKind
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 _BATCH = 500
@@ -110,25 +112,40 @@ async def run_fetch_job(job: FetchJob) -> int:
             status = "finished"
         except StoreError as exc:  # the output failed: its one line says all (no summary)
             fault, status = exc, "failed"
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): exit 141
+            status = "stopped"
+            raise
         finally:
             stats = fetcher.statistics()
             fault = await _finish(store, status, stats, fault)
-            stopped = status == "interrupted"
-            resume = (
-                shlex.join(job.argv) if stopped and kind != "stdout" and job.resumable else None
-            )
-            if fault is None and (not job.quiet or status == "interrupted"):
-                print(
-                    render_summary(
-                        stats, store_kind=kind, resume_command=resume, interrupted=stopped
-                    ),
-                    file=sys.stderr,
-                )
+            if fault is None:
+                _report(job, kind, status, stats)
     if fault is not None:
         raise OutputError(str(fault))
     if job.fail_on_error and stats.failed:
         return 1
     return 0
+
+
+def _report(job: FetchJob, kind: StoreKind, status: str, stats: FetchStatistics) -> None:
+    """Print the summary: always for a run that did not finish, else unless --quiet. A run
+    whose stdout reader went away says so first (with --quiet, that line alone)."""
+    head = None
+    if status == "stopped":
+        written = human_count(stats.done)  # (the last batch went out in part, maybe)
+        if stats.total is not None:  # (None: stdin not read to its end)
+            written += f" of {human_count(stats.total)}"
+        head = f"corral: stopped: the reader of stdout went away ({written} URLs written)"
+        if job.quiet:
+            print(head, file=sys.stderr)
+            return
+    stopped = status == "interrupted"
+    resume = shlex.join(job.argv) if stopped and kind != "stdout" and job.resumable else None
+    if not job.quiet or stopped:
+        summary = render_summary(
+            stats, store_kind=kind, resume_command=resume, interrupted=stopped, head=head
+        )
+        print(summary, file=sys.stderr)
 
 
 async def _finish(

@@ -62,7 +62,8 @@ class FetchStatistics:
         done: URLs that got their final record in this run.
         ok: of those, the successes.
         failed: of those, the failures (any ``error_kind``).
-        skipped: URLs recorded by an earlier run of the same job (resume), not fetched again.
+        skipped: URLs recorded by an earlier run of the same job (resume), not fetched again
+            (a crawl: the pages earlier runs fetched).
         duplicates: input lines whose URL was already in the job (after normalisation).
         retries: attempts beyond the first, so far.
         bytes: body bytes received (decoded).
@@ -81,6 +82,7 @@ class FetchStatistics:
         long_retry_after: hosts that asked (Retry-After) for a longer wait than the cap,
             with the longest they asked; each was closed for the cap only.
         retry_after_cap: the cap, the longest Retry-After honoured (seconds).
+        skipped_before: a crawl's URLs earlier runs recorded without fetching them (skips).
     """
 
     elapsed: float
@@ -107,6 +109,7 @@ class FetchStatistics:
     items: int | None = None
     long_retry_after: Mapping[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
+    skipped_before: int = 0
 
     @property
     def rate(self) -> float:
@@ -151,6 +154,7 @@ class RunCounters:
     clock: Callable[[], float] = time.monotonic
     long_retry_after: dict[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
+    skipped_before: int = 0
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -179,4 +183,5 @@ class RunCounters:
             items=self.items,
             long_retry_after=dict(self.long_retry_after),
             retry_after_cap=self.retry_after_cap,
+            skipped_before=self.skipped_before,
         )

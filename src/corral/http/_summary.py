@@ -37,6 +37,7 @@ def render_summary(
     table: str = "results",
     resume_command: str | None = None,
     interrupted: bool | None = None,
+    head: str | None = None,
 ) -> str:
     """Return the summary of a finished or interrupted run, as lines of plain text.
 
@@ -50,6 +51,8 @@ def render_summary(
         interrupted: whether the run was stopped before its end (default: whether a
             ``resume_command`` is given); an interrupted run that cannot be resumed as it
             was (stdout, the demo) is said to be interrupted, with no resume command.
+        head: the first line, when the run ended some other way (its stdout reader went
+            away); by default ``corral: done in ...`` or ``corral: interrupted after ...``.
 
     Returns:
         The summary, without a trailing newline.
@@ -64,6 +67,8 @@ def render_summary(
     if interrupted is None:
         interrupted = resume_command is not None
     sections = [_figures(stats, interrupted=interrupted)]
+    if head is not None:
+        sections[0][0] = head
     sections.append(_whereabouts(stats.output, store_kind, table))
     if resume_command is not None:
         sections.append(_resume(stats, resume_command))
@@ -76,7 +81,7 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
     counts = [
         ("ok", stats.ok, ""),
         ("failed", stats.failed, ""),
-        ("resumed", stats.skipped, "done by an earlier run, not fetched again"),
+        ("resumed", stats.skipped, _resumed_note(stats)),
         ("duplicates", stats.duplicates, "repeated in the input, fetched once"),
         ("retries", stats.retries, ""),
     ]
@@ -93,8 +98,33 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
         if label == "skipped":
             lines.append(_row(label, *_skips(figure, stats.by_skip)))
         else:
-            lines.append(_row(label, f"{figure}  ({note})" if note and n else figure))
+            shown = n or (label == "resumed" and stats.skipped_before)
+            lines.append(_row(label, f"{figure}  ({note})" if note and shown else figure))
     return [*lines, *_rates(stats), *_long_waits(stats)]
+
+
+def _resumed_note(stats: FetchStatistics) -> str:
+    """Say what "resumed" counts; a crawl's earlier skips apart (they are not pages done)."""
+    note = "done by an earlier run, not fetched again"
+    if stats.skipped_before:
+        note += f"; {human_count(stats.skipped_before)} more skipped then"
+    return note
+
+
+def summary_fields(stats: FetchStatistics) -> dict[str, object]:
+    """Return a crawl's figures as its summary prints them, for ``runs.summary``."""
+    return {
+        "done": stats.done + stats.skipped,
+        "ok": stats.ok,
+        "failed": stats.failed,
+        "skipped": dict(stats.by_skip),
+        "resumed": stats.skipped,
+        "skipped_before": stats.skipped_before,
+        "frontier": stats.frontier,
+        "items": stats.items,
+        "retries": stats.retries,
+        "elapsed": round(stats.elapsed, 3),
+    }
 
 
 def _skips(figure: str, by_skip: Mapping[str, int]) -> list[str]:
@@ -191,8 +221,10 @@ def _whereabouts(output: str, store_kind: StoreKind, table: str) -> list[str]:
 
 
 def _resume(stats: FetchStatistics, resume_command: str) -> list[str]:
-    if stats.total is None:
+    if stats.total is None:  # a crawl: what it found and has not recorded yet
         left = "interrupted"
+        if stats.frontier:
+            left += f" with {human_count(stats.frontier)} URLs discovered and not fetched yet"
     else:
         remaining = max(0, stats.total - stats.done - stats.skipped)
         left = f"interrupted with {human_count(remaining)} of {human_count(stats.total)} URLs left"
