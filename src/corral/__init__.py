@@ -21,6 +21,7 @@ from corral._exceptions import (
     InputError,
     PoolClosed,
     QueueTimeout,
+    ResourceExhausted,
     ScopeClosed,
     UsageError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "QueueTimeout",
     "RateLimit",
     "RateLimitStatistics",
+    "ResourceExhausted",
     "RetryPolicy",
     "Scope",
     "ScopeClosed",

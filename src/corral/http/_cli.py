@@ -238,6 +238,7 @@ def fetch_config(args: argparse.Namespace) -> Any:
     """Build a ``FetchConfig`` from parsed options (imported lazily: it loads aiohttp)."""
     from corral._ratelimit import parse_rate
     from corral.http._config import DEFAULT_USER_AGENT, FetchConfig
+    from corral.http._connector import plan_sockets
 
     if args.rate is not None:
         try:
@@ -246,6 +247,9 @@ def fetch_config(args: argparse.Namespace) -> Any:
             raise UsageError(f"--rate: {exc}") from None
     if args.save_bodies == "dir" and not args.bodies_dir:
         raise UsageError("--save-bodies dir needs --bodies-dir DIR")
+    note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
+    if note is not None and not args.quiet:
+        print(note, file=sys.stderr)
     return FetchConfig(
         concurrency=args.concurrency,
         per_host=args.per_host,
