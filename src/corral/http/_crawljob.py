@@ -17,6 +17,7 @@ from typing import IO, Any, Literal
 from corral._exceptions import InputError, UsageError
 from corral.http._crawlconfig import CrawlConfig, ParseCallback
 from corral.http._crawler import Crawler
+from corral.http._interrupt import stoppable
 from corral.http._progress import open_progress, render_summary
 from corral.http._store import TABLES, StoreError, rows_of
 
@@ -68,7 +69,7 @@ async def run_crawl_job(job: CrawlJob) -> int:
         except StoreError as exc:
             raise InputError(str(exc)) from None
         try:
-            async with open_progress(crawler.statistics, mode=job.progress):
+            async with open_progress(crawler.statistics, mode=job.progress), stoppable():
                 await crawler.run(job.seeds)
             finished = True
         finally:

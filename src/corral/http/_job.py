@@ -29,6 +29,7 @@ from corral._exceptions import InputError
 from corral.http._config import FetchConfig
 from corral.http._engine import Job, utc_now
 from corral.http._fetcher import Fetcher, count, invalid_record
+from corral.http._interrupt import stoppable
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
 from corral.http._result import FetchResult
@@ -92,7 +93,7 @@ async def run_fetch_job(job: FetchJob) -> int:
         if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
         try:
-            async with fetcher, open_progress(fetcher.statistics, mode=mode):
+            async with fetcher, open_progress(fetcher.statistics, mode=mode), stoppable():
                 await runner.run(source)
             status = "finished"
         finally:
