@@ -84,7 +84,7 @@ class _Stop:
         return False
 
     def stop_work(self) -> None:
-        """Cancel the work in ``stoppable()``, once (when it starts, if none runs yet)."""
+        """Cancel the work in ``stoppable()``, once (a block entered later stops at once)."""
         if self.work is not None and not self.cancelled:
             self.cancelled = True
             self.work.cancel()
