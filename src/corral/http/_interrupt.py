@@ -135,8 +135,12 @@ def run_interruptible(job: Coroutine[Any, Any, int]) -> int:
 async def _main(job: Coroutine[Any, Any, int], stop: _Stop) -> int:
     loop = asyncio.get_running_loop()
     stop.attach(loop)
-    for signum in _SIGNALS:
-        loop.add_signal_handler(signum, stop.in_loop, signum)
+    try:
+        for signum in _SIGNALS:
+            loop.add_signal_handler(signum, stop.in_loop, signum)
+        in_loop = True
+    except NotImplementedError:  # (Windows' loops have none: Python's handlers stay)
+        in_loop = False
     token = _current.set(stop)
     try:
         return await job
@@ -144,7 +148,7 @@ async def _main(job: Coroutine[Any, Any, int], stop: _Stop) -> int:
         return 128 + exc.signum
     finally:
         _current.reset(token)
-        for signum in _SIGNALS:  # back to Python's handler until asyncio.run has wound down
+        for signum in _SIGNALS if in_loop else ():  # Python's until asyncio.run winds down
             loop.remove_signal_handler(signum)
             signal.signal(signum, stop.in_python)
         stop.attach(None)
