@@ -22,6 +22,7 @@ from corral._exceptions import (
     OutputError,
     PoolClosed,
     QueueTimeout,
+    ResourceExhausted,
     ScopeClosed,
     UsageError,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "QueueTimeout",
     "RateLimit",
     "RateLimitStatistics",
+    "ResourceExhausted",
     "RetryPolicy",
     "Scope",
     "ScopeClosed",

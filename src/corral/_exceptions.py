@@ -15,7 +15,8 @@ The tree::
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
         ├── InputError          (exit 2)             an unreadable or malformed input
-        └── OutputError         (exit 2)             an output that cannot be used or written
+        ├── OutputError         (exit 2)             an output that cannot be used or written
+        └── ResourceExhausted   (exit 75)            this machine ran out of descriptors...
 
 Expected events are outcomes, not exceptions: a failed item of ``corral.map(on_error="collect")``
 is an ``Outcome``, a failed URL is a recorded result.
@@ -116,3 +117,13 @@ class OutputError(CliError):
     full disk, a read-only or damaged store (the place is in the message)."""
 
     exit_code = 2
+
+
+class ResourceExhausted(CliError):
+    """This machine ran out of file descriptors, buffers or memory for a while: the run stopped.
+
+    Records already made are kept; the URLs held back are still pending. Such errors are the
+    run's problem, never a URL's outcome (see ``corral.http._local``).
+    """
+
+    exit_code = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, try again later

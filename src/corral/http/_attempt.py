@@ -21,6 +21,7 @@ import aiohttp
 from yarl import URL
 
 from corral.http._config import FetchConfig
+from corral.http._local import LOCAL, local_errno
 from corral.http._request import Request
 
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
@@ -166,6 +167,8 @@ def _timed_out(status: int | None, limit: float | None) -> str:
 
 
 def _kind(exc: BaseException) -> str:
+    if local_errno(exc) is not None:  # this machine's trouble, not the URL's (see _local)
+        return LOCAL
     if isinstance(exc, aiohttp.TooManyRedirects):
         return "too_many_redirects"
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.InvalidUrlRedirectClientError):

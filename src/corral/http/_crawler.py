@@ -423,10 +423,16 @@ class Crawler:
 
 
 class _PageWriter:
-    """Batch finished pages into store transactions, one at a time (backpressure)."""
+    """Batch finished pages into store transactions, one at a time (backpressure).
+
+    A batch is full at ``concurrency`` pages (at most ``_BATCH``), or due after
+    ``_FLUSH_SECONDS``: a ``kill -9`` throws away about one concurrency window of pages
+    received, which the resumed crawl fetches again (issue 12, item 11).
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self._crawler = crawler
+        self._full = max(1, min(_BATCH, crawler.fetcher.config.concurrency))
         self._batch: list[PageDone] = []
         self._lock = asyncio.Lock()
         self._since = 0.0
@@ -435,14 +441,18 @@ class _PageWriter:
         if not self._batch:
             self._since = time.monotonic()
         self._batch.append(done)
-        if len(self._batch) >= _BATCH or self._crawler.hungry or self.due():
+        if len(self._batch) >= self._full:
+            await self.flush(at_least=self._full)  # (not the few added while one commits)
+        elif self._crawler.hungry or self.due():  # hungry: nothing left to claim (issue 13)
             await self.flush()
 
     def due(self) -> bool:
         return bool(self._batch) and time.monotonic() - self._since >= _FLUSH_SECONDS
 
-    async def flush(self) -> None:
+    async def flush(self, *, at_least: int = 1) -> None:
         async with self._lock:
+            if len(self._batch) < at_least:
+                return
             batch, self._batch = self._batch, []
             if batch:  # (write_through: a cancelled flush must not drop the batch)
                 await write_through(self._commit(batch))

@@ -14,6 +14,7 @@ from corral import to_thread
 from corral._exceptions import OutputError, UsageError
 from corral.http._crawlconfig import CrawlConfig, ParseCallback
 from corral.http._crawler import Crawler
+from corral.http._interrupt import stoppable
 from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
 from corral.http._store import StoreError
@@ -76,7 +77,7 @@ async def run_crawl_job(job: CrawlJob) -> int:
     fault: StoreError | None = None
     try:
         try:
-            async with open_progress(crawler.statistics, mode=job.progress):
+            async with open_progress(crawler.statistics, mode=job.progress), stoppable():
                 await crawler.run(job.seeds)
             finished = True
         except StoreError as exc:  # the store failed: its one line says all (no summary)

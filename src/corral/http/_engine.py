@@ -31,6 +31,7 @@ from corral._clock import LOOP_CLOCK, Clock
 from corral.http._attempt import AttemptOutcome, attempt
 from corral.http._config import FetchConfig
 from corral.http._dispatch import Dispatcher
+from corral.http._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http._politeness import HostState, Politeness
 from corral.http._request import Request
 from corral.http._result import FetchResult, make_record, mask_record
@@ -83,6 +84,7 @@ class Engine:
             total=config.timeout, sock_connect=config.connect_timeout
         )
         self._loop_time: Callable[[], float] = time.monotonic  # the running loop's, in drive()
+        self._trouble = LocalTrouble()
 
     async def drive(
         self,
@@ -167,6 +169,9 @@ class Engine:
         job.attempts += 1
         self._politeness.finish(state, outcome.status, outcome.retry_after, now)
         if outcome.error_kind is not None:  # (a success is never retried)
+            if outcome.error_kind == LOCAL:
+                await self._hold_back(job, outcome, dispatcher, counters, now)
+                return None
             wait = self._retry_wait(job, outcome)
             if wait is not None:
                 counters.retries += 1
@@ -176,6 +181,28 @@ class Engine:
         counters.bytes += outcome.size
         job.body = outcome.body
         return job, self._final(job, outcome, ended)
+
+    async def _hold_back(
+        self,
+        job: Job,
+        outcome: AttemptOutcome,
+        dispatcher: Dispatcher,
+        counters: RunCounters,
+        now: float,
+    ) -> None:
+        """Send a job whose attempt met a local error (EMFILE...) back, uncounted, for later,
+        and rest the worker as long: while the machine is short, the other jobs would only
+        meet the same error (a storm of thousands of failed connects a second, starving the
+        connections that work).
+
+        Raises:
+            ResourceExhausted: nothing but local errors for ``LOCAL_PATIENCE`` seconds.
+        """
+        job.attempts -= 1  # it never reached the network
+        reached = counters.latency.count + counters.retries  # attempts that did
+        self._trouble.held_back(now, reached, outcome.error)
+        dispatcher.requeue(job, now + LOCAL_WAIT)
+        await asyncio.sleep(LOCAL_WAIT)
 
     def _retry_wait(self, job: Job, outcome: AttemptOutcome) -> float | None:
         config = self._config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import replace
@@ -12,9 +13,12 @@ import aiohttp
 
 from corral._bridge import run_sync
 from corral._clock import Clock
+from corral._offload import to_thread
 from corral.http._attempt import AttemptOutcome, attempt
 from corral.http._config import FetchConfig
+from corral.http._connector import BoundedConnector, plan_sockets
 from corral.http._engine import Engine, Job, utc_now
+from corral.http._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http._politeness import Politeness
 from corral.http._request import Request, request_for
 from corral.http._result import FetchResult
@@ -51,8 +55,20 @@ class Fetcher:
         self._runs: weakref.WeakSet[AsyncGenerator[FetchResult, None]] = weakref.WeakSet()
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(
-            limit=self.config.concurrency, limit_per_host=0, ttl_dns_cache=300
+        # Sockets within the process's open-files limit (it counts the descriptors open)
+        plan = await to_thread(plan_sockets, self.config.concurrency)
+        if plan.concurrency < self.config.concurrency:
+            self.config = replace(self.config, concurrency=plan.concurrency)
+            self.politeness.concurrency = plan.concurrency
+        options: dict[str, Any] = {
+            "limit": self.config.concurrency,
+            "limit_per_host": 0,
+            "ttl_dns_cache": 300,
+        }
+        connector = (
+            aiohttp.TCPConnector(**options)
+            if plan.idle is None
+            else BoundedConnector(max_idle=plan.idle, **options)
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -137,13 +153,23 @@ class Fetcher:
         """Make one attempt at ``url`` and keep its body: for robots.txt and sitemaps.
 
         It bypasses the dispatcher (these are one request per site, made before its pages)
-        but not the session, its headers or its timeouts.
+        but not the session, its headers or its timeouts. An attempt that meets a local
+        error (EMFILE...) is made again a moment later.
+
+        Raises:
+            ResourceExhausted: nothing but local errors for ``LOCAL_PATIENCE`` seconds.
         """
         if self._session is None:
             raise RuntimeError("use the fetcher inside 'async with open_fetcher(...)'")
         config = self.config if max_bytes is None else replace(self.config, max_bytes=max_bytes)
         timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
-        return await attempt(self._session, request_for(url), config, timeout, keep_body=True)
+        request, trouble = request_for(url), LocalTrouble()
+        while True:  # a local error (EMFILE...) says nothing of the site: not its answer
+            outcome = await attempt(self._session, request, config, timeout, keep_body=True)
+            if outcome.error_kind != LOCAL:
+                return outcome
+            trouble.held_back(_loop_time(), 0, outcome.error)
+            await asyncio.sleep(LOCAL_WAIT)
 
     def engine(self) -> Engine:
         """Return the engine (for the job and the crawler, which feed it their own jobs)."""
@@ -205,8 +231,6 @@ async def _aiter(items: Iterable[Target] | AsyncIterable[Target]) -> AsyncIterat
 
 
 def _loop_time() -> float:
-    import asyncio
-
     return asyncio.get_running_loop().time()
 
 

@@ -5,11 +5,12 @@
   the store's frontier (where duplicates and URLs done by an earlier run are recognised) and
   yields the new rows with their frontier ids.
 - The fetcher's **engine** fetches them (per-host politeness, retries); its workers hand each
-  final record to the **writer**, which batches them (up to 500, or 100 ms) into one
-  transaction each.
+  final record to the **writer**, which batches them (``--concurrency`` records, or what
+  came in 100 ms) into one transaction each.
 
 Killed at any moment, the job loses only records not yet committed: their URLs are still
-pending in the frontier, so the same command fetches them again, and only them.
+pending in the frontier, so the same command fetches them again, and only them: the
+requests in flight and at most about one batch of responses received (``--concurrency``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from corral.http._faults import describe_fault
 from corral.http._fetcher import Fetcher, count, invalid_record
 from corral.http._human import human_count
 from corral.http._input import open_input
+from corral.http._interrupt import stoppable
 from corral.http._output import prepare_output
 from corral.http._progress import open_progress, render_summary
 from corral.http._request import InvalidLine, Request, count_lines, read_requests
@@ -42,7 +44,7 @@ from corral.http._store import PendingRow, Store, StoreError, write_through
 from corral.http._summary import StoreKind
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
-_BATCH = 500
+_BATCH = 500  # frontier rows read at a time, and records a transaction at most
 _FLUSH_SECONDS = 0.1
 
 
@@ -107,7 +109,7 @@ async def run_fetch_job(job: FetchJob) -> int:
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
         fault: StoreError | None = None
         try:
-            async with fetcher, open_progress(fetcher.statistics, mode=mode):
+            async with fetcher, open_progress(fetcher.statistics, mode=mode), stoppable():
                 await runner.run(source)
             status = "finished"
         except StoreError as exc:  # the output failed: its one line says all (no summary)
@@ -203,7 +205,7 @@ class _Runner:
 
     async def _fetch(self, source: IO[str]) -> None:
         body_as = "base64" if self.job.config.save_bodies == "store" else "omit"
-        writer = _Writer(self.store, body_as, self.job.config, self.counters)
+        writer = _Writer(self.store, body_as, self.fetcher.config, self.counters)
         engine = self.fetcher.engine()
 
         async with open_scope() as scope:
@@ -226,6 +228,11 @@ class _Writer:
 
     Workers add records; the one that fills a batch writes it while the others go on filling
     the next; the job's ticker writes a batch that is not full every ``_FLUSH_SECONDS``.
+
+    A batch is full at ``concurrency`` records (at most ``_BATCH``): a ``kill -9`` then
+    throws away about one concurrency window of responses received, which the resumed run
+    fetches again. (At 500 a batch it was about 400 at the default concurrency of 100:
+    issue 12, item 11.) When records come slower, the ticker's 100 ms commits hold fewer.
     """
 
     def __init__(
@@ -237,6 +244,7 @@ class _Writer:
         directory = config.bodies_dir if config.save_bodies == "dir" else None
         self._bodies_dir = Path(directory) if directory is not None else None
         self._batch: list[tuple[int, FetchResult]] = []
+        self._full = max(1, min(_BATCH, config.concurrency))
         self._lock = asyncio.Lock()
 
     async def add(self, job: Job, result: FetchResult) -> None:
@@ -244,15 +252,19 @@ class _Writer:
         assert isinstance(job.ident, int)
         self._counters.queued -= 1
         self._batch.append((job.ident, result))
-        if len(self._batch) >= _BATCH:
-            await self.flush()
+        if len(self._batch) >= self._full:
+            await self.flush(at_least=self._full)
 
-    async def flush(self) -> None:
-        """Write what the batch holds."""
+    async def flush(self, *, at_least: int = 1) -> None:
+        """Write what the batch holds, if that is ``at_least`` records once it is our turn.
+
+        (Workers that found the batch full queue here while one commits; without the check,
+        each would commit the few records added since: many small transactions.)
+        """
         async with self._lock:
-            batch, self._batch = self._batch, []
-            if not batch:
+            if len(self._batch) < at_least:
                 return
+            batch, self._batch = self._batch, []
             for _, result in batch:  # counted as done once handed to the store
                 count(self._counters, result)
             await write_through(self._write(batch))

@@ -251,6 +251,9 @@ class Store:
             conn.execute("PRAGMA page_size=16384")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Temporary tables and journals in memory: opening a file for them needs a
+            # descriptor, which a run short of them (issue 12, item 6) then fails to commit.
+            conn.execute("PRAGMA temp_store=MEMORY")
             conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             if _is_locked(exc):
