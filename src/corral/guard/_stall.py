@@ -34,6 +34,8 @@ class Sample:
 def _idle(stack: tuple[Frame, ...]) -> bool:
     # Waiting in the selector means the loop itself is free: a late ping then comes from a
     # thread holding the GIL elsewhere, not from the loop's code.
+    if not stack:  # in Handle._run itself, between callbacks: nothing runs to blame
+        return True
     inner = stack[-1]
     return inner.function.endswith("select") and inner.file.endswith("selectors.py")
 
