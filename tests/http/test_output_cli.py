@@ -308,3 +308,27 @@ def test_a_missing_directory_is_named_as_such(
     line = one_error_line(run)
     assert f"directory {missing} does not exist" in line
     assert "SQLite" not in line
+
+
+async def test_jsonl_of_a_run_killed_before_its_first_commit_is_resumed(
+    site: Site, tmp_path: Path
+) -> None:
+    """A JSON lines output whose state committed no length yet holds only that run's own
+    uncommitted lines (records are appended before their transaction): the same command
+    resumes, cuts them off and fetches their URLs again (it was refused on every rerun)."""
+    urls = [site.url(f"/page/{i}") for i in range(5)]
+    source = tmp_path / "urls.txt"
+    source.write_text("\n".join(urls) + "\n")
+    out = tmp_path / "out.jsonl"
+    first = await acorral("fetch", str(source), "-o", str(out), "-q")
+    assert first.returncode == 0, first.stderr
+    # Made as a kill before the first commit leaves it: nothing committed, lines written.
+    with sqlite3.connect(f"{out}.corral-state") as conn:
+        conn.execute("DELETE FROM meta WHERE name = 'jsonl_length'")
+        conn.execute("UPDATE urls SET state = 0")
+        conn.execute("UPDATE runs SET status = 'running', finished_at = NULL")
+    conn.close()
+    again = await acorral("fetch", str(source), "-o", str(out), "-q")
+    assert again.returncode == 0, again.stderr
+    recorded = [json.loads(line)["url"] for line in out.read_text().splitlines()]
+    assert sorted(recorded) == sorted(urls)
