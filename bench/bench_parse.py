@@ -42,7 +42,7 @@ from collections.abc import Callable
 from urllib.parse import urldefrag, urljoin
 
 import corral
-from corral.http._links import parse_page, parse_pages
+from corral.http.web._links import parse_page, parse_pages
 
 WORDS = [
     *("the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "lorem", "ipsum"),

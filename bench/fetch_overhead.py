@@ -1,6 +1,6 @@
 """corral fetch's own cost per URL, without the network.
 
-The HTTP attempt (``corral.http._engine.attempt``) is replaced by a canned answer: a 200 with
+The HTTP attempt (``corral.http.engine._engine.attempt``) is replaced by a canned answer: a 200 with
 nginx's headers and a 901-byte body's size and digest, after one yield to the loop. What is left
 is the machinery corral controls: reading and parsing the input, the frontier in the store, the
 dispatcher and per-host politeness, the record, the SQLite writes, the counters. The floor is
@@ -51,7 +51,7 @@ async def canned_attempt(
     session: Any, request: Any, config: Any, timeout: Any, *, keep_body: Any
 ) -> Any:
     """What ``attempt`` returns for a 901-byte page, after one yield to the loop."""
-    from corral.http._attempt import AttemptOutcome
+    from corral.http.engine._attempt import AttemptOutcome
 
     await asyncio.sleep(0)
     outcome = AttemptOutcome()
@@ -67,7 +67,7 @@ async def canned_attempt(
 
 def run_corral(urls: Path, out: Path, concurrency: int) -> None:
     """``corral fetch`` in this process, with the canned attempt."""
-    import corral.http._engine as engine
+    import corral.http.engine._engine as engine
     from corral._cli import main
 
     engine.attempt = canned_attempt  # type: ignore[assignment]
@@ -103,8 +103,8 @@ def child(kind: str, urls: Path, out: Path, concurrency: int) -> None:
     """Run one contender and print its CPU seconds (all threads) and wall seconds."""
     if kind == "corral":  # imports are not the machinery: load them before the clock starts
         import corral._cli
-        import corral.http._engine
-        import corral.http._job  # noqa: F401
+        import corral.http.engine._engine
+        import corral.http.fetcher._job  # noqa: F401
     started_cpu, started_wall = time.process_time(), time.perf_counter()
     if kind == "corral":
         run_corral(urls, out, concurrency)

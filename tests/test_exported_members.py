@@ -54,3 +54,19 @@ def test_import_has_no_side_effects() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_http_public_names_are_not_shadowed_by_its_subpackages() -> None:
+    """Once every module of ``corral.http`` is imported, each public name is still the API
+    object, never a subpackage of the same name (a ``corral/http/fetch/`` folder made
+    ``corral.http.fetch`` the folder, not the function, after its first import)."""
+    code = (
+        "import importlib, pkgutil, types, corral.http as h\n"
+        "for m in pkgutil.walk_packages(h.__path__, 'corral.http.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [n for n in h.__all__ if isinstance(getattr(h, n), types.ModuleType)]\n"
+        "assert not bad, bad\n"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"

@@ -123,7 +123,7 @@ class ResourceExhausted(CliError):
     """This machine ran out of file descriptors, buffers or memory for a while: the run stopped.
 
     Records already made are kept; the URLs held back are still pending. Such errors are the
-    run's problem, never a URL's outcome (see ``corral.http._local``).
+    run's problem, never a URL's outcome (see ``corral.http.engine._local``).
     """
 
     exit_code = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, try again later

@@ -8,8 +8,8 @@ import re
 import pytest
 from rich.console import Console
 
-from corral.http._bar import render_bar
-from corral.http._stats import FetchStatistics, RunCounters
+from corral.http.report._bar import render_bar
+from corral.http.report._stats import FetchStatistics, RunCounters
 
 
 def screen_text(output: str) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from corral.http import _crawler as crawler_module
 from corral.http import open_crawler
+from corral.http.crawler import _crawler as crawler_module
 from corral.testing import SiteLayout, open_site
 
 _HOUR = 3600.0

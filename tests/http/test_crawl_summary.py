@@ -20,8 +20,8 @@ import pytest
 
 import corral
 from corral.http import Page, open_crawler
-from corral.http._stats import RunCounters
-from corral.http._summary import render_summary
+from corral.http.report._stats import RunCounters
+from corral.http.report._summary import render_summary
 from corral.testing import Site, SiteLayout, open_site
 
 # The CLI test reads files the subprocess wrote; strict mode would call that blocking.

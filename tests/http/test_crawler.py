@@ -260,7 +260,7 @@ async def test_running_again_resumes_without_refetching(site: Site, tmp_path: Pa
 
 
 def test_recent_set_remembers_recent_strings_and_forgets_old_ones() -> None:
-    from corral.http._crawler import RecentSet
+    from corral.http.crawler._crawler import RecentSet
 
     recent = RecentSet(4)  # two generations of two
     assert recent.seen("a") is False

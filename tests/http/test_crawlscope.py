@@ -1,4 +1,4 @@
-"""Crawl scope rules (corral.http._crawlscope): kinds, patterns, depth and content types."""
+"""Crawl scope rules (corral.http.web._rules): kinds, patterns, depth and content types."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from corral._exceptions import BadScope
-from corral.http._crawlscope import Decision, Scope, registrable_domain
+from corral.http.web._rules import Decision, Scope, registrable_domain
 
 
 @pytest.mark.parametrize(
@@ -237,7 +237,7 @@ def test_public_suffix_list_never_touches_the_network() -> None:
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
         "socket.getaddrinfo = refuse\n"
-        "from corral.http._crawlscope import Scope\n"
+        "from corral.http.web._rules import Scope\n"
         "scope = Scope(seeds=('https://a.example.co.uk/',), kind='domain')\n"
         "assert scope.allows('https://b.example.co.uk/', 1).allowed\n"
         "import sys\n"

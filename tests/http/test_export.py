@@ -24,7 +24,7 @@ import pytest
 
 import corral
 from corral.http import Page, open_crawler
-from corral.http._export import export
+from corral.http.store._export import export
 from corral.testing import Site, SiteLayout, open_site
 
 # What these tests check runs in a subprocess (the real command); the test body reads the

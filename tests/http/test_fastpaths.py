@@ -14,12 +14,12 @@ import pytest
 from multidict import CIMultiDict
 
 from corral._clock import LOOP_CLOCK
-from corral.http._dispatch import Dispatcher
-from corral.http._engine import Job
-from corral.http._politeness import Politeness
-from corral.http._request import Request, parse_line, request_for
-from corral.http._result import FetchResult, make_record
-from corral.http._store import headers_json, insert_rows
+from corral.http.engine._dispatch import Dispatcher
+from corral.http.engine._engine import Job
+from corral.http.engine._politeness import Politeness
+from corral.http.engine._request import Request, parse_line, request_for
+from corral.http.engine._result import FetchResult, make_record
+from corral.http.store._store import headers_json, insert_rows
 
 
 def test_make_record_is_the_same_frozen_record() -> None:

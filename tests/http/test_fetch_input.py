@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import corral
-from corral.http._input import MAX_LINE
+from corral.http.fetcher._input import MAX_LINE
 from corral.testing import Site, open_site
 
 # What these tests check runs in a subprocess (the real command); the test body reads the

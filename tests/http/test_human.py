@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from corral.http._human import (
+from corral.http.report._human import (
     human_count,
     human_duration,
     human_hosts,

@@ -1,4 +1,4 @@
-"""Link extraction and the parse entry point (corral.http._links)."""
+"""Link extraction and the parse entry point (corral.http.web._links)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 import corral
 from corral._exceptions import BadURL
-from corral.http._links import (
+from corral.http.web._links import (
     MAX_LINKS,
     Link,
     PageLinks,

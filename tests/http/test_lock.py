@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.http._lock import Holder, LockHeld, holding, local_time, take
+from corral.http.store._lock import Holder, LockHeld, holding, local_time, take
 
 pytestmark = pytest.mark.corral_guard(strict=False)  # files and processes, in sync tests
 
@@ -46,7 +46,7 @@ def test_release_removes_the_file_and_frees_the_lock(tmp_path: Path) -> None:
 
 _HOLDS_AND_SLEEPS = """
 import sys, time
-from corral.http._lock import holding
+from corral.http.store._lock import holding
 with holding(sys.argv[1], "corral crawl"):
     print("held", flush=True)
     time.sleep(600)

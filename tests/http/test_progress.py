@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from corral.http._progress import ProgressMode, open_progress, resolve_mode
-from corral.http._stats import FetchStatistics, RunCounters
+from corral.http.report._progress import ProgressMode, open_progress, resolve_mode
+from corral.http.report._stats import FetchStatistics, RunCounters
 
 HIDE_CURSOR = "\x1b[?25l"
 SHOW_CURSOR = "\x1b[?25h"

@@ -9,8 +9,7 @@ import string
 import pytest
 
 from corral._exceptions import BadURL
-from corral.http._input import KEPT, MAX_LINE, LongLine, read_lines
-from corral.http._request import (
+from corral.http.engine._request import (
     InvalidLine,
     Request,
     count_lines,
@@ -18,7 +17,8 @@ from corral.http._request import (
     read_requests,
     request_for,
 )
-from corral.http._urls import host_key, normalize, parse
+from corral.http.fetcher._input import KEPT, MAX_LINE, LongLine, read_lines
+from corral.http.web._urls import host_key, normalize, parse
 
 PATH_CHARS = string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/%#?"
 HOSTS = ["example.org", "a.b-c.io", "127.0.0.1", "Example.ORG", "xn--bcher-kva.de", "localhost"]

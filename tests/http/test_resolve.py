@@ -1,4 +1,4 @@
-"""Resolving hrefs against a base (corral.http._resolve), and its fast path against yarl."""
+"""Resolving hrefs against a base (corral.http.web._resolve), and its fast path against yarl."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import random
 import pytest
 from yarl import URL
 
-from corral.http import _resolve
-from corral.http._resolve import Resolver
-from corral.http._urls import normalize_url
+from corral.http.web import _resolve
+from corral.http.web._resolve import Resolver
+from corral.http.web._urls import normalize_url
 
 BASE = URL("http://example.com/dir/page.html?q=1")
 

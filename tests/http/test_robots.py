@@ -1,4 +1,4 @@
-"""robots.txt policies and their cache (corral.http._robots), after RFC 9309."""
+"""robots.txt policies and their cache (corral.http.web._robots), after RFC 9309."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from corral.http._robots import (
+from corral.http.web._robots import (
     DEFAULT_MAX_AGE,
     MAX_ROBOTS_BYTES,
     Rate,

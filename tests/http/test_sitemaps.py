@@ -1,4 +1,4 @@
-"""Sitemap parsing (corral.http._sitemaps): forms, namespaces, gzip, bounds and junk."""
+"""Sitemap parsing (corral.http.web._sitemaps): forms, namespaces, gzip, bounds and junk."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from corral._exceptions import BadURL
-from corral.http._sitemaps import (
+from corral.http.web._sitemaps import (
     MAX_SITEMAP_BYTES,
     MAX_SITEMAP_URLS,
     SitemapURL,

@@ -7,8 +7,8 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from corral.http._request import InvalidLine, Request, parse_line
-from corral.http._store import Store
+from corral.http.engine._request import InvalidLine, Request, parse_line
+from corral.http.store._store import Store
 
 
 def lines(*texts: str) -> list[Request | InvalidLine]:
@@ -52,11 +52,11 @@ async def test_a_fresh_store_adds_each_key_once_across_batches(tmp_path: Path) -
 async def test_a_flush_cancelled_while_waiting_for_the_store_still_writes(tmp_path: Path) -> None:
     """The end of a run cancels the job's ticker; if it was flushing a batch that waited for
     the store's thread, that batch must still reach the store (it once lost 67 records)."""
-    from corral.http._config import FetchConfig
-    from corral.http._engine import Job
-    from corral.http._job import _Writer
-    from corral.http._result import FetchResult
-    from corral.http._stats import RunCounters
+    from corral.http.engine._config import FetchConfig
+    from corral.http.engine._engine import Job
+    from corral.http.engine._result import FetchResult
+    from corral.http.fetcher._job import _Writer
+    from corral.http.report._stats import RunCounters
 
     path = tmp_path / "out.db"
     store = Store(path)

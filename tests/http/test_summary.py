@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from corral.http._human import human_latency
-from corral.http._stats import FetchStatistics, RunCounters
-from corral.http._summary import StoreKind, render_summary
+from corral.http.report._human import human_latency
+from corral.http.report._stats import FetchStatistics, RunCounters
+from corral.http.report._summary import StoreKind, render_summary
 
 
 def finished_run(output: str = "out.db", elapsed: float = 10.0, **fields: Any) -> FetchStatistics:

@@ -19,7 +19,7 @@ import pytest
 
 import corral
 from corral.http import Page, open_crawler
-from corral.http._crawlscope import Scope
+from corral.http.web._rules import Scope
 from corral.testing import Site, SiteLayout, open_site
 
 

@@ -1,4 +1,4 @@
-"""URL normal form, validation reasons and host keys (corral.http._urls)."""
+"""URL normal form, validation reasons and host keys (corral.http.web._urls)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from yarl import URL
 
 from corral import CorralError
 from corral._exceptions import BadURL
-from corral.http._urls import (
+from corral.http.web._urls import (
     MAX_URL_LENGTH,
     InvalidURL,
     check,

@@ -12,29 +12,29 @@ from typing import TYPE_CHECKING
 from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from corral.http._config import FetchConfig
-    from corral.http._crawlconfig import CrawlConfig, Page, Parsed
-    from corral.http._crawler import Crawler, open_crawler
-    from corral.http._fetcher import Fetcher, fetch, open_fetcher
-    from corral.http._request import Request, request_for
-    from corral.http._result import ERROR_KINDS, FetchResult
-    from corral.http._stats import FetchStatistics
+    from corral.http.crawler._config import CrawlConfig, Page, Parsed
+    from corral.http.crawler._crawler import Crawler, open_crawler
+    from corral.http.engine._config import FetchConfig
+    from corral.http.engine._request import Request, request_for
+    from corral.http.engine._result import ERROR_KINDS, FetchResult
+    from corral.http.fetcher._fetcher import Fetcher, fetch, open_fetcher
+    from corral.http.report._stats import FetchStatistics
 
 _HOMES = {
-    "ERROR_KINDS": "corral.http._result",
-    "CrawlConfig": "corral.http._crawlconfig",
-    "Crawler": "corral.http._crawler",
-    "FetchConfig": "corral.http._config",
-    "FetchResult": "corral.http._result",
-    "FetchStatistics": "corral.http._stats",
-    "Fetcher": "corral.http._fetcher",
-    "Page": "corral.http._crawlconfig",
-    "Parsed": "corral.http._crawlconfig",
-    "Request": "corral.http._request",
-    "fetch": "corral.http._fetcher",
-    "open_crawler": "corral.http._crawler",
-    "open_fetcher": "corral.http._fetcher",
-    "request_for": "corral.http._request",
+    "ERROR_KINDS": "corral.http.engine._result",
+    "CrawlConfig": "corral.http.crawler._config",
+    "Crawler": "corral.http.crawler._crawler",
+    "FetchConfig": "corral.http.engine._config",
+    "FetchResult": "corral.http.engine._result",
+    "FetchStatistics": "corral.http.report._stats",
+    "Fetcher": "corral.http.fetcher._fetcher",
+    "Page": "corral.http.crawler._config",
+    "Parsed": "corral.http.crawler._config",
+    "Request": "corral.http.engine._request",
+    "fetch": "corral.http.fetcher._fetcher",
+    "open_crawler": "corral.http.crawler._crawler",
+    "open_fetcher": "corral.http.fetcher._fetcher",
+    "request_for": "corral.http.engine._request",
 }
 
 __all__ = [

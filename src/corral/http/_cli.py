@@ -271,8 +271,8 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
 def fetch_config(args: argparse.Namespace) -> Any:
     """Build a ``FetchConfig`` from parsed options (imported lazily: it loads aiohttp)."""
     from corral._ratelimit import parse_rate
-    from corral.http._config import DEFAULT_USER_AGENT, FetchConfig
-    from corral.http._connector import plan_sockets
+    from corral.http.engine._config import DEFAULT_USER_AGENT, FetchConfig
+    from corral.http.engine._connector import plan_sockets
 
     if args.rate is not None:
         try:
@@ -311,7 +311,7 @@ def progress_mode(args: argparse.Namespace) -> str:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from corral.http._job import FetchJob, run_fetch_job
+    from corral.http.fetcher._job import FetchJob, run_fetch_job
 
     source = args.input
     if source is None:
@@ -333,9 +333,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _crawl(args: argparse.Namespace) -> int:
     from corral._exceptions import BadScope
-    from corral.http._crawlconfig import CrawlConfig
-    from corral.http._crawljob import CrawlJob, run_crawl_job
-    from corral.http._crawlscope import Scope
+    from corral.http.crawler._config import CrawlConfig
+    from corral.http.crawler._job import CrawlJob, run_crawl_job
+    from corral.http.web._rules import Scope
 
     config = CrawlConfig(
         fetch=fetch_config(args),
@@ -375,8 +375,8 @@ def _crawl(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from corral.http._export import export
-    from corral.http._output import check_plain_output
+    from corral.http.store._export import export
+    from corral.http.store._output import check_plain_output
 
     check_plain_output(args.output, source=args.store, overwrite=args.overwrite)
     if args.output == "-":
@@ -392,7 +392,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from corral.http._demo import run_demo
+    from corral.http.fetcher._demo import run_demo
 
     if args.urls < 1:
         raise UsageError("--urls must be at least 1")
@@ -409,7 +409,7 @@ def _run(job: Coroutine[Any, Any, int]) -> int:
     """
     import gc
 
-    from corral.http._interrupt import run_interruptible
+    from corral.http.pipeline._interrupt import run_interruptible
 
     thresholds = gc.get_threshold()
     gc.freeze()

@@ -1,0 +1,190 @@
+"""One HTTP attempt on aiohttp: stream the body under a size bound, classify what went wrong.
+
+The body is read in the chunks aiohttp delivers *after* decompression, so ``max_bytes``
+bounds the decoded size and a gzip bomb stops at the limit (aiohttp >= 3.13 also bounds each
+decompression step, so no single chunk inflates past its buffer). A declared Content-Length
+over the limit ends the attempt before any body is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import hashlib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from yarl import URL
+
+from corral.http.engine._config import FetchConfig
+from corral.http.engine._local import LOCAL, local_errno
+from corral.http.engine._request import Request
+
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+
+
+@dataclass(slots=True, kw_only=True)
+class AttemptOutcome:
+    """What one attempt produced (the engine turns the last one into a ``FetchResult``)."""
+
+    status: int | None = None
+    final_url: str | None = None
+    headers: dict[str, str] | None = None
+    content_type: str | None = None
+    body: bytes | None = None
+    size: int = 0
+    sha256: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+
+async def attempt(
+    session: aiohttp.ClientSession,
+    request: Request,
+    config: FetchConfig,
+    timeout: aiohttp.ClientTimeout,
+    *,
+    keep_body: bool | Callable[[str | None], bool],
+) -> AttemptOutcome:
+    """Make one request and read its body; never raises for network or HTTP trouble."""
+    started = time.monotonic()
+    outcome = AttemptOutcome()
+    url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
+    try:
+        async with session.request(
+            request.method,
+            url,
+            headers=request.headers or None,
+            data=request.body,
+            json=request.json,
+            max_redirects=config.max_redirects,
+            timeout=timeout,
+        ) as response:
+            outcome.status = response.status
+            # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
+            outcome.final_url = request.url if response.url is url else str(response.url)
+            outcome.headers = _headers(response)
+            outcome.content_type = response.headers.get("Content-Type")
+            if response.status in (429, 503):
+                outcome.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            keep = keep_body(outcome.content_type) if callable(keep_body) else keep_body
+            await _read_body(response, config.max_bytes, keep, outcome)
+    except Exception as exc:  # every failure becomes a recorded outcome
+        outcome.error_kind, outcome.error = classify(exc)
+        if outcome.error_kind == "timeout" and not str(exc):
+            outcome.error = _timed_out(outcome.status, timeout.total)
+    outcome.seconds = time.monotonic() - started
+    if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
+        outcome.error_kind = "http_status"
+        outcome.error = f"HTTP {outcome.status}"
+    return outcome
+
+
+async def _read_body(
+    response: aiohttp.ClientResponse, limit: int, keep: bool, outcome: AttemptOutcome
+) -> None:
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        outcome.error_kind = "too_large"
+        outcome.error = f"Content-Length {declared} is over the {limit}-byte limit"
+        return
+    if declared is not None and "Content-Encoding" not in response.headers:
+        # Not compressed, length known and within the limit: one read, no streaming loop.
+        body = await response.read()
+        outcome.size = len(body)
+        outcome.sha256 = hashlib.sha256(body).hexdigest()
+        outcome.body = body if keep else None
+        return
+    hasher = hashlib.sha256()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            outcome.size = size
+            outcome.error_kind = "too_large"
+            outcome.error = f"body over the {limit}-byte limit (after decompression)"
+            return
+        hasher.update(chunk)
+        if keep:
+            parts.append(chunk)
+    outcome.size = size
+    outcome.sha256 = hasher.hexdigest()
+    if keep:
+        outcome.body = b"".join(parts)
+
+
+def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+    fast = dict(response.headers)
+    if len(fast) == len(response.headers):
+        return fast  # no repeated header: the common case, converted in C
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return a Retry-After header's wait in seconds (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())  # an HTTP-date is wall-clock time
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Return the error kind and a one-line message for an exception from an attempt."""
+    kind = _kind(exc)
+    name = type(exc).__name__
+    message = " ".join(str(exc).split())
+    return kind, (f"{name}: {message}" if message else name)[:500]
+
+
+def _timed_out(status: int | None, limit: float | None) -> str:
+    # aiohttp raises its total timeout as a bare TimeoutError: say which phase it cut short.
+    within = (
+        "before the attempt timed out"
+        if limit is None
+        else f"within {limit:g} s (the timeout for a whole attempt)"
+    )
+    if status is None:
+        return f"TimeoutError: no response {within}"
+    return f"TimeoutError: HTTP {status} received, but the body was not complete {within}"
+
+
+def _kind(exc: BaseException) -> str:
+    if local_errno(exc) is not None:  # this machine's trouble, not the URL's (see _local)
+        return LOCAL
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too_many_redirects"
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.InvalidUrlRedirectClientError):
+        return "invalid_url"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "dns"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return "tls"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return "reset"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return "reset" if exc.errno in _RESET_ERRNOS else "connect"
+    return "protocol"
