@@ -70,3 +70,20 @@ def test_http_public_names_are_not_shadowed_by_its_subpackages() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_every_exported_exception_is_under_corral_error() -> None:
+    """Each face exports the errors it raises, all under the one root ``CorralError``; the
+    command line's exit-code errors are not part of the toolkit's API."""
+    import corral.guard
+    import corral.http
+    import corral.lint
+    import corral.testing
+
+    for package in (corral, corral.http, corral.guard, corral.lint, corral.testing):
+        for name in package.__all__:
+            value = getattr(package, name)
+            if isinstance(value, type) and issubclass(value, BaseException):
+                assert issubclass(value, corral.CorralError), f"{package.__name__}.{name}"
+    assert {"BadURL", "BadScope", "ResourceExhausted"} <= set(corral.http.__all__)
+    assert not {"CliError", "UsageError", "InputError", "OutputError"} & set(corral.__all__)

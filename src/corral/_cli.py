@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from corral._exceptions import CliError
+from corral._clierrors import CliError
 
 # Modules that define ``register(subparsers) -> None``; listed in the order --help shows them.
 _COMMAND_MODULES: tuple[str, ...] = ("corral.http._cli", "corral.guard._cli", "corral.lint._cli")

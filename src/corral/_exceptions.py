@@ -1,22 +1,16 @@
-"""The exceptions corral raises.
+"""The toolkit's exceptions, and the root of every exception corral raises.
 
-The tree::
+The toolkit's part of the tree (each face owns its own errors under the same root, exported
+from the face: ``corral.http``, ``corral.guard``; the whole tree is drawn in
+``docs/design.md``, "Errors")::
 
     CorralError
     ├── DeadlineExceeded        (also TimeoutError)  fail_after's deadline passed
     ├── QueueTimeout            (also TimeoutError)  a wait for a slot, token or resource ran out
     ├── PoolClosed                                   acquire on a closed Pool
     ├── ScopeClosed                                  spawn on a scope that is finishing
-    ├── BridgeError                                  run_sync could not complete
-    │   └── BridgeDeadlock                           waited on the caller's blocked loop
-    ├── BadURL                  (also ValueError)    a URL corral will not fetch (why, in words)
-    ├── BadScope                (also ValueError)    crawl scope rules that cannot work
-    ├── BlockingCallError                            guard strict mode: a blocking call on the loop
-    └── CliError                                     carries an exit code and a one-line message
-        ├── UsageError          (exit 2)             a bad flag or argument
-        ├── InputError          (exit 2)             an unreadable or malformed input
-        ├── OutputError         (exit 2)             an output that cannot be used or written
-        └── ResourceExhausted   (exit 75)            this machine ran out of descriptors...
+    └── BridgeError                                  run_sync could not complete
+        └── BridgeDeadlock                           waited on the caller's blocked loop
 
 Expected events are outcomes, not exceptions: a failed item of ``corral.map(on_error="collect")``
 is an ``Outcome``, a failed URL is a recorded result.
@@ -61,18 +55,6 @@ class BridgeDeadlock(BridgeError):
     """The coroutine given to ``run_sync`` waited on the caller's loop, which run_sync blocks."""
 
 
-class BadURL(CorralError, ValueError):
-    """A URL corral will not fetch: the message says why in a few words.
-
-    Raised by ``corral.http`` URL parsing; a crawl or fetch records it as an ``invalid_url``
-    outcome instead of stopping.
-    """
-
-
-class BadScope(CorralError, ValueError):
-    """Crawl scope rules that cannot work: a bad pattern, scope kind, depth or seed."""
-
-
 class BlockingCallError(CorralError):
     """A blocking call was made on the event loop's thread while the guard was in strict mode.
 
@@ -82,48 +64,3 @@ class BlockingCallError(CorralError):
     def __init__(self, message: str, *, finding: Finding) -> None:
         super().__init__(message)
         self.finding = finding
-
-
-class CliError(CorralError):
-    """An error that ends a command-line run: a one-line message and an exit code."""
-
-    exit_code: int = 1
-
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
-        super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
-
-    @property
-    def message(self) -> str:
-        """Return the one-line message shown to the user."""
-        return str(self.args[0]) if self.args else ""
-
-
-class UsageError(CliError):
-    """A bad flag, option value or argument."""
-
-    exit_code = 2
-
-
-class InputError(CliError):
-    """An input that cannot be read or parsed (the place is in the message)."""
-
-    exit_code = 2
-
-
-class OutputError(CliError):
-    """An output that cannot be used or written: someone else's file, a missing directory, a
-    full disk, a read-only or damaged store (the place is in the message)."""
-
-    exit_code = 2
-
-
-class ResourceExhausted(CliError):
-    """This machine ran out of file descriptors, buffers or memory for a while: the run stopped.
-
-    Records already made are kept; the URLs held back are still pending. Such errors are the
-    run's problem, never a URL's outcome (see ``corral.http.engine._local``).
-    """
-
-    exit_code = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, try again later

@@ -241,12 +241,19 @@ async def to_process(fn: Callable[..., R], /, *args: Any, limiter: ThreadLimit |
     Returns:
         What ``fn`` returned.
     """
-    limiter = limiter or _processes.limit
-    await limiter.acquire()
-    try:
-        future = _processes.get().submit(fn, *args)
-    except BaseException:
-        limiter.release()
-        raise
-    future.add_done_callback(lambda _: limiter.release())
-    return await asyncio.wrap_future(future)
+    slots = limiter or _processes.limit
+    await slots.acquire()
+
+    def submit() -> concurrent.futures.Future[R]:
+        try:
+            future = _processes.get().submit(fn, *args)
+        except BaseException:
+            slots.release()
+            raise
+        future.add_done_callback(lambda _: slots.release())
+        return future
+
+    # Submitting may start a worker process, which waits on the fork server's answer (0.1 s
+    # and more on a loaded machine): in a thread, never on the event loop. Cancelled while
+    # it runs, the submission still completes and frees its slot when the work ends.
+    return await asyncio.wrap_future(await to_thread(submit))

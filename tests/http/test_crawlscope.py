@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from corral._exceptions import BadScope
+from corral.http._errors import BadScope
 from corral.http.web._rules import Decision, Scope, registrable_domain
 
 

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import corral
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.web._links import (
     MAX_LINKS,
     Link,

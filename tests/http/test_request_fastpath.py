@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.engine._request import (
     InvalidLine,
     Request,

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.web._sitemaps import (
     MAX_SITEMAP_BYTES,
     MAX_SITEMAP_URLS,

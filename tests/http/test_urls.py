@@ -6,7 +6,7 @@ import pytest
 from yarl import URL
 
 from corral import CorralError
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.web._urls import (
     MAX_URL_LENGTH,
     InvalidURL,

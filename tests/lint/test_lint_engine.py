@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import corral
+from corral._clierrors import UsageError
 from corral.lint import Finding, LintConfig, lint_paths, lint_source, render
 from corral.lint._config import known_codes
 from corral.lint._discovery import discover
@@ -38,7 +39,7 @@ def test_public_shapes() -> None:
         LintConfig(("COR1",))  # type: ignore[call-arg]
     with pytest.raises(dataclasses.FrozenInstanceError):
         LintConfig().select = ()  # type: ignore[misc]
-    with pytest.raises(corral.UsageError):
+    with pytest.raises(UsageError):
         LintConfig(select=("NOPE",))
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from corral._exceptions import UsageError
+from corral._clierrors import UsageError
 
 
 def register(subparsers: Any) -> None:

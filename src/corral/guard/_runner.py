@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from corral._exceptions import InputError
+from corral._clierrors import InputError
 from corral.guard._config import GuardConfig
 from corral.guard._finding import Finding
 from corral.guard._guard import Guard

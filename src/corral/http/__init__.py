@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from corral.http._errors import BadScope, BadURL, ResourceExhausted
     from corral.http.crawler._config import CrawlConfig, Page, Parsed
     from corral.http.crawler._crawler import Crawler, open_crawler
     from corral.http.engine._config import FetchConfig
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from corral.http.report._stats import FetchStatistics
 
 _HOMES = {
+    "BadScope": "corral.http._errors",
+    "BadURL": "corral.http._errors",
+    "ResourceExhausted": "corral.http._errors",
     "ERROR_KINDS": "corral.http.engine._result",
     "CrawlConfig": "corral.http.crawler._config",
     "Crawler": "corral.http.crawler._crawler",
@@ -39,6 +43,8 @@ _HOMES = {
 
 __all__ = [
     "ERROR_KINDS",
+    "BadScope",
+    "BadURL",
     "CrawlConfig",
     "Crawler",
     "FetchConfig",
@@ -48,6 +54,7 @@ __all__ = [
     "Page",
     "Parsed",
     "Request",
+    "ResourceExhausted",
     "fetch",
     "open_crawler",
     "open_fetcher",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from corral._exceptions import UsageError
+from corral._clierrors import UsageError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -332,7 +332,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _crawl(args: argparse.Namespace) -> int:
-    from corral._exceptions import BadScope
+    from corral.http._errors import BadScope
     from corral.http.crawler._config import CrawlConfig
     from corral.http.crawler._job import CrawlJob, run_crawl_job
     from corral.http.web._rules import Scope

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corral._exceptions import InputError, UsageError
+from corral._clierrors import InputError, UsageError
 
 #: The code of "this file could not be read or parsed"; reported whenever it is not ignored.
 PARSE_ERROR_CODE = "COR000"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from corral._exceptions import UsageError
+from corral._clierrors import UsageError
 from corral.lint._config import LintConfig
 
 # Directories that hold other people's code, caches or build output; never walked into.

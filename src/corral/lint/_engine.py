@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corral._exceptions import UsageError
+from corral._clierrors import UsageError
 from corral.lint._check import FileResult, check_file, check_text
 from corral.lint._config import LintConfig, load_config, with_overrides
 from corral.lint._discovery import SourceFile, discover, glob_matches, top_packages

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from corral import to_thread
-from corral._exceptions import OutputError, UsageError
+from corral._clierrors import OutputError, UsageError
 from corral.http.crawler._config import CrawlConfig, ParseCallback
 from corral.http.crawler._crawler import Crawler
 from corral.http.pipeline._interrupt import stoppable

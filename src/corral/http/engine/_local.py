@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import os
 
-from corral._exceptions import ResourceExhausted
+from corral.http._errors import ResourceExhausted
 
 LOCAL = "local"  # the error kind attempt() gives them; the engine never records it
 LOCAL_WAIT = 0.2  # seconds a job held back by a local error waits before its next try

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from corral import to_thread
-from corral._exceptions import OutputError
+from corral._clierrors import OutputError
 from corral.http.engine._config import FetchConfig
 from corral.http.fetcher._job import FetchJob, run_fetch_job
 from corral.http.store._lock import LockHeld, holding

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import IO
 
-from corral._exceptions import InputError
+from corral._clierrors import InputError
 
 # A line is a URL (8 KiB at most) or a JSON request object, whose body may be large: 1 MiB
 # leaves room for any such body while bounding what one line can cost.

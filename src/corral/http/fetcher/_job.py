@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from corral import open_scope, to_thread
-from corral._exceptions import OutputError
+from corral._clierrors import OutputError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import Job, utc_now
 from corral.http.engine._request import InvalidLine, Request, count_lines, read_requests

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from corral._exceptions import InputError, UsageError
+from corral._clierrors import InputError, UsageError
 from corral.http.store._store import TABLES, rows_of
 
 # Columns a store writes as JSON text, per table.

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from corral._exceptions import OutputError
+from corral._clierrors import OutputError
 from corral.http.store._faults import describe_fault
 from corral.http.store._lock import LockHeld, holding
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.web._resolve import Resolver
 from corral.http.web._urls import check, normalize_url
 

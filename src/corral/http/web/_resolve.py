@@ -23,7 +23,7 @@ import re
 
 from yarl import URL
 
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.web._urls import MAX_URL_LENGTH, host_problem, normalize_url
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")

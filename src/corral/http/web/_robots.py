@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple
 from protego import Protego
 from yarl import URL
 
-from corral._exceptions import BadURL
+from corral.http._errors import BadURL
 from corral.http.web._resolve import Resolver
 from corral.http.web._urls import check, normalize_url, validate
 

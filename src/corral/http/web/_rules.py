@@ -29,7 +29,7 @@ from typing import Literal, NamedTuple
 from publicsuffixlist import PublicSuffixList
 from yarl import URL
 
-from corral._exceptions import BadScope, BadURL
+from corral.http._errors import BadScope, BadURL
 from corral.http.web._traps import repeated_segment
 from corral.http.web._urls import check, host_key, normalize_url
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from yarl import URL
 
-from corral._exceptions import BadURL as BadURL  # re-exported: callers catch it from here
+from corral.http._errors import BadURL as BadURL  # re-exported: callers catch it from here
 
 # Browsers and servers commonly cap URLs at 8 KiB (nginx's large_client_header_buffers).
 MAX_URL_LENGTH = 8192
