@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
 from corral._clierrors import UsageError
-
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+from corral.http._arguments import (
+    add_fetch_options,
+    count,
+    fetch_config,
+    positive,
+    progress_mode,
+)
 
 FETCH_EPILOG = """\
 input: one URL a line (blank lines and # comments skipped), or JSON lines of request
@@ -110,11 +113,11 @@ def register(subparsers: Any) -> None:
         help="skip URLs matching any of these (repeatable)",
     )
     scope.add_argument(
-        "--max-pages", type=_positive, default=None, metavar="N", help="stop after fetching N pages"
+        "--max-pages", type=positive, default=None, metavar="N", help="stop after fetching N pages"
     )
     scope.add_argument(
         "--max-depth",
-        type=_count,
+        type=count,
         default=None,
         metavar="N",
         help="follow links at most N steps from a seed (default 20 with the trap guards, "
@@ -142,7 +145,7 @@ def register(subparsers: Any) -> None:
     )
     scope.add_argument(
         "--frontier-bound",
-        type=_positive,
+        type=positive,
         default=1_000_000,
         metavar="N",
         help="pause link extraction while more than N URLs wait (default 1,000,000)",
@@ -172,142 +175,6 @@ def register(subparsers: Any) -> None:
     export.add_argument("-o", "--output", default="-", help="a file, or - for stdout (default)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     export.set_defaults(handler=_export)
-
-
-def add_fetch_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options ``fetch`` and ``crawl`` share (``FetchConfig``'s fields)."""
-    polite = parser.add_argument_group("politeness (per host unless said)")
-    polite.add_argument(
-        "--concurrency",
-        type=_positive,
-        default=100,
-        help="requests in flight over all hosts (default 100)",
-    )
-    polite.add_argument(
-        "--per-host", type=_positive, default=8, help="requests in flight per host (default 8)"
-    )
-    polite.add_argument(
-        "--rate",
-        default=None,
-        help="request starts per host, e.g. 5/s or 100/min (default: none; a host answering "
-        "429/503 is slowed down all the same)",
-    )
-    polite.add_argument(
-        "--user-agent", default=None, help="the User-Agent header (default: corral/VERSION ...)"
-    )
-    polite.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="a header for every request (repeatable)",
-    )
-    limits = parser.add_argument_group("retries, timeouts and limits")
-    limits.add_argument(
-        "--retries",
-        type=_count,
-        default=3,
-        help="retries for connection errors, timeouts, 429 and 5xx; never other 4xx (default 3)",
-    )
-    limits.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=30.0,
-        help="seconds per attempt, in total (default 30); waits for a slot or a retry do not count",
-    )
-    limits.add_argument(
-        "--connect-timeout",
-        type=_seconds,
-        default=10.0,
-        help="seconds to connect, per attempt (default 10)",
-    )
-    limits.add_argument(
-        "--max-retry-after",
-        type=_seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="the longest Retry-After waited (default 300); a longer one ends its URL at once "
-        "and pauses its host for this long only",
-    )
-    limits.add_argument(
-        "--max-bytes",
-        type=_size,
-        default=10 * 1024**2,
-        help="largest body after decompression, e.g. 10M (default 10M); larger: too_large",
-    )
-    limits.add_argument(
-        "--max-redirects", type=_count, default=10, help="redirects per attempt (default 10)"
-    )
-    output = parser.add_argument_group("output and display")
-    output.add_argument(
-        "--save-bodies",
-        choices=("none", "store", "dir"),
-        default="none",
-        help="keep bodies: none (default), in the store, or as files in --bodies-dir",
-    )
-    output.add_argument(
-        "--bodies-dir",
-        default=None,
-        help="directory for --save-bodies dir (files named by SHA-256)",
-    )
-    output.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="live progress (default: a bar on a terminal, else a plain line every few seconds)",
-    )
-    output.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing -o file that is not this job's earlier output "
-        "(without it, such a file is refused)",
-    )
-    output.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
-    output.add_argument(
-        "--fail-on-error", action="store_true", help="exit 1 when any URL ended in an error"
-    )
-
-
-def fetch_config(args: argparse.Namespace) -> Any:
-    """Build a ``FetchConfig`` from parsed options (imported lazily: it loads aiohttp)."""
-    from corral._ratelimit import parse_rate
-    from corral.http.engine._config import DEFAULT_USER_AGENT, FetchConfig
-    from corral.http.engine._connector import plan_sockets
-
-    if args.rate is not None:
-        try:
-            parse_rate(args.rate)
-        except ValueError as exc:
-            raise UsageError(f"--rate: {exc}") from None
-    if args.save_bodies == "dir" and not args.bodies_dir:
-        raise UsageError("--save-bodies dir needs --bodies-dir DIR")
-    note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
-    if note is not None and not args.quiet:
-        print(note, file=sys.stderr)
-    return FetchConfig(
-        concurrency=args.concurrency,
-        per_host=args.per_host,
-        rate=args.rate,
-        retries=args.retries,
-        timeout=args.timeout,
-        connect_timeout=args.connect_timeout,
-        max_bytes=args.max_bytes,
-        max_redirects=args.max_redirects,
-        max_retry_after=args.max_retry_after,
-        headers=dict(_header(h) for h in args.header),
-        user_agent=args.user_agent or DEFAULT_USER_AGENT,
-        save_bodies=args.save_bodies,
-        bodies_dir=args.bodies_dir,
-    )
-
-
-def progress_mode(args: argparse.Namespace) -> str:
-    """Return the progress mode the display flags ask for."""
-    if args.quiet:
-        return "off"
-    if args.progress is None:
-        return "auto"
-    return "auto" if args.progress else "off"
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -447,52 +314,3 @@ def _reads_from_the_heap() -> None:
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:
         mallopt(m_mmap_threshold, 1 << 20)
-
-
-def _positive(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative ({value})")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
-
-
-def _size(text: str) -> int:
-    match = _SIZE.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500k, 10M, 1G)")
-    unit = (match.group(2) or "").lower()[:1]
-    value = int(match.group(1)) * _UNITS[unit]
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1 byte")
-    return value
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise UsageError(f"--header {text!r}: expected 'Name: value'")
-    return name.strip(), value.strip()
