@@ -17,8 +17,9 @@ from corral._clock import LOOP_CLOCK
 from corral.http.engine._dispatch import Dispatcher
 from corral.http.engine._engine import Job
 from corral.http.engine._politeness import Politeness
-from corral.http.engine._request import Request, parse_line, request_for
+from corral.http.engine._request import Request, request_for
 from corral.http.engine._result import FetchResult, make_record
+from corral.http.fetcher._lines import parse_line
 from corral.http.store._store import headers_json, insert_rows
 
 

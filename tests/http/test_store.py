@@ -7,7 +7,8 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from corral.http.engine._request import InvalidLine, Request, parse_line
+from corral.http.engine._request import InvalidLine, Request
+from corral.http.fetcher._lines import parse_line
 from corral.http.store._store import Store
 
 

@@ -30,10 +30,11 @@ from corral import open_scope, to_thread
 from corral._clierrors import OutputError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import Job, utc_now
-from corral.http.engine._request import InvalidLine, Request, count_lines, read_requests
+from corral.http.engine._request import InvalidLine, Request
 from corral.http.engine._result import FetchResult
 from corral.http.fetcher._fetcher import Fetcher, count, invalid_record
 from corral.http.fetcher._input import open_input
+from corral.http.fetcher._lines import count_lines, read_requests
 from corral.http.pipeline._interrupt import stoppable
 from corral.http.report._human import human_count
 from corral.http.report._progress import open_progress, render_summary
