@@ -1,24 +1,22 @@
-"""What to fetch: ``Request`` objects, and reading them lazily from a file or stdin.
+"""What to fetch: ``Request`` objects, and the parsing of an input line into one.
 
 The input is one URL per line (blank lines and ``#`` comments skipped) or JSON lines of
 request objects ``{"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}``;
 both may be mixed. A line that is neither becomes an ``InvalidLine``, which the job records
 as an ``invalid_url`` result and goes on: so does a line that is not UTF-8, a JSON line nested
-deeper than ``MAX_DEPTH``, and a line longer than ``MAX_LINE`` (read in bounded memory, see
-``_input.py``). A byte-order mark before a line is dropped.
+deeper than ``MAX_DEPTH``, and a line longer than ``MAX_LINE`` (read in bounded memory:
+the fetch job's ``_input.py`` reads the lines). A byte-order mark before a line is dropped.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import IO, Any
+from typing import Any
 
-from corral import to_thread
-from corral.http.fetcher._input import KEPT, MAX_LINE, LongLine, read_lines
 from corral.http.web._urls import (
     MAX_URL_LENGTH,
     BadURL,
@@ -32,6 +30,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # JSON nested deeper is refused: far past any request body, and far enough from the
 # interpreter's recursion limit that parsing, keying and storing it never reach it.
 MAX_DEPTH = 100
+KEPT = 2000  # characters of an invalid line kept for its record
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,7 +180,7 @@ def parse_line(text: str, number: int) -> Request | InvalidLine | None:
     if not line or line[0] == "#":
         return None
     if not line.isascii() and (undecodable := not_utf8(line)) is not None:
-        return _invalid(line, undecodable, number)
+        return invalid_line(line, undecodable, number)
     try:
         if line[0] == "{":
             return _from_object(_load(line))
@@ -189,12 +188,12 @@ def parse_line(text: str, number: int) -> Request | InvalidLine | None:
     except BadURL as exc:
         if line[0] == "\ufeff":  # a byte-order mark: a file's first line, or files joined
             return parse_line(line.lstrip("\ufeff"), number)
-        return _invalid(line, str(exc), number)
+        return invalid_line(line, str(exc), number)
     except (ValueError, TypeError, KeyError) as exc:
-        return _invalid(line, f"bad request object: {exc}", number)
+        return invalid_line(line, f"bad request object: {exc}", number)
 
 
-def _invalid(line: str, reason: str, number: int) -> InvalidLine:
+def invalid_line(line: str, reason: str, number: int) -> InvalidLine:
     """Return the ``InvalidLine`` of a line: its start, bad bytes as ``\\x`` escapes,
     passwords masked (it is never fetched: nothing needs them)."""
     text = line[:KEPT]
@@ -253,59 +252,3 @@ def _from_object(data: object) -> Request:
         body=body.encode() if body is not None else None,
         json=data.get("json"),
     )
-
-
-def _batches(stream: IO[str], batch: int) -> Iterator[list[Request | InvalidLine]]:
-    chunk: list[Request | InvalidLine] = []
-    number = 0
-    for lines in read_lines(stream):
-        if isinstance(lines, LongLine):
-            number += 1
-            reason = f"line too long: {lines.length:,} characters (the limit is {MAX_LINE:,})"
-            chunk.append(_invalid(lines.head, reason, number))
-            continue
-        first = number + 1
-        for number, line in enumerate(lines, first):
-            parsed = parse_line(line, number)
-            if parsed is not None:
-                chunk.append(parsed)
-        while len(chunk) >= batch:
-            yield chunk[:batch]
-            chunk = chunk[batch:]
-    if chunk:
-        yield chunk
-
-
-def count_lines(stream: IO[str]) -> int:
-    """Count the lines that may hold a request (not blank, not a comment), then rewind.
-
-    Only a first guess at the job's size, for the progress display: duplicates count too.
-    The lines are read as ``read_requests`` reads them, in bounded memory.
-    """
-    if not stream.seekable():
-        return 0
-    start = stream.tell()
-    count = 0
-    for lines in read_lines(stream):
-        if isinstance(lines, LongLine):
-            count += 1
-        else:
-            count += sum(1 for line in lines if (text := line.strip()) and text[0] != "#")
-    stream.seek(start)
-    return count
-
-
-async def read_requests(
-    stream: IO[str], *, batch: int = 1000
-) -> AsyncIterator[list[Request | InvalidLine]]:
-    """Yield the requests of a text stream in batches, reading it lazily off the loop.
-
-    Reading (a file, a pipe on stdin) and parsing happen in a corral thread, ``batch`` lines
-    at a time, so the event loop never waits on the input nor spends its time on URLs.
-    """
-    batches = _batches(stream, batch)
-    while True:
-        chunk = await to_thread(next, batches, None)
-        if chunk is None:
-            return
-        yield chunk
