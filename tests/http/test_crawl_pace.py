@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corral.http import open_crawler
-from corral.http.crawler import _crawler as crawler_module
+from corral.http.pipeline import _writer as writer_module
 from corral.testing import SiteLayout, open_site
 
 _HOUR = 3600.0
@@ -24,8 +24,8 @@ _HOUR = 3600.0
 @pytest.fixture
 def no_timed_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the page writer's timed flush (and its size flush) never come in a test."""
-    monkeypatch.setattr(crawler_module, "_FLUSH_SECONDS", _HOUR)
-    monkeypatch.setattr(crawler_module, "_BATCH", 1_000_000)
+    monkeypatch.setattr(writer_module, "FLUSH_SECONDS", _HOUR)
+    monkeypatch.setattr(writer_module, "BATCH", 1_000_000)
 
 
 @pytest.mark.usefixtures("no_timed_writes")

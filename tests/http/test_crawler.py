@@ -147,7 +147,7 @@ async def test_crawl_delay_spaces_requests_on_the_injected_clock(tmp_path: Path)
         open_site(layout=SMALL, robots=RobotsPolicy(crawl_delay=3)) as slow_site,
         open_crawler(store=tmp_path / "c.db", clock=clock, max_pages=6) as crawler,
     ):
-        politeness = crawler.fetcher.politeness
+        politeness = crawler._core.runtime.politeness
         start = politeness.start
 
         def record(state: Any, now: float) -> None:
@@ -260,7 +260,7 @@ async def test_running_again_resumes_without_refetching(site: Site, tmp_path: Pa
 
 
 def test_recent_set_remembers_recent_strings_and_forgets_old_ones() -> None:
-    from corral.http.crawler._crawler import RecentSet
+    from corral.http.crawler._recent import RecentSet
 
     recent = RecentSet(4)  # two generations of two
     assert recent.seen("a") is False

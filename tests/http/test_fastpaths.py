@@ -15,11 +15,10 @@ from multidict import CIMultiDict
 
 from corral._clock import LOOP_CLOCK
 from corral.http.engine._dispatch import Dispatcher
-from corral.http.engine._engine import Job
+from corral.http.engine._flight import Flight
 from corral.http.engine._politeness import Politeness
-from corral.http.engine._request import Request, request_for
+from corral.http.engine._request import Request, parse_line, request_for
 from corral.http.engine._result import FetchResult, make_record
-from corral.http.fetcher._lines import parse_line
 from corral.http.store._store import headers_json, insert_rows
 
 
@@ -116,16 +115,18 @@ def test_insert_rows_keeps_every_column_of_a_wide_row(tmp_path: Path) -> None:
 
 
 async def test_a_source_of_lists_is_read_within_the_buffer() -> None:
-    """Lists of jobs longer than the buffer: every job comes out once, and the dispatcher
+    """Lists of flights longer than the buffer: every flight comes out once, and the dispatcher
     holds at most the buffer plus the rest of one list."""
     buffer, size, lists = 16, 100, 5
     pulled = 0
 
-    async def source() -> AsyncIterator[list[Job]]:
+    async def source() -> AsyncIterator[list[Flight]]:
         nonlocal pulled
         for n in range(lists):
             pulled += size
-            yield [Job(request_for(f"http://h{i % 3}.test/{n}/{i}"), (n, i)) for i in range(size)]
+            yield [
+                Flight(request_for(f"http://h{i % 3}.test/{n}/{i}"), (n, i)) for i in range(size)
+            ]
 
     politeness = Politeness(concurrency=4, per_host=4, interval=0.0, adaptive=True)
     seen: list[object] = []
@@ -133,11 +134,11 @@ async def test_a_source_of_lists_is_read_within_the_buffer() -> None:
 
     async def worker(dispatcher: Dispatcher) -> None:
         nonlocal most_held
-        while (job := await dispatcher.next()) is not None:
+        while (flight := await dispatcher.next()) is not None:
             most_held = max(most_held, pulled - len(seen) - dispatcher.running)
-            seen.append(job.ident)
+            seen.append(flight.ident)
             await asyncio.sleep(0)
-            politeness.finish(job.host, 200, None, 0.0)  # type: ignore[arg-type]
+            politeness.finish(flight.host, 200, None, 0.0)  # type: ignore[arg-type]
             dispatcher.finished()
 
     async with Dispatcher(source(), politeness, buffer, LOOP_CLOCK) as dispatcher:

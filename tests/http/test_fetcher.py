@@ -105,7 +105,7 @@ async def test_a_host_answering_429_is_slowed_down(site: Site) -> None:
     async with open_fetcher(backoff=FAST_RETRY, per_host=8) as fetcher:
         async for _ in fetcher.fetch_all(urls):
             pass
-        state = fetcher.politeness.hosts[f"{site.host}:{site.port}"]
+        state = fetcher._runtime.politeness.hosts[f"{site.host}:{site.port}"]
         assert state.limit < 8
         assert fetcher.statistics().throttled == (f"{site.host}:{site.port}",)
 

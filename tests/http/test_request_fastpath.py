@@ -9,9 +9,14 @@ import string
 import pytest
 
 from corral.http._errors import BadURL
-from corral.http.engine._request import InvalidLine, Request, request_for
-from corral.http.fetcher._input import KEPT, MAX_LINE, LongLine, read_lines
-from corral.http.fetcher._lines import count_lines, parse_line, read_requests
+from corral.http.engine._request import KEPT, InvalidLine, Request, parse_line, request_for
+from corral.http.fetcher._input import (
+    MAX_LINE,
+    LongLine,
+    count_lines,
+    read_lines,
+    read_requests,
+)
 from corral.http.web._urls import host_key, normalize, parse
 
 PATH_CHARS = string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/%#?"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from pathlib import Path
 
-from corral.http.engine._request import InvalidLine, Request
-from corral.http.fetcher._lines import parse_line
+from corral.http.engine._request import InvalidLine, Request, parse_line
 from corral.http.store._store import Store
 
 
@@ -48,45 +46,3 @@ async def test_a_fresh_store_adds_each_key_once_across_batches(tmp_path: Path) -
         "http://a.test/3",
         "not a url",
     ]
-
-
-async def test_a_flush_cancelled_while_waiting_for_the_store_still_writes(tmp_path: Path) -> None:
-    """The end of a run cancels the job's ticker; if it was flushing a batch that waited for
-    the store's thread, that batch must still reach the store (it once lost 67 records)."""
-    from corral.http.engine._config import FetchConfig
-    from corral.http.engine._engine import Job
-    from corral.http.engine._result import FetchResult
-    from corral.http.fetcher._job import _Writer
-    from corral.http.report._stats import RunCounters
-
-    path = tmp_path / "out.db"
-    store = Store(path)
-    await store.open(["corral", "fetch"], "2026-11-21T00:00:00+00:00")
-    _, new = await store.add(lines(*(f"http://a.test/{n}" for n in range(10))))
-    counters = RunCounters(output=str(path))
-    writer = _Writer(store, "omit", FetchConfig(), counters)
-    for ident, item in new:
-        assert isinstance(item, Request)
-        record = FetchResult(url=item.url, status=200, ok=True, fetched_at="2026-11-21")
-        await writer.add(Job(item, ident), record)
-
-    await store._slot.acquire()  # the store's one thread is busy with an earlier write
-    flushing = asyncio.ensure_future(writer.flush())
-    await asyncio.sleep(0)  # the flush has taken the batch and waits for the thread
-    flushing.cancel()
-    store._slot.release()
-    with contextlib.suppress(asyncio.CancelledError):
-        await flushing
-    assert flushing.cancelled()  # the cancellation still reaches the flushing task
-    await writer.close()
-    await store.finish("finished", "2026-11-21T00:00:01+00:00", {})
-
-    written, pending = await asyncio.to_thread(written_and_pending, path)
-    assert (written, pending, counters.done) == (10, 0, 10)
-
-
-def written_and_pending(path: Path) -> tuple[int, int]:
-    with sqlite3.connect(path) as conn:
-        written = conn.execute("SELECT count(*) FROM results").fetchone()[0]
-        pending = conn.execute("SELECT count(*) FROM urls WHERE state = 0").fetchone()[0]
-    return int(written), int(pending)

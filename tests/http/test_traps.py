@@ -19,7 +19,7 @@ import pytest
 
 import corral
 from corral.http import Page, open_crawler
-from corral.http.web._rules import Scope
+from corral.http.web._rules import CrawlRules
 from corral.testing import Site, SiteLayout, open_site
 
 
@@ -109,9 +109,9 @@ async def test_without_guards_the_repeated_segment_is_followed(site: Site, tmp_p
 )
 def test_the_repeated_segment_rule(path: str, trapped: bool) -> None:
     """Three repeats in a row of one, two or three whole segments, in the path only."""
-    scope = Scope(seeds=("http://h/",))
+    scope = CrawlRules(seeds=("http://h/",))
     url = f"http://h{path}"
     expected = "repeated_segment" if trapped else None
     assert scope.allows(url, depth=1).reason == expected
     assert scope.allows_normal(url, "h", depth=1).reason == expected
-    assert Scope(seeds=("http://h/",), traps=False).allows(url, depth=1).reason is None
+    assert CrawlRules(seeds=("http://h/",), traps=False).allows(url, depth=1).reason is None

@@ -200,9 +200,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _crawl(args: argparse.Namespace) -> int:
     from corral.http._errors import BadScope
-    from corral.http.crawler._config import CrawlConfig
+    from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
-    from corral.http.web._rules import Scope
 
     config = CrawlConfig(
         fetch=fetch_config(args),
@@ -219,12 +218,7 @@ def _crawl(args: argparse.Namespace) -> int:
         trap_guards=not args.no_trap_guards,
     )
     try:  # the seeds and patterns are checked here, before anything is written
-        Scope(
-            seeds=tuple(args.seeds),
-            kind=args.scope,
-            include=tuple(args.include),
-            exclude=tuple(args.exclude),
-        )
+        crawl_rules(config, args.seeds)
     except BadScope as exc:
         raise UsageError(str(exc)) from None
     job = CrawlJob(

@@ -9,7 +9,27 @@ from __future__ import annotations
 
 import os
 import traceback
+from dataclasses import replace
 from types import CodeType, TracebackType
+
+from corral.http.engine._result import FetchResult
+
+
+class ParseErrors:
+    """The crawl's pages whose parse callback raised: how many, and the first traceback."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: str | None = None  # the first one's traceback, for the summary
+
+    def record(self, result: FetchResult, exc: Exception, callback: object) -> FetchResult:
+        """Return a page's record once its parse callback raised ``exc``: ``parse_error``."""
+        self.count += 1
+        if self.first is None:
+            self.first = traceback_text(exc, callback)
+        return replace(result, ok=False, error_kind="parse_error", error=describe(exc, callback))
 
 
 def describe(exc: BaseException, callback: object) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._result import FetchResult
-from corral.http.web._rules import DEFAULT_CONTENT_TYPES
+from corral.http.web._rules import DEFAULT_CONTENT_TYPES, CrawlRules
 from corral.http.web._traps import DEFAULT_MAX_DEPTH
 
 ScopeKind = Literal["host", "domain", "prefix"]
@@ -66,6 +66,23 @@ class CrawlConfig:
         if self.max_depth is not None or not self.trap_guards:
             return self.max_depth
         return DEFAULT_MAX_DEPTH
+
+
+def crawl_rules(config: CrawlConfig, seeds: Iterable[str]) -> CrawlRules:
+    """Return the crawl scope of ``seeds`` under ``config`` (the one place it is built).
+
+    Raises:
+        BadScope: a seed is not an http(s) URL, or a pattern does not compile.
+    """
+    return CrawlRules(
+        seeds=tuple(seeds),
+        kind=config.scope,
+        include=tuple(config.include),
+        exclude=tuple(config.exclude),
+        max_depth=config.depth_bound,
+        content_types=tuple(config.parse_types),
+        traps=config.trap_guards,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from corral import to_thread
+from corral.http.crawler._book import FrontierBook
+from corral.http.crawler._callbackerror import ParseErrors
 from corral.http.crawler._config import Page, ParseCallback, Parsed
-from corral.http.engine._engine import Job
+from corral.http.crawler._linkrows import LinkRows
+from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
-from corral.http.store._frontier import LinkRow, PageDone
+from corral.http.store._frontier import CrawlStore, LinkRow, PageDone
 from corral.http.web._links import PageLinks, parse_pages
-from corral.http.web._rules import Scope
-
-if TYPE_CHECKING:
-    from corral.http.crawler._crawler import Crawler
+from corral.http.web._rules import CrawlRules
 
 _UNPARK_BATCH = 50
 _PARSE_BATCH = 32  # pages per thread hand-off: one round trip costs about a page's parse
@@ -88,29 +88,45 @@ class ParseBatcher:
 
 
 class PageWork:
-    """Turn (job, record) pairs from the engine into pages and their store rows."""
+    """Turn (flight, record) pairs from the engine into pages and their store rows.
 
-    def __init__(self, crawler: Crawler, scope: Scope, parse: ParseCallback | None) -> None:
-        self._crawler = crawler
-        self._scope = scope
+    Its collaborators are narrow: the link rows builder (seen cache and rules), the parse
+    failures' recorder, the frontier bookkeeping (park or parse, and the progress signal)
+    and the store (parked bodies).
+    """
+
+    def __init__(
+        self,
+        rules: CrawlRules,
+        parse: ParseCallback | None,
+        *,
+        follow_nofollow: bool,
+        links: LinkRows,
+        failures: ParseErrors,
+        book: FrontierBook,
+        store: CrawlStore,
+        company: Callable[[], bool],
+    ) -> None:
+        self._rules = rules
         self._parse = parse
-        self._follow_nofollow = crawler.config.follow_nofollow
-        politeness = crawler.fetcher.politeness
-        self.parser = ParseBatcher(lambda: politeness.active > 0)
+        self._follow_nofollow = follow_nofollow
+        self._links = links
+        self._failures = failures
+        self._book = book
+        self._store = store
+        self.parser = ParseBatcher(company)
 
-    async def process(self, item: tuple[Job, FetchResult]) -> tuple[Page | None, PageDone]:
+    async def process(self, flight: Flight, result: FetchResult) -> tuple[Page | None, PageDone]:
         """Parse a fetched page (in a thread) and run the callback; return page and rows."""
-        job, result = item
-        if job.request is None:
-            assert isinstance(job.ident, int)
-            return None, PageDone(job.ident, result)  # decided without a fetch (robots)
-        assert isinstance(job.ident, int)
-        body, request = job.body, job.request
-        parsed = result.ok and body is not None and self._scope.parses(result.content_type)
-        if parsed and self._crawler.frontier_full():
+        assert isinstance(flight.ident, int)
+        if flight.request is None:
+            return None, PageDone(flight.ident, result)  # decided without a fetch (robots)
+        body, request = flight.body, flight.request
+        parsed = result.ok and body is not None and self._rules.parses(result.content_type)
+        if parsed and self._book.frontier_full():
             page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
                         result=result, body=body)  # fmt: skip
-            return page, PageDone(job.ident, result, parked=(result.content_type, body or b""))
+            return page, PageDone(flight.ident, result, parked=(result.content_type, body or b""))
         follow: Sequence[str] = ()
         skipped: Sequence[str] = ()
         if parsed:
@@ -123,7 +139,7 @@ class PageWork:
             try:
                 items, chosen = await self._callback(seen)
             except Exception as exc:  # the callback's bug: this page's outcome, not the crawl's
-                result = self._crawler.parse_failed(result, exc, self._parse)
+                result = self._failures.record(result, exc, self._parse)
             else:
                 if chosen is not None:
                     follow, skipped = chosen, ()
@@ -136,10 +152,7 @@ class PageWork:
             links=tuple(follow),
             items=items,
         )
-        return page, PageDone(job.ident, result, self._rows(follow, skipped, page), items)
-
-    def _parses(self, result: FetchResult) -> bool:
-        return result.ok and result.body is not None and self._scope.parses(result.content_type)
+        return page, PageDone(flight.ident, result, self._rows(follow, skipped, page), items)
 
     def _choose(self, found: PageLinks, url: str) -> tuple[Sequence[str], Sequence[str]]:
         """Return (links to follow, links skipped as nofollow) of a parsed page."""
@@ -153,10 +166,8 @@ class PageWork:
 
     def _rows(self, follow: Sequence[str], skipped: Sequence[str], page: Page) -> list[LinkRow]:
         depth = page.depth + 1
-        rows = self._crawler.link_rows(follow, depth=depth, found_on=page.url)
-        rows.extend(
-            self._crawler.link_rows(skipped, depth=depth, found_on=page.url, skip="nofollow")
-        )
+        rows = self._links(follow, depth=depth, found_on=page.url)
+        rows.extend(self._links(skipped, depth=depth, found_on=page.url, skip="nofollow"))
         return rows
 
     async def _callback(
@@ -173,12 +184,11 @@ class PageWork:
 
     async def unpark_loop(self) -> None:
         """Parse parked bodies whenever the frontier has room again."""
-        crawler = self._crawler
+        book, store = self._book, self._store
         while True:
-            if not crawler.may_unpark():
-                await crawler.wait_progress()
+            if not book.may_unpark():
+                await book.wait()
                 continue
-            store = crawler.store()
             rows = await store.unpark(_UNPARK_BATCH)
             links: list[LinkRow] = []
             for _ident, url, depth, content_type, body in rows:
@@ -187,7 +197,7 @@ class PageWork:
                 page = Page(url=url, depth=depth, found_on=None, result=FetchResult(url=url))
                 links.extend(self._rows(follow, skipped, page))
             committed = await store.unparked([row[0] for row in rows], links)
-            crawler.unparked(len(rows), committed)
+            book.unparked(len(rows), committed)
 
 
 def _base(result: FetchResult) -> str:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from corral import to_thread
 from corral._clock import Clock
 from corral.http.engine._request import split_normal
-from corral.http.fetcher._fetcher import Fetcher
+from corral.http.engine._runtime import Runtime
 from corral.http.web._robots import RobotsCache, RobotsPolicy, robots_url
 from corral.http.web._sitemaps import parse_sitemap
 from corral.http.web._urls import host_key, parse
@@ -27,8 +27,8 @@ SITEMAP_BYTES = 50 * 1024 * 1024  # the protocol's uncompressed bound
 class RobotsGate:
     """Robots policies by origin, fetched once each through the crawl's session."""
 
-    def __init__(self, fetcher: Fetcher, user_agent: str, clock: Clock) -> None:
-        self._fetcher = fetcher
+    def __init__(self, runtime: Runtime, user_agent: str, clock: Clock) -> None:
+        self._runtime = runtime
         self._agent = user_agent
         self._cache = RobotsCache(clock=clock.now)
         self._reading: dict[str, asyncio.Future[RobotsPolicy]] = {}
@@ -60,14 +60,14 @@ class RobotsGate:
         return policy
 
     async def _read(self, key: str) -> RobotsPolicy:
-        outcome = await self._fetcher.raw(key)
+        outcome = await self._runtime.raw(key)
         status = outcome.status if outcome.error_kind in (None, "http_status") else None
         policy = RobotsPolicy.from_response(
             status, outcome.body or b"", url=key, retry_after=outcome.retry_after or 300.0
         )
         interval = policy.min_interval(self._agent)
         if interval:
-            self._fetcher.politeness.set_interval(host_key(parse(key)), interval)
+            self._runtime.politeness.set_interval(host_key(parse(key)), interval)
         self._cache.put(key, policy)
         return policy
 
@@ -88,7 +88,7 @@ class RobotsGate:
             if sitemap in seen:
                 continue
             seen.add(sitemap)
-            outcome = await self._fetcher.raw(sitemap, max_bytes=SITEMAP_BYTES)
+            outcome = await self._runtime.raw(sitemap, max_bytes=SITEMAP_BYTES)
             if outcome.body is None or outcome.error_kind is not None:
                 continue
             found = await to_thread(functools.partial(parse_sitemap, url=sitemap), outcome.body)

@@ -1,12 +1,12 @@
-"""The dispatcher: hands each free worker a job whose host may start now.
+"""The dispatcher: hands each free worker a flight whose host may start now.
 
-Jobs come from a source (read by one task straight into per-host queues, one job or a list
-of jobs at a time, while the queues hold fewer than ``buffer``); a worker takes the next job
+Flights come from a source (read by one task straight into per-host queues, one flight or a list
+of flights at a time, while the queues hold fewer than ``buffer``); a worker takes the next flight
 round-robin over the hosts that may start (concurrency, start interval and cool-down allow
 it). A worker that finds nothing parks on a future of its own;
-whatever can make a job startable (a slot freed on a shared host, a job read from the source,
+whatever can make a flight startable (a slot freed on a shared host, a flight read from the source,
 a retry coming due, a host's interval passing) wakes *one* parked worker, so a finished
-request costs one wake-up, not a stampede. Memory is bounded by the queues (``buffer`` jobs,
+request costs one wake-up, not a stampede. Memory is bounded by the queues (``buffer`` flights,
 plus the rest of the source's last list) and the workers.
 """
 
@@ -16,21 +16,18 @@ import asyncio
 import heapq
 from collections import deque
 from collections.abc import AsyncIterable, Callable
-from typing import TYPE_CHECKING
 
 from corral._clock import LOOP_CLOCK, Clock
+from corral.http.engine._flight import Flight
 from corral.http.engine._politeness import HostState, Politeness
-
-if TYPE_CHECKING:
-    from corral.http.engine._engine import Job
 
 
 class Dispatcher:
-    """Per-host queues over a lazy source; ``await next()`` gives a startable job or None."""
+    """Per-host queues over a lazy source; ``await next()`` gives a startable flight or None."""
 
     def __init__(
         self,
-        source: AsyncIterable[Job] | AsyncIterable[list[Job]],
+        source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
         politeness: Politeness,
         buffer: int,
         clock: Clock,
@@ -42,10 +39,10 @@ class Dispatcher:
         self._buffer = buffer
         self._room: asyncio.Future[None] | None = None  # the reader waits on it when full
         self._loop: asyncio.AbstractEventLoop  # the running loop, from __aenter__
-        self._queues: dict[str, deque[Job]] = {}
-        self._instant: deque[Job] = deque()  # jobs with a preset record: no host, no wait
+        self._queues: dict[str, deque[Flight]] = {}
+        self._instant: deque[Flight] = deque()  # flights with a preset record: no host, no wait
         self._rotation: deque[HostState] = deque()
-        self._delayed: list[tuple[float, int, Job]] = []
+        self._delayed: list[tuple[float, int, Flight]] = []
         self._seq = 0
         self._queued = 0
         self.running = 0
@@ -75,20 +72,20 @@ class Dispatcher:
         self._reader.cancel()
         await asyncio.wait([self._reader])
         for queue in self._queues.values():
-            for job in queue:
-                assert job.request is not None
-                self._politeness.host(job.request.host).queued -= 1
+            for flight in queue:
+                assert flight.request is not None
+                self._politeness.host(flight.request.host).queued -= 1
         self._queues.clear()
 
     async def _read(self) -> None:
         try:
             async for item in self._source:
-                for job in item if isinstance(item, list) else (item,):
+                for flight in item if isinstance(item, list) else (item,):
                     while self._queued >= self._buffer:
                         self._wake_one()
                         self._room = self._loop.create_future()
                         await self._room
-                    self._add(job)
+                    self._add(flight)
                 if self._parked and (isinstance(item, list) or self._may_start(item)):
                     self._wake_one()
         except Exception as exc:  # the run ends with it, after the work in flight
@@ -96,75 +93,75 @@ class Dispatcher:
         self._exhausted = True
         self._wake_all()
 
-    def take(self) -> Job | None:
-        """Return a job that may start now, or None (then ``next()`` waits for one)."""
+    def take(self) -> Flight | None:
+        """Return a flight that may start now, or None (then ``next()`` waits for one)."""
         now = self._now()
         if self._delayed:
             self._promote(now)
-        job = self._pick(now)
-        if job is not None and self._parked:
+        flight = self._pick(now)
+        if flight is not None and self._parked:
             if self._startable(now):
                 if not self._waking:  # more is ready and nobody is on the way to it
                     self._wake_one()  # pass the baton on
             else:
-                self._timer_for(job, now)
-        return job
+                self._timer_for(flight, now)
+        return flight
 
-    async def next(self) -> Job | None:
-        """Return a job that may start now, waiting if need be; None when the run is over."""
-        while (job := self.take()) is None:
+    async def next(self) -> Flight | None:
+        """Return a flight that may start now, waiting if need be; None when the run is over."""
+        while (flight := self.take()) is None:
             if self._exhausted and not self._queued and not self.running and not self._delayed:
                 self._wake_all()
                 return None
             await self._park(self._now())
-        return job
+        return flight
 
-    def requeue(self, job: Job, not_before: float) -> None:
-        """Put a job back to be retried no earlier than clock time ``not_before``."""
+    def requeue(self, flight: Flight, not_before: float) -> None:
+        """Put a flight back to be retried no earlier than clock time ``not_before``."""
         self._seq += 1
-        heapq.heappush(self._delayed, (not_before, self._seq, job))
+        heapq.heappush(self._delayed, (not_before, self._seq, flight))
         self._wake_one()
 
     def finished(self) -> None:
-        """Count the end of a job this dispatcher handed out."""
+        """Count the end of a flight this dispatcher handed out."""
         self.running -= 1
         if not self.running:
             self._wake_one()  # the end of the run may have come
 
     # --- queues ---------------------------------------------------------------------------
 
-    def _add(self, job: Job) -> None:
-        if job.preset is not None:
-            self._instant.append(job)
+    def _add(self, flight: Flight) -> None:
+        if flight.preset is not None:
+            self._instant.append(flight)
             self._queued += 1
         else:
-            self._enqueue(job, front=False)
+            self._enqueue(flight, front=False)
 
     def _promote(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
             self._enqueue(heapq.heappop(self._delayed)[2], front=True)
 
-    def _enqueue(self, job: Job, *, front: bool) -> None:
-        assert job.request is not None
-        name = job.request.host
+    def _enqueue(self, flight: Flight, *, front: bool) -> None:
+        assert flight.request is not None
+        name = flight.request.host
         queue = self._queues.get(name)
         state = self._politeness.host(name)
         if queue is None:
             queue = self._queues[name] = deque()
             self._rotation.append(state)
         if front:
-            queue.appendleft(job)
+            queue.appendleft(flight)
         else:
-            queue.append(job)
+            queue.append(flight)
         self._queued += 1
         state.queued += 1
 
-    def _pick(self, now: float) -> Job | None:
+    def _pick(self, now: float) -> Flight | None:
         room = self._room
         if room is not None and self._queued <= self._buffer // 2:
             self._room = None
             if not room.done():  # (a cancelled reader's is)
-                room.set_result(None)  # the reader refills in bulk, not a job at a time
+                room.set_result(None)  # the reader refills in bulk, not a flight at a time
         if self._instant:
             self._queued -= 1
             self.running += 1
@@ -175,7 +172,7 @@ class Dispatcher:
             self._rotation.rotate(-1)
             if politeness.can_start(state, now):
                 queue = self._queues[state.name]
-                job = queue.popleft()
+                flight = queue.popleft()
                 if not queue:
                     del self._queues[state.name]
                     self._rotation.remove(state)
@@ -183,21 +180,21 @@ class Dispatcher:
                 state.queued -= 1
                 politeness.start(state, now)
                 self.running += 1
-                job.host = state
-                return job
+                flight.host = state
+                return flight
         return None
 
-    def _may_start(self, job: Job) -> bool:
-        """Return whether a job just read may start now; if its host's rate or cool-down
+    def _may_start(self, flight: Flight) -> bool:
+        """Return whether a flight just read may start now; if its host's rate or cool-down
         holds it, make sure a parked worker wakes when it may.
 
-        A job whose host is at its concurrency waits for a finish, which wakes a worker
+        A flight whose host is at its concurrency waits for a finish, which wakes a worker
         anyway: waking one for it now is wasted (a crawl feeding one host at its limit
-        woke, and parked again, a worker per job).
+        woke, and parked again, a worker per flight).
         """
-        if job.request is None:
+        if flight.request is None:
             return True
-        state = self._politeness.host(job.request.host)
+        state = self._politeness.host(flight.request.host)
         now = self._now()
         if self._politeness.can_start(state, now):
             return True
@@ -242,19 +239,19 @@ class Dispatcher:
                 future.set_result(None)
                 self._waking += 1
 
-    def _timer_for(self, job: Job, now: float) -> None:
+    def _timer_for(self, flight: Flight, now: float) -> None:
         """Wake a parked worker when the host just started may start again (its rate).
 
         Without it, a start that moved the host's next start into the future while every
         other worker was parked left nobody to wake them: the host waited for the response
         in flight to end (issue 13: one slow response stalled a host under --rate).
         """
-        state = job.host
+        state = flight.host
         if state is not None and state.queued and state.ready_at() > now:
             self._arm_at(state.ready_at())
 
     def _arm_timer(self, now: float) -> None:
-        """Make sure a parked worker wakes when the first waiting job comes due."""
+        """Make sure a parked worker wakes when the first waiting flight comes due."""
         times = [s.ready_at() for s in self._rotation if s.ready_at() > now]
         if self._delayed:
             times.append(self._delayed[0][0])

@@ -1,16 +1,17 @@
-"""The fetch engine: a per-host dispatcher feeding ``corral.map`` workers, with retries.
+"""The engine: run requests in flight with per-host politeness and retries, each to its record.
 
 Data flow of one run::
 
-    source (lazy) -> reader task -> inbox (bounded) -> per-host queues -> dispatcher
-        -> corral.map workers (limit = concurrency) -> attempt -> final record | requeue
+    source (lazy: flights, one or a list at a time) -> dispatcher (per-host queues)
+        -> ``concurrency`` workers -> attempt -> final record -> the job's sink | requeue
 
-The dispatcher hands a worker only a job whose host may start *now* (concurrency, rate and
-cool-down allow it), round-robin over hosts, so a worker never sits on a host's semaphore
-while other hosts have work. A job to retry goes back to the dispatcher with a not-before
-time (the server's Retry-After or the backoff): the waiting request holds no worker and no
-connection, and its waiting time is never charged to its timeout. Memory is bounded by the
-inbox, the per-host queues (together at most ``buffer`` jobs) and the workers.
+The dispatcher hands a worker only a flight whose host may start *now* (concurrency, rate
+and cool-down allow it), round-robin over hosts, so a worker never sits on a host's
+semaphore while other hosts have work. A flight to retry goes back to the dispatcher with a
+not-before time (the server's Retry-After or the backoff): the waiting request holds no
+worker and no connection, and its waiting time is never charged to its timeout. Each worker
+awaits the sink itself, so a slow sink slows the fetching. Memory is bounded by the
+per-host queues (about ``buffer`` flights) and the workers.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from corral._clock import LOOP_CLOCK, Clock
 from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._dispatch import Dispatcher
+from corral.http.engine._flight import Flight
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
-from corral.http.engine._politeness import HostState, Politeness
-from corral.http.engine._request import Request
+from corral.http.engine._politeness import Politeness
 from corral.http.engine._result import FetchResult, make_record, mask_record
 from corral.http.report._stats import RunCounters
 
@@ -41,25 +42,8 @@ _END = object()
 T = TypeVar("T")
 
 
-class Job:
-    """A request on its way through the engine, with its attempt count."""
-
-    __slots__ = ("attempts", "body", "first_started", "host", "ident", "preset", "request")
-
-    def __init__(
-        self, request: Request | None, ident: object = None, preset: FetchResult | None = None
-    ) -> None:
-        self.request = request
-        self.ident = ident  # the caller's handle (a frontier row id)
-        self.preset = preset  # a record decided before any attempt (an invalid URL)
-        self.attempts = 0
-        self.first_started: float | None = None
-        self.body: bytes | None = None  # the last body read, when the engine keeps bodies
-        self.host: HostState | None = None  # its host's state, set as the dispatcher starts it
-
-
 class Engine:
-    """Fetch jobs with politeness and retries; one per fetcher, shared by its runs."""
+    """Fetch flights with politeness and retries; one per fetcher, shared by its runs."""
 
     def __init__(
         self,
@@ -75,7 +59,7 @@ class Engine:
         self._config = config
         self._politeness = politeness
         self._keep_body = keep_body
-        # Bodies read for a caller (the crawler's parser) go on the job; records carry them
+        # Bodies read for a caller (the crawler's parser) go on the flight; records carry them
         # only when they are to be saved.
         self._record_bodies = config.save_bodies != "none"
         self._rng = rng or random.Random()
@@ -88,14 +72,14 @@ class Engine:
 
     async def drive(
         self,
-        source: AsyncIterable[Job] | AsyncIterable[list[Job]],
+        source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
         counters: RunCounters,
         sink: Sink,
     ) -> None:
-        """Run every job of ``source``; hand each final record to ``sink`` as it is made.
+        """Run every flight of ``source``; hand each final record to ``sink`` as it is made.
 
-        ``concurrency`` workers each take a startable job from the dispatcher, make the
-        attempt, and await ``sink(job, record)`` themselves (backpressure: a slow sink slows
+        ``concurrency`` workers each take a startable flight from the dispatcher, make the
+        attempt, and await ``sink(flight, record)`` themselves (backpressure: a slow sink slows
         the fetching); a retry goes back to the dispatcher instead.
 
         Raises:
@@ -113,28 +97,28 @@ class Engine:
                 raise dispatcher.source_error
 
     async def _work(self, dispatcher: Dispatcher, counters: RunCounters, sink: Sink) -> None:
-        take, wait, run = dispatcher.take, dispatcher.next, self._run_job
+        take, wait, run = dispatcher.take, dispatcher.next, self._run_flight
         while True:
-            job = take()  # most of the time a job may start at once: no await for it
-            if job is None and (job := await wait()) is None:
+            flight = take()  # most of the time a flight may start at once: no await for it
+            if flight is None and (flight := await wait()) is None:
                 return
-            final = await run(job, dispatcher, counters)
+            final = await run(flight, dispatcher, counters)
             if final is not None:
                 await sink(*final)
 
     @asynccontextmanager
     async def run(
-        self, source: AsyncIterable[Job], counters: RunCounters
-    ) -> AsyncIterator[AsyncIterator[tuple[Job, FetchResult]]]:
-        """Run jobs from ``source``; yield a stream of (job, final record) in completion order.
+        self, source: AsyncIterable[Flight], counters: RunCounters
+    ) -> AsyncIterator[AsyncIterator[tuple[Flight, FetchResult]]]:
+        """Run flights from ``source``; yield (flight, final record) pairs in completion order.
 
         The stream form of ``drive``, for callers that iterate: records wait in a queue of
         ``concurrency`` places, so a slow reader slows the fetching, never the memory.
         """
 
-        async def produce(deliver: Callable[[tuple[Job, FetchResult]], Awaitable[None]]) -> None:
-            async def sink(job: Job, record: FetchResult) -> None:
-                await deliver((job, record))
+        async def produce(deliver: Callable[[tuple[Flight, FetchResult]], Awaitable[None]]) -> None:
+            async def sink(flight: Flight, record: FetchResult) -> None:
+                await deliver((flight, record))
 
             await self.drive(source, counters, sink)
 
@@ -144,18 +128,18 @@ class Engine:
         finally:
             await stream.aclose()
 
-    async def _run_job(
-        self, job: Job, dispatcher: Dispatcher, counters: RunCounters
-    ) -> tuple[Job, FetchResult] | None:
-        if job.preset is not None:
+    async def _run_flight(
+        self, flight: Flight, dispatcher: Dispatcher, counters: RunCounters
+    ) -> tuple[Flight, FetchResult] | None:
+        if flight.preset is not None:
             dispatcher.finished()
-            return job, job.preset
-        request, state = job.request, job.host
+            return flight, flight.preset
+        request, state = flight.request, flight.host
         assert request is not None
         assert state is not None
         loop_time = self._loop_time
-        if job.first_started is None:
-            job.first_started = loop_time()
+        if flight.first_started is None:
+            flight.first_started = loop_time()
         counters.in_flight += 1  # the live display's "active": a counter, not a scan
         try:
             outcome = await attempt(
@@ -166,47 +150,47 @@ class Engine:
             dispatcher.finished()
             ended = loop_time()
             now = ended if self._clock is LOOP_CLOCK else self._clock.now()
-        job.attempts += 1
+        flight.attempts += 1
         self._politeness.finish(state, outcome.status, outcome.retry_after, now)
         if outcome.error_kind is not None:  # (a success is never retried)
             if outcome.error_kind == LOCAL:
-                await self._hold_back(job, outcome, dispatcher, counters, now)
+                await self._hold_back(flight, outcome, dispatcher, counters, now)
                 return None
-            wait = self._retry_wait(job, outcome)
+            wait = self._retry_wait(flight, outcome)
             if wait is not None:
                 counters.retries += 1
-                dispatcher.requeue(job, now + wait)
+                dispatcher.requeue(flight, now + wait)
                 return None
         counters.latency.add(outcome.seconds)
         counters.bytes += outcome.size
-        job.body = outcome.body
-        return job, self._final(job, outcome, ended)
+        flight.body = outcome.body
+        return flight, self._final(flight, outcome, ended)
 
     async def _hold_back(
         self,
-        job: Job,
+        flight: Flight,
         outcome: AttemptOutcome,
         dispatcher: Dispatcher,
         counters: RunCounters,
         now: float,
     ) -> None:
-        """Send a job whose attempt met a local error (EMFILE...) back, uncounted, for later,
-        and rest the worker as long: while the machine is short, the other jobs would only
+        """Send a flight whose attempt met a local error (EMFILE...) back, uncounted, for later,
+        and rest the worker as long: while the machine is short, the other flights would only
         meet the same error (a storm of thousands of failed connects a second, starving the
         connections that work).
 
         Raises:
             ResourceExhausted: nothing but local errors for ``LOCAL_PATIENCE`` seconds.
         """
-        job.attempts -= 1  # it never reached the network
+        flight.attempts -= 1  # it never reached the network
         reached = counters.latency.count + counters.retries  # attempts that did
         self._trouble.held_back(now, reached, outcome.error)
-        dispatcher.requeue(job, now + LOCAL_WAIT)
+        dispatcher.requeue(flight, now + LOCAL_WAIT)
         await asyncio.sleep(LOCAL_WAIT)
 
-    def _retry_wait(self, job: Job, outcome: AttemptOutcome) -> float | None:
+    def _retry_wait(self, flight: Flight, outcome: AttemptOutcome) -> float | None:
         config = self._config
-        if job.attempts > config.retries:
+        if flight.attempts > config.retries:
             return None
         retryable = (
             outcome.status in config.retry_statuses
@@ -217,12 +201,12 @@ class Engine:
             return None
         if outcome.retry_after is not None:
             return outcome.retry_after if outcome.retry_after <= config.max_retry_after else None
-        return config.backoff.delay(job.attempts, self._rng.random())
+        return config.backoff.delay(flight.attempts, self._rng.random())
 
-    def _final(self, job: Job, outcome: AttemptOutcome, now: float) -> FetchResult:
-        request = job.request
+    def _final(self, flight: Flight, outcome: AttemptOutcome, now: float) -> FetchResult:
+        request = flight.request
         assert request is not None
-        started = job.first_started if job.first_started is not None else now
+        started = flight.first_started if flight.first_started is not None else now
         record = make_record(
             request.url,
             outcome.final_url,
@@ -230,7 +214,7 @@ class Engine:
             outcome.error_kind is None,
             outcome.error_kind,
             outcome.error if outcome.retry_after is None else self._waited(outcome),
-            job.attempts,
+            flight.attempts,
             round((now - started) * 1000, 3),
             utc_now(),
             outcome.size,
@@ -299,7 +283,7 @@ async def streamed(
             await asyncio.wait({task})
 
 
-Sink = Callable[["Job", FetchResult], Awaitable[None]]
+Sink = Callable[[Flight, FetchResult], Awaitable[None]]
 
 
 def utc_now() -> str:

@@ -1,9 +1,11 @@
-"""What to fetch: ``Request`` objects, and ``InvalidLine`` for input that is not one.
+"""What to fetch: ``Request`` objects, and the parsing of an input line into one.
 
-A ``Request`` is built from a URL (``request_for``; a URL corral will not fetch raises
-``BadURL``), read back from the store (``Request.from_stored``), or parsed from an input line
-(``corral.http.fetcher._lines``). ``split_normal`` and ``plain_get`` are the fast paths for
-URLs already in normal form (links as the parser hands them out).
+The input is one URL per line (blank lines and ``#`` comments skipped) or JSON lines of
+request objects ``{"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}``;
+both may be mixed. A line that is neither becomes an ``InvalidLine``, which the job records
+as an ``invalid_url`` result and goes on: so does a line that is not UTF-8, a JSON line nested
+deeper than ``MAX_DEPTH``, and a line longer than ``MAX_LINE`` (read in bounded memory:
+the fetch job's ``_input.py`` reads the lines). A byte-order mark before a line is dropped.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ from typing import Any
 
 from corral.http.web._urls import (
     MAX_URL_LENGTH,
+    BadURL,
     host_key,
+    mask_credentials,
+    not_utf8,
     parse,
 )
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# JSON nested deeper is refused: far past any request body, and far enough from the
+# interpreter's recursion limit that parsing, keying and storing it never reach it.
+MAX_DEPTH = 100
+KEPT = 2000  # characters of an invalid line kept for its record
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,3 +172,83 @@ def plain_get(url: str, host: str) -> Request:
     _set_depth(request, 0)
     _set_found_on(request, None)
     return request
+
+
+def parse_line(text: str, number: int) -> Request | InvalidLine | None:
+    """Return the request on one input line, an ``InvalidLine``, or None for a blank/comment."""
+    line = text.strip()
+    if not line or line[0] == "#":
+        return None
+    if not line.isascii() and (undecodable := not_utf8(line)) is not None:
+        return invalid_line(line, undecodable, number)
+    try:
+        if line[0] == "{":
+            return _from_object(_load(line))
+        return request_for(line)
+    except BadURL as exc:
+        if line[0] == "\ufeff":  # a byte-order mark: a file's first line, or files joined
+            return parse_line(line.lstrip("\ufeff"), number)
+        return invalid_line(line, str(exc), number)
+    except (ValueError, TypeError, KeyError) as exc:
+        return invalid_line(line, f"bad request object: {exc}", number)
+
+
+def invalid_line(line: str, reason: str, number: int) -> InvalidLine:
+    """Return the ``InvalidLine`` of a line: its start, bad bytes as ``\\x`` escapes,
+    passwords masked (it is never fetched: nothing needs them)."""
+    text = line[:KEPT]
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return InvalidLine(mask_credentials(text), mask_credentials(reason), number)
+
+
+def _load(line: str) -> object:
+    """Return the JSON value of a line, refusing one nested deeper than ``MAX_DEPTH``."""
+    try:
+        data = json.loads(line)
+    except RecursionError:  # json's C scanner counts its depth against the recursion limit
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if line.count("[") + line.count("{") > MAX_DEPTH and _deeper(data, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _deeper(data: object, limit: int) -> bool:
+    """Return whether ``data`` nests lists and objects more than ``limit`` deep (a walk by
+    levels, without recursion)."""
+    level = [data] if isinstance(data, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return False
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
+
+
+def _from_object(data: object) -> Request:
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        raise ValueError('expected an object with a "url" string')
+    method = str(data.get("method", "GET")).upper()
+    if method not in _METHODS:
+        raise ValueError(f"unsupported method {method!r}")
+    headers = data.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ValueError('"headers" must map strings to strings')
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ValueError('"body" must be a string (use "json" for structured bodies)')
+    if body is not None and "json" in data:
+        raise ValueError('give "body" or "json", not both')
+    return request_for(
+        data["url"],
+        method=method,
+        headers=headers,
+        body=body.encode() if body is not None else None,
+        json=data.get("json"),
+    )

@@ -17,19 +17,20 @@ import codecs
 import contextlib
 import io
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import IO
 
+from corral import to_thread
 from corral._clierrors import InputError
+from corral.http.engine._request import KEPT, InvalidLine, Request, invalid_line, parse_line
 
 # A line is a URL (8 KiB at most) or a JSON request object, whose body may be large: 1 MiB
 # leaves room for any such body while bounding what one line can cost.
 MAX_LINE = 1 << 20
 _HEAD = 8192  # the first block, where a NUL byte says "binary"
 _BLOCK = 1 << 16  # characters read at a time
-KEPT = 2000  # characters of an invalid line kept for its record
 
 
 def open_input(path: str, files: contextlib.ExitStack) -> IO[str]:
@@ -131,3 +132,59 @@ def _drop_line(read: Callable[[], str], start: str) -> tuple[LongLine, str]:
             return LongLine(start[:KEPT], length + end), text[end + 1 :]
         length += len(text)
     return LongLine(start[:KEPT], length), ""
+
+
+def _batches(stream: IO[str], batch: int) -> Iterator[list[Request | InvalidLine]]:
+    chunk: list[Request | InvalidLine] = []
+    number = 0
+    for lines in read_lines(stream):
+        if isinstance(lines, LongLine):
+            number += 1
+            reason = f"line too long: {lines.length:,} characters (the limit is {MAX_LINE:,})"
+            chunk.append(invalid_line(lines.head, reason, number))
+            continue
+        first = number + 1
+        for number, line in enumerate(lines, first):
+            parsed = parse_line(line, number)
+            if parsed is not None:
+                chunk.append(parsed)
+        while len(chunk) >= batch:
+            yield chunk[:batch]
+            chunk = chunk[batch:]
+    if chunk:
+        yield chunk
+
+
+def count_lines(stream: IO[str]) -> int:
+    """Count the lines that may hold a request (not blank, not a comment), then rewind.
+
+    Only a first guess at the job's size, for the progress display: duplicates count too.
+    The lines are read as ``read_requests`` reads them, in bounded memory.
+    """
+    if not stream.seekable():
+        return 0
+    start = stream.tell()
+    count = 0
+    for lines in read_lines(stream):
+        if isinstance(lines, LongLine):
+            count += 1
+        else:
+            count += sum(1 for line in lines if (text := line.strip()) and text[0] != "#")
+    stream.seek(start)
+    return count
+
+
+async def read_requests(
+    stream: IO[str], *, batch: int = 1000
+) -> AsyncIterator[list[Request | InvalidLine]]:
+    """Yield the requests of a text stream in batches, reading it lazily off the loop.
+
+    Reading (a file, a pipe on stdin) and parsing happen in a corral thread, ``batch`` lines
+    at a time, so the event loop never waits on the input nor spends its time on URLs.
+    """
+    batches = _batches(stream, batch)
+    while True:
+        chunk = await to_thread(next, batches, None)
+        if chunk is None:
+            return
+        yield chunk

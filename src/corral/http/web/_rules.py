@@ -1,4 +1,5 @@
-"""Crawl scope: which discovered URLs a crawl follows, and a reason for each it skips.
+"""The crawl rules (``CrawlRules``): which discovered URLs a crawl follows, and a reason for
+each it skips. ("Scope" is the task scope; ``CrawlConfig.scope`` names the kind below.)
 
 Three kinds of scope, all drawn from the seeds:
 
@@ -39,7 +40,7 @@ _KINDS = ("host", "domain", "prefix")
 
 
 class Decision(NamedTuple):
-    """The answer of ``Scope.allows``: unpack it as ``allowed, reason = ...``.
+    """The answer of ``CrawlRules.allows``: unpack it as ``allowed, reason = ...``.
 
     Attributes:
         allowed: whether the crawl follows the URL.
@@ -56,7 +57,7 @@ ALLOWED = Decision(True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Scope:
+class CrawlRules:
     """The crawl scope rules.
 
     Attributes:

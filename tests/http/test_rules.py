@@ -1,4 +1,4 @@
-"""Crawl scope rules (corral.http.web._rules): kinds, patterns, depth and content types."""
+"""Crawl rules (corral.http.web._rules): kinds, patterns, depth and content types."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from corral.http._errors import BadScope
-from corral.http.web._rules import Decision, Scope, registrable_domain
+from corral.http.web._rules import CrawlRules, Decision, registrable_domain
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ from corral.http.web._rules import Decision, Scope, registrable_domain
 )
 def test_host_scope(url: str, allowed: bool) -> None:
     """Host scope keeps to the seeds' hosts and ports, either scheme."""
-    scope = Scope(seeds=("https://www.example.com/start",))
+    scope = CrawlRules(seeds=("https://www.example.com/start",))
     expected = Decision(True) if allowed else Decision(False, "out_of_scope")
     assert scope.allows(url, 1) == expected
 
@@ -44,7 +44,7 @@ def test_host_scope(url: str, allowed: bool) -> None:
 )
 def test_domain_scope(url: str, allowed: bool) -> None:
     """Domain scope keeps to the seeds' registrable domains (Public Suffix List)."""
-    scope = Scope(seeds=("https://a.example.co.uk/",), kind="domain")
+    scope = CrawlRules(seeds=("https://a.example.co.uk/",), kind="domain")
     assert scope.allows(url, 1).allowed is allowed
 
 
@@ -69,7 +69,7 @@ def test_registrable_domain(host: str, domain: str) -> None:
 
 def test_domain_scope_private_suffixes_are_separate_sites() -> None:
     """``alice.github.io`` does not open the door to ``bob.github.io``."""
-    scope = Scope(seeds=("https://alice.github.io/",), kind="domain")
+    scope = CrawlRules(seeds=("https://alice.github.io/",), kind="domain")
     assert scope.allows("https://www.alice.github.io/", 1).allowed
     assert not scope.allows("https://bob.github.io/", 1).allowed
 
@@ -89,13 +89,15 @@ def test_domain_scope_private_suffixes_are_separate_sites() -> None:
 )
 def test_prefix_scope(url: str, allowed: bool) -> None:
     """Prefix scope keeps to URLs that start with a seed (scheme aside)."""
-    scope = Scope(seeds=("https://example.com/docs/", "https://example.com/api/v2/"), kind="prefix")
+    scope = CrawlRules(
+        seeds=("https://example.com/docs/", "https://example.com/api/v2/"), kind="prefix"
+    )
     assert scope.allows(url, 1).allowed is allowed
 
 
 def test_prefix_seed_query_is_dropped() -> None:
     """A seed's query is not part of its prefix."""
-    scope = Scope(seeds=("https://example.com/docs/?lang=en",), kind="prefix")
+    scope = CrawlRules(seeds=("https://example.com/docs/?lang=en",), kind="prefix")
     assert scope.allows("https://example.com/docs/page?lang=de", 1).allowed
 
 
@@ -113,7 +115,7 @@ def test_prefix_seed_query_is_dropped() -> None:
 )
 def test_include_exclude(url: str, decision: Decision) -> None:
     """Excludes win; with includes, a URL must match one; scope is checked first."""
-    scope = Scope(
+    scope = CrawlRules(
         seeds=("https://example.com/",),
         include=(r"/blog/",),
         exclude=(r"/tag/", r"[?&]print=1"),
@@ -123,7 +125,7 @@ def test_include_exclude(url: str, decision: Decision) -> None:
 
 def test_patterns_match_the_normalised_url() -> None:
     """Patterns see the normal form: lowercase host, no fragment, no default port."""
-    scope = Scope(seeds=("https://example.com/",), exclude=(r"^https://example\.com/x$",))
+    scope = CrawlRules(seeds=("https://example.com/",), exclude=(r"^https://example\.com/x$",))
     assert scope.allows("HTTPS://Example.COM:443/x#frag", 1) == Decision(False, "excluded")
 
 
@@ -137,20 +139,20 @@ def test_patterns_match_the_normalised_url() -> None:
 )
 def test_max_depth(depth: int, decision: Decision) -> None:
     """URLs further than ``max_depth`` links from a seed are skipped."""
-    scope = Scope(seeds=("https://example.com/",), max_depth=2)
+    scope = CrawlRules(seeds=("https://example.com/",), max_depth=2)
     assert scope.allows("https://example.com/deep", depth) == decision
 
 
 def test_max_depth_zero_is_seeds_only() -> None:
     """``max_depth=0`` crawls the seeds and nothing they link to."""
-    scope = Scope(seeds=("https://example.com/",), max_depth=0)
+    scope = CrawlRules(seeds=("https://example.com/",), max_depth=0)
     assert scope.allows("https://example.com/", 0).allowed
     assert scope.allows("https://example.com/a", 1) == Decision(False, "max_depth")
 
 
 def test_calendar_trap_bounded_by_depth() -> None:
     """An endless chain of 'next month' links stops at the depth bound."""
-    scope = Scope(seeds=("https://example.com/cal",), max_depth=5)
+    scope = CrawlRules(seeds=("https://example.com/cal",), max_depth=5)
     followed = [m for m in range(1000) if scope.allows(f"https://example.com/cal?m={m}", m).allowed]
     assert followed == [0, 1, 2, 3, 4, 5]
 
@@ -165,12 +167,14 @@ def test_calendar_trap_bounded_by_depth() -> None:
 )
 def test_invalid_urls(url: str) -> None:
     """A URL that is not http(s) is skipped as ``invalid_url``."""
-    assert Scope(seeds=("https://example.com/",)).allows(url, 1) == Decision(False, "invalid_url")
+    assert CrawlRules(seeds=("https://example.com/",)).allows(url, 1) == Decision(
+        False, "invalid_url"
+    )
 
 
 def test_decision_unpacks() -> None:
     """A decision unpacks as ``(allowed, reason)``."""
-    allowed, reason = Scope(seeds=("https://example.com/",)).allows("https://other.org/", 1)
+    allowed, reason = CrawlRules(seeds=("https://example.com/",)).allows("https://other.org/", 1)
     assert (allowed, reason) == (False, "out_of_scope")
 
 
@@ -188,12 +192,12 @@ def test_decision_unpacks() -> None:
 )
 def test_content_types(content_type: str | None, parsed: bool) -> None:
     """Only HTML and XHTML are parsed for links by default."""
-    assert Scope(seeds=("https://example.com/",)).parses(content_type) is parsed
+    assert CrawlRules(seeds=("https://example.com/",)).parses(content_type) is parsed
 
 
 def test_content_types_configurable() -> None:
     """The parsed types can be set; lists are kept as tuples."""
-    scope = Scope(seeds=["https://example.com/"], content_types=["text/plain"])  # type: ignore[arg-type]
+    scope = CrawlRules(seeds=["https://example.com/"], content_types=["text/plain"])  # type: ignore[arg-type]
     assert scope.parses("text/plain; charset=utf-8")
     assert not scope.parses("text/html")
     assert scope.content_types == ("text/plain",)
@@ -215,13 +219,13 @@ def test_bad_scope(kwargs: dict[str, object], message: str) -> None:
     """Rules that cannot work raise ``BadScope`` (a ``ValueError``) saying which."""
     arguments: dict[str, object] = {"seeds": ("https://example.com/",), **kwargs}
     with pytest.raises(BadScope, match=message) as info:
-        Scope(**arguments)  # type: ignore[arg-type]
+        CrawlRules(**arguments)  # type: ignore[arg-type]
     assert isinstance(info.value, ValueError)
 
 
 def test_scope_pickles() -> None:
     """A scope crosses to a worker process intact, derived rules included."""
-    scope = Scope(seeds=("https://a.example.co.uk/",), kind="domain", exclude=("/x",))
+    scope = CrawlRules(seeds=("https://a.example.co.uk/",), kind="domain", exclude=("/x",))
     copy = pickle.loads(pickle.dumps(scope))
     assert copy == scope
     assert copy.allows("https://b.example.co.uk/", 1) == Decision(True)
@@ -237,8 +241,8 @@ def test_public_suffix_list_never_touches_the_network() -> None:
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
         "socket.getaddrinfo = refuse\n"
-        "from corral.http.web._rules import Scope\n"
-        "scope = Scope(seeds=('https://a.example.co.uk/',), kind='domain')\n"
+        "from corral.http.web._rules import CrawlRules\n"
+        "scope = CrawlRules(seeds=('https://a.example.co.uk/',), kind='domain')\n"
         "assert scope.allows('https://b.example.co.uk/', 1).allowed\n"
         "import sys\n"
         "assert 'requests' not in sys.modules and 'publicsuffixlist.update' not in sys.modules\n"

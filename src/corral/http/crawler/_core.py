@@ -1,0 +1,204 @@
+"""The crawl itself, under the ``Crawler`` API and the ``corral crawl`` job: a frontier in
+SQLite, the fetch engine, and parsing off the event loop.
+
+Data flow::
+
+    frontier (SQLite) --claims, fair across hosts--> engine (politeness, retries)
+        --> parse workers (corral.to_thread; the parse callback) --> page writer
+        --> one transaction per batch: results, links (new ones pending), items
+
+It runs on the job pipeline (``corral.http.pipeline``): the claimer (``_claimer``) is the
+source of flights, the page work (``_pages``) the sink, the bookkeeping (``_book``) the
+counts and signals between them. The claimer leases a few rows at a time from each host that
+has room, round-robin, so one big host cannot starve the others; within a host it takes the
+lowest depth first (breadth first). The frontier and the seen set live on disk; in memory
+there are only per-host counts, a bounded cache of recently seen URLs, and the pages in
+flight. When the frontier passes ``frontier_bound``, fetched bodies are parked on disk
+instead of parsed, so discovery slows and fetching does not; they are parsed once the
+frontier has drained to half the bound.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+
+from corral._clock import LOOP_CLOCK, Clock
+from corral.http.crawler._book import FrontierBook
+from corral.http.crawler._callbackerror import ParseErrors
+from corral.http.crawler._claimer import Claimer
+from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_rules
+from corral.http.crawler._linkrows import LinkRows
+from corral.http.crawler._pages import PageWork
+from corral.http.crawler._robotsgate import RobotsGate
+from corral.http.engine._engine import utc_now
+from corral.http.engine._flight import Flight
+from corral.http.engine._result import FetchResult
+from corral.http.engine._runtime import Runtime
+from corral.http.pipeline._drive import drive
+from corral.http.pipeline._flights import require_many
+from corral.http.pipeline._writer import BatchWriter
+from corral.http.report._stats import FetchStatistics
+from corral.http.report._summary import summary_fields
+from corral.http.store._frontier import CrawlStore, PageDone
+from corral.http.web._rules import CrawlRules
+
+
+class CrawlCore:
+    """One crawl's parts: its runtime, store, rules, robots gate, claimer and bookkeeping."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        *,
+        store: str | Path | None = None,
+        parse: ParseCallback | None = None,
+        clock: Clock | None = None,
+        argv: Sequence[str] = (),
+    ) -> None:
+        self.config = config
+        self._store_path = store
+        self._parse = parse
+        self._clock = clock or LOOP_CLOCK
+        self._argv = list(argv)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._store: CrawlStore | None = None
+        self.runtime = Runtime(
+            config.fetch, keep_body=self._keeps_body, clock=clock, output=str(store or "")
+        )
+        self._rules: CrawlRules | None = None
+        self._claimer: Claimer | None = None
+        self._book = FrontierBook(self.runtime.counters, config.frontier_bound)
+        self.parse_errors = ParseErrors()
+        self.status = "interrupted"
+        if parse is not None:
+            self.runtime.counters.items = 0
+
+    @property
+    def store(self) -> CrawlStore:
+        """Return the open store."""
+        assert self._store is not None
+        return self._store
+
+    async def open(self) -> CrawlStore:
+        """Open the store (reclaiming an earlier run's leases), then the session.
+
+        Raises:
+            StoreError: the store cannot be used.
+        """
+        path = self._store_path
+        if path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
+            path = Path(self._tmp.name) / "crawl.db"
+        store = self._store = CrawlStore(path)
+        await store.open(self._argv, utc_now())
+        await store.reclaim()
+        # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
+        # 12 item 8), and --max-pages bounds the whole crawl
+        records, started = await store.earlier_records()
+        counters = self.runtime.counters
+        counters.skipped = started
+        counters.skipped_before = records - started
+        await self.runtime.open()
+        gate = RobotsGate(self.runtime, self.config.fetch.user_agent, self._clock)
+        self._claimer = Claimer(
+            self._book, store, gate, self.runtime.politeness, self.config, started=started
+        )
+        return store
+
+    async def close(self, status: str, stats: FetchStatistics | None = None) -> None:
+        """Close the runs still open and the session, then record the crawl's end.
+
+        Raises:
+            StoreError: the store failed as it recorded the end (deleted during the crawl).
+        """
+        await self.runtime.close()
+        try:
+            if self._store is not None:
+                summary = summary_fields(stats or self.statistics())
+                await self._store.finish(status, utc_now(), summary)
+        finally:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+
+    def statistics(self) -> FetchStatistics:
+        """Return a snapshot of the crawl so far (the frontier size included).
+
+        The frontier is every URL discovered and not yet recorded: pending in the store,
+        leased to this run (claimed, queued for a host, in flight, or fetched and not yet
+        committed). Pending alone left out the leased ones and jumped at every claim.
+        """
+        claimed = len(self._claimer.claimed) if self._claimer is not None else 0
+        left = self._book.pending_total() + claimed + self._book.active
+        counters = self.runtime.counters
+        counters.frontier = counters.queued = left
+        return self.runtime.statistics()
+
+    def set_rules(self, seeds: Iterable[str]) -> None:
+        """Build the crawl rules of ``seeds`` and the configuration.
+
+        Raises:
+            BadScope: a seed is not an http(s) URL, or a pattern does not compile.
+            TypeError: ``seeds`` is one URL, not a list of them.
+        """
+        require_many(seeds, "a crawl takes a list of seed URLs", "pass [url] for one seed")
+        self._rules = crawl_rules(self.config, seeds)
+
+    async def run(self, deliver: Callable[[Page], Awaitable[None]] | None) -> None:
+        """Crawl from the seeds to the end, handing each page to ``deliver``."""
+        rules, store, claimer, book = self._rules, self.store, self._claimer, self._book
+        assert rules is not None
+        assert claimer is not None
+        links = LinkRows(rules)
+        await self._add_seeds(rules, links)
+        for host, n in (await store.pending_by_host()).items():
+            book.add_pending(host, n)
+        politeness = self.runtime.politeness
+        work = PageWork(
+            rules,
+            self._parse,
+            follow_nofollow=self.config.follow_nofollow,
+            links=links,
+            failures=self.parse_errors,
+            book=book,
+            store=store,
+            company=lambda: politeness.active > 0,
+        )
+        writer = BatchWriter(
+            self._commit, concurrency=self.runtime.config.concurrency, hungry=lambda: claimer.hungry
+        )
+
+        async def sink(flight: Flight, result: FetchResult) -> None:
+            if claimer.waits:
+                claimer.slot_freed(flight)
+            page, done = await work.process(flight, result)
+            await writer.add(done)
+            if page is not None and deliver is not None:
+                await deliver(page)
+
+        counters = self.runtime.counters
+        try:
+            await drive(
+                self.runtime.engine, claimer.flights(), counters, sink, writer,
+                helpers=[work.unpark_loop],
+            )  # fmt: skip
+        finally:
+            await work.parser.close()
+        if claimer.limit_reached():
+            await claimer.skip_rest()
+        self.status = "finished"
+
+    async def _add_seeds(self, rules: CrawlRules, links: LinkRows) -> None:
+        assert self._claimer is not None
+        rows = links(rules.seeds, depth=0, found_on=None)
+        if self.config.sitemaps:
+            async for url, sitemap in self._claimer.gate.sitemap_urls(rules.seeds):
+                rows.extend(links([url], depth=1, found_on=sitemap))
+        self._book.note(await self.store.add_seeds(rows))
+
+    async def _commit(self, batch: list[PageDone]) -> None:
+        self._book.committed(batch, await self.store.finish_pages(batch))
+
+    def _keeps_body(self, content_type: str | None) -> bool:
+        return self._rules is not None and self._rules.parses(content_type)

@@ -1,0 +1,160 @@
+"""What a fetcher, a crawler and their jobs own alike: session, politeness, counters, engine.
+
+``Runtime`` is the engine's one owner: ``Fetcher`` and ``Crawler`` (the public API) and the
+``corral fetch`` / ``corral crawl`` jobs each hold one, so none of them needs another's
+insides. It also makes the one-off attempts outside the dispatcher (``raw``: robots.txt and
+sitemaps), and closes the result streams still open when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+
+from corral._clock import Clock
+from corral._offload import to_thread
+from corral.http.engine._attempt import AttemptOutcome, attempt
+from corral.http.engine._config import FetchConfig
+from corral.http.engine._connector import BoundedConnector, plan_sockets
+from corral.http.engine._engine import Engine
+from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
+from corral.http.engine._politeness import Politeness
+from corral.http.engine._request import request_for
+from corral.http.engine._result import FetchResult
+from corral.http.report._stats import FetchStatistics, RunCounters
+
+_OUTSIDE = "use the fetcher inside 'async with open_fetcher(...)'"
+
+
+class Runtime:
+    """One aiohttp session with its politeness, counters and engine; ``open()`` it first."""
+
+    def __init__(
+        self,
+        config: FetchConfig,
+        *,
+        keep_body: bool | Callable[[str | None], bool] = False,
+        output: str = "",
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self._keep_body = True if config.save_bodies != "none" else keep_body
+        self._clock = clock
+        self.counters = RunCounters(output=output)
+        self._session: aiohttp.ClientSession | None = None
+        self._engine: Engine | None = None
+        self.politeness = Politeness(
+            concurrency=config.concurrency,
+            per_host=config.per_host,
+            interval=config.rate_interval,
+            adaptive=config.adaptive,
+            max_wait=config.max_retry_after,
+        )
+        self._streams: weakref.WeakSet[AsyncGenerator[Any, None]] = weakref.WeakSet()
+
+    async def open(self) -> None:
+        """Open the session, with sockets within the process's open-files limit."""
+        plan = await to_thread(plan_sockets, self.config.concurrency)
+        if plan.concurrency < self.config.concurrency:
+            self.config = replace(self.config, concurrency=plan.concurrency)
+            self.politeness.concurrency = plan.concurrency
+        options: dict[str, Any] = {
+            "limit": self.config.concurrency,
+            "limit_per_host": 0,
+            "ttl_dns_cache": 300,
+        }
+        connector = (
+            aiohttp.TCPConnector(**options)
+            if plan.idle is None
+            else BoundedConnector(max_idle=plan.idle, **options)
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": self.config.user_agent, **self.config.headers},
+            cookie_jar=aiohttp.DummyCookieJar(),  # stateless: no cookie memory per host
+            trust_env=False,
+        )
+        self._engine = Engine(
+            self._session,
+            self.config,
+            self.politeness,
+            keep_body=self._keep_body,
+            clock=self._clock,
+        )
+
+    async def __aenter__(self) -> Runtime:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the result streams still open (a loop left early), then the session."""
+        for stream in list(self._streams):
+            await stream.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+    def track(self, stream: AsyncGenerator[Any, None]) -> None:
+        """Close ``stream`` when the runtime closes, if its reader has not."""
+        self._streams.add(stream)
+
+    @property
+    def engine(self) -> Engine:
+        """Return the engine (the runtime must be open)."""
+        if self._engine is None:
+            raise RuntimeError(_OUTSIDE)
+        return self._engine
+
+    def statistics(self) -> FetchStatistics:
+        """Return a snapshot of everything done on this runtime so far."""
+        now = self._clock.now() if self._clock is not None else _loop_time()
+        counters, politeness = self.counters, self.politeness
+        counters.throttled = politeness.throttled_hosts(now)
+        counters.hosts = sum(1 for s in politeness.hosts.values() if s.active)
+        counters.long_retry_after = dict(politeness.long_waits)
+        counters.retry_after_cap = self.config.max_retry_after
+        return counters.snapshot()
+
+    async def raw(self, url: str, *, max_bytes: int | None = None) -> AttemptOutcome:
+        """Make one attempt at ``url`` and keep its body: for robots.txt and sitemaps.
+
+        It bypasses the dispatcher (these are one request per site, made before its pages)
+        but not the session, its headers or its timeouts. An attempt that meets a local
+        error (EMFILE...) is made again a moment later.
+
+        Raises:
+            ResourceExhausted: nothing but local errors for ``LOCAL_PATIENCE`` seconds.
+        """
+        if self._session is None:
+            raise RuntimeError(_OUTSIDE)
+        config = self.config if max_bytes is None else replace(self.config, max_bytes=max_bytes)
+        timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
+        request, trouble = request_for(url), LocalTrouble()
+        while True:  # a local error (EMFILE...) says nothing of the site: not its answer
+            outcome = await attempt(self._session, request, config, timeout, keep_body=True)
+            if outcome.error_kind != LOCAL:
+                return outcome
+            trouble.held_back(_loop_time(), 0, outcome.error)
+            await asyncio.sleep(LOCAL_WAIT)
+
+
+def count(counters: RunCounters, result: FetchResult) -> None:
+    """Add one final record to the run's counters."""
+    counters.done += 1
+    if result.ok:
+        counters.ok += 1
+    if result.status is not None:
+        counters.by_status[result.status] += 1
+    if result.error_kind is not None:
+        counters.by_error[result.error_kind] += 1
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()

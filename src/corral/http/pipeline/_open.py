@@ -1,0 +1,40 @@
+"""The one store opening of fetch and crawl: check the output, open it, note an earlier run."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+from corral import to_thread
+from corral._clierrors import OutputError
+from corral.http.store._output import prepare_output
+from corral.http.store._store import Store, StoreError
+
+S = TypeVar("S", bound=Store)
+OutputKind = Literal["sqlite", "jsonl", "stdout"]
+
+
+async def open_store(
+    output: str,
+    kind: OutputKind,
+    opening: Callable[[], Awaitable[S]],
+    *,
+    overwrite: bool,
+    quiet: bool,
+) -> S:
+    """Check that the job may write ``output``, open its store with ``opening()``, and say
+    on stderr (unless ``quiet``) that an earlier run did not finish.
+
+    Raises:
+        OutputError: the output cannot be used (nothing ran: its one line, no summary).
+    """
+    await to_thread(functools.partial(prepare_output, output, kind, overwrite=overwrite))
+    try:
+        store = await opening()
+    except StoreError as exc:
+        raise OutputError(str(exc)) from None
+    if store.earlier is not None and not quiet:
+        print(f"corral: {store.earlier.note()}", file=sys.stderr)
+    return store
