@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from corral.http.engine._request import InvalidLine, Request, parse_line
-from corral.http.store._store import Store
+from corral.http.store._sqlite import SQLiteFrontier
 
 
 def lines(*texts: str) -> list[Request | InvalidLine]:
@@ -24,7 +24,7 @@ def urls_by_id(path: Path) -> dict[int, str]:
 async def test_a_fresh_store_adds_each_key_once_across_batches(tmp_path: Path) -> None:
     """A key already added by an earlier batch of this run is a duplicate, not a new row."""
     path = tmp_path / "out.db"
-    store = Store(path)
+    store = SQLiteFrontier(path)
     await store.open(["corral", "fetch"], "2026-11-21T00:00:00+00:00")
     first, first_new = await store.add(lines("http://a.test/1", "http://a.test/2"))
     second, second_new = await store.add(
@@ -59,7 +59,7 @@ async def test_a_flush_cancelled_while_waiting_for_the_store_still_writes(tmp_pa
     from corral.http.report._stats import RunCounters
 
     path = tmp_path / "out.db"
-    store = Store(path)
+    store = SQLiteFrontier(path)
     await store.open(["corral", "fetch"], "2026-11-21T00:00:00+00:00")
     _, new = await store.add(lines(*(f"http://a.test/{n}" for n in range(10))))
     counters = RunCounters(output=str(path))

@@ -40,12 +40,11 @@ from corral.http.engine._result import FetchResult
 from corral.http.fetcher._fetcher import Fetcher, count, require_many
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
-from corral.http.store._frontier import Committed, CrawlStore, LinkRow, PageDone
-from corral.http.store._store import PendingRow, write_through
+from corral.http.store._frontier import Committed, Done, LinkRow, PendingRow
+from corral.http.store._sqlite import SQLiteFrontier, write_through
 from corral.http.web._rules import Scope
 from corral.http.web._urls import host_key, mask_credentials, parse
 
-LEASE_SECONDS = 60.0
 _SEEN_CACHE = 100_000  # recently seen URLs kept in memory in front of the store's index
 _BATCH = 200
 _FLUSH_SECONDS = 0.1
@@ -69,7 +68,7 @@ class Crawler:
         self._clock = clock or LOOP_CLOCK
         self._argv = list(argv)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._store: CrawlStore | None = None
+        self._store: SQLiteFrontier | None = None
         self.fetcher = Fetcher(
             config.fetch, keep_body=self._keeps_body, clock=clock, output=str(store or "")
         )
@@ -105,9 +104,8 @@ class Crawler:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        self._store = CrawlStore(path)
+        self._store = SQLiteFrontier(path, kind="crawl")
         await self._store.open(self._argv, utc_now())
-        await self._store.reclaim()
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
         # 12 item 8), and --max-pages bounds the whole crawl
         records, self._started = await self._store.earlier_records()
@@ -225,7 +223,7 @@ class Crawler:
             assert self._gate is not None
             async for url, sitemap in self._gate.sitemap_urls(self._scope.seeds):
                 rows.extend(self.link_rows([url], depth=1, found_on=sitemap))
-        committed = await self._store.add_seeds(rows)
+        committed = await self._store.add_links(rows)
         self._note_skipped(committed)
 
     def link_rows(
@@ -252,7 +250,7 @@ class Crawler:
             rows.append(LinkRow(text, text, host_key(parsed), depth, found_on, reason))
         return rows
 
-    def committed(self, done: Sequence[PageDone], result: Committed) -> None:
+    def committed(self, done: Sequence[Done], result: Committed) -> None:
         """Account for a committed batch: new pending rows, records, finished jobs."""
         counters = self.fetcher.counters
         for host, n in result.new_by_host.items():
@@ -302,7 +300,7 @@ class Crawler:
         self._progress.set()
         self._progress = asyncio.Event()
 
-    def store(self) -> CrawlStore:
+    def store(self) -> SQLiteFrontier:
         """Return the open store."""
         assert self._store is not None
         return self._store
@@ -376,7 +374,7 @@ class Crawler:
                 continue
             if self.fetcher.politeness.host(host).queued >= room:
                 continue
-            rows = await store.claim(host, room, time.time() + LEASE_SECONDS)
+            rows = await store.claim(host, room)
             self._pending[host] = max(0, self._pending[host] - len(rows)) if rows else 0
             claimed.extend(rows)
             if len(claimed) >= self.config.fetch.concurrency:
@@ -433,11 +431,11 @@ class _PageWriter:
     def __init__(self, crawler: Crawler) -> None:
         self._crawler = crawler
         self._full = max(1, min(_BATCH, crawler.fetcher.config.concurrency))
-        self._batch: list[PageDone] = []
+        self._batch: list[Done] = []
         self._lock = asyncio.Lock()
         self._since = 0.0
 
-    async def add(self, done: PageDone) -> None:
+    async def add(self, done: Done) -> None:
         if not self._batch:
             self._since = time.monotonic()
         self._batch.append(done)
@@ -457,8 +455,8 @@ class _PageWriter:
             if batch:  # (write_through: a cancelled flush must not drop the batch)
                 await write_through(self._commit(batch))
 
-    async def _commit(self, batch: list[PageDone]) -> None:
-        committed = await self._crawler.store().finish_pages(batch)
+    async def _commit(self, batch: list[Done]) -> None:
+        committed = await self._crawler.store().commit(batch)
         self._crawler.committed(batch, committed)
 
     async def tick(self) -> None:

@@ -16,8 +16,8 @@ from corral.http.crawler._config import CrawlConfig, ParseCallback
 from corral.http.crawler._crawler import Crawler
 from corral.http.pipeline._interrupt import stoppable
 from corral.http.report._progress import open_progress, render_summary
+from corral.http.store._faults import StoreError
 from corral.http.store._output import prepare_output
-from corral.http.store._store import StoreError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

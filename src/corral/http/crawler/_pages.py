@@ -11,7 +11,7 @@ from corral import to_thread
 from corral.http.crawler._config import Page, ParseCallback, Parsed
 from corral.http.engine._engine import Job
 from corral.http.engine._result import FetchResult
-from corral.http.store._frontier import LinkRow, PageDone
+from corral.http.store._frontier import Done, LinkRow
 from corral.http.web._links import PageLinks, parse_pages
 from corral.http.web._rules import Scope
 
@@ -98,19 +98,19 @@ class PageWork:
         politeness = crawler.fetcher.politeness
         self.parser = ParseBatcher(lambda: politeness.active > 0)
 
-    async def process(self, item: tuple[Job, FetchResult]) -> tuple[Page | None, PageDone]:
+    async def process(self, item: tuple[Job, FetchResult]) -> tuple[Page | None, Done]:
         """Parse a fetched page (in a thread) and run the callback; return page and rows."""
         job, result = item
         if job.request is None:
             assert isinstance(job.ident, int)
-            return None, PageDone(job.ident, result)  # decided without a fetch (robots)
+            return None, Done(job.ident, result)  # decided without a fetch (robots)
         assert isinstance(job.ident, int)
         body, request = job.body, job.request
         parsed = result.ok and body is not None and self._scope.parses(result.content_type)
         if parsed and self._crawler.frontier_full():
             page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
                         result=result, body=body)  # fmt: skip
-            return page, PageDone(job.ident, result, parked=(result.content_type, body or b""))
+            return page, Done(job.ident, result, parked=(result.content_type, body or b""))
         follow: Sequence[str] = ()
         skipped: Sequence[str] = ()
         if parsed:
@@ -136,7 +136,7 @@ class PageWork:
             links=tuple(follow),
             items=items,
         )
-        return page, PageDone(job.ident, result, self._rows(follow, skipped, page), items)
+        return page, Done(job.ident, result, self._rows(follow, skipped, page), items)
 
     def _parses(self, result: FetchResult) -> bool:
         return result.ok and result.body is not None and self._scope.parses(result.content_type)

@@ -39,9 +39,10 @@ from corral.http.report._human import human_count
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics, RunCounters
 from corral.http.report._summary import StoreKind
-from corral.http.store._faults import describe_fault
+from corral.http.store._faults import StoreError, describe_fault
+from corral.http.store._frontier import Done, PendingRow
 from corral.http.store._output import prepare_output
-from corral.http.store._store import PendingRow, Store, StoreError, write_through
+from corral.http.store._sqlite import SQLiteFrontier, write_through
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 _BATCH = 500  # frontier rows read at a time, and records a transaction at most
@@ -151,7 +152,7 @@ def _report(job: FetchJob, kind: StoreKind, status: str, stats: FetchStatistics)
 
 
 async def _finish(
-    store: Store, status: str, stats: FetchStatistics, fault: StoreError | None
+    store: SQLiteFrontier, status: str, stats: FetchStatistics, fault: StoreError | None
 ) -> StoreError | None:
     """Record how the run ended; return the fault that ended it, or the one finishing met
     (a store deleted during the run is noticed here at the latest)."""
@@ -165,7 +166,7 @@ async def _finish(
 class _Runner:
     """The job's source of work (leftovers, then the input) and its fetch-and-write loop."""
 
-    def __init__(self, job: FetchJob, store: Store, fetcher: Fetcher) -> None:
+    def __init__(self, job: FetchJob, store: SQLiteFrontier, fetcher: Fetcher) -> None:
         self.job = job
         self.store = store
         self.fetcher = fetcher
@@ -236,7 +237,7 @@ class _Writer:
     """
 
     def __init__(
-        self, store: Store, body_as: str, config: FetchConfig, counters: RunCounters
+        self, store: SQLiteFrontier, body_as: str, config: FetchConfig, counters: RunCounters
     ) -> None:
         self._store = store
         self._counters = counters
@@ -272,7 +273,7 @@ class _Writer:
     async def _write(self, batch: list[tuple[int, FetchResult]]) -> None:
         if self._bodies_dir is not None:
             batch = [(ident, await _save_body(self._bodies_dir, r)) for ident, r in batch]
-        await self._store.complete(batch, body_as=self._body_as)
+        await self._store.commit([Done(ident, r) for ident, r in batch])
 
     async def close(self) -> None:
         await self.flush()
@@ -315,17 +316,19 @@ def _job_of(row: PendingRow) -> Job:
     return Job(request, row.id)
 
 
-def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:
+def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> SQLiteFrontier:
+    body_as = "base64" if job.config.save_bodies == "store" else "omit"  # (JSON lines)
     try:
         if kind == "sqlite":
-            return Store(job.output)
+            return SQLiteFrontier(job.output)
         if kind == "jsonl":
             # unbuffered: a failed write leaves nothing pending to go out later, so the file
             # can be cut back to its committed length at once (a full disk)
             out = files.enter_context(open(job.output, "a+b", buffering=0))  # noqa: SIM115
-            return Store(f"{job.output}.corral-state", jsonl=out)
+            return SQLiteFrontier(f"{job.output}.corral-state", jsonl=out, body_as=body_as)
         tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
-        return Store(Path(tmp) / "state.db", jsonl=sys.stdout.buffer, append_only=True)
+        state = Path(tmp) / "state.db"
+        return SQLiteFrontier(state, jsonl=sys.stdout.buffer, append_only=True, body_as=body_as)
     except OSError as exc:
         raise OutputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
 
