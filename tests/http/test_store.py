@@ -7,6 +7,8 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from corral.http.engine._request import InvalidLine, Request, parse_line
 from corral.http.store._sqlite import SQLiteFrontier
 
@@ -89,3 +91,17 @@ def written_and_pending(path: Path) -> tuple[int, int]:
         written = conn.execute("SELECT count(*) FROM results").fetchone()[0]
         pending = conn.execute("SELECT count(*) FROM urls WHERE state = 0").fetchone()[0]
     return int(written), int(pending)
+
+
+async def test_a_store_error_is_a_corral_error(tmp_path: Path) -> None:
+    """StoreError sits under the one root: ``except corral.CorralError`` catches a store that
+    cannot be used (here: a file that is not a database)."""
+    import corral
+    from corral.http.store._faults import StoreError
+
+    path = tmp_path / "not.db"
+    await asyncio.to_thread(path.write_bytes, b"not a database, " * 512)
+    store = SQLiteFrontier(path)
+    with pytest.raises(corral.CorralError) as info:
+        await store.open(["corral", "fetch"], "2026-11-21T00:00:00+00:00")
+    assert isinstance(info.value, StoreError)
