@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from corral.http.engine._request import InvalidLine, Request, parse_line
-from corral.http.store._sqlite import SQLiteFrontier
+from corral.http.store._sqlite import JobKind, SQLiteFrontier
+
+CRAWL_INDEX_NAMES = {"urls_host_pending", "urls_leased"}
 
 
 def lines(*texts: str) -> list[Request | InvalidLine]:
@@ -105,3 +107,21 @@ async def test_a_store_error_is_a_corral_error(tmp_path: Path) -> None:
     with pytest.raises(corral.CorralError) as info:
         await store.open(["corral", "fetch"], "2026-11-21T00:00:00+00:00")
     assert isinstance(info.value, StoreError)
+
+
+def index_names(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {str(name) for (name,) in rows if not str(name).startswith("sqlite_")}
+
+
+@pytest.mark.parametrize(("kind", "indexes"), [("fetch", set()), ("crawl", CRAWL_INDEX_NAMES)])
+async def test_only_a_crawl_store_keeps_the_crawl_indexes(
+    tmp_path: Path, kind: JobKind, indexes: set[str]
+) -> None:
+    """A fetch never claims: its store does not pay for the claim and lease indexes."""
+    path = tmp_path / "out.db"
+    store = SQLiteFrontier(path, kind=kind)
+    await store.open(["corral", kind], "2026-11-21T00:00:00+00:00")
+    await store.finish("finished", "2026-11-21T00:00:01+00:00", {})
+    assert await asyncio.to_thread(index_names, path) == indexes
