@@ -19,7 +19,7 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._politeness import Politeness
 from corral.http.engine._request import Request, parse_line, request_for
 from corral.http.engine._result import FetchResult, make_record
-from corral.http.store._store import headers_json, insert_rows
+from corral.http.store._rows import headers_json, insert_rows
 
 
 def test_make_record_is_the_same_frozen_record() -> None:

@@ -15,7 +15,8 @@ from corral.http.engine._result import FetchResult
 from corral.http.fetcher._job import fetch_commit
 from corral.http.pipeline import _writer
 from corral.http.report._stats import RunCounters
-from corral.http.store._store import Store
+from corral.http.store._frontier import Done
+from corral.http.store._sqlite import SQLiteFrontier
 
 
 def lines(*texts: str) -> list[Request | InvalidLine]:
@@ -30,7 +31,7 @@ async def test_a_flush_cancelled_while_waiting_for_the_store_still_writes(
     the store's thread, that batch must still reach the store (it once lost 67 records)."""
     monkeypatch.setattr(_writer, "FLUSH_SECONDS", 3600.0)  # no batch comes due while adding
     path = tmp_path / "out.db"
-    store = Store(path)
+    store = SQLiteFrontier(path)
     await store.open(["corral", "fetch"], "2026-11-21T00:00:00+00:00")
     _, new = await store.add(lines(*(f"http://a.test/{n}" for n in range(10))))
     counters = RunCounters(output=str(path))
@@ -41,7 +42,7 @@ async def test_a_flush_cancelled_while_waiting_for_the_store_still_writes(
     for ident, item in new:
         assert isinstance(item, Request)
         record = FetchResult(url=item.url, status=200, ok=True, fetched_at="2026-11-21")
-        await writer.add((ident, record))
+        await writer.add(Done(ident, record))
 
     await store._slot.acquire()  # the store's one thread is busy with an earlier write
     flushing = asyncio.ensure_future(writer.flush())

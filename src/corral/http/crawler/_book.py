@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from corral.http.engine._runtime import count
 from corral.http.report._stats import RunCounters
-from corral.http.store._frontier import Committed, PageDone
+from corral.http.store._frontier import Committed, Done
 
 
 class FrontierBook:
@@ -56,7 +56,7 @@ class FrontierBook:
         """Count ``n`` rows recorded unfetched for ``reason``."""
         self._counters.by_skip[reason] += n
 
-    def committed(self, done: Sequence[PageDone], result: Committed) -> None:
+    def committed(self, done: Sequence[Done], result: Committed) -> None:
         """Account for a committed batch: new pending rows, records, finished pages."""
         counters = self._counters
         self.note(result)

@@ -8,7 +8,6 @@ its record preset); ``--max-pages`` counts the pages sent to fetch, this run's a
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -18,10 +17,7 @@ from corral.http.crawler._robotsgate import RobotsGate
 from corral.http.engine._flight import Flight
 from corral.http.engine._politeness import Politeness
 from corral.http.pipeline._flights import flight_of_row, refused_flight
-from corral.http.store._frontier import CrawlStore
-from corral.http.store._store import PendingRow
-
-LEASE_SECONDS = 60.0
+from corral.http.store._frontier import Frontier, PendingRow
 
 
 class Claimer:
@@ -30,7 +26,7 @@ class Claimer:
     def __init__(
         self,
         book: FrontierBook,
-        store: CrawlStore,
+        store: Frontier,
         gate: RobotsGate,
         politeness: Politeness,
         config: CrawlConfig,
@@ -131,7 +127,7 @@ class Claimer:
                 continue
             if self._politeness.host(host).queued >= room:
                 continue
-            rows = await self._store.claim(host, room, time.time() + LEASE_SECONDS)
+            rows = await self._store.claim(host, room)
             pending[host] = max(0, pending[host] - len(rows)) if rows else 0
             claimed.extend(rows)
             if len(claimed) >= self._config.fetch.concurrency:

@@ -41,7 +41,8 @@ from corral.http.pipeline._flights import require_many
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
-from corral.http.store._frontier import CrawlStore, PageDone
+from corral.http.store._frontier import Done, Frontier
+from corral.http.store._sqlite import SQLiteFrontier
 from corral.http.web._rules import CrawlRules
 
 
@@ -63,7 +64,7 @@ class CrawlCore:
         self._clock = clock or LOOP_CLOCK
         self._argv = list(argv)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._store: CrawlStore | None = None
+        self._store: Frontier | None = None
         self.runtime = Runtime(
             config.fetch, keep_body=self._keeps_body, clock=clock, output=str(store or "")
         )
@@ -76,13 +77,13 @@ class CrawlCore:
             self.runtime.counters.items = 0
 
     @property
-    def store(self) -> CrawlStore:
+    def store(self) -> Frontier:
         """Return the open store."""
         assert self._store is not None
         return self._store
 
-    async def open(self) -> CrawlStore:
-        """Open the store (reclaiming an earlier run's leases), then the session.
+    async def open(self) -> Frontier:
+        """Open the store (its opening reaps an earlier run's leases), then the session.
 
         Raises:
             StoreError: the store cannot be used.
@@ -91,9 +92,8 @@ class CrawlCore:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        store = self._store = CrawlStore(path)
+        store = self._store = SQLiteFrontier(path, kind="crawl")
         await store.open(self._argv, utc_now())
-        await store.reclaim()
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
         # 12 item 8), and --max-pages bounds the whole crawl
         records, started = await store.earlier_records()
@@ -195,10 +195,10 @@ class CrawlCore:
         if self.config.sitemaps:
             async for url, sitemap in self._claimer.gate.sitemap_urls(rules.seeds):
                 rows.extend(links([url], depth=1, found_on=sitemap))
-        self._book.note(await self.store.add_seeds(rows))
+        self._book.note(await self.store.add_links(rows))
 
-    async def _commit(self, batch: list[PageDone]) -> None:
-        self._book.committed(batch, await self.store.finish_pages(batch))
+    async def _commit(self, batch: list[Done]) -> None:
+        self._book.committed(batch, await self.store.commit(batch))
 
     def _keeps_body(self, content_type: str | None) -> bool:
         return self._rules is not None and self._rules.parses(content_type)

@@ -14,7 +14,7 @@ from corral.http.crawler._config import Page, ParseCallback, Parsed
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
-from corral.http.store._frontier import CrawlStore, LinkRow, PageDone
+from corral.http.store._frontier import Done, Frontier, LinkRow
 from corral.http.web._links import PageLinks, parse_pages
 from corral.http.web._rules import CrawlRules
 
@@ -104,7 +104,7 @@ class PageWork:
         links: LinkRows,
         failures: ParseErrors,
         book: FrontierBook,
-        store: CrawlStore,
+        store: Frontier,
         company: Callable[[], bool],
     ) -> None:
         self._rules = rules
@@ -116,17 +116,17 @@ class PageWork:
         self._store = store
         self.parser = ParseBatcher(company)
 
-    async def process(self, flight: Flight, result: FetchResult) -> tuple[Page | None, PageDone]:
+    async def process(self, flight: Flight, result: FetchResult) -> tuple[Page | None, Done]:
         """Parse a fetched page (in a thread) and run the callback; return page and rows."""
         assert isinstance(flight.ident, int)
         if flight.request is None:
-            return None, PageDone(flight.ident, result)  # decided without a fetch (robots)
+            return None, Done(flight.ident, result)  # decided without a fetch (robots)
         body, request = flight.body, flight.request
         parsed = result.ok and body is not None and self._rules.parses(result.content_type)
         if parsed and self._book.frontier_full():
             page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
                         result=result, body=body)  # fmt: skip
-            return page, PageDone(flight.ident, result, parked=(result.content_type, body or b""))
+            return page, Done(flight.ident, result, parked=(result.content_type, body or b""))
         follow: Sequence[str] = ()
         skipped: Sequence[str] = ()
         if parsed:
@@ -152,7 +152,7 @@ class PageWork:
             links=tuple(follow),
             items=items,
         )
-        return page, PageDone(flight.ident, result, self._rows(follow, skipped, page), items)
+        return page, Done(flight.ident, result, self._rows(follow, skipped, page), items)
 
     def _choose(self, found: PageLinks, url: str) -> tuple[Sequence[str], Sequence[str]]:
         """Return (links to follow, links skipped as nofollow) of a parsed page."""

@@ -40,8 +40,9 @@ from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
-from corral.http.store._faults import describe_fault
-from corral.http.store._store import Store, StoreError
+from corral.http.store._faults import StoreError, describe_fault
+from corral.http.store._frontier import Done, Frontier
+from corral.http.store._sqlite import SQLiteFrontier
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 _LEFTOVERS = 500  # frontier rows left by earlier runs, read at a time
@@ -92,7 +93,7 @@ async def run_fetch_job(job: FetchJob) -> int:
     with contextlib.ExitStack() as files:
         source = await to_thread(open_input, job.input, files)
 
-        async def opening() -> Store:
+        async def opening() -> SQLiteFrontier:
             store = await to_thread(_open_store, job, kind, files)
             await store.open(job.argv, utc_now())
             return store
@@ -119,7 +120,7 @@ async def run_fetch_job(job: FetchJob) -> int:
     return 1 if job.fail_on_error and stats.failed else 0
 
 
-async def _fetch(job: FetchJob, store: Store, runtime: Runtime, source: IO[str]) -> None:
+async def _fetch(job: FetchJob, store: Frontier, runtime: Runtime, source: IO[str]) -> None:
     """Fetch the input's URLs (and those earlier runs left pending) into the store."""
     counters = runtime.counters
     commit = fetch_commit(store, runtime.config, counters)
@@ -129,13 +130,13 @@ async def _fetch(job: FetchJob, store: Store, runtime: Runtime, source: IO[str])
     async def sink(flight: Flight, result: FetchResult) -> None:
         assert isinstance(flight.ident, int)
         counters.queued -= 1
-        await add((flight.ident, result))
+        await add(Done(flight.ident, result))
 
     await drive(runtime.engine, _flights(store, counters, source), counters, sink, writer)
 
 
 async def _flights(
-    store: Store, counters: RunCounters, source: IO[str]
+    store: Frontier, counters: RunCounters, source: IO[str]
 ) -> AsyncIterator[list[Flight]]:
     """Yield what to fetch, a list at a time: the input's URLs not done before (new, or
     left pending by an earlier run), then what earlier runs left pending that this
@@ -166,21 +167,20 @@ async def _flights(
 
 
 def fetch_commit(
-    store: Store, config: FetchConfig, counters: RunCounters
-) -> Callable[[list[tuple[int, FetchResult]]], Coroutine[Any, Any, None]]:
+    store: Frontier, config: FetchConfig, counters: RunCounters
+) -> Callable[[list[Done]], Coroutine[Any, Any, None]]:
     """Return the fetch job's commit for the writer: count the records as done (once handed
-    to the store), write their bodies to ``--bodies-dir`` if asked, and complete their rows
+    to the store), write their bodies to ``--bodies-dir`` if asked, and commit their rows
     in one store transaction."""
-    body_as = "base64" if config.save_bodies == "store" else "omit"
     directory = config.bodies_dir if config.save_bodies == "dir" else None
     bodies_dir = Path(directory) if directory is not None else None
 
-    async def commit(batch: list[tuple[int, FetchResult]]) -> None:
-        for _, result in batch:
-            count(counters, result)
+    async def commit(batch: list[Done]) -> None:
+        for done in batch:
+            count(counters, done.result)
         if bodies_dir is not None:
-            batch = [(ident, await _save_body(bodies_dir, r)) for ident, r in batch]
-        await store.complete(batch, body_as=body_as)
+            batch = [Done(d.ident, await _save_body(bodies_dir, d.result)) for d in batch]
+        await store.commit(batch)
 
     return commit
 
@@ -205,17 +205,20 @@ def _write_file(path: Path, body: bytes) -> None:
     tmp.replace(path)
 
 
-def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> Store:
+def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> SQLiteFrontier:
+    body_as = "base64" if job.config.save_bodies == "store" else "omit"  # (JSON lines)
     try:
         if kind == "sqlite":
-            return Store(job.output)
+            return SQLiteFrontier(job.output)
         if kind == "jsonl":
             # unbuffered: a failed write leaves nothing pending to go out later, so the file
             # can be cut back to its committed length at once (a full disk)
             out = files.enter_context(open(job.output, "a+b", buffering=0))  # noqa: SIM115
-            return Store(f"{job.output}.corral-state", jsonl=out)
+            return SQLiteFrontier(f"{job.output}.corral-state", jsonl=out, body_as=body_as)
         tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
-        return Store(Path(tmp) / "state.db", jsonl=sys.stdout.buffer, append_only=True)
+        return SQLiteFrontier(
+            Path(tmp) / "state.db", jsonl=sys.stdout.buffer, append_only=True, body_as=body_as
+        )
     except OSError as exc:
         raise OutputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
 

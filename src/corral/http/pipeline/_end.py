@@ -15,7 +15,7 @@ from corral.http.report._human import human_count
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import StoreKind
-from corral.http.store._store import StoreError
+from corral.http.store._faults import StoreError
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 

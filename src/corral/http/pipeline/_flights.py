@@ -13,7 +13,7 @@ from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import InvalidLine, Request, request_for
 from corral.http.engine._result import FetchResult
-from corral.http.store._store import PendingRow
+from corral.http.store._frontier import PendingRow
 from corral.http.web._urls import BadURL, mask_credentials
 
 Target = str | Request

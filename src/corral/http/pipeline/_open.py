@@ -9,10 +9,11 @@ from typing import Literal, TypeVar
 
 from corral import to_thread
 from corral._clierrors import OutputError
+from corral.http.store._faults import StoreError
+from corral.http.store._frontier import Frontier
 from corral.http.store._output import prepare_output
-from corral.http.store._store import Store, StoreError
 
-S = TypeVar("S", bound=Store)
+S = TypeVar("S", bound=Frontier)
 OutputKind = Literal["sqlite", "jsonl", "stdout"]
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from corral.http.store._store import write_through
+from corral.http.store._sqlite import write_through
 
 BATCH = 500  # outcomes a transaction at most
 FLUSH_SECONDS = 0.1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from corral._clierrors import InputError, UsageError
-from corral.http.store._store import TABLES, rows_of
+from corral.http.store._schema import TABLES, rows_of
 
 # Columns a store writes as JSON text, per table.
 _JSON_COLUMNS = {

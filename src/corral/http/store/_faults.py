@@ -16,8 +16,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import IO, Any
 
+from corral._exceptions import CorralError
 
-class StoreError(Exception):
+
+class StoreError(CorralError):
     """The store cannot be used: not a corral store, a newer schema, or a storage fault."""
 
 

@@ -1,31 +1,51 @@
-"""The crawl frontier: the job store, plus leases, per-host claims, links, items and parking.
+"""The frontier protocol: what a job needs from where its URLs live.
 
-Rows of ``urls`` move pending (0) -> leased (2) -> done (1). A claim leases a host's next
-rows (breadth first: lowest depth, then discovery order) to the run. One run uses a store at
-a time (it holds the store's lock, ``_lock``), so at the start every lease is a dead run's:
-all are pending again. That is what lets a crawl killed with ``kill -9`` go on at once when
-restarted, whatever became of the killed process (a zombie's process id still answers).
+A frontier holds one job's URLs, each once (by its key), and their records. A URL row is
+*pending* (waiting), *leased* (handed to a run that fetches it) or *done* (its record is
+committed). A run opens the frontier, adds URLs, takes rows to fetch, commits what became of
+them, and finishes. ``SQLiteFrontier`` (``_sqlite.py``) is the first implementation; a second
+backend implements ``Frontier`` and passes ``tests/http/test_frontier_contract.py``.
 
-A fetched page is finished in one transaction: its result row, its state, the links found on
-it (new ones pending, skipped ones recorded with their reason), the items the parse callback
-made, or its body parked for later parsing. Killed before that commit, the page is simply
-fetched again; after it, nothing it found can be lost.
+A frontier serves one kind of job, fixed when the store is made (``StoreError`` for the
+other kind): a *fetch* takes its rows from ``add`` (the input, in its order) and
+``leftovers``; a *crawl* adds ``LinkRow``s and takes rows with ``claim``, host by host.
+
+Ids are the frontier's: every row has a positive integer id, unique in the store and kept
+across runs; a record is committed under its row's id, once.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from corral.http.engine._request import Request
+from corral.http.engine._request import InvalidLine, Request
 from corral.http.engine._result import FetchResult
-from corral.http.store._store import RESULT_COLUMNS, PendingRow, Store, insert_rows, result_row
-from corral.http.web._urls import mask_credentials
+from corral.http.store._runs import EarlierRun
 
-_PENDING, _DONE, _LEASED = 0, 1, 2
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """What one ingested batch did to the frontier."""
+
+    new: int
+    duplicates: int  # already in this run
+    earlier_done: int  # recorded by an earlier run: not fetched again
+    earlier_pending: int  # left unfinished by an earlier run: will be fetched
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A frontier row to fetch (as ``claim`` and ``leftovers`` hand it out)."""
+
+    id: int
+    url: str
+    host: str
+    request: str | None  # the request's JSON (method, headers, ...) when not a plain GET
+    invalid: str | None  # why the input line is not a URL (the row is then recorded so)
+    depth: int
+    found_on: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +61,8 @@ class LinkRow:
 
 
 @dataclass(frozen=True, slots=True)
-class PageDone:
-    """Everything one fetched page leaves in the store, committed together."""
+class Done:
+    """Everything one fetched row leaves in the frontier, committed together."""
 
     ident: int
     result: FetchResult
@@ -53,238 +73,157 @@ class PageDone:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """What a batch of pages added to the frontier, by host (for the claimer's counts)."""
+    """What a commit added to the frontier (for the claimer's counts and the summary)."""
 
-    new_by_host: Mapping[str, int]
+    new_by_host: Mapping[str, int]  # new pending rows, by host
     skipped: Mapping[str, int]  # links recorded as skipped, by reason (not those known before)
     items: int
 
 
-# The crawl's own indexes: claims by host (breadth first) and lease renewal. A fetch job
-# never uses them, so it does not pay for keeping them up to date.
-_CRAWL_INDEXES = """
-CREATE INDEX IF NOT EXISTS urls_host_pending ON urls (host, depth, id) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = 2;
-"""
+class ParkedBody(NamedTuple):
+    """A fetched body parked to be parsed later (``Done.parked``)."""
+
+    id: int
+    url: str
+    depth: int
+    content_type: str | None
+    body: bytes
 
 
-class CrawlStore(Store):
-    """The job store with the crawl's frontier operations; every method runs off the loop."""
+class Frontier(Protocol):
+    """The operations a job needs from where its URLs live.
 
-    KIND = "crawl"
+    Every operation is a coroutine; a fault of the storage raises ``StoreError`` (one line:
+    what, where, what to do), and whatever was committed before it is kept. Operations of
+    one run are awaited one at a time or concurrently; a backend serialises them itself.
+    """
 
-    async def reclaim(self) -> int:
-        """Make the crawl's indexes, then return every lease of an earlier run (all dead: this
-        run holds the store) to pending; give their count."""
-        count: int = await self._call(self._reclaim)
-        return count
+    name: str  # what messages call the store (a path, an address)
+    run: int  # this run's id, once open: runs of a store are numbered upwards from 1
+    earlier: EarlierRun | None  # once open: the run before, if it did not finish
 
-    def _reclaim(self) -> int:
-        conn = self._connection()
-        conn.executescript(_CRAWL_INDEXES)
-        with conn:
-            conn.execute("BEGIN")
-            cursor = conn.execute(
-                "UPDATE urls SET state = 0, lease_until = NULL, lease_run = NULL WHERE state = 2"
-            )
-        return int(cursor.rowcount)
+    async def open(self, argv: Sequence[str], started_at: str) -> int:
+        """Take the store for a new run, record the run, and reap dead runs' leases.
 
-    async def earlier_records(self) -> tuple[int, int]:
-        """Return how many records earlier runs of the crawl made, and how many of those are
-        pages fetched (records of URLs not fetched, robots or scope skips, made no attempt)."""
-        counts: tuple[int, int] = await self._call(self._earlier_records)
-        return counts
+        Args:
+            argv: the command line, recorded with the run.
+            started_at: ISO 8601 UTC.
 
-    def _earlier_records(self) -> tuple[int, int]:
-        records, fetched = (
-            self._connection()
-            .execute("SELECT count(*), coalesce(sum(attempts > 0), 0) FROM results")
-            .fetchone()
-        )
-        return int(records), int(fetched)
+        Returns:
+            How many leases of dead runs went back to pending (as ``reap``).
 
-    async def pending_by_host(self) -> Counter[str]:
-        """Return how many pending rows each host has (read once, at the start)."""
-        counts: Counter[str] = await self._call(self._pending_by_host)
-        return counts
+        Raises:
+            StoreError: another run holds the store, it serves the other kind of job, it was
+                made by a newer corral, or it cannot be used.
+        """
+        ...
 
-    def _pending_by_host(self) -> Counter[str]:
-        rows = self._connection().execute(
-            "SELECT host, count(*) FROM urls WHERE state = 0 GROUP BY host"
-        )
-        return Counter(dict(rows))
+    async def add(
+        self, batch: Sequence[Request | InvalidLine]
+    ) -> tuple[Added, list[tuple[int, Request | InvalidLine]]]:
+        """Add a fetch's input lines, once per key, and hand back the ones to fetch now.
 
-    async def claim(self, host: str, limit: int, until: float) -> list[PendingRow]:
-        """Lease up to ``limit`` pending rows of ``host`` (lowest depth first) until ``until``."""
-        rows: list[PendingRow] = await self._call(self._claim, host, limit, until)
-        return rows
+        A key new to the store gets a row (the first occurrence in ``batch`` wins). A key this
+        run added before is a duplicate. A key an earlier run recorded is not fetched again
+        (``earlier_done``); one an earlier run left unfinished is fetched now
+        (``earlier_pending``). Either way the row becomes this run's: a later line with it is
+        a duplicate, and ``leftovers`` no longer returns it.
 
-    def _claim(self, host: str, limit: int, until: float) -> list[PendingRow]:
-        conn = self._connection()
-        rows = [
-            PendingRow(*row)
-            for row in conn.execute(
-                "SELECT id, url, host, request, invalid, depth, found_on FROM urls "
-                "WHERE host = ? AND state = 0 ORDER BY depth, id LIMIT ?",
-                (host, limit),
-            )
-        ]
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany(
-                "UPDATE urls SET state = 2, lease_until = ?, lease_run = ? WHERE id = ?",
-                [(until, self.run, row.id) for row in rows],
-            )
-        return rows
+        Returns:
+            The counts, and the (id, line) pairs to fetch: every new key and every earlier
+            pending one, in ``batch`` order. They are the caller's to fetch; nothing else
+            hands them out in this run.
+        """
+        ...
 
-    async def add_seeds(self, seeds: Sequence[LinkRow]) -> Committed:
-        """Add seed URLs (and skipped seeds' records) to the frontier."""
-        committed: Committed = await self._call(self._seed, seeds)
-        return committed
+    async def leftovers(self, after: int, limit: int) -> list[PendingRow]:
+        """Return up to ``limit`` rows earlier runs left unfinished that this run has not
+        taken over through ``add``, with ids above ``after``, by id (a fetch's resume).
 
-    def _seed(self, seeds: Sequence[LinkRow]) -> Committed:
-        conn = self._connection()
-        with conn:
-            conn.execute("BEGIN")
-            return self._links(seeds)
+        Paging with ``after`` set to the last id returned visits each such row once.
+        """
+        ...
 
-    async def finish_pages(self, pages: Sequence[PageDone]) -> Committed:
-        """Commit fetched pages with their links, items and parked bodies, in one transaction."""
-        committed: Committed = await self._call(self._finish_pages, pages)
-        return committed
+    async def add_links(self, links: Sequence[LinkRow]) -> Committed:
+        """Add a crawl's URLs (seeds, sitemap URLs, links of parsed parked pages), once each.
 
-    def _finish_pages(self, pages: Sequence[PageDone]) -> Committed:
-        conn = self._connection()
-        items = [
-            (page.ident, page.result.url, json.dumps(item, default=str), self.run)
-            for page in pages
-            for item in page.items
-        ]
-        with conn:
-            conn.execute("BEGIN")
-            insert_rows(
-                conn,
-                "INSERT INTO results",
-                RESULT_COLUMNS,
-                [result_row(p.ident, p.result, self.run, store_body=True) for p in pages],
-            )
-            conn.executemany(
-                "UPDATE urls SET state = 1, lease_until = NULL, lease_run = NULL WHERE id = ?",
-                [(p.ident,) for p in pages],
-            )
-            conn.executemany(
-                "INSERT INTO items (url_id, url, data, run) VALUES (?, ?, ?, ?)", items
-            )
-            conn.executemany(
-                "INSERT INTO parked (id, url, depth, content_type, body) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (p.ident, p.result.final_url or p.result.url, p.result.depth, *p.parked)
-                    for p in pages
-                    if p.parked is not None
-                ],
-            )
-            committed = self._links([link for p in pages for link in p.links])
-        return Committed(committed.new_by_host, committed.skipped, len(items))
+        A key the store has (from any run) is ignored. A new ``LinkRow`` with ``skip`` None is
+        pending, claimable by its host; one with a reason is done at once, with a record
+        ``error_kind=skip``, ``error="not fetched: ..."`` (credentials masked), no attempt.
 
-    def _links(self, links: Sequence[LinkRow]) -> Committed:
-        """Insert links inside the caller's transaction; skipped ones get their record."""
-        conn = self._connection()
-        new: Counter[str] = Counter()
-        skipped: Counter[str] = Counter()
-        for link in links:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO urls (key, url, host, depth, found_on, state, run) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    link.key,
-                    link.url,
-                    link.host,
-                    link.depth,
-                    link.found_on,
-                    _PENDING if link.skip is None else _DONE,
-                    self.run,
-                ),
-            )
-            if not cursor.rowcount:
-                continue
-            if link.skip is None:
-                new[link.host] += 1
-                continue
-            skipped[link.skip] += 1
-            record = FetchResult(
-                url=mask_credentials(link.url),
-                error_kind=link.skip,
-                error=f"not fetched: {link.skip.replace('_', ' ')}",
-                depth=link.depth,
-                found_on=link.found_on,
-                fetched_at="",
-            )
-            conn.execute(
-                f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})",
-                result_row(int(cursor.lastrowid or 0), record, self.run, store_body=False),
-            )
-        return Committed(new, skipped, 0)
+        Returns:
+            New pending rows by host, new skipped records by reason, ``items=0``.
+        """
+        ...
 
-    async def unpark(self, limit: int) -> list[tuple[int, str, int, str | None, bytes]]:
-        """Take up to ``limit`` parked bodies out of the store (id, url, depth, type, body)."""
-        rows: list[tuple[int, str, int, str | None, bytes]] = await self._call(self._unpark, limit)
-        return rows
+    async def claim(self, host: str, limit: int) -> list[PendingRow]:
+        """Lease up to ``limit`` of ``host``'s pending rows to this run and return them:
+        lowest depth first, then in the order they were added (breadth first).
 
-    def _unpark(self, limit: int) -> list[tuple[int, str, int, str | None, bytes]]:
-        return list(
-            self._connection().execute(
-                "SELECT id, url, depth, content_type, body FROM parked ORDER BY id LIMIT ?",
-                (limit,),
-            )
-        )
+        A leased row is not claimed again, by this run or any other, until it is committed,
+        skipped (``skip_rest``), or its lease is reaped. Fairness across hosts is the
+        caller's: it claims host by host (round-robin), and hosts do not share a limit.
+        """
+        ...
+
+    async def renew(self, ids: Sequence[int]) -> None:
+        """Extend this run's leases of rows ``ids`` (still in flight) by the lease time.
+
+        SQLite: nothing to do. A run holds the store (an OS lock) for its whole life, so no
+        other run can claim or reap while it lives, and its leases last as long as it does.
+        """
+        ...
+
+    async def reap(self) -> int:
+        """Return expired leases to pending, and say how many.
+
+        A lease expires when the run holding it is dead (or, in a backend shared by live
+        runs, when it was not renewed in time). A lease of this run that it renews never
+        expires. SQLite: at ``open`` every lease is a dead run's (this run holds the store),
+        so ``open`` reaps them all; later this run's leases are the only ones, and ``reap``
+        returns 0.
+        """
+        ...
+
+    async def commit(self, done: Sequence[Done]) -> Committed:
+        """Commit fetched rows, all or none: for each, its record, its row done (lease
+        ended), the links found on it (as ``add_links``), its items and its parked body.
+
+        Where records go (the store's table or a JSON lines output) and whether bodies are
+        kept is how the frontier was made, not a per-call choice. A row is committed once:
+        after the commit it is neither claimed nor a leftover in any later run.
+
+        Returns:
+            What the links added (as ``add_links``) and how many items were stored.
+        """
+        ...
+
+    async def unpark(self, limit: int) -> list[ParkedBody]:
+        """Return up to ``limit`` parked bodies, oldest first (they stay until ``unparked``)."""
+        ...
 
     async def unparked(self, ids: Sequence[int], links: Sequence[LinkRow]) -> Committed:
-        """Commit the links of parsed parked pages and drop their bodies."""
-        committed: Committed = await self._call(self._unparked, ids, links)
-        return committed
+        """Drop the parked bodies ``ids`` and add the links found in them, all or none."""
+        ...
 
-    def _unparked(self, ids: Sequence[int], links: Sequence[LinkRow]) -> Committed:
-        conn = self._connection()
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany("DELETE FROM parked WHERE id = ?", [(i,) for i in ids])
-            return self._links(links)
+    async def pending_by_host(self) -> Mapping[str, int]:
+        """Return how many pending (not leased) rows each host has; hosts with none absent."""
+        ...
 
-    async def parked_count(self) -> int:
-        """Return how many bodies wait to be parsed."""
-        count: int = await self._call(
-            lambda: self._connection().execute("SELECT count(*) FROM parked").fetchone()[0]
-        )
-        return count
+    async def earlier_records(self) -> tuple[int, int]:
+        """Return how many records earlier runs committed, and how many of those are rows
+        fetched (the rest, skipped links and robots decisions, made no attempt)."""
+        ...
 
     async def skip_rest(self, reason: str) -> int:
-        """Record every URL still pending (or leased by this run) as skipped for ``reason``."""
-        count: int = await self._call(self._skip_rest, reason)
-        return count
+        """Record every pending row, and every row this run leased and did not commit, as
+        done, not fetched, for ``reason`` (``max_pages``); return how many."""
+        ...
 
-    def _skip_rest(self, reason: str) -> int:
-        conn = self._connection()
-        # the frontier keeps a URL's password; its record shows user:***@
-        conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
-        with conn:
-            conn.execute("BEGIN")
-            cursor = conn.execute(
-                f"INSERT INTO results ({RESULT_COLUMNS}) "
-                "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
-                "NULL, NULL, NULL, 'GET', depth, found_on, ? FROM urls "
-                "WHERE state = 0 OR (state = 2 AND lease_run = ?)",
-                (reason, f"not fetched: {reason.replace('_', ' ')}", self.run, self.run),
-            )
-            conn.execute(
-                "UPDATE urls SET state = 1, lease_until = NULL, lease_run = NULL "
-                "WHERE state = 0 OR (state = 2 AND lease_run = ?)",
-                (self.run,),
-            )
-        return int(cursor.rowcount)
-
-    def _connection(self) -> Any:
-        assert self._conn is not None, "the store is not open"
-        return self._conn
+    async def finish(self, status: str, finished_at: str, summary: Mapping[str, Any]) -> None:
+        """Record how the run ended (``finished``, ``interrupted``, ``failed``...) with its
+        summary, and let go of the store. The store is closed even when this raises."""
+        ...
 
 
 def link_row(request: Request, skip: str | None) -> LinkRow:

@@ -1,0 +1,183 @@
+"""The crawl's frontier operations on a SQLite store: claims, links, leases, skips, parking.
+
+Rows of ``urls`` move pending -> leased -> done (``_schema``). A claim leases a host's next
+rows (breadth first: lowest depth, then discovery order) to the run. One run uses a store at
+a time (it holds the store's lock, ``_lock``), so at the start every lease is a dead run's:
+all are pending again. That is what lets a crawl killed with ``kill -9`` go on at once when
+restarted, whatever became of the killed process (a zombie's process id still answers).
+
+Each function runs in the store's thread, inside the caller's transaction where it says so.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Sequence
+
+from corral.http.engine._result import FetchResult
+from corral.http.store._frontier import Committed, Done, LinkRow, ParkedBody, PendingRow
+from corral.http.store._rows import result_row
+from corral.http.store._schema import (
+    CRAWL_INDEXES,
+    DONE,
+    LEASED,
+    PENDING,
+    PENDING_COLUMNS,
+    RESULT_COLUMNS,
+)
+from corral.http.web._urls import mask_credentials
+
+
+def reap(conn: sqlite3.Connection) -> int:
+    """Make the crawl's indexes, then return every lease to pending; give their count.
+
+    Called as a run opens the store: every lease is then an earlier run's, and dead.
+    """
+    conn.executescript(CRAWL_INDEXES)
+    with conn:
+        conn.execute("BEGIN")
+        cursor = conn.execute(
+            f"UPDATE urls SET state = {PENDING}, lease_run = NULL WHERE state = {LEASED}"
+        )
+    return int(cursor.rowcount)
+
+
+def claim(conn: sqlite3.Connection, run: int, host: str, limit: int) -> list[PendingRow]:
+    """Lease up to ``limit`` pending rows of ``host`` (lowest depth first) to ``run``."""
+    rows = [
+        PendingRow(*row)
+        for row in conn.execute(
+            f"SELECT {PENDING_COLUMNS} FROM urls "
+            f"WHERE host = ? AND state = {PENDING} ORDER BY depth, id LIMIT ?",
+            (host, limit),
+        )
+    ]
+    with conn:
+        conn.execute("BEGIN")
+        conn.executemany(
+            f"UPDATE urls SET state = {LEASED}, lease_run = ? WHERE id = ?",
+            [(run, row.id) for row in rows],
+        )
+    return rows
+
+
+def found(conn: sqlite3.Connection, run: int, done: Sequence[Done]) -> Committed:
+    """Store the items, parked bodies and links of committed rows (in the caller's
+    transaction)."""
+    items = [
+        (d.ident, d.result.url, json.dumps(item, default=str), run)
+        for d in done
+        for item in d.items
+    ]
+    if items:
+        conn.executemany("INSERT INTO items (url_id, url, data, run) VALUES (?, ?, ?, ?)", items)
+    parked = [
+        (d.ident, d.result.final_url or d.result.url, d.result.depth, *d.parked)
+        for d in done
+        if d.parked is not None
+    ]
+    if parked:
+        conn.executemany(
+            "INSERT INTO parked (id, url, depth, content_type, body) VALUES (?, ?, ?, ?, ?)",
+            parked,
+        )
+    links = [link for d in done for link in d.links]
+    committed = add_links(conn, run, links) if links else Committed({}, {}, 0)
+    return Committed(committed.new_by_host, committed.skipped, len(items))
+
+
+def add_links(conn: sqlite3.Connection, run: int, links: Sequence[LinkRow]) -> Committed:
+    """Insert links once each (in the caller's transaction); skipped ones get their record."""
+    new: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    for link in links:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO urls (key, url, host, depth, found_on, state, run) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                link.key,
+                link.url,
+                link.host,
+                link.depth,
+                link.found_on,
+                PENDING if link.skip is None else DONE,
+                run,
+            ),
+        )
+        if not cursor.rowcount:
+            continue
+        if link.skip is None:
+            new[link.host] += 1
+            continue
+        skipped[link.skip] += 1
+        conn.execute(
+            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})",
+            result_row(int(cursor.lastrowid or 0), _skip_record(link), run, store_body=False),
+        )
+    return Committed(new, skipped, 0)
+
+
+def _skip_record(link: LinkRow) -> FetchResult:
+    assert link.skip is not None
+    return FetchResult(
+        url=mask_credentials(link.url),
+        error_kind=link.skip,
+        error=f"not fetched: {link.skip.replace('_', ' ')}",
+        depth=link.depth,
+        found_on=link.found_on,
+        fetched_at="",
+    )
+
+
+def unpark(conn: sqlite3.Connection, limit: int) -> list[ParkedBody]:
+    """Return up to ``limit`` parked bodies, oldest first."""
+    return [
+        ParkedBody(*row)
+        for row in conn.execute(
+            "SELECT id, url, depth, content_type, body FROM parked ORDER BY id LIMIT ?", (limit,)
+        )
+    ]
+
+
+def unparked(
+    conn: sqlite3.Connection, run: int, ids: Sequence[int], links: Sequence[LinkRow]
+) -> Committed:
+    """Drop parsed parked bodies and add the links found in them, in one transaction."""
+    with conn:
+        conn.execute("BEGIN")
+        conn.executemany("DELETE FROM parked WHERE id = ?", [(i,) for i in ids])
+        return add_links(conn, run, links)
+
+
+def pending_by_host(conn: sqlite3.Connection) -> Counter[str]:
+    """Return how many pending rows each host has."""
+    rows = conn.execute(f"SELECT host, count(*) FROM urls WHERE state = {PENDING} GROUP BY host")
+    return Counter(dict(rows))
+
+
+def earlier_records(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Return how many records the store holds, and how many of them are pages fetched
+    (read as the run opens: all are earlier runs')."""
+    records, fetched = conn.execute(
+        "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM results"
+    ).fetchone()
+    return int(records), int(fetched)
+
+
+def skip_rest(conn: sqlite3.Connection, run: int, reason: str) -> int:
+    """Record every URL still pending (or leased by ``run``) as skipped for ``reason``."""
+    # the frontier keeps a URL's password; its record shows user:***@
+    conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
+    rest = f"state = {PENDING} OR (state = {LEASED} AND lease_run = ?)"
+    with conn:
+        conn.execute("BEGIN")
+        cursor = conn.execute(
+            f"INSERT INTO results ({RESULT_COLUMNS}) "
+            "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
+            f"NULL, NULL, NULL, 'GET', depth, found_on, ? FROM urls WHERE {rest}",
+            (reason, f"not fetched: {reason.replace('_', ' ')}", run, run),
+        )
+        conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE {rest}", (run,))
+    return int(cursor.rowcount)

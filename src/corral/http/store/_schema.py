@@ -1,0 +1,107 @@
+"""The SQLite store's tables, the states of a URL row, and reading a store's rows back."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+SCHEMA_VERSION = 1
+# urls.lease_until is unused: leases are held by the run that holds the store (the lock,
+# ``_lock``), never by a deadline. Kept so stores made by earlier versions open unchanged.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    argv TEXT,
+    summary TEXT,
+    pid INTEGER,
+    hostname TEXT
+);
+CREATE TABLE IF NOT EXISTS urls (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    host TEXT NOT NULL,
+    request TEXT,
+    invalid TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    found_on TEXT,
+    state INTEGER NOT NULL DEFAULT 0,
+    run INTEGER NOT NULL,
+    lease_until REAL,
+    lease_run INTEGER
+);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    url_id INTEGER NOT NULL REFERENCES urls (id),
+    url TEXT NOT NULL,
+    data TEXT NOT NULL,
+    run INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parked (
+    id INTEGER PRIMARY KEY REFERENCES urls (id),
+    url TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    content_type TEXT,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY REFERENCES urls (id),
+    url TEXT NOT NULL,
+    final_url TEXT,
+    status INTEGER,
+    ok INTEGER NOT NULL,
+    error_kind TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    elapsed_ms REAL NOT NULL,
+    fetched_at TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    content_type TEXT,
+    headers TEXT,
+    sha256 TEXT,
+    body BLOB,
+    body_path TEXT,
+    method TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    found_on TEXT,
+    run INTEGER NOT NULL
+);
+"""
+
+# urls.state: pending -> leased (a crawl's claim) -> done (its record is committed). SQL
+# writes them as literals (f-strings), not parameters: SQLite uses a partial index
+# (``WHERE state = 0``) only for a query whose own WHERE names the same literal.
+PENDING, DONE, LEASED = 0, 1, 2
+
+# The crawl's own indexes: claims by host (breadth first) and this run's leases (skip_rest).
+# A fetch never claims, so it does not pay for keeping them up to date.
+CRAWL_INDEXES = f"""
+CREATE INDEX IF NOT EXISTS urls_host_pending ON urls (host, depth, id) WHERE state = {PENDING};
+CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = {LEASED};
+"""
+
+TABLES = ("results", "items", "urls", "runs")
+URL_COLUMNS = "id, key, url, host, request, invalid, depth, found_on, run"
+PENDING_COLUMNS = "id, url, host, request, invalid, depth, found_on"  # a PendingRow's
+RESULT_COLUMNS = (
+    "id, url, final_url, status, ok, error_kind, error, attempts, elapsed_ms, fetched_at, "
+    "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run"
+)
+
+
+def rows_of(path: str, table: str = "results") -> Iterable[dict[str, Any]]:
+    """Yield the rows of a store's table as dicts (for export and tests)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY id"):
+            yield dict(row)
+    finally:
+        conn.close()
