@@ -1,17 +1,19 @@
-"""The exceptions corral raises.
+"""The exceptions corral raises: the root ``CorralError`` and the errors defined here.
 
-The tree::
+Each package owns its errors under the root and exports them where they are raised (the
+guard's ``BlockingCallError`` lives in ``corral.guard``); this module is the toolkit's bottom
+and imports nothing of corral. The whole tree::
 
     CorralError
     ├── DeadlineExceeded        (also TimeoutError)  fail_after's deadline passed
     ├── QueueTimeout            (also TimeoutError)  a wait for a slot, token or resource ran out
     ├── PoolClosed                                   acquire on a closed Pool
-    ├── ScopeClosed                                  spawn on a scope that is finishing
+    ├── ScopeClosed                                  spawn or start_soon on a finishing scope
     ├── BridgeError                                  run_sync could not complete
     │   └── BridgeDeadlock                           waited on the caller's blocked loop
     ├── BadURL                  (also ValueError)    a URL corral will not fetch (why, in words)
     ├── BadScope                (also ValueError)    crawl scope rules that cannot work
-    ├── BlockingCallError                            guard strict mode: a blocking call on the loop
+    ├── BlockingCallError       (corral.guard)       guard strict mode: a blocking call on the loop
     └── CliError                                     carries an exit code and a one-line message
         ├── UsageError          (exit 2)             a bad flag or argument
         ├── InputError          (exit 2)             an unreadable or malformed input
@@ -23,11 +25,6 @@ is an ``Outcome``, a failed URL is a recorded result.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from corral.guard import Finding
 
 
 class CorralError(Exception):
@@ -71,17 +68,6 @@ class BadURL(CorralError, ValueError):
 
 class BadScope(CorralError, ValueError):
     """Crawl scope rules that cannot work: a bad pattern, scope kind, depth or seed."""
-
-
-class BlockingCallError(CorralError):
-    """A blocking call was made on the event loop's thread while the guard was in strict mode.
-
-    The guard records the finding before raising, so catching this error does not hide it.
-    """
-
-    def __init__(self, message: str, *, finding: Finding) -> None:
-        super().__init__(message)
-        self.finding = finding
 
 
 class CliError(CorralError):
