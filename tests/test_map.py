@@ -370,9 +370,13 @@ async def _identity(i: int) -> int:
 
 def test_a_dropped_run_warns_like_a_coroutine_at_the_line_that_made_it() -> None:
     """A MapRun collected without being awaited or entered warns 'was never awaited'."""
-    with pytest.warns(RuntimeWarning, match=r"corral\.map\(_identity\) was never awaited") as w:
+
+    def drop_a_run() -> None:
         corral.map(_identity, range(3), limit=2)  # the forgotten await
         gc.collect()
+
+    with pytest.warns(RuntimeWarning, match=r"corral\.map\(_identity\) was never awaited") as w:
+        drop_a_run()
     assert w[0].filename == __file__
 
 

@@ -293,9 +293,13 @@ async def test_policy_object_is_reusable() -> None:
 
 def test_a_dropped_retry_call_warns_like_a_coroutine_at_the_line_that_made_it() -> None:
     """A RetryCall collected without being awaited warns 'was never awaited', where it was made."""
-    with pytest.warns(RuntimeWarning, match=r"corral\.retry\(.*\) was never awaited") as w:
+
+    def drop_a_call() -> None:
         corral.retry(Flaky(0))  # the forgotten await
         gc.collect()
+
+    with pytest.warns(RuntimeWarning, match=r"corral\.retry\(.*\) was never awaited") as w:
+        drop_a_call()
     assert w[0].filename == __file__
 
 

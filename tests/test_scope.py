@@ -288,7 +288,7 @@ async def test_start_soon_without_a_limit_checks_fn_returns_a_coroutine() -> Non
 async def test_on_error_raise_is_the_default_and_cancel_is_a_deprecated_spelling() -> None:
     """on_error="raise" (map's word) is the default; "cancel" still works but warns."""
     error = ValueError("child")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="child"):
         async with corral.open_scope(on_error="raise") as scope:
             sibling = await scope.spawn(_sleep_then, 100)
             await scope.spawn(_fail_after_sleep, 1, error)
@@ -296,7 +296,7 @@ async def test_on_error_raise_is_the_default_and_cancel_is_a_deprecated_spelling
     with pytest.warns(DeprecationWarning, match='on_error="raise"') as warned:
         old = corral.open_scope(on_error="cancel")  # type: ignore[arg-type]
     assert warned[0].filename == __file__
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="child"):
         async with old as scope:
             sibling = await scope.spawn(_sleep_then, 100)
             await scope.spawn(_fail_after_sleep, 1, error)

@@ -14,8 +14,8 @@ from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from corral.lint._config import LintConfig
-    from corral.lint._engine import lint_paths, lint_source
     from corral.lint._finding import Finding
+    from corral.lint._lint import lint_paths, lint_source
     from corral.lint._report import FORMATS, RULES, RuleInfo, render
 
 _HOMES = {
@@ -24,8 +24,8 @@ _HOMES = {
     "Finding": "corral.lint._finding",
     "LintConfig": "corral.lint._config",
     "RuleInfo": "corral.lint._report",
-    "lint_paths": "corral.lint._engine",
-    "lint_source": "corral.lint._engine",
+    "lint_paths": "corral.lint._lint",
+    "lint_source": "corral.lint._lint",
     "render": "corral.lint._report",
 }
 

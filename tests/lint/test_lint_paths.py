@@ -1,4 +1,4 @@
-"""The engine: discovery, module names, the public API's shapes, parallel runs, corral itself."""
+"""lint_paths and lint_source: discovery, module names, API shapes, parallel runs, corral itself."""
 
 from __future__ import annotations
 
