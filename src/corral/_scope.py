@@ -61,7 +61,7 @@ class Scope:
 
     @property
     def running(self) -> int:
-        """Return how many children are running now."""
+        """Return how many children are running now (``start_soon`` ones queued included)."""
         return len(self._tasks)
 
     async def spawn(
