@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, overload
 
 from corral._mapworkers import MISSING, MapWorkers
-from corral._options import check_on_error, check_seconds, check_whole, is_number
+from corral._options import OnError, check_on_error, check_seconds, check_whole, is_number
 from corral._outcome import Outcome
 from corral._ratelimit import RateLimit
 from corral._unawaited import Site, caller_site, warn_never_awaited
@@ -154,7 +154,7 @@ def map(  # shadows the builtin on purpose: corral.map is the async, bounded map
     *,
     limit: int,
     ordered: bool = True,
-    on_error: Literal["raise", "collect"] = "raise",
+    on_error: OnError = "raise",
     rate: str | float | RateLimit | None = None,
     timeout: float | None = None,
     queue_timeout: float | None = None,

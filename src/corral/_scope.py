@@ -116,7 +116,7 @@ class Scope:
             TypeError: ``fn`` is a coroutine object or (called at once when the scope has no
                 limit) does not return a coroutine.
         """
-        require_function(fn, usage="write scope.start_soon(fetch, url), not (fetch(url))")
+        require_function(fn, usage="write scope.start_soon(fetch, url), not start_soon(fetch(url))")
         self._check_open()
         if self._slots is None:
             return self._start(_coroutine(fn, args), name)
