@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+from types import ModuleType
+
+import pytest
 
 import corral
+import corral.guard
+import corral.http
+import corral.lint
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -87,3 +95,39 @@ def test_every_exported_exception_is_under_corral_error() -> None:
                 assert issubclass(value, corral.CorralError), f"{package.__name__}.{name}"
     assert {"BadURL", "BadScope", "ResourceExhausted"} <= set(corral.http.__all__)
     assert not {"CliError", "UsageError", "InputError", "OutputError"} & set(corral.__all__)
+
+
+def _errors_defined_in(package: ModuleType) -> set[type[BaseException]]:
+    """Return the ``CorralError`` subclasses defined in ``package``'s modules (all imported)."""
+    found: set[type[BaseException]] = set()
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if info.name.endswith("_pytest_plugin"):
+            continue  # a pytest entry point, loaded by pytest itself
+        module = importlib.import_module(info.name)
+        found.update(
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, corral.CorralError)
+            and value.__module__ in (info.name, package.__name__)
+        )
+    return found
+
+
+@pytest.mark.parametrize(
+    "package", [corral.guard, corral.http, corral.lint], ids=lambda p: p.__name__
+)
+def test_each_package_exports_the_errors_it_defines(package: ModuleType) -> None:
+    """An error a package raises is defined in it, exported from it, under ``CorralError``."""
+    for error in _errors_defined_in(package):
+        assert error.__name__ in package.__all__, f"{package.__name__} does not export {error}"
+        assert getattr(package, error.__name__) is error
+
+
+def test_the_guards_blocking_call_error_lives_in_the_guard() -> None:
+    """``BlockingCallError`` is ``corral.guard``'s, a ``CorralError``, and not the toolkit's."""
+    assert issubclass(corral.guard.BlockingCallError, corral.CorralError)
+    assert corral.guard.BlockingCallError.__module__ == "corral.guard"
+    assert corral.guard.BlockingCallError in _errors_defined_in(corral.guard)
+    assert not hasattr(corral, "BlockingCallError")
+    assert not hasattr(importlib.import_module("corral._exceptions"), "BlockingCallError")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 from collections.abc import AsyncIterator, Iterator
 
@@ -361,3 +362,38 @@ async def test_empty_input() -> None:
     assert await corral.map(work, [], limit=3) == []
     async with corral.map(work, [], limit=3) as stream:
         assert [x async for x in stream] == []
+
+
+async def _identity(i: int) -> int:
+    return i
+
+
+def test_a_dropped_run_warns_like_a_coroutine_at_the_line_that_made_it() -> None:
+    """A MapRun collected without being awaited or entered warns 'was never awaited'."""
+
+    def drop_a_run() -> None:
+        corral.map(_identity, range(3), limit=2)  # the forgotten await
+        gc.collect()
+
+    with pytest.warns(RuntimeWarning, match=r"corral\.map\(_identity\) was never awaited") as w:
+        drop_a_run()
+    assert w[0].filename == __file__
+
+
+async def test_a_run_awaited_entered_or_iterated_does_not_warn(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """Awaiting, entering, or even wrongly iterating a run (a TypeError) gives no warning."""
+    assert await corral.map(_identity, range(3), limit=2) == [0, 1, 2]
+    async with corral.map(_identity, range(3), limit=2) as stream:
+        assert sorted([x async for x in stream]) == [0, 1, 2]
+    with pytest.raises(TypeError):
+        corral.map(_identity, range(3), limit=2).__aiter__()
+    gc.collect()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_on_error_raise_is_the_only_word_for_failing_fast() -> None:
+    """map takes "raise" and "collect"; open_scope's old word "cancel" is not taken here."""
+    with pytest.raises(ValueError, match="'raise' or 'collect'"):
+        corral.map(_identity, [], limit=1, on_error="cancel")  # type: ignore[call-overload]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 from collections.abc import Awaitable, Callable
 
@@ -288,3 +289,24 @@ async def test_policy_object_is_reusable() -> None:
     assert await policy.call(Flaky(1)) == "ok"
     wrapped = policy.wrap(Flaky(1))
     assert await wrapped() == "ok"
+
+
+def test_a_dropped_retry_call_warns_like_a_coroutine_at_the_line_that_made_it() -> None:
+    """A RetryCall collected without being awaited warns 'was never awaited', where it was made."""
+
+    def drop_a_call() -> None:
+        corral.retry(Flaky(0))  # the forgotten await
+        gc.collect()
+
+    with pytest.warns(RuntimeWarning, match=r"corral\.retry\(.*\) was never awaited") as w:
+        drop_a_call()
+    assert w[0].filename == __file__
+
+
+async def test_an_awaited_retry_call_does_not_warn(recwarn: pytest.WarningsRecorder) -> None:
+    """Awaiting the call, or calling it by mistake (bare decorator), gives no warning."""
+    assert await corral.retry(Flaky(1), backoff=0) == "ok"
+    with pytest.raises(TypeError):
+        corral.retry(Flaky(0))()
+    gc.collect()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

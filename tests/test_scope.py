@@ -211,6 +211,100 @@ async def test_spawn_refuses_when_not_open_or_given_a_coroutine() -> None:
         await scope.spawn(_sleep_then, 0)
 
 
+async def test_start_soon_starts_a_child_without_awaiting() -> None:
+    """start_soon is a plain call: the child is started and its task returned at once."""
+    async with corral.open_scope() as scope:
+        task = scope.start_soon(_sleep_then, 0, "done")
+        assert scope.running == 1
+    assert task.result() == "done"
+
+
+@pytest.mark.virtual_time
+async def test_start_soon_with_a_limit_queues_children_in_order() -> None:
+    """Past the limit, start_soon never waits: its children queue and call fn only with a slot."""
+    started: list[int] = []
+    running = peak = 0
+
+    async def child(i: int) -> None:
+        nonlocal running, peak
+        started.append(i)
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(1)
+        running -= 1
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with corral.open_scope(limit=2) as scope:
+        for i in range(6):
+            scope.start_soon(child, i)
+        assert loop.time() == start  # nothing waited
+        await asyncio.sleep(0)
+        assert started == [0, 1]  # the rest hold no coroutine yet
+    assert started == [0, 1, 2, 3, 4, 5]
+    assert peak == 2
+    assert loop.time() - start == pytest.approx(3)
+
+
+@pytest.mark.virtual_time
+async def test_start_soon_queued_children_are_cancelled_uncalled_when_a_sibling_fails() -> None:
+    """A failure cancels children still queued for a slot; their function is never called."""
+    called: list[int] = []
+
+    async def child(i: int) -> None:
+        called.append(i)
+        await asyncio.sleep(10)
+
+    error = ValueError("first")
+    with pytest.raises(ValueError, match="first"):
+        async with corral.open_scope(limit=1) as scope:
+            scope.start_soon(_fail_after_sleep, 1, error)
+            queued = [scope.start_soon(child, i) for i in range(3)]
+    assert called == []
+    assert all(task.cancelled() for task in queued)
+
+
+async def test_start_soon_refuses_when_not_open_or_given_a_coroutine() -> None:
+    """start_soon before entering, after leaving, or with a coroutine object is refused."""
+    scope = corral.open_scope(limit=1)
+    with pytest.raises(corral.ScopeClosed, match="enter"):
+        scope.start_soon(_sleep_then, 0)
+    async with scope:
+        coro = _sleep_then(0)
+        with pytest.raises(TypeError, match="coroutine object"):
+            scope.start_soon(coro)  # type: ignore[arg-type]
+    with pytest.raises(corral.ScopeClosed, match="finishing"):
+        scope.start_soon(_sleep_then, 0)
+
+
+async def test_start_soon_without_a_limit_checks_fn_returns_a_coroutine() -> None:
+    """Without a limit fn is called at once, so a sync function is a TypeError right there."""
+    async with corral.open_scope() as scope:
+        with pytest.raises(TypeError, match="async function"):
+            scope.start_soon(len, "abc")  # type: ignore[arg-type]
+
+
+@pytest.mark.virtual_time
+async def test_on_error_raise_is_the_default_and_cancel_is_a_deprecated_spelling() -> None:
+    """on_error="raise" (map's word) is the default; "cancel" still works but warns."""
+    error = ValueError("child")
+    with pytest.raises(ValueError, match="child"):
+        async with corral.open_scope(on_error="raise") as scope:
+            sibling = await scope.spawn(_sleep_then, 100)
+            await scope.spawn(_fail_after_sleep, 1, error)
+    assert sibling.cancelled()
+    with pytest.warns(DeprecationWarning, match='on_error="raise"') as warned:
+        old = corral.open_scope(on_error="cancel")  # type: ignore[arg-type]
+    assert warned[0].filename == __file__
+    with pytest.raises(ValueError, match="child"):
+        async with old as scope:
+            sibling = await scope.spawn(_sleep_then, 100)
+            await scope.spawn(_fail_after_sleep, 1, error)
+    assert sibling.cancelled()
+    with pytest.raises(ValueError, match="'raise' or 'collect'"):
+        corral.open_scope(on_error="ignore")  # type: ignore[arg-type]
+
+
 @pytest.mark.virtual_time
 async def test_children_may_spawn_while_the_scope_waits() -> None:
     """A child can spawn a grandchild into the scope after the body has finished."""

@@ -1,9 +1,9 @@
 """Checks on what users pass where corral expects a function to call later.
 
 The field reports' retry helper took a coroutine *object* and awaited it again on the second
-attempt. Everywhere corral calls user code later (``retry``, ``spawn``, ``run_sync``) it takes
-the function and its arguments instead, and turns a coroutine object into an immediate
-``TypeError`` (closing it, so no "never awaited" warning follows the error).
+attempt. Everywhere corral calls user code later (``retry``, ``spawn``, ``start_soon``,
+``run_sync``) it takes the function and its arguments instead, and turns a coroutine object
+into an immediate ``TypeError`` (closing it, so no "never awaited" warning follows the error).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from the face: ``corral.http``, ``corral.guard``; the whole tree is drawn in
     ├── DeadlineExceeded        (also TimeoutError)  fail_after's deadline passed
     ├── QueueTimeout            (also TimeoutError)  a wait for a slot, token or resource ran out
     ├── PoolClosed                                   acquire on a closed Pool
-    ├── ScopeClosed                                  spawn on a scope that is finishing
+    ├── ScopeClosed                                  spawn or start_soon on a finishing scope
     └── BridgeError                                  run_sync could not complete
         └── BridgeDeadlock                           waited on the caller's blocked loop
 
@@ -17,11 +17,6 @@ is an ``Outcome``, a failed URL is a recorded result.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from corral.guard import Finding
 
 
 class CorralError(Exception):
@@ -53,14 +48,3 @@ class BridgeError(CorralError, RuntimeError):
 
 class BridgeDeadlock(BridgeError):
     """The coroutine given to ``run_sync`` waited on the caller's loop, which run_sync blocks."""
-
-
-class BlockingCallError(CorralError):
-    """A blocking call was made on the event loop's thread while the guard was in strict mode.
-
-    The guard records the finding before raising, so catching this error does not hide it.
-    """
-
-    def __init__(self, message: str, *, finding: Finding) -> None:
-        super().__init__(message)
-        self.finding = finding

@@ -8,7 +8,15 @@ wrong one is a ``TypeError`` naming the option, before anything runs.
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, Literal
+
+OnError = Literal["raise", "collect"]
+"""What a failing child or call does to the others, one word for ``map`` and ``open_scope``.
+
+``"raise"``: the first failure cancels the rest and is raised as itself; ``"collect"``: each
+fails alone and its error is kept. ``open_scope`` said ``"cancel"`` for ``"raise"`` until issue 14.
+"""
 
 
 def is_number(value: object) -> bool:
@@ -51,6 +59,24 @@ def check_error_filter(value: Any) -> None:
         "retry_on must be an exception type, a tuple of them, or a function of the error, "
         f"not {_shown(value)}"
     )
+
+
+def check_on_error(value: object, *, legacy_cancel: bool = False, stacklevel: int = 3) -> OnError:
+    """Return ``value`` as an ``OnError``; ``"cancel"`` (where ``legacy_cancel``) is ``"raise"``.
+
+    Raises:
+        ValueError: ``value`` is not one of the words.
+    """
+    if value == "cancel" and legacy_cancel:
+        warnings.warn(
+            'on_error="cancel" is deprecated: write on_error="raise" (the same behaviour)',
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        return "raise"
+    if value == "raise" or value == "collect":
+        return value
+    raise ValueError(f"on_error must be 'raise' or 'collect', not {value!r}")
 
 
 def _shown(value: object) -> str:

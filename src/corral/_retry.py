@@ -30,6 +30,7 @@ from corral._options import (
     check_whole,
     is_number,
 )
+from corral._unawaited import Site, caller_site, warn_never_awaited
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -291,19 +292,33 @@ def _check_callable(fn: object) -> None:
 
 
 class RetryCall(Generic[R]):
-    """A pending retried call: await it once. Returned by ``retry(fn, *args, ...)``."""
+    """A pending retried call: await it once. Returned by ``retry(fn, *args, ...)``.
 
-    __slots__ = ("_args", "_fn", "_policy")
+    Collected without being awaited, it warns ``RuntimeWarning: corral.retry(fn) was never
+    awaited`` at the line that made it, as a dropped coroutine does.
+    """
 
-    def __init__(self, policy: RetryPolicy, fn: Callable[..., Awaitable[R]], args: Any) -> None:
+    __slots__ = ("_args", "_fn", "_policy", "_site", "_used")
+
+    def __init__(
+        self, policy: RetryPolicy, fn: Callable[..., Awaitable[R]], args: Any, *, site: Site
+    ) -> None:
         self._policy = policy
         self._fn = fn
         self._args = args
+        self._site = site
+        self._used = False
+
+    def __del__(self) -> None:
+        if not self._used:
+            warn_never_awaited(f"corral.retry({self._fn!r})", self._site)
 
     def __await__(self) -> Generator[Any, None, R]:
+        self._used = True
         return self._policy.call(self._fn, *self._args).__await__()
 
     def __call__(self, *args: object, **kwargs: object) -> None:
+        self._used = True  # the error below says what to do; a warning too would be noise
         raise TypeError(
             "this is a retried call, not a decorated function: decorate with "
             "@corral.retry() (with parentheses), or await corral.retry(fn, *args)"
@@ -363,4 +378,4 @@ def retry(
             raise TypeError("retry() got arguments but no function")
         return _Decorator(policy)
     _check_callable(fn)
-    return RetryCall(policy, fn, args)
+    return RetryCall(policy, fn, args, site=caller_site())

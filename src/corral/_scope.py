@@ -9,7 +9,9 @@ propagates. It differs where the field reports needed something else:
   others are listed in a note and kept in ``scope.errors``);
 - ``on_error="collect"`` lets children fail without disturbing their siblings;
 - ``limit=`` makes ``spawn`` wait while the scope is full, and the child's coroutine is only
-  created once it has a slot (backpressure with memory bounded by the limit);
+  created once it has a slot (backpressure with memory bounded by the limit); ``start_soon``
+  (sync, like trio's and anyio's) never waits: past the limit its child is a task queued for a
+  slot, its function called only once it has one;
 - ``on_exit`` callbacks run after the children, shielded from cancellation and time-bounded.
 """
 
@@ -23,6 +25,7 @@ from typing import Any, Literal, TypeVar
 
 from corral._callables import require_function
 from corral._exceptions import ScopeClosed
+from corral._options import OnError, check_on_error
 
 R = TypeVar("R")
 
@@ -30,15 +33,12 @@ R = TypeVar("R")
 class Scope:
     """A set of child tasks that the scope's ``async with`` block waits for; see ``open_scope``."""
 
-    def __init__(
-        self, *, limit: int | None, on_error: Literal["cancel", "collect"], cleanup_timeout: float
-    ) -> None:
+    def __init__(self, *, limit: int | None, on_error: OnError, cleanup_timeout: float) -> None:
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
-        if on_error not in ("cancel", "collect"):
-            raise ValueError(f"on_error must be 'cancel' or 'collect', not {on_error!r}")
-        self._collect = on_error == "collect"
+        self._collect = check_on_error(on_error, legacy_cancel=True) == "collect"
         self._slots = asyncio.Semaphore(limit) if limit is not None else None
+        self._holding: set[asyncio.Task[Any]] = set()  # children that hold one of the slots
         self._cleanup_timeout = cleanup_timeout
         self._cleanups: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -61,7 +61,7 @@ class Scope:
 
     @property
     def running(self) -> int:
-        """Return how many children are running now."""
+        """Return how many children are running now (``start_soon`` ones queued included)."""
         return len(self._tasks)
 
     async def spawn(
@@ -89,14 +89,49 @@ class Scope:
                 self._slots.release()
                 raise
         try:
-            coro = fn(*args)
-            if not inspect.iscoroutine(coro):
-                raise TypeError(f"spawn needs an async function; {fn!r} returned {coro!r}")
-            task = asyncio.get_running_loop().create_task(coro, name=name)
+            task = self._start(_coroutine(fn, args), name)
         except BaseException:
             if self._slots is not None:
                 self._slots.release()
             raise
+        if self._slots is not None:
+            self._holding.add(task)
+        return task
+
+    def start_soon(
+        self, fn: Callable[..., Coroutine[Any, Any, R]], /, *args: Any, name: str | None = None
+    ) -> asyncio.Task[R]:
+        """Start ``fn(*args)`` as a child task now, without waiting (trio's and anyio's form).
+
+        In a scope with a ``limit`` that is full, the child is a task queued for a slot, in
+        turn with waiting ``spawn`` calls; ``fn`` is called only once it has one, so a child
+        cancelled while queued never made a coroutine. The queue is not bounded: for
+        backpressure, ``await scope.spawn(...)``.
+
+        Returns:
+            The child's task.
+
+        Raises:
+            ScopeClosed: the scope has not been entered, is cancelling its children, or is done.
+            TypeError: ``fn`` is a coroutine object or (called at once when the scope has no
+                limit) does not return a coroutine.
+        """
+        require_function(fn, usage="write scope.start_soon(fetch, url), not start_soon(fetch(url))")
+        self._check_open()
+        if self._slots is None:
+            return self._start(_coroutine(fn, args), name)
+        return self._start(self._when_free(fn, args), name)
+
+    async def _when_free(self, fn: Callable[..., Coroutine[Any, Any, R]], args: Any) -> R:
+        assert self._slots is not None
+        await self._slots.acquire()
+        task = asyncio.current_task()
+        assert task is not None
+        self._holding.add(task)
+        return await _coroutine(fn, args)
+
+    def _start(self, coro: Coroutine[Any, Any, R], name: str | None) -> asyncio.Task[R]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._on_task_done)
         return task
@@ -136,7 +171,9 @@ class Scope:
 
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if self._slots is not None:
+        if task in self._holding:
+            assert self._slots is not None
+            self._holding.discard(task)
             self._slots.release()
         if not self._tasks and self._all_done is not None and not self._all_done.done():
             self._all_done.set_result(None)
@@ -250,22 +287,31 @@ class Scope:
         return isinstance(exc, asyncio.CancelledError)
 
 
+def _coroutine(fn: Callable[..., Coroutine[Any, Any, R]], args: Any) -> Coroutine[Any, Any, R]:
+    coro = fn(*args)
+    if not inspect.iscoroutine(coro):
+        raise TypeError(f"a scope needs an async function; {fn!r} returned {coro!r}")
+    return coro
+
+
 def open_scope(
     *,
     limit: int | None = None,
-    on_error: Literal["cancel", "collect"] = "cancel",
+    on_error: OnError = "raise",
     cleanup_timeout: float = 5.0,
 ) -> Scope:
     """Open a scope that owns child tasks: ``async with corral.open_scope() as scope:``.
 
-    On exit the scope waits for every child. With ``on_error="cancel"`` (default) a failing
+    On exit the scope waits for every child. With ``on_error="raise"`` (default) a failing
     child cancels its siblings and the body, and its exception is raised as is; with
     ``"collect"`` children fail alone and their errors are in ``scope.errors``. A
     ``KeyboardInterrupt`` or ``SystemExit`` in a child always cancels everything and propagates.
 
     Args:
-        limit: the most children at once; ``spawn`` waits for a free slot (None: no bound).
-        on_error: ``"cancel"`` or ``"collect"``.
+        limit: the most children at once; ``spawn`` waits for a free slot, ``start_soon``
+            queues (None: no bound).
+        on_error: ``"raise"`` or ``"collect"`` (the words of ``corral.map``); ``"cancel"``,
+            the old spelling of ``"raise"``, still works with a ``DeprecationWarning``.
         cleanup_timeout: seconds each ``on_exit`` callback may take.
 
     Returns:
@@ -274,4 +320,5 @@ def open_scope(
     Raises:
         ValueError: ``limit`` below 1 or an unknown ``on_error``.
     """
+    on_error = check_on_error(on_error, legacy_cancel=True)  # warns at the caller's line
     return Scope(limit=limit, on_error=on_error, cleanup_timeout=cleanup_timeout)

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from corral._exceptions import BlockingCallError
     from corral.guard._config import GuardConfig
+    from corral.guard._exceptions import BlockingCallError
     from corral.guard._finding import Finding, FindingKind, Frame
     from corral.guard._guard import Guard, install, uninstall, watch
     from corral.guard._report import format_json, format_text
     from corral.guard._runner import ScriptResult, run_script
 
 _HOMES = {
-    "BlockingCallError": "corral._exceptions",
+    "BlockingCallError": "corral.guard._exceptions",
     "Finding": "corral.guard._finding",
     "FindingKind": "corral.guard._finding",
     "Frame": "corral.guard._finding",

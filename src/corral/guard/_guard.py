@@ -11,8 +11,8 @@ from types import TracebackType
 from typing import Self
 
 from corral.guard._config import GuardConfig
-from corral.guard._engine import ENGINE
 from corral.guard._finding import Finding
+from corral.guard._hooks import HOOKS
 from corral.guard._report import format_json, format_text
 
 
@@ -66,14 +66,14 @@ class Guard:
         """Switch the guard on (it becomes the innermost active guard)."""
         if not self._active:
             self._active = True
-            ENGINE.push(self)
+            HOOKS.push(self)
         return self
 
     def stop(self) -> Self:
         """Collect garbage (so objects dropped inside are reported), then switch the guard off."""
         if self._active:
             gc.collect()
-            ENGINE.remove(self)
+            HOOKS.remove(self)
             self._active = False
         return self
 
@@ -195,4 +195,4 @@ def _report_at_exit(guard: Guard) -> None:
         print(guard.text(), file=sys.stderr)
 
 
-atexit.register(ENGINE.shutdown)
+atexit.register(HOOKS.shutdown)

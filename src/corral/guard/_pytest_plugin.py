@@ -106,7 +106,7 @@ class GuardPlugin:
         self._functions: dict[tuple[str, str], list[str]] = {}
         self.late: list[Finding] = []
 
-    # -- TestContext: name tests for the engine ----------------------------------------------
+    # -- TestContext: name tests for the hooks -----------------------------------------------
 
     def current(self) -> str | None:
         """Return the node id of the running test."""
@@ -126,9 +126,9 @@ class GuardPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from corral.guard._engine import ENGINE
+        from corral.guard._hooks import HOOKS
 
-        ENGINE.tests = self
+        HOOKS.tests = self
         self.session_guard.start()
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -142,10 +142,10 @@ class GuardPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from corral.guard._engine import ENGINE
+        from corral.guard._hooks import HOOKS
 
         self.session_guard.stop()
-        ENGINE.tests = None
+        HOOKS.tests = None
         self.late.extend(self.session_guard.findings)
         if self.late and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

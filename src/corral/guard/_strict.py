@@ -25,8 +25,8 @@ from dataclasses import replace
 from types import CodeType, FrameType
 from typing import Protocol, SupportsIndex
 
-from corral._exceptions import BlockingCallError
 from corral.guard._apiname import public_name
+from corral.guard._exceptions import BlockingCallError
 from corral.guard._finding import Finding, FindingKind
 from corral.guard._frames import ASYNC_CODE_FLAGS, is_user_code, stack_of, walk
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from corral.http.engine._result import ERROR_KINDS, FetchResult
     from corral.http.fetcher._fetcher import Fetcher, fetch, open_fetcher
     from corral.http.report._stats import FetchStatistics
+    from corral.http.store._faults import StoreError
 
 _HOMES = {
     "BadScope": "corral.http._errors",
@@ -35,6 +36,7 @@ _HOMES = {
     "Page": "corral.http.crawler._config",
     "Parsed": "corral.http.crawler._config",
     "Request": "corral.http.engine._request",
+    "StoreError": "corral.http.store._faults",
     "fetch": "corral.http.fetcher._fetcher",
     "open_crawler": "corral.http.crawler._crawler",
     "open_fetcher": "corral.http.fetcher._fetcher",
@@ -55,6 +57,7 @@ __all__ = [
     "Parsed",
     "Request",
     "ResourceExhausted",
+    "StoreError",
     "fetch",
     "open_crawler",
     "open_fetcher",

@@ -14,8 +14,9 @@ from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from corral.lint._config import LintConfig
-    from corral.lint._engine import lint_paths, lint_source
+    from corral.lint._errors import LintConfigError, LintUsageError
     from corral.lint._finding import Finding
+    from corral.lint._lint import lint_paths, lint_source
     from corral.lint._report import FORMATS, RULES, RuleInfo, render
 
 _HOMES = {
@@ -23,9 +24,11 @@ _HOMES = {
     "RULES": "corral.lint._report",
     "Finding": "corral.lint._finding",
     "LintConfig": "corral.lint._config",
+    "LintConfigError": "corral.lint._errors",
+    "LintUsageError": "corral.lint._errors",
     "RuleInfo": "corral.lint._report",
-    "lint_paths": "corral.lint._engine",
-    "lint_source": "corral.lint._engine",
+    "lint_paths": "corral.lint._lint",
+    "lint_source": "corral.lint._lint",
     "render": "corral.lint._report",
 }
 
@@ -34,6 +37,8 @@ __all__ = [
     "RULES",
     "Finding",
     "LintConfig",
+    "LintConfigError",
+    "LintUsageError",
     "RuleInfo",
     "lint_paths",
     "lint_source",

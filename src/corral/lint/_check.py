@@ -13,10 +13,10 @@ from corral.lint._context import FileContext
 from corral.lint._discovery import SourceFile
 from corral.lint._finding import Finding, Hit
 from corral.lint._index import ModuleSummary, summarize
+from corral.lint._names import FunctionNode
 from corral.lint._noqa import Noqa
 from corral.lint._rule import Rule
 from corral.lint._rules import ALL_RULES
-from corral.lint._scope import FunctionNode
 
 _FUNCTIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda})
 # Collected for every file: calls for module-wide questions, classes and assignments for the

@@ -1,7 +1,7 @@
 """What a class's methods and attributes are: ``self.x`` resolves through these.
 
-Facts are built for every class of a file at once, from the assignments the engine's walk
-collected, rather than by walking each method again.
+Facts are built for every class of a file at once, from the assignments the checker's walk
+(``_check.py``) collected, rather than by walking each method again.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from corral.lint._scope import Binding
+from corral.lint._names import Binding
 
 if TYPE_CHECKING:
     from corral.lint._context import FileContext

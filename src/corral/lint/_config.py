@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corral._clierrors import InputError, UsageError
+from corral.lint._errors import LintConfigError, LintUsageError
 
 #: The code of "this file could not be read or parsed"; reported whenever it is not ignored.
 PARSE_ERROR_CODE = "COR000"
@@ -45,7 +45,7 @@ class LintConfig:
             current directory.
 
     Raises:
-        UsageError: A code or prefix matches no rule.
+        LintUsageError: A code or prefix matches no rule.
     """
 
     select: tuple[str, ...] = ("COR",)
@@ -77,11 +77,11 @@ def _matches(code: str, prefixes: Iterable[str]) -> bool:
 
 def _check_codes(codes: Sequence[str], source: str) -> None:
     if isinstance(codes, str):
-        raise UsageError(f"{source} must be a list of codes, not the string {codes!r}")
+        raise LintUsageError(f"{source} must be a list of codes, not the string {codes!r}")
     known = known_codes()
     for code in codes:
         if not code or not any(k.startswith(code) for k in known):
-            raise UsageError(
+            raise LintUsageError(
                 f"unknown rule code or prefix {code!r} in {source} "
                 f"(known: {known[0]}, {known[1]}..{known[-1]})"
             )
@@ -102,8 +102,8 @@ def load_config(paths: Sequence[Path]) -> LintConfig:
         The configuration of ``[tool.corral.lint]``, with ``root`` set to its directory.
 
     Raises:
-        InputError: The ``pyproject.toml`` cannot be read or its table is malformed.
-        UsageError: It names an unknown code.
+        LintConfigError: The ``pyproject.toml`` cannot be read or its table is malformed.
+        LintUsageError: It names an unknown code.
     """
     start = _common_dir(paths)
     for directory in (start, *start.parents):
@@ -131,21 +131,21 @@ def _read_table(path: Path) -> dict[str, object] | None:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
+        raise LintConfigError(f"{path}: cannot read: {exc}") from exc
     table = data.get("tool", {}).get("corral", {}).get("lint")
     if table is not None and not isinstance(table, dict):
-        raise InputError(f"{path}: [tool.corral.lint] must be a table")
+        raise LintConfigError(f"{path}: [tool.corral.lint] must be a table")
     return table
 
 
 def _from_table(table: dict[str, object], path: Path) -> LintConfig:
     unknown = sorted(set(table) - _KEYS)
     if unknown:
-        raise InputError(f"{path}: unknown key {unknown[0]!r} in [tool.corral.lint]")
+        raise LintConfigError(f"{path}: unknown key {unknown[0]!r} in [tool.corral.lint]")
     where = f"{path}: [tool.corral.lint]"
     per_file = table.get("per-file-ignores", {})
     if not isinstance(per_file, dict):
-        raise InputError(f"{where} per-file-ignores must be a table of glob = [codes]")
+        raise LintConfigError(f"{where} per-file-ignores must be a table of glob = [codes]")
     try:
         return LintConfig(
             select=_strings(table.get("select", ["COR"]), f"{where} select"),
@@ -158,19 +158,19 @@ def _from_table(table: dict[str, object], path: Path) -> LintConfig:
             },
             root=path.parent,
         )
-    except UsageError as exc:
-        raise UsageError(f"{where}: {exc.message}") from exc
+    except LintUsageError as exc:
+        raise LintConfigError(f"{where}: {exc.message}") from exc
 
 
 def _flag(value: object, where: str) -> bool:
     if not isinstance(value, bool):
-        raise InputError(f"{where} must be true or false")
+        raise LintConfigError(f"{where} must be true or false")
     return value
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{where} must be a list of strings")
+        raise LintConfigError(f"{where} must be a list of strings")
     return tuple(value)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar, cast
 
 from corral.lint._classes import ClassFacts, all_class_facts, first_parameter
-from corral.lint._scope import Binding, FunctionNode, Scope, build_scope
+from corral.lint._names import Binding, FunctionNode, NameScope, build_name_scope
 
 T = TypeVar("T")
 N = TypeVar("N", bound=ast.AST)
@@ -39,8 +39,8 @@ class FileContext:
         # Every node of the types rules ask for (and calls, classes, assignments), by type.
         self.nodes: dict[type[ast.AST], list[ast.AST]] = {}
         self._memo: dict[tuple[str, ast.AST], object] = {}
-        self._lookups: dict[tuple[ast.AST | None, str], tuple[Scope, list[Binding]] | None] = {}
-        self._scopes: dict[ast.AST, Scope] = {}
+        self._lookups: dict[tuple[ast.AST | None, str], tuple[NameScope, list[Binding]] | None] = {}
+        self._scopes: dict[ast.AST, NameScope] = {}
         self._classes: dict[ast.ClassDef, ClassFacts] | None = None
 
     # -- structure ------------------------------------------------------------------------------
@@ -72,11 +72,11 @@ class FileContext:
 
     # -- names ----------------------------------------------------------------------------------
 
-    def scope(self, node: ast.AST) -> Scope:
+    def name_scope(self, node: ast.AST) -> NameScope:
         """Return the bindings of the module or function ``node`` (built once)."""
         scope = self._scopes.get(node)
         if scope is None:
-            scope = self._scopes[node] = build_scope(node, self.package)
+            scope = self._scopes[node] = build_name_scope(node, self.package)
         return scope
 
     def nodes_of(self, node_type: type[N]) -> list[N]:
@@ -97,7 +97,7 @@ class FileContext:
             self._memo[key] = compute()
         return cast("T", self._memo[key])
 
-    def lookup(self, name: str, at: ast.AST) -> tuple[Scope, list[Binding]] | None:
+    def lookup(self, name: str, at: ast.AST) -> tuple[NameScope, list[Binding]] | None:
         """Return the scope that binds ``name`` as seen from ``at``, and its bindings there."""
         function = self.function_of(at)
         key = (function, name)
@@ -107,15 +107,15 @@ class FileContext:
 
     def _lookup(
         self, name: str, function: FunctionNode | None
-    ) -> tuple[Scope, list[Binding]] | None:
+    ) -> tuple[NameScope, list[Binding]] | None:
         while function is not None:
-            scope = self.scope(function)
+            scope = self.name_scope(function)
             if name in scope.declared_outer:
                 break
             if name in scope.bindings:
                 return scope, scope.bindings[name]
             function = self.function_of(function)
-        module = self.scope(self.tree)
+        module = self.name_scope(self.tree)
         if name in module.bindings:
             return module, module.bindings[name]
         return None

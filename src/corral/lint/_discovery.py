@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from corral._clierrors import UsageError
 from corral.lint._config import LintConfig
+from corral.lint._errors import LintUsageError
 
 # Directories that hold other people's code, caches or build output; never walked into.
 # Named explicitly, a file inside one is still linted.
@@ -43,7 +43,7 @@ def discover(paths: Sequence[str | os.PathLike[str]], config: LintConfig) -> lis
     """Return the Python files under ``paths`` not excluded by ``config``, in a stable order.
 
     Raises:
-        UsageError: A path does not exist.
+        LintUsageError: A path does not exist.
     """
     root = (config.root or Path.cwd()).resolve()
     namer = _ModuleNamer()
@@ -51,7 +51,7 @@ def discover(paths: Sequence[str | os.PathLike[str]], config: LintConfig) -> lis
     for raw in paths:
         given = Path(raw)
         if not given.exists():
-            raise UsageError(f"{os.fspath(raw)}: no such file or directory")
+            raise LintUsageError(f"{os.fspath(raw)}: no such file or directory")
         # A path named on the command line is linted even if a pattern matches it, unless
         # force_exclude says otherwise (pre-commit names every changed file); what is found
         # by walking below it is always subject to the patterns.

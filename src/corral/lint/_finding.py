@@ -28,8 +28,8 @@ class Hit:
     """A finding before it knows its file and code, as a rule yields it.
 
     ``needs_async`` names a function (dotted, as imported) that must turn out to be an
-    ``async def`` somewhere in the linted tree for the hit to stand; the engine decides once every
-    file has been indexed (rule COR102 across modules).
+    ``async def`` somewhere in the linted tree for the hit to stand; ``lint_paths`` decides once
+    every file has been indexed (rule COR102 across modules).
     """
 
     line: int

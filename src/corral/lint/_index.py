@@ -32,7 +32,7 @@ def summarize(ctx: FileContext) -> ModuleSummary:
     coroutines: set[str] = set()
     others: set[str] = set()
     aliases: list[tuple[str, str]] = []
-    for name, bindings in ctx.scope(ctx.tree).bindings.items():
+    for name, bindings in ctx.name_scope(ctx.tree).bindings.items():
         qualified = f"{ctx.module}.{name}"
         if len(bindings) == 1 and bindings[0].qualname is not None:
             aliases.append((qualified, bindings[0].qualname))

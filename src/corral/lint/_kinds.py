@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from corral.lint._context import FileContext
-from corral.lint._scope import Binding
+from corral.lint._names import Binding
 
 FIX_THREAD = "use `await corral.to_thread(...)`"
 FIX_FILE = "use `await corral.to_thread(...)` for the file IO"

@@ -13,7 +13,7 @@ from corral.lint._finding import Hit
 class Rule:
     """One check, made afresh for each file so it can keep per-file state.
 
-    The engine walks the tree once and hands ``check`` every node whose type is in
+    The checker (``_check.py``) walks the tree once and hands ``check`` every node whose type is in
     ``node_types``; ``finish`` runs after the walk, for rules that judge the module as a whole.
     Rules are listed, as classes, in ``corral.lint._rules.ALL_RULES``: there is no string
     registry to get wrong.

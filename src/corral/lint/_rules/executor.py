@@ -59,4 +59,7 @@ class ExecutorPerCall(Rule):
         )
 
     def _global(self, target: ast.expr, function: ast.AsyncFunctionDef) -> bool:
-        return isinstance(target, ast.Name) and target.id in self.ctx.scope(function).declared_outer
+        return (
+            isinstance(target, ast.Name)
+            and target.id in self.ctx.name_scope(function).declared_outer
+        )

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 from corral.lint._asyncdefs import AsyncCallee, async_callee
 from corral.lint._finding import Hit
+from corral.lint._names import Binding
 from corral.lint._rule import Rule
-from corral.lint._scope import Binding
 
 _COROUTINE_TYPES = frozenset(
     f"{module}.{name}"

@@ -82,7 +82,9 @@ class SharedStateRace(Rule):
             return self.ctx.self_class(target) is not None
         if isinstance(target, ast.Name):
             function = self.ctx.function_of(target)
-            return function is not None and target.id in self.ctx.scope(function).declared_outer
+            return (
+                function is not None and target.id in self.ctx.name_scope(function).declared_outer
+            )
         return False
 
     def _locked(self, node: ast.AST) -> bool:
@@ -137,7 +139,7 @@ class SharedStateRace(Rule):
     ) -> tuple[int, int] | None:
         if isinstance(write.value, ast.Name):
             return None  # `self.x = saved`: restoring a saved value is the point, not a race
-        scope = self.ctx.scope(function)
+        scope = self.ctx.name_scope(function)
         for name in {n.id for n in ast.walk(write.value) if isinstance(n, ast.Name)}:
             bindings = scope.bindings.get(name, [])
             if len(bindings) != 1 or not isinstance(bindings[0].value, ast.expr):

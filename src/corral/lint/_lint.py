@@ -11,10 +11,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corral._clierrors import UsageError
 from corral.lint._check import FileResult, check_file, check_text
 from corral.lint._config import LintConfig, load_config, with_overrides
 from corral.lint._discovery import SourceFile, discover, glob_matches, top_packages
+from corral.lint._errors import LintUsageError
 from corral.lint._finding import Finding
 from corral.lint._index import AsyncIndex
 
@@ -52,12 +52,12 @@ def lint_paths(
         Every finding, including COR000 for files that cannot be read or parsed.
 
     Raises:
-        UsageError: No paths, a path that does not exist, or an unknown code.
-        InputError: A malformed ``[tool.corral.lint]`` table.
+        LintUsageError: No paths, a path that does not exist, or an unknown code.
+        LintConfigError: A malformed ``[tool.corral.lint]`` table.
     """
     given = [os.fspath(p) for p in paths]
     if not given:
-        raise UsageError("no paths to lint")
+        raise LintUsageError("no paths to lint")
     base = config if config is not None else load_config([Path(p) for p in given])
     config = with_overrides(base, select=select, ignore=ignore, force_exclude=force_exclude)
     files = discover(given, config)
@@ -84,7 +84,7 @@ def lint_source(
         The findings, sorted.
 
     Raises:
-        UsageError: An unknown code.
+        LintUsageError: An unknown code.
     """
     config = with_overrides(LintConfig(), select=select, ignore=ignore)
     module = Path(path).stem if path.endswith(".py") else "__main__"
@@ -113,7 +113,7 @@ def _lint_files(
 def _workers(files: Sequence[SourceFile], jobs: int | None) -> int:
     if jobs is not None:
         if jobs < 1:
-            raise UsageError(f"jobs must be at least 1, not {jobs}")
+            raise LintUsageError(f"jobs must be at least 1, not {jobs}")
         return min(jobs, len(files))
     if sum(f.size for f in files) < _PARALLEL_BYTES:
         return 1

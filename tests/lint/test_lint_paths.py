@@ -1,4 +1,4 @@
-"""The engine: discovery, module names, the public API's shapes, parallel runs, corral itself."""
+"""lint_paths and lint_source: discovery, module names, API shapes, parallel runs, corral itself."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import corral
-from corral._clierrors import UsageError
-from corral.lint import Finding, LintConfig, lint_paths, lint_source, render
+from corral.lint import Finding, LintConfig, LintUsageError, lint_paths, lint_source, render
 from corral.lint._config import known_codes
 from corral.lint._discovery import discover
 
@@ -39,7 +38,7 @@ def test_public_shapes() -> None:
         LintConfig(("COR1",))  # type: ignore[call-arg]
     with pytest.raises(dataclasses.FrozenInstanceError):
         LintConfig().select = ()  # type: ignore[misc]
-    with pytest.raises(UsageError):
+    with pytest.raises(LintUsageError):
         LintConfig(select=("NOPE",))
 
 

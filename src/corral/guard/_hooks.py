@@ -1,9 +1,9 @@
 """The guard's process-wide machinery: the stack of active guards and the hooks they share.
 
 Hooks are process-wide (audit hooks, loop classes, gc callbacks, one watchdog thread), so one
-engine owns them and the guards form a stack: the innermost active guard's configuration is
-in force and receives the findings, the way ``warnings.catch_warnings`` nests. A ``watch()``
-inside a test run under the pytest plugin therefore captures its own findings.
+``Hooks`` object owns them and the guards form a stack: the innermost active guard's
+configuration is in force and receives the findings, as ``warnings.catch_warnings`` nests.
+A ``watch()`` inside a test run under the pytest plugin therefore captures its own findings.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class _Running:
     saved_depth: int
 
 
-class Engine:
+class Hooks:
     """Own the hooks; route what they see to the innermost active guard."""
 
     def __init__(self) -> None:
@@ -274,4 +274,4 @@ class Engine:
         self.record(finding)
 
 
-ENGINE = Engine()
+HOOKS = Hooks()

@@ -1,4 +1,4 @@
-"""Name bindings of one scope (a module, a function or a lambda), for name resolution.
+"""Name bindings of one Python scope (a module, a function or a lambda): ``NameScope``.
 
 A scope records, for each name bound in it, every binding: the value assigned, the annotation,
 the ``def``/``class`` node, or the dotted name it was imported as. Rules use this to know that
@@ -29,7 +29,7 @@ _UNKNOWN = Binding()
 
 
 @dataclass(slots=True)
-class Scope:
+class NameScope:
     """The bindings of one scope, and the names it declares ``global`` or ``nonlocal``."""
 
     node: ast.AST
@@ -51,14 +51,14 @@ def import_base(package: str, level: int, module: str | None) -> str:
     return ".".join([*parts, module] if module else parts)
 
 
-def build_scope(node: ast.AST, package: str) -> Scope:
+def build_name_scope(node: ast.AST, package: str) -> NameScope:
     """Return the bindings made directly in the scope of ``node`` (a module or a function).
 
     Args:
         node: An ``ast.Module``, function definition or lambda.
         package: The package relative imports are resolved against.
     """
-    scope = Scope(node)
+    scope = NameScope(node)
     stack: list[ast.AST] = []
     if isinstance(node, FunctionNode):
         _bind_arguments(scope, node.args)
@@ -71,7 +71,7 @@ def build_scope(node: ast.AST, package: str) -> Scope:
     return scope
 
 
-def _bind_arguments(scope: Scope, args: ast.arguments) -> None:
+def _bind_arguments(scope: NameScope, args: ast.arguments) -> None:
     for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
         scope.bind(arg.arg, Binding(annotation=arg.annotation))
     for rest in (args.vararg, args.kwarg):
@@ -82,7 +82,7 @@ def _bind_arguments(scope: Scope, args: ast.arguments) -> None:
 class _Binder:
     """Record the bindings of one node, queueing the children that may hold more."""
 
-    def __init__(self, scope: Scope, package: str, stack: list[ast.AST]) -> None:
+    def __init__(self, scope: NameScope, package: str, stack: list[ast.AST]) -> None:
         self.scope = scope
         self.package = package
         self.stack = stack
