@@ -90,6 +90,11 @@ class FrontierBook:
         """Wait until a batch commits (or parked pages are parsed, or a slot frees)."""
         await self._progress.wait()
 
+    def next_notice(self) -> asyncio.Event:
+        """Return the event the next ``notify`` sets (take it before doing what may notify,
+        then wait on it: a notice given in between is not missed)."""
+        return self._progress
+
     def notify(self) -> None:
         """Wake every waiter (``wait``)."""
         self._progress.set()

@@ -168,6 +168,7 @@ class CrawlCore:
         writer = BatchWriter(
             self._commit, concurrency=self.runtime.config.concurrency, hungry=lambda: claimer.hungry
         )
+        claimer.flush = writer.flush
 
         async def sink(flight: Flight, result: FetchResult) -> None:
             if claimer.waits:
