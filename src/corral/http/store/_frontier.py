@@ -60,9 +60,11 @@ class LinkRow:
     skip: str | None  # None: follow; else the reason it is skipped (out_of_scope, ...)
 
 
-@dataclass(frozen=True, slots=True)
-class Done:
-    """Everything one fetched row leaves in the frontier, committed together."""
+class Done(NamedTuple):
+    """Everything one fetched row leaves in the frontier, committed together.
+
+    (A named tuple, not a frozen dataclass: one is made per URL, in half the time.)
+    """
 
     ident: int
     result: FetchResult
