@@ -258,3 +258,40 @@ async def test_using_a_fetcher_outside_its_block_is_an_error() -> None:
     fetcher = open_fetcher()
     with pytest.raises(RuntimeError, match="async with"):
         await fetcher.fetch("http://127.0.0.1:9/")
+
+
+async def test_a_cancelled_fetch_gives_its_host_slot_back(site: Site) -> None:
+    """A fetch cancelled while its request is in flight (``asyncio.wait_for`` timing out, a
+    task cancelled, a ``fetch_all`` loop left early) frees its host's slot: after more
+    cancellations than ``per_host``, the host still answers. It hung forever: the slot was
+    never given back (found by a new user's trial, issue 14)."""
+    import asyncio
+    import contextlib
+
+    async with open_fetcher(per_host=2, retries=0) as fetcher:
+        for n in range(1, 4):
+            task = asyncio.ensure_future(fetcher.fetch(site.url(f"/delay/60000?n={n}")))
+            await site.wait_until(lambda stats, n=n: stats.by_prefix.get("/delay", 0) >= n)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        async with asyncio.timeout(20):
+            record = await fetcher.fetch(site.url("/page/1"))
+        assert fetcher.statistics().in_flight == 0
+    assert record.status == 200
+
+
+async def test_leaving_a_fetch_all_loop_early_keeps_its_host_usable(site: Site) -> None:
+    """Breaking out of ``fetch_all`` and closing it (as docs/fetch.md shows) cancels the
+    requests in flight, and their host takes new ones: it hung forever after such a loop."""
+    import asyncio
+
+    urls = [site.url("/page/1"), *(site.url(f"/delay/60000?i={i}") for i in range(6))]
+    async with open_fetcher(per_host=2, retries=0) as fetcher:
+        run = fetcher.fetch_all(urls)
+        async for first in run:
+            break
+        await run.aclose()
+        async with asyncio.timeout(20):
+            record = await fetcher.fetch(site.url("/page/2"))
+    assert (first.status, record.status) == (200, 200)

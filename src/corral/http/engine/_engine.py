@@ -145,6 +145,9 @@ class Engine:
             outcome = await attempt(
                 self._session, request, self._config, self._timeout, keep_body=self._keep_body
             )
+        except BaseException:  # cancelled (its caller left): the host's slot is free again
+            self._politeness.finish(state, None, None, self._clock.now())
+            raise
         finally:
             counters.in_flight -= 1
             dispatcher.finished()
