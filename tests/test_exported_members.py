@@ -131,3 +131,19 @@ def test_the_guards_blocking_call_error_lives_in_the_guard() -> None:
     assert corral.guard.BlockingCallError in _errors_defined_in(corral.guard)
     assert not hasattr(corral, "BlockingCallError")
     assert not hasattr(importlib.import_module("corral._exceptions"), "BlockingCallError")
+
+
+@pytest.mark.parametrize(
+    "name", ["CliError", "UsageError", "InputError", "OutputError", "ResourceExhausted"]
+)
+def test_names_that_left_the_toolkit_still_work_with_a_warning(name: str) -> None:
+    """The command line's errors and ``ResourceExhausted`` left ``corral.__all__`` (issue 14):
+    ``corral.ResourceExhausted`` still answers, warning where the name lives now, so an
+    ``except corral.ResourceExhausted:`` does not turn into an AttributeError the day the
+    error happens."""
+    with pytest.warns(DeprecationWarning, match=f"corral.{name} is deprecated"):
+        error = getattr(corral, name)
+    assert issubclass(error, corral.CorralError)
+    assert name not in corral.__all__
+    if name == "ResourceExhausted":
+        assert error is corral.http.ResourceExhausted

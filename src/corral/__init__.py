@@ -92,3 +92,29 @@ for _name in __all__:
     if hasattr(_obj, "__module__") and not isinstance(_obj, str):
         _obj.__module__ = "corral"
 del _name, _obj
+
+# Names that left the toolkit's API in issue 14 (the command line's errors; ResourceExhausted
+# is corral.http's): still reachable, with a DeprecationWarning, for a release.
+_MOVED = {
+    "CliError": "corral._clierrors",
+    "UsageError": "corral._clierrors",
+    "InputError": "corral._clierrors",
+    "OutputError": "corral._clierrors",
+    "ResourceExhausted": "corral.http",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'corral' has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    where = "corral.http.ResourceExhausted" if home == "corral.http" else "a command-line error"
+    warnings.warn(
+        f"corral.{name} is deprecated: it is {where}, no longer part of the toolkit's API",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)

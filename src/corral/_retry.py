@@ -311,7 +311,8 @@ class RetryCall(Generic[R]):
 
     def __del__(self) -> None:
         if not self._used:
-            warn_never_awaited(f"corral.retry({self._fn!r})", self._site)
+            name = getattr(self._fn, "__qualname__", type(self._fn).__name__)
+            warn_never_awaited(f"corral.retry({name})", self._site)
 
     def __await__(self) -> Generator[Any, None, R]:
         self._used = True

@@ -270,3 +270,11 @@ def test_recent_set_remembers_recent_strings_and_forgets_old_ones() -> None:
     assert recent.seen("b") is False  # forgotten with its generation
     assert recent.seen("a") is True
     assert len(recent) <= 4
+
+
+async def test_a_crawler_used_outside_async_with_says_so() -> None:
+    """``open_crawler()`` without ``async with``: a ``RuntimeError`` naming the fix, as the
+    fetcher gives (it was a bare ``AssertionError``)."""
+    crawler = open_crawler()
+    with pytest.raises(RuntimeError, match="inside 'async with open_crawler"):
+        await crawler.run(["http://127.0.0.1:9/"])

@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 
 import pytest
 
 import corral
 from corral.http import FetchConfig, FetchResult, open_fetcher
-from corral.testing import Site, open_site
+from corral.testing import Site, SiteStatistics, open_site
 
 FAST_RETRY = corral.Backoff(initial=0.01, max=0.05)
 
@@ -271,7 +272,7 @@ async def test_a_cancelled_fetch_gives_its_host_slot_back(site: Site) -> None:
     async with open_fetcher(per_host=2, retries=0) as fetcher:
         for n in range(1, 4):
             task = asyncio.ensure_future(fetcher.fetch(site.url(f"/delay/60000?n={n}")))
-            await site.wait_until(lambda stats, n=n: stats.by_prefix.get("/delay", 0) >= n)
+            await site.wait_until(partial(_delayed_at_least, n))
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -289,9 +290,12 @@ async def test_leaving_a_fetch_all_loop_early_keeps_its_host_usable(site: Site) 
     urls = [site.url("/page/1"), *(site.url(f"/delay/60000?i={i}") for i in range(6))]
     async with open_fetcher(per_host=2, retries=0) as fetcher:
         run = fetcher.fetch_all(urls)
-        async for first in run:
-            break
+        first = await anext(run)  # then leave the loop
         await run.aclose()
         async with asyncio.timeout(20):
             record = await fetcher.fetch(site.url("/page/2"))
     assert (first.status, record.status) == (200, 200)
+
+
+def _delayed_at_least(n: int, stats: SiteStatistics) -> bool:
+    return stats.by_prefix.get("/delay", 0) >= n

@@ -116,7 +116,12 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         help="replace an existing -o file that is not this job's earlier output "
         "(without it, such a file is refused)",
     )
-    output.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    output.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress and no summary (an interrupted run still says how to resume)",
+    )
     output.add_argument(
         "--fail-on-error", action="store_true", help="exit 1 when any URL ended in an error"
     )

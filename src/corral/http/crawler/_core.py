@@ -78,8 +78,13 @@ class CrawlCore:
 
     @property
     def store(self) -> Frontier:
-        """Return the open store."""
-        assert self._store is not None
+        """Return the open store.
+
+        Raises:
+            RuntimeError: the crawler is used outside ``async with open_crawler(...)``.
+        """
+        if self._store is None:
+            raise RuntimeError("use the crawler inside 'async with open_crawler(...)'")
         return self._store
 
     async def open(self) -> Frontier:
