@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -278,3 +279,33 @@ async def test_a_crawler_used_outside_async_with_says_so() -> None:
     crawler = open_crawler()
     with pytest.raises(RuntimeError, match="inside 'async with open_crawler"):
         await crawler.run(["http://127.0.0.1:9/"])
+
+
+async def test_open_crawler_refuses_a_file_that_is_not_a_corral_store(tmp_path: Path) -> None:
+    """``open_crawler(store=...)`` refuses another program's SQLite database and a user's
+    file, as ``corral crawl -o`` does, and leaves each byte for byte (it added corral's
+    tables to the database and crawled into it)."""
+    from corral.http import StoreError
+
+    database, text = tmp_path / "notes.db", tmp_path / "notes.txt"
+    await asyncio.to_thread(_someone_elses_files, database, text)
+    for path, says in ((database, "not made by corral (its tables: notes)"), (text, "not SQLite")):
+        before = await asyncio.to_thread(_digest, path)
+        with pytest.raises(StoreError, match=re.escape(says)):
+            async with open_crawler(store=path):
+                pass
+        assert await asyncio.to_thread(_digest, path) == before
+
+
+def _someone_elses_files(database: Path, text: Path) -> None:
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.close()
+    text.write_text("keep me too\n")
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from corral._clierrors import OutputError
-from corral.http.store._faults import describe_fault
+from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, holding
 
 _HEADER = b"SQLite format 3\x00"
@@ -134,7 +134,22 @@ def _check_jsonl(output: str, state: str) -> None:
         )
 
 
-def _check_store(path: str) -> _Found | None:
+def check_store_file(path: str) -> None:
+    """Refuse, for the Python API, a file at ``path`` that is not a corral store: the command
+    line's check (``prepare_output``), with advice a caller can follow.
+
+    Raises:
+        StoreError: ``path`` holds something else (a user's file, another program's database).
+    """
+    if not _holds_something(path):
+        return
+    try:
+        _check_store(path, replace="to use it, delete it first, or give another store path")
+    except OutputError as exc:
+        raise StoreError(str(exc)) from None
+
+
+def _check_store(path: str, replace: str = _REPLACE) -> _Found | None:
     """Return what a corral store at ``path`` holds; refuse anything else.
 
     Returns:
@@ -144,7 +159,7 @@ def _check_store(path: str) -> _Found | None:
     with open(path, "rb") as file:
         header = file.read(len(_HEADER))
     if header != _HEADER:
-        raise OutputError(f"{path} exists and is not a corral store (not SQLite); {_REPLACE}")
+        raise OutputError(f"{path} exists and is not a corral store (not SQLite); {replace}")
     try:
         found = _read(path)
     except sqlite3.DatabaseError as exc:
@@ -155,7 +170,7 @@ def _check_store(path: str) -> _Found | None:
     if found.tables and not found.corral:
         tables = ", ".join(found.tables[:5]) + (", ..." if len(found.tables) > 5 else "")
         raise OutputError(
-            f"{path} is a SQLite database not made by corral (its tables: {tables}); {_REPLACE}"
+            f"{path} is a SQLite database not made by corral (its tables: {tables}); {replace}"
         )
     return found
 
