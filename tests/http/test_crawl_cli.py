@@ -178,3 +178,34 @@ async def test_resume_after_kill_9_loses_and_repeats_nothing(site: Site, tmp_pat
         path = url.removeprefix(site.base_url)
         if path in hits and path != "/robots.txt":
             assert hits[path] == 1, url
+
+
+@pytest.mark.parametrize("output", ["pages.jsonl", "pages.ndjson", "-"])
+def test_a_crawl_refuses_an_output_that_is_not_a_store(tmp_path: Path, output: str) -> None:
+    """``corral crawl -o pages.jsonl`` (or ``-o -``) is a usage error naming what to do: a
+    crawl writes a SQLite store (``corral export`` gives JSON lines). It wrote a SQLite file
+    named ``pages.jsonl`` (or ``-``) and exited 0. Nothing is created."""
+    done = subprocess.run(
+        [sys.executable, "-m", "corral", "crawl", "http://127.0.0.1:9/", "-o", output],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "a crawl writes a SQLite store" in done.stderr
+    assert "corral export" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_parse_module_that_fails_on_import_is_one_line(tmp_path: Path) -> None:
+    """A ``--parse`` module that raises while importing (not an ImportError) is a one-line
+    usage error, exit 2, before anything is written; it was a traceback and exit 1."""
+    (tmp_path / "broken.py").write_text("raise RuntimeError('no config here')\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "corral", "crawl", "http://127.0.0.1:9/", "--parse", "broken:f"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "corral: error: --parse 'broken:f': importing broken raised RuntimeError: no config here"
+    ]
+    assert {p.name for p in tmp_path.iterdir()} <= {"broken.py", "__pycache__"}  # no store

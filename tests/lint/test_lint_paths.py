@@ -101,3 +101,10 @@ def test_render_rejects_an_unknown_format() -> None:
     """``render`` names the formats it knows when given another."""
     with pytest.raises(ValueError, match="text, json, sarif"):
         render([], "xml")  # type: ignore[arg-type]
+
+
+def test_lint_paths_refuses_one_string() -> None:
+    """``lint_paths("src")`` is a ``TypeError`` saying to pass a list; it linted the
+    characters "s", "r", "c" ("s: no such file or directory")."""
+    with pytest.raises(TypeError, match=r"lint_paths\(\) takes a list of paths"):
+        lint_paths("src")

@@ -203,6 +203,11 @@ def _crawl(args: argparse.Namespace) -> int:
     from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
 
+    if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
+        raise UsageError(
+            f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "
+            "corral export STORE writes its results as JSON lines"
+        )
     config = CrawlConfig(
         fetch=fetch_config(args),
         scope=args.scope,

@@ -54,7 +54,10 @@ def lint_paths(
     Raises:
         LintUsageError: No paths, a path that does not exist, or an unknown code.
         LintConfigError: A malformed ``[tool.corral.lint]`` table.
+        TypeError: ``paths`` is one path, not a list of them (a string iterates by character).
     """
+    if isinstance(paths, str | bytes | os.PathLike):
+        raise TypeError(f"lint_paths() takes a list of paths, not one: lint_paths([{paths!r}])")
     given = [os.fspath(p) for p in paths]
     if not given:
         raise LintUsageError("no paths to lint")

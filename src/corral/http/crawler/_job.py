@@ -44,6 +44,10 @@ def load_callback(spec: str) -> ParseCallback:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"--parse {spec!r}: cannot import {module_name}: {exc}") from None
+    except Exception as exc:  # the module's own code failed: one line, as for any bad flag
+        raise UsageError(
+            f"--parse {spec!r}: importing {module_name} raised {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         sys.path.pop(0)
     function = getattr(module, name, None)
