@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
 from corral._clock import LOOP_CLOCK, Clock
-from corral._offload import to_thread
 from corral.http.crawler._book import FrontierBook
 from corral.http.crawler._callbackerror import ParseErrors
 from corral.http.crawler._claimer import Claimer
@@ -43,7 +42,6 @@ from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
 from corral.http.store._frontier import Done, Frontier
-from corral.http.store._output import check_store_file
 from corral.http.store._sqlite import SQLiteFrontier
 from corral.http.web._rules import CrawlRules
 
@@ -99,8 +97,6 @@ class CrawlCore:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        else:  # (the command line checked already; a caller's path is checked here)
-            await to_thread(check_store_file, str(path))
         store = self._store = SQLiteFrontier(path, kind="crawl")
         await store.open(self._argv, utc_now())
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue

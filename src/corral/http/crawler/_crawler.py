@@ -12,11 +12,13 @@ from types import TracebackType
 from typing import Any
 
 from corral._clock import Clock
+from corral._offload import to_thread
 from corral.http.crawler._config import CrawlConfig, Page, ParseCallback
 from corral.http.crawler._core import CrawlCore
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import streamed
 from corral.http.report._stats import FetchStatistics
+from corral.http.store._output import check_store_file
 
 
 class Crawler:
@@ -31,8 +33,11 @@ class Crawler:
         clock: Clock | None = None,
     ) -> None:
         self._core = CrawlCore(config, store=store, parse=parse, clock=clock)
+        self._store = store
 
     async def __aenter__(self) -> Crawler:
+        if self._store is not None:  # (the command line checks its -o before its job starts)
+            await to_thread(check_store_file, str(self._store))
         await self._core.open()
         return self
 
