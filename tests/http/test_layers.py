@@ -2,7 +2,8 @@
 
 The subpackages, lowest first::
 
-    _errors, web, report -> engine -> store -> pipeline -> fetcher -> crawler -> _arguments, _cli
+    _errors, web, report -> engine -> store -> pipeline -> scale -> fetcher -> crawler
+        -> _arguments, _cli
 
 A module may import its own layer and the layers below it, never one above: the web's rules
 know nothing of the network, the engine nothing of the store, the store nothing of the jobs.
@@ -22,6 +23,7 @@ _LAYERS = (
     ("engine",),
     ("store",),
     ("pipeline",),
+    ("scale",),
     ("fetcher",),
     ("crawler",),
     ("_arguments", "_cli"),

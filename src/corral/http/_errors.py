@@ -32,3 +32,10 @@ class ResourceExhausted(CliError):
     """
 
     exit_code = 75
+
+
+class ScaleError(CliError):
+    """A distributed job cannot go on: Redis unreachable or too old, no such job, a job of
+    another kind under that name. The message is one line: what, where (the Redis URL, its
+    password masked) and what to do. On the command line: exit 2.
+    """
