@@ -17,7 +17,12 @@ from typing import NoReturn
 from corral._clierrors import CliError
 
 # Modules that define ``register(subparsers) -> None``; listed in the order --help shows them.
-_COMMAND_MODULES: tuple[str, ...] = ("corral.http._cli", "corral.guard._cli", "corral.lint._cli")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "corral.http._cli",
+    "corral.http._scalecli",
+    "corral.guard._cli",
+    "corral.lint._cli",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -26,7 +26,7 @@ _LAYERS = (
     ("scale",),
     ("fetcher",),
     ("crawler",),
-    ("_arguments", "_cli"),
+    ("_arguments", "_cli", "_scalecli"),
 )
 _ROOT = Path(corral.http.__file__).parent
 

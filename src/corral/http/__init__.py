@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from corral.http._errors import BadScope, BadURL, ResourceExhausted
+    from corral.http._errors import BadScope, BadURL, ResourceExhausted, ScaleError
     from corral.http.crawler._config import CrawlConfig, Page, Parsed
     from corral.http.crawler._crawler import Crawler, open_crawler
     from corral.http.engine._config import FetchConfig
@@ -26,6 +26,7 @@ _HOMES = {
     "BadScope": "corral.http._errors",
     "BadURL": "corral.http._errors",
     "ResourceExhausted": "corral.http._errors",
+    "ScaleError": "corral.http._errors",
     "ERROR_KINDS": "corral.http.engine._result",
     "CrawlConfig": "corral.http.crawler._config",
     "Crawler": "corral.http.crawler._crawler",
@@ -57,6 +58,7 @@ __all__ = [
     "Parsed",
     "Request",
     "ResourceExhausted",
+    "ScaleError",
     "StoreError",
     "fetch",
     "open_crawler",

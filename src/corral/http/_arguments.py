@@ -14,6 +14,7 @@ from typing import Any
 
 from corral._clierrors import UsageError
 from corral.http.engine._config import FetchConfig
+from corral.http.scale._address import RedisTarget
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -217,3 +218,46 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         raise UsageError(f"--header {text!r}: expected 'Name: value'")
     return name.strip(), value.strip()
+
+
+def add_redis_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--redis URL --job NAME``: one job fetched by workers on any machine."""
+    scale = parser.add_argument_group("scale-out (see docs/scale.md)")
+    scale.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="coordinate the job through this Redis (redis://HOST:PORT/DB): it feeds the "
+        "input to workers (corral worker, here or on other machines) and writes every record "
+        "into -o",
+    )
+    scale.add_argument(
+        "--job", metavar="NAME", default=None, help="the job's name in Redis (with --redis)"
+    )
+
+
+def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTarget | None:
+    """Return the ``--redis``/``--job`` target of a command line, or None without ``--redis``.
+
+    Raises:
+        UsageError: one without the other, a bad URL or name, or an output that cannot be
+            resumed (stdout), which a coordinator needs.
+    """
+    from corral.http._errors import ScaleError
+    from corral.http.scale._address import check_job, check_url
+
+    if args.redis is None:
+        if args.job is not None:
+            raise UsageError("--job names a job in Redis: give --redis URL with it")
+        return None
+    if args.job is None:
+        raise UsageError("--redis needs --job NAME: the job's name in Redis (e.g. --job prices)")
+    if output == "-":
+        raise UsageError("--redis writes into a store that can be resumed: give -o FILE, not -o -")
+    if source == "-":
+        raise UsageError("--redis reads its input from a file (a resumed job reads it again)")
+    try:
+        url, job = check_url(args.redis), check_job(args.job)
+    except ScaleError as exc:
+        raise UsageError(exc.message) from None
+    return RedisTarget(url, job, workers=getattr(args, "workers", None) or 1)

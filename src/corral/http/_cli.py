@@ -10,10 +10,12 @@ from typing import Any
 from corral._clierrors import UsageError
 from corral.http._arguments import (
     add_fetch_options,
+    add_redis_options,
     count,
     fetch_config,
     positive,
     progress_mode,
+    redis_target,
 )
 
 FETCH_EPILOG = """\
@@ -64,6 +66,7 @@ def register(subparsers: Any) -> None:
         help="SQLite file, .jsonl file or - (default %(default)s)",
     )
     add_fetch_options(fetch)
+    add_redis_options(fetch)
     fetch.set_defaults(handler=_fetch)
 
     demo = subparsers.add_parser(
@@ -194,6 +197,7 @@ def _fetch(args: argparse.Namespace) -> int:
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
         overwrite=args.overwrite,
+        redis=redis_target(args, source, args.output),
     )
     return _run(run_fetch_job(job))
 

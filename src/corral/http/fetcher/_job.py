@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -34,12 +34,13 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
 from corral.http.fetcher._input import count_lines, open_input, read_requests
-from corral.http.pipeline._drive import drive
+from corral.http.pipeline._drive import Driver, drive
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
+from corral.http.scale._coordinate import RedisTarget, coordinating
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
@@ -73,6 +74,7 @@ class FetchJob:
     argv: Sequence[str] = ()
     overwrite: bool = False
     resumable: bool = True  # False: the same command cannot resume it (the demo's site is gone)
+    redis: RedisTarget | None = None  # --redis URL --job NAME: workers anywhere fetch
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -90,8 +92,14 @@ async def run_fetch_job(job: FetchJob) -> int:
         OutputError: the output cannot be used, or failed on its files (a full disk...).
     """
     kind = output_kind(job.output)
-    with contextlib.ExitStack() as files:
+    async with contextlib.AsyncExitStack() as stack:
+        files = stack.enter_context(contextlib.ExitStack())
         source = await to_thread(open_input, job.input, files)
+        coordination = None
+        if job.redis is not None:  # before the store opens: a bad address changes nothing
+            coordination = await stack.enter_async_context(
+                coordinating(job.redis, job.config, job.output)
+            )
 
         async def opening() -> SQLiteFrontier:
             store = await to_thread(_open_store, job, kind, files)
@@ -108,7 +116,12 @@ async def run_fetch_job(job: FetchJob) -> int:
 
         async def work() -> None:
             async with runtime:
-                await _fetch(job, store, runtime, source)
+                if coordination is None:
+                    await _fetch(store, runtime, source, runtime.engine)
+                    return
+                driver = coordination.driver
+                await _fetch(store, runtime, source, driver, after=driver.committed)
+                coordination.complete = True
 
         async def close(status: str, stats: FetchStatistics) -> None:
             await store.finish(status, utc_now(), _summary_fields(stats))
@@ -120,10 +133,19 @@ async def run_fetch_job(job: FetchJob) -> int:
     return 1 if job.fail_on_error and stats.failed else 0
 
 
-async def _fetch(job: FetchJob, store: Frontier, runtime: Runtime, source: IO[str]) -> None:
-    """Fetch the input's URLs (and those earlier runs left pending) into the store."""
+async def _fetch(
+    store: Frontier,
+    runtime: Runtime,
+    source: IO[str],
+    driver: Driver,
+    *,
+    after: Callable[[list[int]], Awaitable[None]] | None = None,
+) -> None:
+    """Fetch the input's URLs (and those earlier runs left pending) into the store, through
+    ``driver`` (this process's engine, or a scale-out driver); ``after(ids)`` runs once the
+    records of those frontier rows are committed."""
     counters = runtime.counters
-    commit = fetch_commit(store, runtime.config, counters)
+    commit = fetch_commit(store, runtime.config, counters, after=after)
     writer = BatchWriter(commit, concurrency=runtime.config.concurrency)
     add = writer.add
 
@@ -132,7 +154,7 @@ async def _fetch(job: FetchJob, store: Frontier, runtime: Runtime, source: IO[st
         counters.queued -= 1
         await add(Done(flight.ident, result))
 
-    await drive(runtime.engine, _flights(store, counters, source), counters, sink, writer)
+    await drive(driver, _flights(store, counters, source), counters, sink, writer)
 
 
 async def _flights(
@@ -167,11 +189,15 @@ async def _flights(
 
 
 def fetch_commit(
-    store: Frontier, config: FetchConfig, counters: RunCounters
+    store: Frontier,
+    config: FetchConfig,
+    counters: RunCounters,
+    *,
+    after: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> Callable[[list[Done]], Coroutine[Any, Any, None]]:
     """Return the fetch job's commit for the writer: count the records as done (once handed
     to the store), write their bodies to ``--bodies-dir`` if asked, and commit their rows
-    in one store transaction."""
+    in one store transaction; then ``after(ids)``."""
     directory = config.bodies_dir if config.save_bodies == "dir" else None
     bodies_dir = Path(directory) if directory is not None else None
 
@@ -181,6 +207,8 @@ def fetch_commit(
         if bodies_dir is not None:
             batch = [Done(d.ident, await _save_body(bodies_dir, d.result)) for d in batch]
         await store.commit(batch)
+        if after is not None:
+            await after([done.ident for done in batch])
 
     return commit
 

@@ -1,0 +1,83 @@
+"""``corral worker`` and ``corral status``: the commands of a job spread over processes and
+machines through Redis (the coordinator is ``corral fetch ... --redis URL --job NAME``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from corral._clierrors import UsageError
+from corral.http._arguments import positive
+
+WORKER_EPILOG = """\
+A worker takes URLs of the job from Redis, fetches them with the job's settings (the
+coordinator's --per-host, --rate, retries, timeouts...) and hands every record back through
+Redis to the coordinator, which writes the store. Start as many as you like, on any machine
+that reaches the Redis and the sites; politeness per host holds across all of them. A worker
+exits 0 once the job is finished; Ctrl-C stops it (its URLs in flight go to other workers).
+
+exit codes: 0 the job is finished, 2 bad usage or no such job, 130 interrupted (Ctrl-C),
+143 stopped by SIGTERM.
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``worker`` and ``status`` to the ``corral`` command."""
+    worker = subparsers.add_parser(
+        "worker",
+        help="fetch URLs of a job coordinated through Redis (from any machine)",
+        description="Join a job coordinated through Redis and fetch its URLs.",
+        epilog=WORKER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_address(worker)
+    worker.add_argument(
+        "--concurrency",
+        type=positive,
+        default=None,
+        help="requests in flight in this worker (default: the job's --concurrency)",
+    )
+    worker.add_argument("--name", default=None, help="this worker's name (default HOST-PID)")
+    worker.set_defaults(handler=_worker)
+
+    status = subparsers.add_parser(
+        "status",
+        help="show a Redis-coordinated job's progress: per worker, per host, ETA",
+        description="Show the progress of a job coordinated through Redis.",
+    )
+    _add_address(status)
+    status.set_defaults(handler=_status)
+
+
+def _add_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis", metavar="URL", required=True, help="redis://HOST:PORT/DB")
+    parser.add_argument("--job", metavar="NAME", required=True, help="the job's name")
+
+
+def _checked(args: argparse.Namespace) -> tuple[str, str]:
+    from corral.http._errors import ScaleError
+    from corral.http.scale._address import check_job, check_url
+
+    try:
+        return check_url(args.redis), check_job(args.job)
+    except ScaleError as exc:
+        raise UsageError(exc.message) from None
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from corral.http.scale._worker import run_worker
+
+    url, job = _checked(args)
+    try:
+        return asyncio.run(run_worker(url, job, concurrency=args.concurrency, name=args.name))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _status(args: argparse.Namespace) -> int:
+    from corral.http.scale._status import show_status
+
+    url, job = _checked(args)
+    return asyncio.run(show_status(url, job, sys.stdout))

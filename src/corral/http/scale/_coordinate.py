@@ -1,0 +1,143 @@
+"""The coordinator's side of a distributed job: bind the job to its store, run local workers.
+
+``coordinating(...)`` connects to Redis, checks that the job name is free or is this store's
+own (a job is written into one store: a second store under the same name would get records
+meant for the first), writes the job's settings, starts the local workers (``--workers N``,
+each a ``corral worker`` process) and yields the ``RedisDriver`` the job pipeline fetches
+through. At the end:
+
+- the job complete: its state becomes ``finished`` (workers anywhere exit), the local workers
+  are waited for, and the job's keys are deleted from Redis (the store has everything);
+- interrupted or failed: the local workers are stopped, the job stays in Redis as it is
+  (remote workers go on until the results wait undrained), and the same command resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from corral.http._errors import ScaleError
+from corral.http.engine._config import FetchConfig
+from corral.http.scale._address import RedisTarget, masked
+from corral.http.scale._coordinator import RedisDriver
+from corral.http.scale._link import Link
+from corral.http.scale._settings import config_to_json, gap_ms
+
+if TYPE_CHECKING:
+    from corral.http.scale._queue import JobQueue
+
+_LEASE_MS = 30_000  # a lease lasts 30 s unless renewed (workers renew every 10 s)
+_WORKER_EXIT = 30.0  # seconds local workers get to exit once the job is finished
+
+
+class Coordination:
+    """What ``coordinating`` yields: the driver, and how the run ended (set by the job)."""
+
+    def __init__(self, driver: RedisDriver) -> None:
+        self.driver = driver
+        self.complete = False  # the job sets it once every record is in the store
+
+
+@asynccontextmanager
+async def coordinating(
+    target: RedisTarget, config: FetchConfig, store: str, *, kind: str = "fetch"
+) -> AsyncIterator[Coordination]:
+    """Coordinate the job ``target`` writing into ``store`` (see the module notes).
+
+    Raises:
+        ScaleError: Redis cannot be reached or is too old, or the job name is taken by
+            another store or another kind of job.
+    """
+    from corral.http.scale._queue import JobQueue  # (redis-py, loaded when a job needs it)
+
+    try:
+        queue = await JobQueue.connect(target.url, target.job)
+    except ScaleError:
+        raise
+    except Exception as exc:  # redis-py's connection errors, OSError
+        raise ScaleError(f"cannot reach Redis at {masked(target.url)}: {exc}") from None
+    try:
+        owner = _owner(store)
+        await _bind(queue, target, owner, kind)
+        await queue.configure(
+            {
+                "kind": kind,
+                "store": owner,
+                "config": config_to_json(config),
+                "per_host": str(config.per_host),
+                "gap_ms": str(gap_ms(config)),
+                "lease_ms": str(_LEASE_MS),
+                "max_results": str(max(10_000, 20 * config.concurrency)),
+            }
+        )
+        link = Link(queue, target.url)
+        coordination = Coordination(RedisDriver(link, window=max(10_000, 50 * config.concurrency)))
+        workers = await _start_workers(target, target.workers)
+        try:
+            yield coordination
+        finally:
+            await _end(coordination, queue, workers)
+    finally:
+        await queue.close()
+
+
+def _owner(store: str) -> str:
+    """Return who writes the job: this machine and the store's absolute path."""
+    return f"{socket.gethostname()}:{os.path.abspath(store)}"
+
+
+async def _bind(queue: JobQueue, target: RedisTarget, owner: str, kind: str) -> None:
+    settings = await queue.settings()
+    if settings is None:
+        return
+    where = f"job {target.job!r} on {masked(target.url)}"
+    if settings.get("kind", kind) != kind:
+        raise ScaleError(
+            f"{where} is a {settings['kind']} job, not a {kind}: give this one another --job name"
+        )
+    if settings.get("store", owner) != owner:
+        raise ScaleError(
+            f"{where} writes into {settings['store']}; give this run another --job name, "
+            "or run it with that -o there"
+        )
+
+
+async def _start_workers(target: RedisTarget, count: int) -> list[asyncio.subprocess.Process]:
+    command = [sys.executable, "-m", "corral", "worker", "--redis", target.url, "--job", target.job]
+    return [await asyncio.create_subprocess_exec(*command) for _ in range(count)]
+
+
+async def _end(
+    coordination: Coordination, queue: JobQueue, workers: list[asyncio.subprocess.Process]
+) -> None:
+    try:
+        if coordination.complete:
+            await queue.finish("finished")
+            await _wait_for(workers, _WORKER_EXIT)
+            await queue.delete()
+    finally:
+        await asyncio.shield(_stop(workers))
+
+
+async def _wait_for(workers: list[asyncio.subprocess.Process], seconds: float) -> None:
+    if workers:
+        await asyncio.wait([asyncio.ensure_future(w.wait()) for w in workers], timeout=seconds)
+
+
+async def _stop(workers: list[asyncio.subprocess.Process]) -> None:
+    """Stop the local workers still running (SIGTERM, then SIGKILL after 10 s); reap all."""
+    running = [w for w in workers if w.returncode is None]
+    for worker in running:
+        worker.send_signal(signal.SIGTERM)
+    await _wait_for(running, 10.0)
+    for worker in running:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()

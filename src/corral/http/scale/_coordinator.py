@@ -1,0 +1,182 @@
+"""The coordinator's driver: a job's flights out to Redis, their records back from it.
+
+It plugs into the job pipeline where the engine does (``drive(source, counters, sink)``), so
+the store, the writer, the summary, export and resume are those of a single process: the
+coordinator adds each flight to the job's queue in Redis, workers anywhere claim, fetch and
+commit them, and the coordinator reads the records from the job's results stream and hands
+each to the sink. A stream entry is acknowledged (and deleted) only once the writer has
+committed its record to the store (``committed``), so a coordinator killed at any moment
+re-reads what it had not stored, and the store's commit of a row that is done already is
+a no-op: nothing lost, nothing recorded twice.
+
+At most ``window`` flights are out at once (back-pressure on the input, so memory stays
+bounded however long the input); workers are throttled by the queue itself when the
+results wait undrained (``max_results``).
+
+When Redis restarts and loses its last writes (AOF fsyncs once a second), the queue may
+have forgotten flights the coordinator still waits for: after every reconnection the
+coordinator adds every outstanding flight again (adding is idempotent per key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterable, Sequence
+from typing import TYPE_CHECKING
+
+from corral import open_scope
+from corral.http.engine._engine import Sink
+from corral.http.engine._flight import Flight
+from corral.http.report._stats import RunCounters
+from corral.http.scale._link import Link
+
+if TYPE_CHECKING:
+    from corral.http.scale._queue import JobQueue, Outcome
+
+_READ = 500  # records read from the stream at a time
+_BLOCK_MS = 500  # how long one read waits for records
+_REAP_EVERY = 5.0  # seconds between reaps of expired leases (workers reap too)
+
+
+class RedisDriver:
+    """Drive a job's flights through a Redis queue (see the module notes).
+
+    Args:
+        link: the connection to the job's queue (reconnects with a message when Redis is
+            away).
+        consumer: this coordinator's name in the results stream's consumer group.
+        window: the most flights out at once.
+    """
+
+    def __init__(self, link: Link, *, consumer: str = "coordinator", window: int = 10_000) -> None:
+        self._link = link
+        self._consumer = consumer
+        self._window = window
+        self._out: dict[int, Flight] = {}  # ident -> flight, added and not yet recorded
+        self._early: dict[int, Outcome] = {}  # records read before their flight came
+        self._entries: dict[int, str] = {}  # ident -> stream entry, until committed
+        self._room = asyncio.Event()
+        self._back = asyncio.Event()  # set when the source is done and every record is in
+        self._fed = False
+
+    async def drive(
+        self,
+        source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
+        counters: RunCounters,
+        sink: Sink,
+    ) -> None:
+        """Add every flight of ``source`` to the queue and sink each record that comes back.
+
+        Returns once the source is exhausted and every flight has its record in the sink.
+        """
+        self._room.set()
+        self._back.clear()
+        self._fed = False
+        self._link.on_reconnect(self._add_again)
+        async with open_scope() as scope:
+            reaper = await scope.spawn(self._reap)
+            drainer = await scope.spawn(self._drain, counters, sink)
+            await self._feed(source, counters, sink)
+            self._fed = True
+            if self._out:
+                await self._back.wait()
+            drainer.cancel()
+            reaper.cancel()
+        await self._forget_early()
+
+    async def committed(self, idents: Sequence[int]) -> None:
+        """Acknowledge the stream entries of records the store has committed."""
+        entries = [e for ident in idents if (e := self._entries.pop(ident, None)) is not None]
+        if entries:
+            await self._link.call(lambda queue: queue.acknowledge(entries))
+
+    async def _feed(
+        self,
+        source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
+        counters: RunCounters,
+        sink: Sink,
+    ) -> None:
+        async for item in source:
+            flights = item if isinstance(item, list) else [item]
+            batch: list[Flight] = []
+            for flight in flights:
+                if flight.preset is not None:  # an invalid line: its record is made here
+                    await sink(flight, flight.preset)
+                    continue
+                assert isinstance(flight.ident, int)
+                early = self._early.pop(flight.ident, None)
+                if early is not None:  # its record came back before it (a restart)
+                    self._entries[flight.ident] = early.entry
+                    await sink(flight, early.result)
+                    continue
+                batch.append(flight)
+            while len(self._out) >= self._window:
+                self._room.clear()
+                await self._room.wait()
+            for flight in batch:
+                self._out[flight.ident] = flight  # type: ignore[index]
+            if batch:
+                await self._link.call(lambda queue, b=batch: queue.add(_tasks(b)))
+            counters.in_flight = len(self._out)
+
+    async def _drain(self, counters: RunCounters, sink: Sink) -> None:
+        while True:
+            outcomes = await self._link.call(
+                lambda queue: queue.results(self._consumer, _READ, _BLOCK_MS)
+            )
+            for outcome in outcomes:
+                flight = self._out.pop(outcome.ident, None)
+                if flight is None:
+                    self._early[outcome.ident] = outcome
+                    continue
+                self._entries[outcome.ident] = outcome.entry
+                _count_attempts(counters, outcome)
+                await sink(flight, outcome.result)
+            counters.in_flight = len(self._out)
+            if len(self._out) < self._window:
+                self._room.set()
+            if self._fed and not self._out:
+                self._back.set()
+
+    async def _forget_early(self) -> None:
+        """Acknowledge records no flight of this run asked for (the store has them)."""
+        entries = [outcome.entry for outcome in self._early.values()]
+        self._early.clear()
+        if entries:
+            await self._link.call(lambda queue: queue.acknowledge(entries))
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(_REAP_EVERY)
+            await self._link.call(lambda queue: queue.reap())
+
+    async def _add_again(self, queue: JobQueue) -> None:
+        """After a reconnection: add every outstanding flight again (Redis may have lost them)."""
+        flights = list(self._out.values())
+        for start in range(0, len(flights), 1000):
+            await queue.add(_tasks(flights[start : start + 1000]))
+        if flights:
+            print(
+                f"corral: {len(flights)} URLs in flight handed to Redis again after reconnecting",
+                file=sys.stderr,
+            )
+
+
+def _tasks(flights: Sequence[Flight]) -> list[tuple[int, str, str, str, str | None]]:
+    tasks = []
+    for flight in flights:
+        request = flight.request
+        assert request is not None
+        assert isinstance(flight.ident, int)
+        tasks.append((flight.ident, request.key, request.url, request.host, request.to_json()))
+    return tasks
+
+
+def _count_attempts(counters: RunCounters, outcome: Outcome) -> None:
+    """Count what the workers did for this record (attempts, bytes, latency)."""
+    result = outcome.result
+    counters.retries += max(0, result.attempts - 1)
+    counters.bytes += result.bytes
+    if result.attempts:
+        counters.latency.add(result.elapsed_ms / 1000.0 / result.attempts)

@@ -1,0 +1,234 @@
+"""``corral fetch --redis URL --job NAME``: a coordinator, workers anywhere, one store.
+
+Each test runs the real commands (``python -m corral``) against corral's test site and a real
+redis-server on 127.0.0.1 (started by the ``redis_url`` fixture, installed when missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import corral as toolkit
+from corral.testing import Site, SiteLayout, open_site
+
+pytestmark = pytest.mark.corral_guard(strict=False)
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    async with open_site(log_size=100_000, layout=SiteLayout(pages=400)) as running:
+        yield running
+
+
+def _corral(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "corral", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+
+
+async def _acorral(*args: str) -> subprocess.CompletedProcess[str]:
+    return await toolkit.to_thread(lambda: _corral(*args))
+
+
+def _urls(tmp_path: Path, site: Site, paths: list[str]) -> Path:
+    path = tmp_path / "urls.txt"
+    path.write_text("".join(site.url(p) + "\n" for p in paths))
+    return path
+
+
+def _records(db: Path) -> list[tuple[str, int | None]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute("select url, status from results order by url"))
+
+
+async def _keys(redis_url: str, job: str) -> list[bytes]:
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        return [key async for key in client.scan_iter(match=f"corral:{{{job}}}:*")]
+    finally:
+        await client.aclose()
+
+
+async def test_a_coordinated_fetch_writes_one_record_per_url_into_the_store(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """The coordinator with its one local worker: every URL once, as one process would, and
+    the job's keys are gone from Redis once the store has everything."""
+    paths = [f"/page/{n}" for n in range(1, 201)] + ["/status/404", "not a url"]
+    urls = _urls(tmp_path, site, paths)
+    out = tmp_path / "out.db"
+    done = await _acorral("fetch", str(urls), "--redis", redis_url, "--job", "one", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    records = _records(out)
+    assert len(records) == len(paths)
+    assert len({url for url, _ in records}) == len(paths)
+    assert sum(status == 200 for _, status in records) == 200
+    assert (site.url("/status/404"), 404) in records
+    assert site.statistics().requests == 201  # the invalid line was never sent to a worker
+    assert await _keys(redis_url, "one") == []
+
+
+async def test_remote_workers_do_the_fetching_and_exit_when_the_job_is_finished(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``--workers 0``: the coordinator fetches nothing itself; two ``corral worker``
+    processes started apart do it all, and exit 0 at the end."""
+    paths = [f"/page/{n}" for n in range(1, 301)]
+    urls = _urls(tmp_path, site, paths)
+    out = tmp_path / "out.db"
+    worker = [sys.executable, "-m", "corral", "worker", "--redis", redis_url, "--job", "apart"]
+    coordinator = asyncio.ensure_future(
+        _acorral(
+            "fetch",
+            str(urls),
+            "--redis",
+            redis_url,
+            "--job",
+            "apart",
+            "--workers",
+            "0",
+            "-o",
+            str(out),
+        )
+    )
+    procs = [await asyncio.create_subprocess_exec(*worker) for _ in range(2)]
+    done = await coordinator
+    codes = [await proc.wait() for proc in procs]
+    assert done.returncode == 0, done.stderr
+    assert codes == [0, 0]
+    assert len(_records(out)) == 300
+    assert site.statistics().requests == 300
+
+
+async def test_a_coordinator_killed_mid_run_is_resumed_with_one_record_per_url(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """kill -9 of the coordinator: its worker goes on (results wait in Redis), the same
+    command resumes, and the store ends with exactly one record per URL."""
+    paths = [f"/delay/20?n={n}" for n in range(1, 301)]
+    urls = _urls(tmp_path, site, paths)
+    out = tmp_path / "out.db"
+    args = [
+        "fetch",
+        str(urls),
+        "--redis",
+        redis_url,
+        "--job",
+        "kill",
+        "-o",
+        str(out),
+        "--progress",
+        "off",
+        "--concurrency",
+        "8",
+    ]
+    first = await asyncio.create_subprocess_exec(sys.executable, "-m", "corral", *args)
+    await site.wait_until(lambda stats: stats.requests >= 60)
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    again = await _acorral(*args)
+    assert again.returncode == 0, again.stderr
+    records = _records(out)
+    assert len(records) == 300
+    assert len({url for url, _ in records}) == 300
+    assert await _keys(redis_url, "kill") == []
+
+
+async def test_bad_redis_options_are_one_line_and_exit_2(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """Half the options, a URL that is not Redis's, a job name Redis cannot take, stdout as
+    output, a Redis that does not answer: one line each, exit 2, nothing written."""
+    urls = _urls(tmp_path, site, ["/page/1"])
+    out = tmp_path / "out.db"
+    cases = {
+        ("--redis", redis_url): "--redis needs --job",
+        ("--job", "x"): "--job names a job in Redis",
+        ("--redis", "http://h", "--job", "x"): "is not a Redis URL",
+        ("--redis", redis_url, "--job", "a b"): "is not a job name",
+        (
+            "--redis",
+            "redis://127.0.0.1:1/0",
+            "--job",
+            "x",
+        ): "cannot reach Redis at redis://127.0.0.1:1/0",
+    }
+    for extra, message in cases.items():
+        done = await _acorral("fetch", str(urls), "-o", str(out), *extra)
+        assert done.returncode == 2, (extra, done.stderr)
+        assert message in done.stderr, (extra, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert not out.exists()
+    done = await _acorral("fetch", str(urls), "-o", "-", "--redis", redis_url, "--job", "x")
+    assert done.returncode == 2
+    assert "give -o FILE" in done.stderr
+
+
+async def test_a_job_name_is_bound_to_its_store(site: Site, tmp_path: Path, redis_url: str) -> None:
+    """A second store under a running job's name is refused (it would get the other's
+    records): one line naming the store the job writes into."""
+    paths = [f"/delay/50?n={n}" for n in range(1, 201)]
+    urls = _urls(tmp_path, site, paths)
+    args = ["fetch", str(urls), "--redis", redis_url, "--job", "bound", "--concurrency", "2"]
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, "-o", str(tmp_path / "a.db"), "--progress", "off"
+    )
+    await site.wait_until(lambda stats: stats.requests >= 1)  # the job's settings are in
+    other = await _acorral(*args, "-o", str(tmp_path / "b.db"))
+    first.send_signal(signal.SIGINT)
+    await first.wait()
+    assert other.returncode == 2
+    assert "writes into" in other.stderr
+    assert "a.db" in other.stderr
+    assert not (tmp_path / "b.db").exists()
+
+
+async def test_status_shows_workers_and_hosts_of_a_running_job(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``corral status`` while a job runs: the counts, each worker, each host; for a job
+    that does not exist: one line, exit 2."""
+    paths = [f"/delay/50?n={n}" for n in range(1, 201)]
+    urls = _urls(tmp_path, site, paths)
+    args = [
+        "fetch",
+        str(urls),
+        "--redis",
+        redis_url,
+        "--job",
+        "shown",
+        "-o",
+        str(tmp_path / "s.db"),
+        "--progress",
+        "off",
+        "--concurrency",
+        "4",
+    ]
+    first = await asyncio.create_subprocess_exec(sys.executable, "-m", "corral", *args)
+    await site.wait_until(lambda stats: stats.requests >= 10)
+    shown = await _acorral("status", "--redis", redis_url, "--job", "shown")
+    first.send_signal(signal.SIGINT)
+    await first.wait()
+    assert shown.returncode == 0, shown.stderr
+    assert "job shown: running" in shown.stdout
+    assert "1 worker:" in shown.stdout
+    assert "127.0.0.1" in shown.stdout
+    missing = await _acorral("status", "--redis", redis_url, "--job", "nothing")
+    assert missing.returncode == 2
+    assert "no job 'nothing'" in missing.stderr
