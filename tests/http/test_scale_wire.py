@@ -6,8 +6,10 @@ import hashlib
 
 import pytest
 
+from corral._retry import Backoff
+from corral.http.engine._config import FetchConfig
 from corral.http.engine._result import ERROR_KINDS, FetchResult
-from corral.http.scale._wire import decode_result, encode_result
+from corral.http.scale._wire import config_from_json, config_to_json, decode_result, encode_result
 
 BODY = bytes(range(256)) * 3  # every byte value, NUL and invalid UTF-8 included
 
@@ -70,3 +72,29 @@ async def test_anything_else_is_refused(data: bytes) -> None:
     """What is not a record's JSON raises ValueError (never unpickled, never half-read)."""
     with pytest.raises(ValueError, match="not a corral result"):
         decode_result(data, None)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(FetchConfig(), id="defaults"),
+        pytest.param(
+            FetchConfig(
+                concurrency=7,
+                per_host=2,
+                rate="5/s",
+                retries=0,
+                headers={"X-Job": "prices"},
+                save_bodies="store",
+                retry_statuses=frozenset({503}),
+                retry_errors=frozenset({"timeout"}),
+                backoff=Backoff(initial=0.25, multiplier=3.0, max=9.0, jitter=0.5),
+                adaptive=False,
+            ),
+            id="every-option",
+        ),
+    ],
+)
+async def test_a_fetch_config_round_trips(config: FetchConfig) -> None:
+    """The job's configuration reaches every worker as it was given."""
+    assert config_from_json(config_to_json(config)) == config
