@@ -1,4 +1,5 @@
-"""Shared test set-up: pytester for the plugin's tests, and virtual time on request.
+"""Shared test set-up: pytester for the plugin's tests, virtual time on request, and a real
+``redis-server`` for the scale-out tests (``tests/http/redis_server.py``).
 
 Tests marked ``virtual_time`` run on corral's ``VirtualTimeLoop``.
 """
@@ -6,11 +7,17 @@ Tests marked ``virtual_time`` run on corral's ``VirtualTimeLoop``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from corral.testing import VirtualTimeLoop
+
+if TYPE_CHECKING:
+    from redis_server import RedisServer
 
 pytest_plugins = ["pytester"]
 
@@ -22,3 +29,43 @@ def pytest_asyncio_loop_factories(
     if item.get_closest_marker("virtual_time") is not None:
         return {"virtual_time": VirtualTimeLoop}
     return {"asyncio": asyncio.new_event_loop}
+
+
+# The Redis fixtures live here, not in tests/http/conftest.py: tests/ and tests/http have no
+# __init__.py, so two conftest modules would share one name. ``redis_server`` (the module) is
+# importable once pytest has put tests/http on sys.path, as it does to collect a test there.
+
+
+@pytest.fixture(scope="session")
+def redis_session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One ``redis-server`` for the whole session, without persistence."""
+    from redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_session_server: RedisServer) -> str:
+    """Return the session server's URL, its data flushed for this test."""
+    with socket.create_connection(("127.0.0.1", redis_session_server.port), timeout=5) as link:
+        link.sendall(b"FLUSHALL\r\n")
+        answer = link.recv(64)
+    assert answer.startswith(b"+OK"), answer
+    return redis_session_server.url
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A ``redis-server`` of this test's own, to stop and restart (same port, same directory).
+
+    In an async test, call its ``stop``/``start`` through ``asyncio.to_thread``: they wait.
+    """
+    from redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()

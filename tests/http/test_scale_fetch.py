@@ -46,7 +46,7 @@ async def _acorral(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _urls(tmp_path: Path, site: Site, paths: list[str]) -> Path:
     path = tmp_path / "urls.txt"
-    path.write_text("".join(site.url(p) + "\n" for p in paths))
+    path.write_text("".join((site.url(p) if p.startswith("/") else p) + "\n" for p in paths))
     return path
 
 
@@ -187,7 +187,7 @@ async def test_a_job_name_is_bound_to_its_store(site: Site, tmp_path: Path, redi
     urls = _urls(tmp_path, site, paths)
     args = ["fetch", str(urls), "--redis", redis_url, "--job", "bound", "--concurrency", "2"]
     first = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "corral", *args, "-o", str(tmp_path / "a.db"), "--progress", "off"
+        sys.executable, "-m", "corral", *args, "-o", str(tmp_path / "a.db"), "--no-progress"
     )
     await site.wait_until(lambda stats: stats.requests >= 1)  # the job's settings are in
     other = await _acorral(*args, "-o", str(tmp_path / "b.db"))

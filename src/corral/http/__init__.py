@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from corral._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from corral.http._errors import BadScope, BadURL, ResourceExhausted, ScaleError
+    from corral.http._errors import (
+        BadScope,
+        BadURL,
+        RedisUnreachable,
+        ResourceExhausted,
+        ScaleError,
+    )
     from corral.http.crawler._config import CrawlConfig, Page, Parsed
     from corral.http.crawler._crawler import Crawler, open_crawler
     from corral.http.engine._config import FetchConfig
@@ -27,6 +33,7 @@ _HOMES = {
     "BadURL": "corral.http._errors",
     "ResourceExhausted": "corral.http._errors",
     "ScaleError": "corral.http._errors",
+    "RedisUnreachable": "corral.http._errors",
     "ERROR_KINDS": "corral.http.engine._result",
     "CrawlConfig": "corral.http.crawler._config",
     "Crawler": "corral.http.crawler._crawler",
@@ -59,6 +66,7 @@ __all__ = [
     "Request",
     "ResourceExhausted",
     "ScaleError",
+    "RedisUnreachable",
     "StoreError",
     "fetch",
     "open_crawler",

@@ -244,7 +244,8 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
             resumed (stdout), which a coordinator needs.
     """
     from corral.http._errors import ScaleError
-    from corral.http.scale._address import check_job, check_url
+    from corral.http.scale._address import check_url
+    from corral.http.scale._redis import check_job
 
     if args.redis is None:
         if args.job is not None:
@@ -257,7 +258,8 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
     if source == "-":
         raise UsageError("--redis reads its input from a file (a resumed job reads it again)")
     try:
-        url, job = check_url(args.redis), check_job(args.job)
+        url = check_url(args.redis)
+        check_job(args.job)
     except ScaleError as exc:
         raise UsageError(exc.message) from None
-    return RedisTarget(url, job, workers=getattr(args, "workers", None) or 1)
+    return RedisTarget(url, args.job, workers=getattr(args, "workers", None) or 1)

@@ -58,10 +58,12 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
 
 def _checked(args: argparse.Namespace) -> tuple[str, str]:
     from corral.http._errors import ScaleError
-    from corral.http.scale._address import check_job, check_url
+    from corral.http.scale._address import check_url
+    from corral.http.scale._redis import check_job
 
     try:
-        return check_url(args.redis), check_job(args.job)
+        check_job(args.job)
+        return check_url(args.redis), args.job
     except ScaleError as exc:
         raise UsageError(exc.message) from None
 
@@ -77,7 +79,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from corral.http.scale._status import show_status
+    from corral.http.scale._statusview import show_status
 
     url, job = _checked(args)
     return asyncio.run(show_status(url, job, sys.stdout))

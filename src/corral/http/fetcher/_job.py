@@ -40,7 +40,8 @@ from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
-from corral.http.scale._coordinate import RedisTarget, coordinating
+from corral.http.scale._address import RedisTarget
+from corral.http.scale._coordinate import coordinating
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier

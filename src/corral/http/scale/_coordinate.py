@@ -23,12 +23,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from corral._ratelimit import parse_rate
 from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
-from corral.http.scale._address import RedisTarget, masked
+from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
 from corral.http.scale._link import Link
-from corral.http.scale._settings import config_to_json, gap_ms
+from corral.http.scale._redis import masked
+from corral.http.scale._wire import config_to_json
 
 if TYPE_CHECKING:
     from corral.http.scale._queue import JobQueue
@@ -55,14 +57,9 @@ async def coordinating(
         ScaleError: Redis cannot be reached or is too old, or the job name is taken by
             another store or another kind of job.
     """
-    from corral.http.scale._queue import JobQueue  # (redis-py, loaded when a job needs it)
+    from corral.http.scale import _queue  # (redis-py, loaded when a job needs it)
 
-    try:
-        queue = await JobQueue.connect(target.url, target.job)
-    except ScaleError:
-        raise
-    except Exception as exc:  # redis-py's connection errors, OSError
-        raise ScaleError(f"cannot reach Redis at {masked(target.url)}: {exc}") from None
+    queue = await _queue.JobQueue.connect(target.url, target.job)
     try:
         owner = _owner(store)
         await _bind(queue, target, owner, kind)
@@ -77,7 +74,7 @@ async def coordinating(
                 "max_results": str(max(10_000, 20 * config.concurrency)),
             }
         )
-        link = Link(queue, target.url)
+        link = Link(queue)
         coordination = Coordination(RedisDriver(link, window=max(10_000, 50 * config.concurrency)))
         workers = await _start_workers(target, target.workers)
         try:
@@ -86,6 +83,14 @@ async def coordinating(
             await _end(coordination, queue, workers)
     finally:
         await queue.close()
+
+
+def gap_ms(config: FetchConfig) -> int:
+    """Return the least milliseconds between two request starts to one host (0: no --rate)."""
+    if config.rate is None:
+        return 0
+    count, period = parse_rate(config.rate)
+    return max(1, round(period * 1000 / count))
 
 
 def _owner(store: str) -> str:

@@ -21,6 +21,7 @@ coordinator adds every outstanding flight again (adding is idempotent per key).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterable, Sequence
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ from corral.http.report._stats import RunCounters
 from corral.http.scale._link import Link
 
 if TYPE_CHECKING:
-    from corral.http.scale._queue import JobQueue, Outcome
+    from corral.http.scale._queue import Outcome
 
 _READ = 500  # records read from the stream at a time
 _BLOCK_MS = 500  # how long one read waits for records
@@ -74,22 +75,22 @@ class RedisDriver:
         self._back.clear()
         self._fed = False
         self._link.on_reconnect(self._add_again)
+        # The drainer and the reaper end by themselves once every record is in: a redis-py
+        # call cancelled mid-reply can leave its connection waiting for a reply forever.
         async with open_scope() as scope:
-            reaper = await scope.spawn(self._reap)
-            drainer = await scope.spawn(self._drain, counters, sink)
+            await scope.spawn(self._reap)
+            await scope.spawn(self._drain, counters, sink)
             await self._feed(source, counters, sink)
             self._fed = True
-            if self._out:
-                await self._back.wait()
-            drainer.cancel()
-            reaper.cancel()
+            if not self._out:
+                self._back.set()
         await self._forget_early()
 
     async def committed(self, idents: Sequence[int]) -> None:
         """Acknowledge the stream entries of records the store has committed."""
         entries = [e for ident in idents if (e := self._entries.pop(ident, None)) is not None]
         if entries:
-            await self._link.call(lambda queue: queue.acknowledge(entries))
+            await self._link.call(self._link.queue.acknowledge, entries)
 
     async def _feed(
         self,
@@ -117,13 +118,13 @@ class RedisDriver:
             for flight in batch:
                 self._out[flight.ident] = flight  # type: ignore[index]
             if batch:
-                await self._link.call(lambda queue, b=batch: queue.add(_tasks(b)))
+                await self._link.call(self._link.queue.add, _tasks(batch))
             counters.in_flight = len(self._out)
 
     async def _drain(self, counters: RunCounters, sink: Sink) -> None:
         while True:
             outcomes = await self._link.call(
-                lambda queue: queue.results(self._consumer, _READ, _BLOCK_MS)
+                self._link.queue.results, self._consumer, _READ, _BLOCK_MS
             )
             for outcome in outcomes:
                 flight = self._out.pop(outcome.ident, None)
@@ -138,24 +139,28 @@ class RedisDriver:
                 self._room.set()
             if self._fed and not self._out:
                 self._back.set()
+            if self._back.is_set():
+                return
 
     async def _forget_early(self) -> None:
         """Acknowledge records no flight of this run asked for (the store has them)."""
         entries = [outcome.entry for outcome in self._early.values()]
         self._early.clear()
         if entries:
-            await self._link.call(lambda queue: queue.acknowledge(entries))
+            await self._link.call(self._link.queue.acknowledge, entries)
 
     async def _reap(self) -> None:
-        while True:
-            await asyncio.sleep(_REAP_EVERY)
-            await self._link.call(lambda queue: queue.reap())
+        while not self._back.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._back.wait(), _REAP_EVERY)
+                return
+            await self._link.call(self._link.queue.reap)
 
-    async def _add_again(self, queue: JobQueue) -> None:
+    async def _add_again(self) -> None:
         """After a reconnection: add every outstanding flight again (Redis may have lost them)."""
         flights = list(self._out.values())
         for start in range(0, len(flights), 1000):
-            await queue.add(_tasks(flights[start : start + 1000]))
+            await self._link.call(self._link.queue.add, _tasks(flights[start : start + 1000]))
         if flights:
             print(
                 f"corral: {len(flights)} URLs in flight handed to Redis again after reconnecting",

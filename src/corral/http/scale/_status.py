@@ -1,63 +1,101 @@
-"""``corral status``: a distributed job's progress, per worker and per host, with an ETA."""
+"""``JobStatus``: what ``corral status`` shows of a job in Redis, read in two round trips."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
+from dataclasses import dataclass
+from typing import Any
 
 from corral.http._errors import ScaleError
-from corral.http.report._human import human_duration
-from corral.http.scale._address import masked
 
-if TYPE_CHECKING:
-    from corral.http.scale._queue import JobStatus
+TOP_HOSTS = 20
 
 
-async def show_status(url: str, job: str, out: TextIO) -> int:
-    """Print the job's progress to ``out``; return the exit code (0).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStatus:
+    """A job's progress, by Redis's clock.
+
+    Attributes:
+        state: "running", or what ``finish`` set.
+        queued: URLs waiting in the host queues.
+        leased: URLs a worker holds (in flight).
+        done: URLs committed since the job began.
+        undrained: results in the stream not yet acknowledged by the coordinator.
+        reaped: leases that expired and were queued again.
+        hosts: ``(host, queued, in_flight, seconds until it may start)``, the
+            ``TOP_HOSTS`` with most queued.
+        workers: ``(name, seconds since its heartbeat, its figures)``.
+        started_ms: when the job was first configured (Redis time, ms).
+        now_ms: when this status was read (Redis time, ms).
+    """
+
+    state: str
+    queued: int
+    leased: int
+    done: int
+    undrained: int
+    reaped: int
+    hosts: list[tuple[str, int, int, float]]
+    workers: list[tuple[str, float, dict[str, int]]]
+    started_ms: int
+    now_ms: int
+
+    def eta_seconds(self) -> float | None:
+        """Return the seconds left at the job's average rate so far (None before any)."""
+        elapsed = (self.now_ms - self.started_ms) / 1000
+        if self.done <= 0 or elapsed <= 0:
+            return None
+        return (self.queued + self.leased) / (self.done / elapsed)
+
+
+async def read_status(client: Any, prefix: str, now_script: Any, where: str) -> JobStatus:
+    """Return the status of the job whose keys start ``prefix``.
 
     Raises:
-        ScaleError: Redis cannot be reached, or it has no job of that name.
+        ScaleError: there is no such job (``where`` names it).
     """
-    from corral.http.scale import _queue
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hgetall(prefix + "meta")
+        pipe.hgetall(prefix + "stats")
+        pipe.zcard(prefix + "lease")
+        pipe.xlen(prefix + "res")
+        pipe.zrevrange(prefix + "hosts", 0, TOP_HOSTS - 1, withscores=True)
+        pipe.zrange(prefix + "workers", 0, -1, withscores=True)
+        meta, stats, leased, undrained, hosts, workers = await pipe.execute()
+    if not meta:
+        raise ScaleError(f"no {where}", exit_code=2)
+    now = int(await now_script(keys=[prefix + "meta"]))
+    async with client.pipeline(transaction=False) as pipe:
+        for host, _ in hosts:
+            pipe.hmget(prefix + "h:" + host.decode(), "inflight", "until")
+        for name, _ in workers:
+            pipe.hgetall(prefix + "w:" + name.decode())
+        details = await pipe.execute()
+    return JobStatus(
+        state=meta.get(b"state", b"").decode(),
+        queued=int(stats.get(b"queued", 0)),
+        leased=leased,
+        done=int(stats.get(b"done", 0)),
+        undrained=undrained,
+        reaped=int(stats.get(b"reaped", 0)),
+        hosts=[
+            _host(host, queued, detail, now)
+            for (host, queued), detail in zip(hosts, details, strict=False)
+        ],
+        workers=[
+            (
+                name.decode(),
+                max(0.0, (now - seen) / 1000),
+                {k.decode(): int(v) for k, v in f.items()},
+            )
+            for (name, seen), f in zip(workers, details[len(hosts) :], strict=True)
+        ],
+        started_ms=int(meta.get(b"started", now)),
+        now_ms=now,
+    )
 
-    try:
-        queue = await _queue.JobQueue.connect(url, job)
-    except ScaleError:
-        raise
-    except Exception as exc:
-        raise ScaleError(f"cannot reach Redis at {masked(url)}: {exc}") from None
-    try:
-        if await queue.settings() is None:
-            raise ScaleError(f"no job {job!r} on {masked(url)} (finished jobs are removed)")
-        status = await queue.status()
-    finally:
-        await queue.close()
-    out.write("\n".join(render(job, status)) + "\n")
-    return 0
 
-
-def render(job: str, status: JobStatus) -> list[str]:
-    """Return the lines ``corral status`` prints for ``status``."""
-    total = status.queued + status.leased + status.done
-    lines = [
-        (
-            f"job {job}: {status.state}; {status.done:,} of {total:,} URLs done, "
-            f"{status.leased:,} in flight, {status.queued:,} queued, "
-            f"{status.undrained:,} records waiting for the coordinator"
-        )
-    ]
-    rate = status.rate
-    if rate:
-        eta = (status.queued + status.leased) / rate
-        lines.append(f"rate {rate:,.1f} URLs/s over the last minute; ETA {human_duration(eta)}")
-    n = len(status.workers)
-    lines.append(f"{n} worker{'' if n == 1 else 's'}:")
-    for worker in status.workers:
-        figures = ", ".join(f"{k} {v:,}" for k, v in sorted(worker.figures.items()))
-        lines.append(f"  {worker.name}: seen {worker.seen_ago:.0f} s ago; {figures}")
-    if status.hosts:
-        lines.append("hosts (most queued first):")
-        for host in status.hosts:
-            due = "" if host.due_in is None else f", next in {host.due_in:.1f} s"
-            lines.append(f"  {host.host}: {host.queued:,} queued, {host.in_flight} in flight{due}")
-    return lines
+def _host(
+    host: bytes, queued: float, detail: list[bytes | None], now: int
+) -> tuple[str, int, int, float]:
+    inflight, until = (int(value or 0) for value in detail)
+    return host.decode(), int(queued), inflight, max(0.0, (until - now) / 1000)

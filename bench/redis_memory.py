@@ -1,0 +1,110 @@
+"""Redis memory per URL of a scale-out job (docs/scale.md, "What it costs in Redis").
+
+Starts its own ``redis-server`` (no persistence) on 127.0.0.1 and a free port, then through
+``JobQueue``: queues ``--n`` URLs over ``--hosts`` hosts (``used_memory`` before and after:
+bytes per queued URL, everything included: host lists, the known-key buckets, host hashes),
+claims and commits them all with a small record each (the results stream per undrained
+result, by ``MEMORY USAGE``), and reads the known-key buckets alone (``k:*``, by ``MEMORY
+USAGE ... SAMPLES 0``: bytes per known URL, what a job's seen set costs), then acknowledges
+everything (what is left of the job).
+
+Usage: python bench/redis_memory.py [--n 100000] [--hosts 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import subprocess
+import tempfile
+from typing import Any
+
+from corral.http.engine._result import FetchResult
+from corral.http.scale._queue import JobQueue
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_redis(directory: str) -> tuple[subprocess.Popen[str], str]:
+    """Start redis-server; return it and its URL once it says it is ready."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(
+        [binary, *options, "--dir", directory, "--logfile", ""],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Ready to accept connections" in line:
+            return process, f"redis://127.0.0.1:{port}/0"
+    raise SystemExit("redis-server did not start")
+
+
+async def used(client: Any) -> int:
+    info = await client.info("memory")
+    return int(info["used_memory"])
+
+
+async def key_bytes(client: Any, pattern: str) -> int:
+    total = 0
+    async for key in client.scan_iter(match=pattern, count=1000):
+        total += int(await client.memory_usage(key, samples=0) or 0)
+    return total
+
+
+async def measure(url: str, n: int, hosts: int) -> dict[str, float]:
+    queue = await JobQueue.connect(url, "memory")
+    client = queue._client  # the benchmark reads Redis's own figures
+    await queue.configure({"per_host": str(n), "max_results": "0"})
+    before = await used(client)
+    for start in range(0, n, 1000):
+        batch = []
+        for i in range(start, min(n, start + 1000)):
+            link = f"https://shop{i % hosts}.example.com/products/item-{i}?ref=list"
+            batch.append((i + 1, link, link, f"shop{i % hosts}.example.com", None))
+        await queue.add(batch)
+    figures = {"queued_url_bytes": (await used(client) - before) / n}
+    record = FetchResult(url="https://shop1.example.com/products/item-1?ref=list", status=200)
+    while tasks := (await queue.claim("bench", 1000))[0]:
+        await queue.commit("bench", [(task.token, record) for task in tasks])
+    figures["known_url_bytes"] = await key_bytes(client, queue.prefix + "k:*") / n
+    figures["undrained_result_bytes"] = await key_bytes(client, queue.prefix + "res") / n
+    while outcomes := await queue.results("bench", 1000, 0):
+        await queue.acknowledge([outcome.entry for outcome in outcomes])
+    figures["left_after_drain_bytes"] = float(await used(client) - before)
+    await queue.delete()
+    await queue.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--hosts", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        process, url = start_redis(directory)
+        try:
+            figures = asyncio.run(measure(url, args.n, args.hosts))
+        finally:
+            process.terminate()
+            process.communicate()
+    print(f"{args.n} URLs over {args.hosts} hosts (~60-byte URLs), Redis 7:")
+    for name, value in figures.items():
+        print(f"  {name}: {value:,.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""``JobQueue``: one job's URLs, leases and results in Redis, for workers and the coordinator.
+
+Each method is one script (``_scripts``) or one command, so every step is atomic in Redis:
+a URL is leased to one worker at a time; a commit is fenced by its lease token and marks the
+URL done, hands on its result (the ``res`` stream) and frees the host's slot in one step;
+politeness per host (in-flight cap, gap between dispatches, throttling) is decided by the
+claim, with Redis's clock, for every worker of the job at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from corral.http.engine._result import FetchResult
+from corral.http.scale import _scripts
+from corral.http.scale._redis import MAX_BLOCK, check_job, masked, open_client, outage_errors
+from corral.http.scale._status import JobStatus, read_status
+from corral.http.scale._wire import decode_result, encode_result
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+GROUP = "coordinator"
+DEFAULTS = {"kind": "fetch", "per_host": "8", "gap_ms": "0", "lease_ms": "30000"}
+DEFAULTS |= {"max_results": "10000", "state": "running"}
+BACKPRESSURE_WAIT = 1.0  # seconds; an acknowledge that makes room wakes the workers sooner
+_SEP = "\x1f"
+_SCRIPTS = [
+    "ADD",
+    "CLAIM",
+    "COMMIT",
+    "RENEW",
+    "THROTTLE",
+    "REAP",
+    "ACKNOWLEDGE",
+    "HEARTBEAT",
+    "CONFIGURE",
+    "NOW",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One leased URL."""
+
+    token: str  # the lease token (fencing)
+    ident: int  # the coordinator's frontier row id (SQLite id)
+    url: str
+    host: str
+    request: str | None  # the request's JSON when not a plain GET (as PendingRow.request)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One result read back by the coordinator."""
+
+    entry: str  # stream entry id (to acknowledge)
+    ident: int
+    result: FetchResult
+    worker: str
+
+
+def fingerprint(key: str) -> bytes:
+    """Return the 8-byte fingerprint a job knows a URL key by (collisions ~ n**2 / 2**65)."""
+    return hashlib.blake2b(key.encode(), digest_size=8).digest()
+
+
+class JobQueue:
+    """One job's queue in Redis; ``await JobQueue.connect(url, job)``, then ``close()``."""
+
+    def __init__(self, client: redis.asyncio.Redis, url: str, job: str) -> None:
+        self._client: Any = client
+        self.url = url
+        self.job = job
+        self.prefix = f"corral:{{{job}}}:"
+        self._keys = [self.prefix + "meta"]
+        self._scripts = {name: client.register_script(getattr(_scripts, name)) for name in _SCRIPTS}
+        # The redis-py errors meaning "Redis is not answering now" (a worker waits them out).
+        self.outage: tuple[type[BaseException], ...] = outage_errors()
+
+    @classmethod
+    async def connect(cls, url: str, job: str) -> JobQueue:
+        """Return the queue of ``job`` on the Redis at ``url`` (which answered PING).
+
+        Raises:
+            ScaleError: a bad job name or URL, Redis unreachable (``RedisUnreachable``) or
+                older than 7.0.
+        """
+        check_job(job)
+        return cls(await open_client(url), url, job)
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self._client.aclose()
+
+    async def _run(self, name: str, args: Sequence[Any] = ()) -> Any:
+        return await self._scripts[name](keys=self._keys, args=list(args))
+
+    async def configure(self, settings: Mapping[str, str]) -> None:
+        """Write the job's settings over its old ones, state "running" (idempotent).
+
+        Missing settings take ``DEFAULTS``: kind fetch, per_host 8, gap_ms 0 (no rate),
+        lease_ms 30000, max_results 10000 (undrained results before workers pause); the
+        coordinator adds ``config`` (``config_to_json``). The start time is kept.
+        """
+        merged = {**DEFAULTS, **settings, "state": settings.get("state", "running")}
+        await self._run("CONFIGURE", [part for pair in merged.items() for part in pair])
+
+    async def settings(self) -> dict[str, str] | None:
+        """Return the job's settings, or None when Redis has no such job."""
+        meta = await self._client.hgetall(self.prefix + "meta")
+        return {k.decode(): v.decode() for k, v in meta.items()} if meta else None
+
+    async def add(self, tasks: Sequence[tuple[int, str, str, str, str | None]]) -> int:
+        """Queue ``(ident, key, url, host, request)`` tasks; a key the job knows is skipped.
+
+        The job knows a key while it is queued, leased, or committed with its result not yet
+        acknowledged. Idempotent: after Redis lost data, add everything outstanding again.
+
+        Returns:
+            How many were queued.
+        """
+        args: list[Any] = []
+        for ident, key, url, host, request in tasks:
+            text = (
+                f"{ident}{_SEP}{url}" if request is None else f"{ident}{_SEP}{url}{_SEP}{request}"
+            )
+            args += (host, fingerprint(key) + text.encode())
+        added: int = await self._run("ADD", args) if args else 0
+        return added
+
+    async def claim(self, worker: str, limit: int) -> tuple[list[Task], float | None]:
+        """Lease up to ``limit`` URLs whose host may start now, for ``worker``.
+
+        Returns:
+            The tasks, and the seconds until the next host is due (None when nothing is
+            queued at all); with the results stream full (back-pressure), no tasks.
+        """
+        flat, wait_ms = await self._run("CLAIM", [limit])
+        tasks = [_task(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+        if wait_ms == -2:
+            return tasks, BACKPRESSURE_WAIT
+        return tasks, None if wait_ms == -1 else wait_ms / 1000
+
+    async def renew(self, worker: str, tokens: Sequence[str]) -> list[str]:
+        """Extend the leases of ``tokens`` to now + lease_ms; return those already lost."""
+        if not tokens:
+            return []
+        lost = await self._run("RENEW", tokens)
+        return [token.decode() for token in lost]
+
+    async def commit(self, worker: str, done: Sequence[tuple[str, FetchResult]]) -> tuple[int, int]:
+        """Record ``(token, result)`` pairs, each fenced by its lease token, in one step.
+
+        Returns:
+            (committed, stale): a stale token's lease expired and was reaped (another worker
+            has the URL): its result is dropped.
+        """
+        args: list[Any] = [worker]
+        for token, result in done:
+            data, body = encode_result(result)
+            args += (token, data, b"0" if body is None else b"1", body or b"")
+        ok, stale = await self._run("COMMIT", args)
+        return int(ok), int(stale)
+
+    async def throttle(self, host: str, seconds: float) -> None:
+        """Start nothing on ``host`` before now + ``seconds``, in any worker of the job."""
+        await self._run("THROTTLE", [host, max(0, round(seconds * 1000))])
+
+    async def reap(self) -> int:
+        """Put URLs whose lease expired back at the head of their host's queue; return how
+        many (any process may call it; idempotent)."""
+        reaped: int = await self._run("REAP")
+        return reaped
+
+    async def results(self, consumer: str, count: int, block_ms: int) -> list[Outcome]:
+        """Return up to ``count`` results for ``consumer`` of the "coordinator" group.
+
+        First its entries read before and not acknowledged (after a restart), then new
+        ones, waiting up to ``block_ms`` for them (0: do not wait).
+        """
+        found = await self._read(consumer, count, "0", None)
+        if not found:
+            found = await self._read(consumer, count, ">", block_ms or None)
+        gone = [entry_id for entry_id, fields in found if not fields]
+        if gone:  # deleted while pending (acknowledged meanwhile): off this consumer's list
+            await self._client.xack(self.prefix + "res", GROUP, *gone)
+        return [_outcome(entry_id, fields) for entry_id, fields in found if fields]
+
+    async def _read(
+        self, consumer: str, count: int, start: str, block_ms: int | None
+    ) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
+        stream = self.prefix + "res"
+        from redis.exceptions import ResponseError
+
+        try:
+            answer = await self._client.xreadgroup(
+                GROUP, consumer, {stream: start}, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            return []
+        return list(answer[0][1]) if answer else []
+
+    async def acknowledge(self, entries: Sequence[str]) -> None:
+        """Acknowledge and delete result entries, and forget their URLs' keys (a later
+        ``add`` of one is a new fetch)."""
+        if entries:
+            await self._run("ACKNOWLEDGE", entries)
+
+    async def wait_for_work(self, seconds: float | None) -> None:
+        """Sleep until work may be claimable: woken by add, reap, commit or acknowledge,
+        else after ``seconds`` (None: when woken, or after ``MAX_BLOCK`` at most: the
+        caller looks again)."""
+        if seconds is not None and seconds <= 0:
+            return
+        limit = MAX_BLOCK if seconds is None else min(seconds, MAX_BLOCK)
+        await self._client.blpop([self.prefix + "wake"], timeout=limit)
+
+    async def heartbeat(self, worker: str, figures: Mapping[str, int]) -> None:
+        """Record that ``worker`` is alive, with its figures (fetched, ok, failed, in_flight)."""
+        await self._run("HEARTBEAT", [worker, *(x for pair in figures.items() for x in pair)])
+
+    async def status(self) -> JobStatus:
+        """Return the job's progress: counts, the busiest hosts, the workers.
+
+        Raises:
+            ScaleError: Redis has no such job.
+        """
+        return await read_status(self._client, self.prefix, self._scripts["NOW"], self._where)
+
+    @property
+    def _where(self) -> str:
+        return f"job {self.job} on {masked(self.url)}"
+
+    async def finish(self, state: str) -> None:
+        """Set the job's state (workers exit when it is not "running") and wake them."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(self.prefix + "meta", "state", state)
+            pipe.lpush(self.prefix + "wake", *["1"] * 64)
+            pipe.ltrim(self.prefix + "wake", 0, 63)
+            await pipe.execute()
+
+    async def delete(self) -> None:
+        """Delete every key of the job."""
+        batch: list[bytes] = []
+        async for key in self._client.scan_iter(match=self.prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await self._client.unlink(*batch)
+                batch.clear()
+        if batch:
+            await self._client.unlink(*batch)
+
+
+def _task(token: bytes, host: bytes, element: bytes) -> Task:
+    ident, url, *request = element[8:].decode().split(_SEP, 2)
+    return Task(token.decode(), int(ident), url, host.decode(), request[0] if request else None)
+
+
+def _outcome(entry_id: bytes, fields: dict[bytes, bytes]) -> Outcome:
+    result = decode_result(fields[b"data"], fields.get(b"body"))
+    return Outcome(entry_id.decode(), int(fields[b"ident"]), result, fields[b"worker"].decode())

@@ -1,0 +1,100 @@
+"""Reaching Redis: the lazy import of redis-py, URL masking, the version check, job names.
+
+redis-py is imported here, on first use, never at ``import corral``: a user without the
+``redis`` extra gets a ``ScaleError`` saying how to install it.
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from corral.http._errors import RedisUnreachable, ScaleError
+from corral.http.web._urls import mask_credentials
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+MIN_VERSION = (7, 0)
+SOCKET_TIMEOUT = 30.0  # seconds a reply may take before Redis counts as unreachable
+MAX_BLOCK = 10.0  # seconds a blocking wait lasts at most (well under SOCKET_TIMEOUT)
+_JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def redis_module() -> ModuleType:
+    """Return ``redis.asyncio``.
+
+    Raises:
+        ScaleError: redis-py is not installed.
+    """
+    try:
+        import redis.asyncio
+    except ImportError:
+        raise ScaleError(
+            "--redis needs redis-py: pip install 'corral[redis]'", exit_code=2
+        ) from None
+    return redis.asyncio
+
+
+def outage_errors() -> tuple[type[BaseException], ...]:
+    """Return the redis-py errors that mean "Redis is not answering now" (worth a retry)."""
+    from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+
+    return (ConnectionError, TimeoutError, BusyLoadingError, OSError)
+
+
+def masked(url: str) -> str:
+    """Return ``url`` with its password shown as ``***`` (``redis://:***@host``)."""
+    return mask_credentials(url)
+
+
+def check_job(job: str) -> None:
+    """Refuse a job name that cannot be part of a key's hash tag.
+
+    Raises:
+        ScaleError: ``job`` is empty, too long, or has characters other than letters,
+            digits, ``_``, ``.`` and ``-``.
+    """
+    if _JOB.fullmatch(job) is None:
+        raise ScaleError(
+            f"bad job name {job!r}: use up to 100 letters, digits, '_', '.' and '-'",
+            exit_code=2,
+        )
+
+
+async def open_client(url: str) -> redis.asyncio.Redis:
+    """Return a client of ``url`` that answered PING, on Redis 7.0 or newer.
+
+    Raises:
+        RedisUnreachable: Redis did not answer.
+        ScaleError: a bad URL, or a Redis older than 7.0.
+    """
+    module = redis_module()
+    try:
+        # redis-py's default read timeout is 5 s, which a blocking wait (BLPOP, XREADGROUP
+        # BLOCK) of as long would hit: reads get SOCKET_TIMEOUT, and blocking waits are kept
+        # well below it (MAX_BLOCK); keepalive notices a peer gone without a word.
+        client: Any = module.Redis.from_url(
+            url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT, socket_keepalive=True
+        )
+    except ValueError as exc:
+        raise ScaleError(f"bad Redis URL {masked(url)}: {exc}", exit_code=2) from None
+    try:
+        info = await client.info("server")
+    except outage_errors() as exc:
+        await client.aclose()
+        raise unreachable(url, exc) from None
+    version = str(info.get("valkey_version") or info.get("redis_version") or "0")
+    if tuple(int(part) for part in version.split(".")[:2]) < MIN_VERSION:
+        await client.aclose()
+        raise ScaleError(
+            f"{masked(url)} is Redis {version}; corral needs 7.0 or newer", exit_code=2
+        )
+    return client  # type: ignore[no-any-return]
+
+
+def unreachable(url: str, exc: BaseException) -> RedisUnreachable:
+    """Return the one-line error for Redis at ``url`` not answering with ``exc``."""
+    why = mask_credentials(str(exc).strip().rstrip(".")) or type(exc).__name__
+    return RedisUnreachable(f"{masked(url)} unreachable ({why})", exit_code=2)

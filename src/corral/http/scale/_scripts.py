@@ -1,0 +1,283 @@
+"""The Lua scripts of a job's queue in Redis: each one atomic step of the data model.
+
+Every key of a job starts ``corral:{JOB}:`` (one hash tag: a Redis Cluster keeps the job in
+one slot). ``KEYS[1]`` is the job's ``meta`` key (it routes the call); the scripts derive the
+others from it. The one clock is Redis's ``TIME`` (in ms), whichever machine calls.
+
+Keys (the design of docs/scale.md, after research note 1.17-1.18)::
+
+    meta        HASH   settings (per_host, gap_ms, lease_ms, max_results, config...), state
+    q:<host>    LIST   queued URLs of a host, each an *element*: fp(8 bytes) ident \\x1f url
+                       [\\x1f request JSON]; reaped ones go back to the head
+    ready       ZSET   host -> ms of its next allowed dispatch; only hosts with queued URLs
+                       and in-flight < per_host (else parked until a commit or reap)
+    hosts       ZSET   host -> queued count (for status)
+    h:<host>    HASH   inflight, until (no dispatch before, ms: gap and throttle), gap
+    lease       ZSET   token -> deadline ms;  ld HASH token -> host \\x1e element
+    k:<xxxx>    HASH   the keys the job knows (queued, leased, or committed and not yet
+                       acknowledged): 2**16 buckets by the fingerprint's first 2 bytes, field
+                       its other 6 (about 16 bytes a key, research note 1.15)
+    att         HASH   fp -> times its lease expired (only for those)
+    res         STREAM one entry per committed URL: ident, fp, worker, data [, body]
+    stats       HASH   queued, done, reaped counters;  seq STRING the token counter
+    wake        LIST   a few tokens; an idle worker BLPOPs it
+    workers     ZSET   worker -> last heartbeat ms;  w:<worker> HASH its figures
+"""
+
+from __future__ import annotations
+
+# Shared by every script: the prefix, the clock, host readiness and the wake-up.
+_PRELUDE = r"""
+local P = string.sub(KEYS[1], 1, -5)
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function meta_num(name, default)
+  local v = redis.call('HGET', P .. 'meta', name)
+  if v then return tonumber(v) end
+  return default
+end
+local function num(v) if v then return tonumber(v) end return 0 end
+-- Put a host in `ready` at max(now, its until) when it has queued URLs and a free slot,
+-- else take it out (parked); return 1 when it became ready just now (someone to wake).
+local function ready_host(host, now, maxc)
+  local h = P .. 'h:' .. host
+  local queued = redis.call('LLEN', P .. 'q:' .. host)
+  local inflight = num(redis.call('HGET', h, 'inflight'))
+  local untilms = num(redis.call('HGET', h, 'until'))
+  if queued > 0 then
+    redis.call('ZADD', P .. 'hosts', queued, host)
+  else
+    redis.call('ZREM', P .. 'hosts', host)
+  end
+  if queued > 0 and inflight < maxc then
+    return redis.call('ZADD', P .. 'ready', math.max(now, untilms), host)
+  end
+  redis.call('ZREM', P .. 'ready', host)
+  if queued == 0 and inflight <= 0 and untilms <= now then redis.call('DEL', h) end
+  return 0
+end
+local function wake(n)
+  if n <= 0 then return end
+  for _ = 1, math.min(n, 64) do redis.call('LPUSH', P .. 'wake', '1') end
+  redis.call('LTRIM', P .. 'wake', 0, 63)
+end
+local function known_key(el)
+  local b1, b2 = string.byte(el, 1, 2)
+  return P .. string.format('k:%02x%02x', b1, b2), string.sub(el, 3, 8)
+end
+local function split_lease(v)
+  local sep = string.find(v, '\30', 1, true)
+  return string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
+end
+"""
+
+# ARGV: host, element, host, element...  Returns how many were queued.
+ADD = (
+    _PRELUDE
+    + r"""
+local now, maxc = now_ms(), meta_num('per_host', 8)
+local added, woke = 0, 0
+for i = 1, #ARGV, 2 do
+  local host, el = ARGV[i], ARGV[i + 1]
+  local bucket, field = known_key(el)
+  if redis.call('HSETNX', bucket, field, '1') == 1 then
+    redis.call('RPUSH', P .. 'q:' .. host, el)
+    added = added + 1
+    woke = woke + ready_host(host, now, maxc)
+  end
+end
+if added > 0 then redis.call('HINCRBY', P .. 'stats', 'queued', added) end
+wake(woke)
+return added
+"""
+)
+
+# ARGV: limit.  Returns {{token, host, element, ...}, wait_ms}: wait -1 = nothing queued,
+# -2 = back-pressure (the results stream is full).
+CLAIM = (
+    _PRELUDE
+    + r"""
+local now, limit = now_ms(), tonumber(ARGV[1])
+local maxc, gap = meta_num('per_host', 8), meta_num('gap_ms', 0)
+local lease, maxr = meta_num('lease_ms', 30000), meta_num('max_results', 0)
+if maxr > 0 and redis.call('XLEN', P .. 'res') >= maxr then return {{}, -2} end
+local out, left = {}, limit
+for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)) do
+  if left <= 0 then break end
+  local h = P .. 'h:' .. host
+  local inflight = num(redis.call('HGET', h, 'inflight'))
+  local hgap = tonumber(redis.call('HGET', h, 'gap') or gap)
+  local take = math.min(maxc - inflight, left)
+  if hgap > 0 then take = math.min(take, 1) end
+  local els = take > 0 and redis.call('LPOP', P .. 'q:' .. host, take)
+  if els then
+    for _, el in ipairs(els) do
+      local tok = tostring(redis.call('INCR', P .. 'seq'))
+      redis.call('ZADD', P .. 'lease', now + lease, tok)
+      redis.call('HSET', P .. 'ld', tok, host .. '\30' .. el)
+      out[#out + 1] = tok
+      out[#out + 1] = host
+      out[#out + 1] = el
+    end
+    left = left - #els
+    redis.call('HSET', h, 'inflight', inflight + #els)
+    if hgap > 0 then redis.call('HSET', h, 'until', now + hgap) end
+    redis.call('HINCRBY', P .. 'stats', 'queued', -#els)
+  end
+  ready_host(host, now, maxc)
+end
+local wait = -1
+local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
+if #first > 0 then
+  wait = math.max(0, tonumber(first[2]) - now)
+elseif num(redis.call('HGET', P .. 'stats', 'queued')) > 0 then
+  -- every host with queued URLs is at its cap: a commit wakes us, or a lease expiring
+  local soonest = redis.call('ZRANGE', P .. 'lease', 0, 0, 'WITHSCORES')
+  wait = 1000
+  if #soonest > 0 then wait = math.max(0, tonumber(soonest[2]) - now) end
+end
+return {out, wait}
+"""
+)
+
+# ARGV: worker, then token, data, has_body ('0'/'1'), body per result.  Returns {ok, stale}.
+COMMIT = (
+    _PRELUDE
+    + r"""
+local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
+local ok, stale, woke = 0, 0, 0
+for i = 2, #ARGV, 4 do
+  local tok = ARGV[i]
+  if redis.call('ZREM', P .. 'lease', tok) == 0 then
+    stale = stale + 1  -- fenced: the lease expired and was reaped; another worker has it
+  else
+    local host, el = split_lease(redis.call('HGET', P .. 'ld', tok))
+    redis.call('HDEL', P .. 'ld', tok)
+    local fp = string.sub(el, 1, 8)
+    local ident = string.sub(el, 9, string.find(el, '\31', 9, true) - 1)
+    local entry = {'ident', ident, 'fp', fp, 'worker', worker, 'data', ARGV[i + 1]}
+    if ARGV[i + 2] == '1' then
+      entry[#entry + 1] = 'body'
+      entry[#entry + 1] = ARGV[i + 3]
+    end
+    redis.call('XADD', P .. 'res', '*', unpack(entry))
+    redis.call('HINCRBY', P .. 'h:' .. host, 'inflight', -1)
+    redis.call('HDEL', P .. 'att', fp)
+    ok = ok + 1
+    woke = woke + ready_host(host, now, maxc)
+  end
+end
+if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
+wake(woke)
+return {ok, stale}
+"""
+)
+
+# ARGV: tokens.  Returns the tokens no longer leased.
+RENEW = (
+    _PRELUDE
+    + r"""
+local deadline = now_ms() + meta_num('lease_ms', 30000)
+local lost = {}
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', P .. 'lease', ARGV[i]) then
+    redis.call('ZADD', P .. 'lease', 'XX', 'GT', deadline, ARGV[i])
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+"""
+)
+
+# ARGV: host, ms.  No dispatch to the host before now + ms, for every worker.
+THROTTLE = (
+    _PRELUDE
+    + r"""
+local host, h = ARGV[1], P .. 'h:' .. ARGV[1]
+local t = now_ms() + tonumber(ARGV[2])
+if t > num(redis.call('HGET', h, 'until')) then redis.call('HSET', h, 'until', t) end
+if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', 'GT', t, host) end
+return t
+"""
+)
+
+# No ARGV.  Expired leases: their URLs back to the head of their host's queue.
+REAP = (
+    _PRELUDE
+    + r"""
+local now, maxc = now_ms(), meta_num('per_host', 8)
+local n, woke = 0, 0
+for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'lease', '-inf', now, 'LIMIT', 0, 1000)) do
+  redis.call('ZREM', P .. 'lease', tok)
+  local v = redis.call('HGET', P .. 'ld', tok)
+  redis.call('HDEL', P .. 'ld', tok)
+  if v then
+    local host, el = split_lease(v)
+    redis.call('LPUSH', P .. 'q:' .. host, el)
+    redis.call('HINCRBY', P .. 'att', string.sub(el, 1, 8), 1)
+    redis.call('HINCRBY', P .. 'h:' .. host, 'inflight', -1)
+    n = n + 1
+    woke = woke + ready_host(host, now, maxc)
+  end
+end
+if n > 0 then
+  redis.call('HINCRBY', P .. 'stats', 'queued', n)
+  redis.call('HINCRBY', P .. 'stats', 'reaped', n)
+end
+wake(woke)
+return n
+"""
+)
+
+# ARGV: stream entry ids.  Acknowledged, deleted, their keys forgotten.
+ACKNOWLEDGE = (
+    _PRELUDE
+    + r"""
+local maxr = meta_num('max_results', 0)
+local before = redis.call('XLEN', P .. 'res')
+for i = 1, #ARGV do
+  local found = redis.call('XRANGE', P .. 'res', ARGV[i], ARGV[i])
+  if #found > 0 then
+    local fields = found[1][2]
+    for j = 1, #fields, 2 do
+      if fields[j] == 'fp' then
+        local bucket, field = known_key(fields[j + 1])
+        redis.call('HDEL', bucket, field)
+      end
+    end
+  end
+  redis.call('XACK', P .. 'res', 'coordinator', ARGV[i])
+  redis.call('XDEL', P .. 'res', ARGV[i])
+end
+if maxr > 0 and before >= maxr and redis.call('XLEN', P .. 'res') < maxr then wake(64) end
+return #ARGV
+"""
+)
+
+# ARGV: worker, then name, value pairs.  Returns the time (ms).
+HEARTBEAT = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+redis.call('ZADD', P .. 'workers', now, ARGV[1])
+if #ARGV > 1 then redis.call('HSET', P .. 'w:' .. ARGV[1], unpack(ARGV, 2)) end
+return now
+"""
+)
+
+# ARGV: settings as name, value pairs.  Overwrites them, state running, started kept.
+CONFIGURE = (
+    _PRELUDE
+    + r"""
+redis.call('HSET', P .. 'meta', unpack(ARGV))
+redis.call('HSETNX', P .. 'meta', 'started', now_ms())
+local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', P .. 'res', 'coordinator', '0', 'MKSTREAM')
+return 1
+"""
+)
+
+# No ARGV.  The time now (ms), by the job's one clock.
+NOW = _PRELUDE + "return now_ms()\n"

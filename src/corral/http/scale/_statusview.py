@@ -1,0 +1,56 @@
+"""``corral status``: a distributed job's progress, per worker and per host, with an ETA."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TextIO
+
+from corral.http.report._human import human_duration
+
+if TYPE_CHECKING:
+    from corral.http.scale._status import JobStatus
+
+
+async def show_status(url: str, job: str, out: TextIO) -> int:
+    """Print the job's progress to ``out``; return the exit code (0).
+
+    Raises:
+        ScaleError: Redis cannot be reached, or it has no job of that name.
+    """
+    from corral.http.scale import _queue  # (redis-py, loaded when a command needs it)
+
+    queue = await _queue.JobQueue.connect(url, job)
+    try:
+        status = await queue.status()
+    finally:
+        await queue.close()
+    out.write("\n".join(render(job, status)) + "\n")
+    return 0
+
+
+def render(job: str, status: JobStatus) -> list[str]:
+    """Return the lines ``corral status`` prints for ``status``."""
+    total = status.queued + status.leased + status.done
+    lines = [
+        (
+            f"job {job}: {status.state}; {status.done:,} of {total:,} URLs done, "
+            f"{status.leased:,} in flight, {status.queued:,} queued, "
+            f"{status.undrained:,} records waiting for the coordinator"
+        )
+    ]
+    elapsed = max(0.0, (status.now_ms - status.started_ms) / 1000)
+    eta = status.eta_seconds()
+    pace = f"{status.done / elapsed:,.1f} URLs/s" if elapsed > 0 else "-"
+    left = "" if eta is None else f"; ETA {human_duration(eta)}"
+    lines.append(
+        f"running {human_duration(elapsed)} at {pace}{left}; {status.reaped:,} leases reaped"
+    )
+    lines.append(f"{len(status.workers)} worker{'' if len(status.workers) == 1 else 's'}:")
+    for name, seen_ago, figures in status.workers:
+        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(figures.items()))
+        lines.append(f"  {name}: seen {seen_ago:.0f} s ago; {shown}")
+    if status.hosts:
+        lines.append("hosts (most queued first):")
+        for host, queued, in_flight, due_in in status.hosts:
+            due = f", next start in {due_in:.1f} s" if due_in > 0 else ""
+            lines.append(f"  {host}: {queued:,} queued, {in_flight} in flight{due}")
+    return lines

@@ -1,0 +1,278 @@
+"""The worker: claim URLs of a job from Redis, fetch them with the local engine, commit.
+
+One process, one ``Runtime`` (session, engine) with the job's ``FetchConfig``. Beside the
+engine run: a committer (the sink's results, every ``COMMIT_EVERY`` s or ``COMMIT_BATCH``
+results, each commit fenced by its lease token), a renewer (every lease_ms/3, all leases in
+flight), and a keeper (heartbeat and the job's state every second, reap every
+``REAP_EVERY`` s). An idle worker sleeps in ``wait_for_work`` (a BLPOP) until the next host
+is due or something wakes it; it never polls. Politeness across workers is the claim's
+(Redis's clock); the local engine keeps its own too, which is harmless.
+
+Redis unreachable: one line on stderr, a pause of ``RETRY_EVERY`` s, again, until it
+answers; the work in flight goes on meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from typing import TypeVar
+
+from corral import open_scope
+from corral.http._errors import ScaleError
+from corral.http.engine._attempt import parse_retry_after
+from corral.http.engine._config import FetchConfig
+from corral.http.engine._flight import Flight
+from corral.http.engine._request import Request
+from corral.http.engine._result import FetchResult
+from corral.http.engine._runtime import Runtime, count
+from corral.http.scale._link import Link
+from corral.http.scale._queue import JobQueue, Task
+from corral.http.scale._redis import RedisUnreachable, masked
+from corral.http.scale._wire import config_from_json
+
+COMMIT_EVERY = 0.05
+COMMIT_BATCH = 100
+CLAIM_BATCH = 100
+HEARTBEAT_EVERY = 1.0
+REAP_EVERY = 5.0
+RETRY_EVERY = 2.0
+T = TypeVar("T")
+
+
+async def run_worker(
+    url: str,
+    job: str,
+    *,
+    concurrency: int | None = None,
+    name: str | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Work on ``job`` at the Redis at ``url`` until the job is finished or a stop.
+
+    Args:
+        concurrency: requests in flight at once (default: the job's).
+        name: the worker's name in ``corral status`` (default: host name and process id).
+        stop: set it to stop gracefully: no more claims, the work in flight committed.
+
+    Returns:
+        0 when the job finished or ``stop`` was set; 130 / 143 after SIGINT / SIGTERM
+        (handled the same way: the work in flight is finished and committed).
+
+    Raises:
+        ScaleError: no such job, the job is finished, or Redis too old.
+    """
+    queue = await _connect(url, job)
+    try:
+        config = await _job_config(queue)
+        if concurrency is not None:
+            config = replace(config, concurrency=concurrency)
+        worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
+        with _signals(worker):
+            return await worker.run(stop)
+    finally:
+        await queue.close()
+
+
+async def _connect(url: str, job: str) -> JobQueue:
+    while True:
+        try:
+            return await JobQueue.connect(url, job)
+        except RedisUnreachable as exc:
+            _say(f"{exc.message}: retrying every {RETRY_EVERY:g} s")
+            await asyncio.sleep(RETRY_EVERY)
+
+
+async def _job_config(queue: JobQueue) -> FetchConfig:
+    settings = await _job_settings(queue)
+    if settings.get("state") != "running":
+        raise ScaleError(f"job {queue.job} is {settings.get('state')}: nothing to do", exit_code=2)
+    if settings.get("kind", "fetch") != "fetch":
+        raise ScaleError(f"job {queue.job} is a {settings['kind']} job", exit_code=2)
+    try:
+        return config_from_json(settings["config"]) if "config" in settings else FetchConfig()
+    except ValueError as exc:
+        raise ScaleError(f"job {queue.job}: {exc}", exit_code=2) from None
+
+
+async def _job_settings(queue: JobQueue) -> dict[str, str]:
+    """Return the job's settings, waiting for its coordinator to create the job if need be
+    (workers are often started first): woken by the job's first URLs, not by polling."""
+    said = False
+    while (settings := await queue.settings()) is None:
+        if not said:
+            said = True
+            _say(
+                f"corral worker: no job {queue.job} on {masked(queue.url)} yet: waiting for "
+                "its coordinator (corral fetch ... --redis ... --job ...)"
+            )
+        await queue.wait_for_work(None)
+    return settings
+
+
+class Worker:
+    """One worker's state: its leases in flight, the results to commit, its figures."""
+
+    def __init__(self, queue: JobQueue, config: FetchConfig, name: str) -> None:
+        self.queue, self.config, self.name = queue, config, name
+        self.held: dict[str, Task] = {}  # lease token -> task, claimed and not committed
+        self.pending: list[tuple[str, FetchResult]] = []
+        self.stopping = asyncio.Event()  # no more claims
+        self.exit_code = 0
+        self.lease_ms = 30000
+        self.stale = 0
+        self._room = asyncio.Event()
+        self._link = Link(queue, who="corral worker", retry=RETRY_EVERY)
+        self._runtime: Runtime | None = None
+
+    def stop(self, exit_code: int = 0) -> None:
+        """Claim no more; the work in flight ends and is committed."""
+        if not self.stopping.is_set():
+            self.exit_code = exit_code
+            self.stopping.set()
+            self._room.set()
+
+    async def run(self, stop: asyncio.Event | None) -> int:
+        """Work until the job is finished or a stop; return the exit code."""
+        settings = await self.call(self.queue.settings) or {}
+        self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
+        async with Runtime(self.config) as runtime, open_scope() as scope:
+            self._runtime = runtime
+            beside = [await scope.spawn(self._commit_often), await scope.spawn(self._renew)]
+            beside.append(await scope.spawn(self._keep))
+            if stop is not None:
+                beside.append(await scope.spawn(self._stop_on, stop))
+            await runtime.engine.drive(self._claims(), runtime.counters, self._sink)
+            for task in beside:
+                task.cancel()
+        await self._flush()
+        return self.exit_code
+
+    async def call(self, step: Callable[..., Awaitable[T]], *args: object) -> T:
+        """Run one step on Redis, waiting out an outage (one line on stderr per outage)."""
+        return await self._link.call(step, *args)
+
+    async def _claims(self) -> AsyncIterator[list[Flight]]:
+        """Yield the flights of claimed tasks while there is room, until stopping."""
+        while not self.stopping.is_set():
+            free = self.config.concurrency - len(self.held)
+            if free <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            tasks, wait = await self.call(self.queue.claim, self.name, min(free, CLAIM_BATCH))
+            if tasks:
+                self.held.update((task.token, task) for task in tasks)
+                yield [_flight(task) for task in tasks]
+            else:
+                await self._idle(wait)
+
+    async def _idle(self, wait: float | None) -> None:
+        """Sleep until work may be due (woken by Redis), a stop, or the next reap."""
+        seconds = REAP_EVERY if wait is None else min(wait, REAP_EVERY)
+        sleeping = asyncio.ensure_future(self.call(self.queue.wait_for_work, seconds))
+        stopping = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in (sleeping, stopping):
+                future.cancel()
+            await asyncio.wait({sleeping, stopping})
+
+    async def _sink(self, flight: Flight, record: FetchResult) -> None:
+        token = flight.ident
+        assert isinstance(token, str)
+        assert self._runtime is not None
+        count(self._runtime.counters, record)
+        self.pending.append((token, record))
+        if record.status in (429, 503) and record.headers is not None:
+            wait = parse_retry_after(record.headers.get("Retry-After"))
+            if wait is not None and flight.request is not None:
+                await self.call(self.queue.throttle, flight.request.host, wait)
+        if len(self.pending) >= COMMIT_BATCH:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        done, self.pending = self.pending, []
+        if not done:
+            return
+        try:
+            _, stale = await self.call(self.queue.commit, self.name, done)
+        except BaseException:  # cancelled: committed again at the end (stale if it was)
+            self.pending[:0] = done
+            raise
+        self.stale += stale
+        for token, _ in done:
+            self.held.pop(token, None)
+        self._room.set()
+
+    async def _commit_often(self) -> None:
+        while True:
+            await asyncio.sleep(COMMIT_EVERY)
+            await self._flush()
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            await self.call(self.queue.renew, self.name, list(self.held))
+
+    async def _keep(self) -> None:
+        """Heartbeat, and the job's state, every second; reap every few seconds."""
+        beats = 0
+        while True:
+            await self.call(self.queue.heartbeat, self.name, self.figures())
+            settings = await self.call(self.queue.settings)
+            if settings is None or settings.get("state") != "running":
+                self.stop(self.exit_code)  # finished (or gone): the work in flight ends
+            if beats % round(REAP_EVERY / HEARTBEAT_EVERY) == 0:
+                await self.call(self.queue.reap)
+            beats += 1
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    async def _stop_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.stop(0)
+
+    def figures(self) -> dict[str, int]:
+        """Return what ``corral status`` shows of this worker."""
+        assert self._runtime is not None
+        counters = self._runtime.counters
+        fetched, ok = counters.done, counters.ok
+        return {"fetched": fetched, "ok": ok, "failed": fetched - ok, "in_flight": len(self.held)}
+
+
+def _flight(task: Task) -> Flight:
+    request = Request.from_stored(task.url, task.host, task.request, 0, None)
+    return Flight(request, task.token)
+
+
+@contextlib.contextmanager
+def _signals(worker: Worker) -> Iterator[None]:
+    """Make SIGINT / SIGTERM a graceful stop (exit 130 / 143); a second one, the default."""
+    loop = asyncio.get_running_loop()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int) -> None:
+        worker.stop(128 + signum)
+        loop.remove_signal_handler(signum)  # the next one acts as it would without us
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, first, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,287 @@
+"""A job's queue in a real Redis: leases, fencing, politeness per host, back-pressure.
+
+Redis's ``TIME`` cannot be faked, so these tests pin order and counts, never durations: a
+lease of 0 ms has expired as soon as it is given (``reap`` takes it back at once), a lease
+of a minute has not (a test never lasts that long).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from corral.http._errors import ScaleError
+from corral.http.engine._result import FetchResult
+from corral.http.scale._queue import BACKPRESSURE_WAIT, JobQueue, Task
+from corral.http.scale._redis import RedisUnreachable
+from corral.http.scale._status import JobStatus
+
+MINUTE = "60000"
+
+
+@pytest.fixture
+async def queue(redis_url: str) -> AsyncIterator[JobQueue]:
+    job = await JobQueue.connect(redis_url, "prices")
+    await job.configure({"per_host": "100", "lease_ms": MINUTE})
+    yield job
+    await job.close()
+
+
+async def add_urls(queue: JobQueue, hosts: str, per_host: int, start: int = 1) -> int:
+    """Queue ``per_host`` URLs on each host letter of ``hosts``; idents from ``start``."""
+    tasks = []
+    ident = start
+    for host in hosts:
+        for page in range(per_host):
+            url = f"http://{host}.test/{page}"
+            tasks.append((ident, url, url, f"{host}.test", None))
+            ident += 1
+    return await queue.add(tasks)
+
+
+def done(task: Task) -> tuple[str, FetchResult]:
+    return task.token, FetchResult(url=task.url, status=200, ok=True, attempts=1)
+
+
+async def job_keys(queue: JobQueue) -> list[bytes]:
+    client = queue._client  # the test looks at Redis itself
+    return [key async for key in client.scan_iter(match=queue.prefix + "*")]
+
+
+async def test_each_url_is_claimed_once(queue: JobQueue) -> None:
+    """Two workers claiming at once get every URL, none twice."""
+    assert await add_urls(queue, "abc", 20) == 60
+
+    async def worker(name: str) -> list[int]:
+        got: list[int] = []
+        while tasks := (await queue.claim(name, 7))[0]:
+            got += [task.ident for task in tasks]
+        return got
+
+    first, second = await asyncio.gather(worker("w1"), worker("w2"))
+    assert sorted(first + second) == list(range(1, 61))
+    assert (await queue.claim("w3", 10)) == ([], None)
+
+
+async def test_a_task_carries_its_request(queue: JobQueue) -> None:
+    """A claimed task has its ident, URL, host and request JSON as added."""
+    request = '{"method": "POST", "headers": {}, "body": "a\\u001fb"}'
+    await queue.add([(42, "k", "http://a.test/p?q=é", "a.test", request)])
+    [task], _ = await queue.claim("w", 10)
+    assert (task.ident, task.url, task.host, task.request) == (
+        42,
+        "http://a.test/p?q=é",
+        "a.test",
+        request,
+    )
+
+
+async def test_a_key_added_twice_is_queued_once(queue: JobQueue) -> None:
+    """Adding a key the job knows (queued, leased, or committed and not acknowledged) is a
+    no-op; once its result is acknowledged, adding it again is a new fetch."""
+    assert await add_urls(queue, "a", 3) == 3
+    assert await add_urls(queue, "a", 3) == 0
+    tasks, _ = await queue.claim("w", 10)
+    assert await add_urls(queue, "a", 3) == 0  # leased
+    assert await queue.commit("w", [done(task) for task in tasks]) == (3, 0)
+    assert await add_urls(queue, "a", 3) == 0  # committed, result not drained
+    outcomes = await queue.results("c", 10, 0)
+    await queue.acknowledge([outcome.entry for outcome in outcomes])
+    assert await add_urls(queue, "a", 3) == 3
+
+
+async def test_a_committed_url_is_not_claimed_again(queue: JobQueue) -> None:
+    """Commit, then claim: nothing; one result per URL, in the stream."""
+    await add_urls(queue, "ab", 2)
+    tasks, _ = await queue.claim("w", 10)
+    assert len(tasks) == 4
+    assert await queue.commit("w", [done(task) for task in tasks]) == (4, 0)
+    assert await queue.claim("w", 10) == ([], None)
+    outcomes = await queue.results("c", 10, 0)
+    assert sorted(outcome.ident for outcome in outcomes) == [1, 2, 3, 4]
+    assert {outcome.worker for outcome in outcomes} == {"w"}
+    sent = {task.ident: done(task)[1] for task in tasks}
+    assert all(outcome.result == sent[outcome.ident] for outcome in outcomes)
+
+
+async def test_a_stale_commit_writes_no_result(queue: JobQueue) -> None:
+    """A worker whose lease expired and was reaped cannot commit: its result is dropped and
+    the new holder's is the one result."""
+    await queue.configure({"lease_ms": "0"})  # expired as soon as given
+    await add_urls(queue, "a", 1)
+    [late], _ = await queue.claim("slow", 1)
+    assert await queue.reap() == 1
+    [again], _ = await queue.claim("fast", 1)
+    assert again.ident == late.ident
+    assert again.token != late.token
+    assert await queue.commit("slow", [done(late)]) == (0, 1)
+    assert await queue.results("c", 10, 0) == []
+    assert await queue.commit("fast", [done(again)]) == (1, 0)
+    assert [o.worker for o in await queue.results("c", 10, 0)] == ["fast"]
+
+
+async def test_renew_keeps_a_lease_past_its_deadline(queue: JobQueue) -> None:
+    """A renewed lease outlives its first deadline; an unrenewed one beside it is reaped,
+    and renewing it afterwards reports it lost."""
+    await queue.configure({"lease_ms": "0"})
+    await add_urls(queue, "ab", 1)
+    kept, dropped = (await queue.claim("w", 2))[0]
+    await queue.configure({"lease_ms": MINUTE})
+    assert await queue.renew("w", [kept.token]) == []
+    assert await queue.reap() == 1
+    assert await queue.renew("w", [kept.token, dropped.token]) == [dropped.token]
+    assert await queue.commit("w", [done(kept), done(dropped)]) == (1, 1)
+
+
+async def test_reap_returns_expired_leases_once(queue: JobQueue) -> None:
+    """Each expired lease is reaped once; its URL is claimable again, attempts counted."""
+    await queue.configure({"lease_ms": "0"})
+    await add_urls(queue, "abc", 1)
+    first, _ = await queue.claim("w", 10)
+    assert await queue.reap() == 3
+    assert await queue.reap() == 0
+    second, _ = await queue.claim("w", 10)
+    assert sorted(t.ident for t in second) == sorted(t.ident for t in first)
+    status = await queue.status()
+    assert (status.reaped, status.leased, status.queued) == (3, 3, 0)
+
+
+async def test_the_per_host_cap_holds_until_a_commit(queue: JobQueue) -> None:
+    """With per_host 2, claims give at most 2 URLs of a host in flight; a commit frees one."""
+    await queue.configure({"per_host": "2"})
+    await add_urls(queue, "a", 5)
+    held, wait = await queue.claim("w1", 10)
+    assert len(held) == 2
+    assert wait is not None  # queued, but parked at its cap
+    assert (await queue.claim("w2", 10))[0] == []
+    await queue.commit("w1", [done(held[0])])
+    assert len((await queue.claim("w2", 10))[0]) == 1
+
+
+async def test_a_gap_gives_one_url_of_a_host_per_claim(queue: JobQueue) -> None:
+    """With a gap between dispatches, a claim takes one URL of each host, and the next claim
+    none until the gap has passed (it says how long)."""
+    await queue.configure({"gap_ms": MINUTE})
+    await add_urls(queue, "ab", 3)
+    tasks, _ = await queue.claim("w1", 10)
+    assert sorted(task.host for task in tasks) == ["a.test", "b.test"]
+    tasks, wait = await queue.claim("w2", 10)
+    assert tasks == []
+    assert wait is not None
+    assert 0 < wait <= 60
+
+
+async def test_throttle_holds_a_host_for_every_worker(queue: JobQueue) -> None:
+    """A throttled host gives nothing to anyone until its time; other hosts go on."""
+    await add_urls(queue, "ab", 2)
+    await queue.throttle("a.test", 60)
+    tasks, wait = await queue.claim("w", 10)
+    assert {task.host for task in tasks} == {"b.test"}
+    assert wait is not None
+    assert 0 < wait <= 60
+
+
+async def test_back_pressure_on_undrained_results(queue: JobQueue) -> None:
+    """With max_results undrained results in the stream, claims give nothing until the
+    coordinator acknowledges some."""
+    await queue.configure({"max_results": "2"})
+    await add_urls(queue, "abcd", 1)
+    tasks, _ = await queue.claim("w", 2)
+    await queue.commit("w", [done(task) for task in tasks])
+    assert await queue.claim("w", 2) == ([], BACKPRESSURE_WAIT)
+    outcomes = await queue.results("c", 10, 0)
+    await queue.acknowledge([outcomes[0].entry])
+    assert len((await queue.claim("w", 2))[0]) == 2
+
+
+async def test_pending_results_come_back_after_a_coordinator_restart(queue: JobQueue) -> None:
+    """Results read and not acknowledged are read again by the same consumer, then new ones."""
+    await add_urls(queue, "ab", 1)
+    tasks, _ = await queue.claim("w", 10)
+    await queue.commit("w", [done(tasks[0])])
+    first = await queue.results("coord", 10, 0)
+    await queue.commit("w", [done(tasks[1])])
+    again = await queue.results("coord", 10, 0)  # a restarted coordinator, same name
+    assert [o.entry for o in again] == [o.entry for o in first]
+    await queue.acknowledge([o.entry for o in again])
+    assert [o.ident for o in await queue.results("coord", 10, 0)] == [tasks[1].ident]
+
+
+async def test_wait_for_work_is_woken_by_add(queue: JobQueue) -> None:
+    """An idle worker sleeping without a deadline wakes when URLs are added."""
+    sleeper = asyncio.ensure_future(queue.wait_for_work(None))
+    await add_urls(queue, "a", 1)
+    await asyncio.wait_for(sleeper, 10)
+    assert len((await queue.claim("w", 1))[0]) == 1
+
+
+async def test_two_jobs_on_one_redis_are_apart(queue: JobQueue, redis_url: str) -> None:
+    """A second job's URLs, claims and deletion never touch the first's."""
+    other = await JobQueue.connect(redis_url, "news")
+    try:
+        await other.configure({})
+        await add_urls(queue, "a", 2)
+        await add_urls(other, "a", 2)  # the same keys: another job
+        tasks, _ = await other.claim("w", 10)
+        assert len(tasks) == 2
+        await other.delete()
+        assert await other.settings() is None
+        assert len((await queue.claim("w", 10))[0]) == 2
+    finally:
+        await other.close()
+
+
+async def test_delete_leaves_no_key(queue: JobQueue) -> None:
+    """After every kind of step, ``delete`` leaves not one key of the job."""
+    await add_urls(queue, "abc", 3)
+    tasks, _ = await queue.claim("w", 4)
+    await queue.commit("w", [done(task) for task in tasks[:2]])
+    await queue.throttle("c.test", 60)
+    await queue.heartbeat("w", {"fetched": 2})
+    await queue.results("c", 1, 0)
+    assert await job_keys(queue)
+    await queue.delete()
+    assert await job_keys(queue) == []
+
+
+async def test_status_shows_hosts_and_workers(queue: JobQueue) -> None:
+    """The status counts queued, leased, done and undrained URLs, hosts and workers."""
+    await add_urls(queue, "ab", 3)
+    await queue.configure({"per_host": "1"})
+    tasks, _ = await queue.claim("w", 10)
+    await queue.commit("w", [done(tasks[0])])
+    await queue.heartbeat("w", {"fetched": 1, "in_flight": 1})
+    status = await queue.status()
+    assert isinstance(status, JobStatus)
+    assert (status.state, status.queued, status.leased, status.done, status.undrained) == (
+        "running",
+        4,
+        1,
+        1,
+        1,
+    )
+    assert sorted(host[:3] for host in status.hosts) == [("a.test", 2, 0), ("b.test", 2, 1)]
+    assert [(name, figures) for name, _, figures in status.workers] == [
+        ("w", {"fetched": 1, "in_flight": 1})
+    ]
+    await queue.finish("done")
+    assert (await queue.status()).state == "done"
+
+
+async def test_an_unreachable_redis_is_one_line_with_the_password_masked() -> None:
+    """Nothing listening: a RedisUnreachable naming the URL with its password as ***."""
+    with pytest.raises(RedisUnreachable) as caught:
+        await JobQueue.connect("redis://:secret@127.0.0.1:1/0", "prices")
+    message = caught.value.message
+    assert message.startswith("redis://:***@127.0.0.1:1/0 unreachable (")
+    assert "secret" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("job", ["", "a}b", "a b", "x" * 101])
+async def test_a_bad_job_name_is_refused(job: str, redis_url: str) -> None:
+    """A job name must fit a key's hash tag: letters, digits, '_', '.', '-'."""
+    with pytest.raises(ScaleError, match="bad job name"):
+        await JobQueue.connect(redis_url, job)
