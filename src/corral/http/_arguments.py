@@ -18,6 +18,7 @@ from corral.http.engine._config import FetchConfig
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _DEFAULTS = FetchConfig()
+MAX_WORKERS = 64  # (as corral.http.scale._processes, which the parser does not import)
 
 
 def add_fetch_options(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,13 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         type=positive,
         default=_DEFAULTS.concurrency,
         help="requests in flight over all hosts (default %(default)s)",
+    )
+    polite.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        help="worker processes on this machine, each fetching its share of the hosts "
+        f"(default 1: this process; at most {MAX_WORKERS})",
     )
     polite.add_argument(
         "--per-host",
@@ -174,6 +182,13 @@ def positive(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def workers(text: str) -> int:
+    value = _int(text)
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WORKERS}, not {value}")
     return value
 
 

@@ -194,6 +194,7 @@ def _fetch(args: argparse.Namespace) -> int:
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
         overwrite=args.overwrite,
+        workers=args.workers,
     )
     return _run(run_fetch_job(job))
 
@@ -203,6 +204,10 @@ def _crawl(args: argparse.Namespace) -> int:
     from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
 
+    if args.workers != 1:
+        raise UsageError(
+            "--workers: corral crawl runs in one process for now (corral fetch takes --workers)"
+        )
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "

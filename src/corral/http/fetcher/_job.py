@@ -34,12 +34,13 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
 from corral.http.fetcher._input import count_lines, open_input, read_requests
-from corral.http.pipeline._drive import drive
+from corral.http.pipeline._drive import Driver, drive
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
+from corral.http.scale._processes import ProcessDriver
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
@@ -62,6 +63,8 @@ class FetchJob:
         fail_on_error: exit 1 when any URL ended in an error.
         argv: the command line, repeated in the resume hint.
         overwrite: replace an existing output that is not this job's (else it is refused).
+        workers: worker processes that fetch (1: this process fetches, as always; more:
+            ``corral.http.scale._processes``, this process reading and writing the store).
     """
 
     input: str
@@ -73,6 +76,7 @@ class FetchJob:
     argv: Sequence[str] = ()
     overwrite: bool = False
     resumable: bool = True  # False: the same command cannot resume it (the demo's site is gone)
+    workers: int = 1
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -102,26 +106,35 @@ async def run_fetch_job(job: FetchJob) -> int:
             job.output, kind, opening, overwrite=job.overwrite, quiet=job.quiet
         )
         runtime = Runtime(job.config, output=job.output)
+        driver = ProcessDriver(job.config, job.workers) if job.workers > 1 else None
         mode = job.progress
         if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
 
         async def work() -> None:
+            if driver is not None:  # the children fetch: this process needs no session
+                await _fetch(store, driver, runtime, source)
+                return
             async with runtime:
-                await _fetch(job, store, runtime, source)
+                await _fetch(store, runtime.engine, runtime, source)
+
+        def statistics() -> FetchStatistics:
+            stats = runtime.statistics()
+            return stats if driver is None else driver.amend(stats)
 
         async def close(status: str, stats: FetchStatistics) -> None:
             await store.finish(status, utc_now(), _summary_fields(stats))
 
         ending = Ending(kind=kind, quiet=job.quiet, argv=job.argv, resumable=job.resumable)
         stats = await run_to_end(
-            work, statistics=runtime.statistics, progress=mode, close=close, ending=ending
+            work, statistics=statistics, progress=mode, close=close, ending=ending
         )
     return 1 if job.fail_on_error and stats.failed else 0
 
 
-async def _fetch(job: FetchJob, store: Frontier, runtime: Runtime, source: IO[str]) -> None:
-    """Fetch the input's URLs (and those earlier runs left pending) into the store."""
+async def _fetch(store: Frontier, driver: Driver, runtime: Runtime, source: IO[str]) -> None:
+    """Fetch the input's URLs (and those earlier runs left pending) into the store, with
+    ``driver`` (the runtime's engine, or the worker processes)."""
     counters = runtime.counters
     commit = fetch_commit(store, runtime.config, counters)
     writer = BatchWriter(commit, concurrency=runtime.config.concurrency)
@@ -132,7 +145,7 @@ async def _fetch(job: FetchJob, store: Frontier, runtime: Runtime, source: IO[st
         counters.queued -= 1
         await add(Done(flight.ident, result))
 
-    await drive(runtime.engine, _flights(store, counters, source), counters, sink, writer)
+    await drive(driver, _flights(store, counters, source), counters, sink, writer)
 
 
 async def _flights(

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from corral import open_scope
-from corral.http.engine._engine import Engine, Sink
+from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import RunCounters
 
 
+class Driver(Protocol):
+    """What runs a job's flights: the engine (``Engine.drive``), or a scale-out driver (worker
+    processes, a Redis coordinator) with the same seam."""
+
+    async def drive(
+        self,
+        source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
+        counters: RunCounters,
+        sink: Sink,
+    ) -> None:
+        """Run every flight of ``source``; await ``sink(flight, final record)`` for each."""
+
+
 async def drive(
-    engine: Engine,
+    engine: Driver,
     source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
     counters: RunCounters,
     sink: Sink,
