@@ -74,31 +74,37 @@ async def serve(config: FetchConfig) -> None:
     task = asyncio.current_task()
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    reader, writer = await _pipes(loop)
-    async with Runtime(config) as runtime:
-        outbox = _Outbox(writer, FigureDeltas(runtime.counters, runtime.statistics))
-        sending = loop.create_task(outbox.send_all())
-        try:
-            await runtime.engine.drive(_flights(reader), runtime.counters, outbox.sink)
-        finally:
-            sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
-        await outbox.flush()
-    writer.close()
+    reader, stdin, writer = await _pipes(loop)
+    try:
+        async with Runtime(config) as runtime:
+            outbox = _Outbox(writer, FigureDeltas(runtime.counters, runtime.statistics))
+            sending = loop.create_task(outbox.send_all())
+            try:
+                await runtime.engine.drive(_flights(reader), runtime.counters, outbox.sink)
+            finally:
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
+            await outbox.flush()
+    finally:  # (a SIGTERM too: no transport left for the closed loop to warn of)
+        stdin.close()
+        writer.close()
 
 
 async def _pipes(
     loop: asyncio.AbstractEventLoop,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Return stdin as a stream reader and the frames' pipe (stdout as it was) as a writer;
-    file descriptor 1 then points at stderr, so a stray print cannot break a frame."""
+) -> tuple[asyncio.StreamReader, asyncio.BaseTransport, asyncio.StreamWriter]:
+    """Return stdin as a stream reader (and its transport) and the frames' pipe (stdout as
+    it was) as a writer; file descriptor 1 then points at stderr, so a stray print cannot
+    break a frame."""
     frames = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     reader = asyncio.StreamReader(limit=2**20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    stdin, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer
+    )
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, frames)
-    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+    return reader, stdin, asyncio.StreamWriter(transport, protocol, None, loop)
 
 
 def main(argv: list[str]) -> int:
