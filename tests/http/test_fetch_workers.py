@@ -114,6 +114,12 @@ async def sites() -> AsyncIterator[list[Site]]:
         ]
 
 
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    async with open_site(layout=SiteLayout(pages=10)) as running:
+        yield running
+
+
 def _mixed_urls(sites: list[Site]) -> list[str]:
     paths = ["/page/{i}", "/status/404?i={i}", "/page/{i}?x=1", "/status/503?i={i}"]
     urls = [site.url(paths[i % 7 % 4].format(i=i)) for site in sites for i in range(15)]
@@ -308,3 +314,40 @@ async def test_crawl_refuses_workers_for_now(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert "corral crawl runs in one process for now" in done.stderr
+
+
+async def test_a_worker_that_keeps_dying_ends_the_run_in_one_line(
+    site: Site, tmp_path: Path
+) -> None:
+    """Workers that die at start (here: a ``sitecustomize`` that exits in them) are started
+    again, and after three deaths in a row the run stops: exit 2, one line naming the worker
+    and its exit code, what was recorded kept, no process left."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import os, pathlib\n"
+        "if b'corral.http.scale._child' in pathlib.Path('/proc/self/cmdline').read_bytes():\n"
+        "    (pathlib.Path(__file__).parent / str(os.getpid())).touch()\n"
+        "    os._exit(3)\n",
+        encoding="utf-8",
+    )
+    source = _write(tmp_path / "urls.txt", [site.url(f"/page/{i}") for i in range(20)])
+    env = {**os.environ, "PYTHONWARNINGS": "error", "PYTHONPATH": str(hooks)}
+    done = await corral.to_thread(
+        lambda: subprocess.run(
+            [sys.executable, "-m", "corral", "fetch", str(source), "-o", str(tmp_path / "o.db")]
+            + ["--workers", "2", "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+    )
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "died 3 times in a row (exit code 3) before sending a record" in last, done.stderr
+    assert "Traceback" not in done.stderr
+    started = [int(p.name) for p in hooks.iterdir() if p.name.isdigit()]
+    assert len(started) >= 3
+    assert not [pid for pid in started if _alive(pid)]

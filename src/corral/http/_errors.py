@@ -39,3 +39,5 @@ class ScaleError(CliError):
     another kind under that name. The message is one line: what, where (the Redis URL, its
     password masked) and what to do. On the command line: exit 2.
     """
+
+    exit_code = 2
