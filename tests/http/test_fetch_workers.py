@@ -166,7 +166,7 @@ class _Recorder:
         self._now[port] += 1
         self.peak[port] = max(self.peak[port], self._now[port])
         try:
-            self.senders[port].add(_owner(peer, port))
+            self.senders[port].add(await corral.to_thread(_owner, peer, port))
             await asyncio.sleep(0.005)  # a request that takes a while: overlaps would show
             return web.Response(text="ok")
         finally:
@@ -235,9 +235,12 @@ def _slow_urls(sites: list[Site], tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 async def _running_children(job: subprocess.Popen[str], site: Site, n: int) -> list[int]:
-    """Wait until the job has ``n`` worker processes and the site has seen requests."""
-    await site.wait_until(lambda stats: stats.requests >= 30 and len(_children(job.pid)) == n)
-    return _children(job.pid)
+    """Wait until the site has seen requests (the workers make them: they run by then);
+    return the job's worker processes, checking there are ``n``."""
+    await site.wait_until(lambda stats: stats.requests >= 30)
+    children = await corral.to_thread(_children, job.pid)
+    assert len(children) == n
+    return children
 
 
 async def test_a_killed_worker_is_replaced_and_no_url_is_lost(
@@ -335,8 +338,15 @@ async def test_a_worker_that_keeps_dying_ends_the_run_in_one_line(
     env = {**os.environ, "PYTHONWARNINGS": "error", "PYTHONPATH": str(hooks)}
     done = await corral.to_thread(
         lambda: subprocess.run(
-            [sys.executable, "-m", "corral", "fetch", str(source), "-o", str(tmp_path / "o.db")]
-            + ["--workers", "2", "--no-progress"],
+            [
+                sys.executable,
+                "-m",
+                "corral",
+                "fetch",
+                str(source),
+                *["-o", str(tmp_path / "o.db")],
+                *["--workers", "2", "--no-progress"],
+            ],
             capture_output=True,
             text=True,
             timeout=120,
