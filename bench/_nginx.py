@@ -55,7 +55,7 @@ http {{
     scgi_temp_path {work}/tmp/scgi;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
-        server_name localhost;
+{extra_listens}        server_name localhost;
         root {root};
         location = /nginx_status {{
             stub_status;
@@ -73,6 +73,7 @@ class Nginx:
     root: Path
     version: str
     pid: int
+    extra_ports: tuple[int, ...] = ()  # more ports: more hosts to a client (bench/workers.py)
 
     @property
     def base_url(self) -> str:
@@ -130,12 +131,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_nginx(root: Path, work: Path) -> Iterator[Nginx]:
+def running_nginx(root: Path, work: Path, *, extra_ports: tuple[int, ...] = ()) -> Iterator[Nginx]:
     """Serve ``root`` with a private nginx pinned to core 0; stop it on exit.
 
     Args:
         root: The directory to serve.
         work: A directory for the config, pid file, error log and temp files.
+        extra_ports: ports it listens on too, the same site under each (another host each).
 
     Yields:
         The running server.
@@ -147,7 +149,7 @@ def running_nginx(root: Path, work: Path) -> Iterator[Nginx]:
     _stop_stale(work / "nginx.pid", config)
     (work / "error.log").write_text("")
     port = free_port()
-    config.write_text(_render(root=root, work=work, port=port))
+    config.write_text(_render(root=root, work=work, port=port, extra_ports=extra_ports))
     argv = ["taskset", "-c", str(SERVER_CORE), binary, "-e", str(work / "error.log")]
     argv += ["-p", str(work), "-c", str(config)]
     # SIGTERM (a CI timeout, kill PID) then unwinds like Ctrl-C, through the finally below.
@@ -155,7 +157,8 @@ def running_nginx(root: Path, work: Path) -> Iterator[Nginx]:
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
         _wait_ready(process, port, work)
-        yield Nginx(port=port, root=root, version=_version(binary), pid=process.pid)
+        version = _version(binary)
+        yield Nginx(port=port, root=root, version=version, pid=process.pid, extra_ports=extra_ports)
     finally:
         _stop(process)
         signal.signal(signal.SIGTERM, previous)
@@ -180,10 +183,13 @@ def _stop_stale(pid_file: Path, config: Path) -> None:
             time.sleep(0.1)
 
 
-def _render(*, root: Path, work: Path, port: int) -> str:
+def _render(*, root: Path, work: Path, port: int, extra_ports: tuple[int, ...] = ()) -> str:
     user = "user root root;\n" if os.geteuid() == 0 else ""
     affinity = format(1 << SERVER_CORE, "b")
-    return _CONFIG.format(user=user, affinity=affinity, work=work, port=port, root=root)
+    extra = "".join(f"        listen 127.0.0.1:{p} backlog=4096;\n" for p in extra_ports)
+    return _CONFIG.format(
+        user=user, affinity=affinity, work=work, port=port, root=root, extra_listens=extra
+    )
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, work: Path) -> None:

@@ -133,8 +133,7 @@ async def test_a_coordinator_killed_mid_run_is_resumed_with_one_record_per_url(
         "kill",
         "-o",
         str(out),
-        "--progress",
-        "off",
+        "--no-progress",
         "--concurrency",
         "8",
     ]
@@ -215,8 +214,7 @@ async def test_status_shows_workers_and_hosts_of_a_running_job(
         "shown",
         "-o",
         str(tmp_path / "s.db"),
-        "--progress",
-        "off",
+        "--no-progress",
         "--concurrency",
         "4",
     ]

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from corral.http._errors import ScaleError
+from corral.http._errors import RedisUnreachable, ScaleError
 from corral.http.engine._result import FetchResult
 from corral.http.scale._queue import BACKPRESSURE_WAIT, JobQueue, Task
-from corral.http.scale._redis import RedisUnreachable
 from corral.http.scale._status import JobStatus
 
 MINUTE = "60000"

@@ -19,6 +19,7 @@ from corral.http.scale._address import RedisTarget
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _DEFAULTS = FetchConfig()
+MAX_WORKERS = 64  # (as corral.http.scale._processes, which the parser does not import)
 
 
 def add_fetch_options(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,14 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         type=positive,
         default=_DEFAULTS.concurrency,
         help="requests in flight over all hosts (default %(default)s)",
+    )
+    polite.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        help="worker processes on this machine, each fetching its share of the hosts "
+        f"(default 1: this process; at most {MAX_WORKERS}); with --redis, the local "
+        "corral worker processes (0: only workers started apart)",
     )
     polite.add_argument(
         "--per-host",
@@ -178,6 +187,13 @@ def positive(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= MAX_WORKERS:  # 0: with --redis, only workers started apart
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_WORKERS}, not {value}")
+    return value
+
+
 def count(text: str) -> int:
     value = _int(text)
     if value < 0:
@@ -262,4 +278,4 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
         check_job(args.job)
     except ScaleError as exc:
         raise UsageError(exc.message) from None
-    return RedisTarget(url, args.job, workers=getattr(args, "workers", None) or 1)
+    return RedisTarget(url, args.job, workers=args.workers)

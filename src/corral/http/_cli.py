@@ -188,6 +188,9 @@ def _fetch(args: argparse.Namespace) -> int:
         if sys.stdin.isatty():
             raise UsageError("give an input file of URLs, or - to read them from stdin")
         source = "-"
+    redis = redis_target(args, source, args.output)
+    if redis is None and args.workers == 0:
+        raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
     job = FetchJob(
         input=source,
         output=args.output,
@@ -197,7 +200,8 @@ def _fetch(args: argparse.Namespace) -> int:
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
         overwrite=args.overwrite,
-        redis=redis_target(args, source, args.output),
+        redis=redis,
+        workers=args.workers if redis is None else 1,
     )
     return _run(run_fetch_job(job))
 
@@ -207,6 +211,10 @@ def _crawl(args: argparse.Namespace) -> int:
     from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
 
+    if args.workers != 1:
+        raise UsageError(
+            "--workers: corral crawl runs in one process for now (corral fetch takes --workers)"
+        )
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "

@@ -42,6 +42,7 @@ from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
+from corral.http.scale._processes import ProcessDriver
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
@@ -64,6 +65,8 @@ class FetchJob:
         fail_on_error: exit 1 when any URL ended in an error.
         argv: the command line, repeated in the resume hint.
         overwrite: replace an existing output that is not this job's (else it is refused).
+        workers: worker processes that fetch (1: this process fetches, as always; more:
+            ``corral.http.scale._processes``, this process reading and writing the store).
     """
 
     input: str
@@ -76,6 +79,7 @@ class FetchJob:
     overwrite: bool = False
     resumable: bool = True  # False: the same command cannot resume it (the demo's site is gone)
     redis: RedisTarget | None = None  # --redis URL --job NAME: workers anywhere fetch
+    workers: int = 1  # worker processes on this machine (without --redis)
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -111,40 +115,47 @@ async def run_fetch_job(job: FetchJob) -> int:
             job.output, kind, opening, overwrite=job.overwrite, quiet=job.quiet
         )
         runtime = Runtime(job.config, output=job.output)
+        driver = ProcessDriver(job.config, job.workers) if job.workers > 1 else None
         mode = job.progress
         if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
 
         async def work() -> None:
-            async with runtime:
-                if coordination is None:
-                    await _fetch(store, runtime, source, runtime.engine)
-                    return
-                driver = coordination.driver
-                await _fetch(store, runtime, source, driver, after=driver.committed)
+            if coordination is not None:  # workers anywhere fetch, through Redis
+                coordinator = coordination.driver
+                await _fetch(store, coordinator, runtime, source, after=coordinator.committed)
                 coordination.complete = True
+            elif driver is not None:  # the children fetch: this process needs no session
+                await _fetch(store, driver, runtime, source)
+            else:
+                async with runtime:
+                    await _fetch(store, runtime.engine, runtime, source)
+
+        def statistics() -> FetchStatistics:
+            stats = runtime.statistics()
+            return stats if driver is None else driver.amend(stats)
 
         async def close(status: str, stats: FetchStatistics) -> None:
             await store.finish(status, utc_now(), _summary_fields(stats))
 
         ending = Ending(kind=kind, quiet=job.quiet, argv=job.argv, resumable=job.resumable)
         stats = await run_to_end(
-            work, statistics=runtime.statistics, progress=mode, close=close, ending=ending
+            work, statistics=statistics, progress=mode, close=close, ending=ending
         )
     return 1 if job.fail_on_error and stats.failed else 0
 
 
 async def _fetch(
     store: Frontier,
+    driver: Driver,
     runtime: Runtime,
     source: IO[str],
-    driver: Driver,
     *,
     after: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> None:
-    """Fetch the input's URLs (and those earlier runs left pending) into the store, through
-    ``driver`` (this process's engine, or a scale-out driver); ``after(ids)`` runs once the
-    records of those frontier rows are committed."""
+    """Fetch the input's URLs (and those earlier runs left pending) into the store, with
+    ``driver`` (the runtime's engine, the worker processes, or the Redis coordinator);
+    ``after(ids)`` runs once the records of those frontier rows are committed."""
     counters = runtime.counters
     commit = fetch_commit(store, runtime.config, counters, after=after)
     writer = BatchWriter(commit, concurrency=runtime.config.concurrency)

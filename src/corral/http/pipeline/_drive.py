@@ -14,8 +14,8 @@ from corral.http.report._stats import RunCounters
 
 
 class Driver(Protocol):
-    """What fetches a job's flights: this process's ``Engine``, or a scale-out driver
-    (worker processes, a Redis coordinator) with the same seam."""
+    """What runs a job's flights: the engine (``Engine.drive``), or a scale-out driver (worker
+    processes, a Redis coordinator) with the same seam."""
 
     async def drive(
         self,
@@ -23,8 +23,7 @@ class Driver(Protocol):
         counters: RunCounters,
         sink: Sink,
     ) -> None:
-        """Run every flight of ``source``; await ``sink(flight, record)`` for each."""
-        ...
+        """Run every flight of ``source``; await ``sink(flight, final record)`` for each."""
 
 
 async def drive(

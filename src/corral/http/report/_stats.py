@@ -36,6 +36,23 @@ class LatencyHistogram:
         self.count += 1
         self._max = max(self._max, seconds)
 
+    def buckets(self) -> dict[int, int]:
+        """Return the recorded durations as {bucket index: count}, empty buckets left out."""
+        return {index: n for index, n in enumerate(self._counts) if n}
+
+    @property
+    def longest(self) -> float:
+        """The longest duration recorded (0 before any)."""
+        return self._max
+
+    def merge(self, buckets: Mapping[int, int], longest: float) -> None:
+        """Add durations another histogram recorded (``buckets()`` of it, or a difference
+        of two): how a worker process's latencies reach the run's summary."""
+        for index, n in buckets.items():
+            self._counts[index] += n
+            self.count += n
+        self._max = max(self._max, longest)
+
     def percentile(self, q: float) -> float | None:
         """Return the duration under which a fraction ``q`` of the recorded ones fall."""
         if not self.count:

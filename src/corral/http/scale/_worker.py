@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from corral import open_scope
-from corral.http._errors import ScaleError
+from corral.http._errors import RedisUnreachable, ScaleError
 from corral.http.engine._attempt import parse_retry_after
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._flight import Flight
@@ -35,7 +35,7 @@ from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
 from corral.http.scale._link import Link
 from corral.http.scale._queue import JobQueue, Task
-from corral.http.scale._redis import RedisUnreachable, masked
+from corral.http.scale._redis import masked
 from corral.http.scale._wire import config_from_json
 
 COMMIT_EVERY = 0.05

@@ -1,0 +1,158 @@
+"""One partition of ``corral fetch --workers N``: the hosts ``crc32(host) % N`` names, and
+the worker process that fetches them, replaced when it dies.
+
+The flights sent to the child stay here (``outstanding``) until its record comes back: a
+child that dies (``kill -9``, out of memory) takes nothing with it, as its replacement is
+sent them all again. A record read is never fetched again, so each URL gets one record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from corral.http._errors import ScaleError
+from corral.http.engine._engine import Sink
+from corral.http.engine._flight import Flight
+from corral.http.scale._figures import RunFigures
+from corral.http.scale._procwire import decode_result, encode_request, frame, read_frame
+
+MAX_DEATHS = 3  # deaths in a row, no record between them: the child cannot work here
+STOP_WAIT = 5.0  # seconds a child has to end after SIGTERM before it is killed
+
+
+class Partition:
+    """A worker process and the flights it holds; ``start()`` it, ``run()`` it to the end."""
+
+    def __init__(self, index: int, argv: Sequence[str], window: int) -> None:
+        self.index = index
+        self.window = window  # flights outstanding at most: back-pressure on the feeder
+        self.outstanding: dict[int, Flight] = {}
+        self.pids: list[int] = []  # every child it started, for the tests and the curious
+        self._argv = list(argv)
+        self._seq = 0
+        self._ended = False  # no more flights will come: the child's stdin is closed
+        self._deaths = 0
+        self._lock = asyncio.Lock()  # a send and a child's replacement do not interleave
+        self._room = asyncio.Event()
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Start the child (its stderr is this process's)."""
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *self._argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self.pids.append(self._process.pid)
+
+    async def send(self, flights: list[Flight]) -> None:
+        """Hand ``flights`` to the child (kept here until their records come back)."""
+        async with self._lock:  # (a replacement resends what is outstanding: these after it)
+            rows = []
+            for flight in flights:
+                assert flight.request is not None
+                self._seq += 1
+                self.outstanding[self._seq] = flight
+                rows.append(encode_request(self._seq, flight.request))
+            await self._write(frame({"f": rows}))
+
+    async def wait_room(self) -> None:
+        """Wait until the child holds fewer than ``window`` flights."""
+        while len(self.outstanding) >= self.window:
+            self._room.clear()
+            await self._room.wait()
+
+    async def end(self) -> None:
+        """Say no more flights will come: the child ends once it has sent their records."""
+        async with self._lock:
+            self._ended = True
+            self._close_stdin()
+
+    async def run(self, sink: Sink, figures: RunFigures) -> None:
+        """Hand each record the child sends to ``sink``; replace the child when it dies;
+        return once it ended with every flight's record sent.
+
+        Raises:
+            ScaleError: the child died ``MAX_DEATHS`` times in a row with no record between.
+        """
+        while True:
+            process = self._process
+            assert process is not None
+            assert process.stdout is not None
+            with contextlib.suppress(ValueError):  # a frame cut short: the child died writing
+                await self._read(process.stdout, sink, figures)
+            code = await process.wait()
+            figures.gone(self.index)
+            if code == 0 and self._ended and not self.outstanding:
+                return
+            await self._replace(code)
+
+    async def stop(self) -> None:
+        """End the child if it still runs: SIGTERM, then SIGKILL after ``STOP_WAIT``."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(STOP_WAIT):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    async def _read(self, stdout: asyncio.StreamReader, sink: Sink, figures: RunFigures) -> None:
+        outstanding, room = self.outstanding, self._room
+        while (message := await read_frame(stdout)) is not None:
+            figures.add(self.index, message["c"])
+            for seq, record in message["r"]:
+                flight = outstanding.pop(seq)
+                self._deaths = 0
+                await sink(flight, decode_result(record))
+                if len(outstanding) < self.window:
+                    room.set()
+
+    async def _replace(self, code: int) -> None:
+        """Start a new child for the partition and send it the dead one's flights."""
+        self._deaths += 1
+        if self._deaths >= MAX_DEATHS:
+            raise ScaleError(
+                f"worker process {self.index + 1} died {self._deaths} times in a row "
+                f"(exit code {code}) before sending a record: see its messages above"
+            )
+        print(
+            f"corral: worker process {self.index + 1} ended (exit code {code}); "
+            f"starting another for its {len(self.outstanding)} URLs",
+            file=sys.stderr,
+        )
+        async with self._lock:
+            await self.start()
+            rows = [
+                encode_request(seq, f.request) for seq, f in self.outstanding.items() if f.request
+            ]
+            if rows:
+                await self._write(frame({"f": rows}))
+            if self._ended:
+                self._close_stdin()
+
+    async def _write(self, data: bytes) -> None:
+        """Write to the child; a dead child's broken pipe is left to ``run`` to see."""
+        process = self._process
+        assert process is not None
+        assert process.stdin is not None
+        if process.stdin.is_closing():
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            process.stdin.write(data)
+            await process.stdin.drain()
+
+    def _close_stdin(self) -> None:
+        process = self._process
+        if process is not None and process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()
