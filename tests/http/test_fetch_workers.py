@@ -311,14 +311,17 @@ async def test_a_bad_workers_value_is_a_usage_error(tmp_path: Path, value: str, 
     assert not (tmp_path / "o.db").exists()
 
 
-async def test_crawl_refuses_workers_for_now(tmp_path: Path) -> None:
-    """``corral crawl --workers 2`` is a usage error saying so (one line, exit 2)."""
-    done = await _corral(
-        "crawl", "http://127.0.0.1:9/", "-o", str(tmp_path / "c.db"), "--workers", "2"
-    )
+@pytest.mark.parametrize(
+    "extra", [("--workers", "2"), ("--workers", "0"), ("--redis", "redis://127.0.0.1:9/0")]
+)
+async def test_crawl_refuses_workers_and_redis_for_now(tmp_path: Path, extra: tuple[str]) -> None:
+    """``corral crawl --workers 2`` or ``--redis``: a usage error saying so (one line, exit
+    2), nothing written."""
+    done = await _corral("crawl", "http://127.0.0.1:9/", "-o", str(tmp_path / "c.db"), *extra)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert "corral crawl runs in one process for now" in done.stderr
+    assert not (tmp_path / "c.db").exists()
 
 
 async def test_a_worker_that_keeps_dying_ends_the_run_in_one_line(

@@ -163,3 +163,33 @@ async def test_a_worker_waits_out_redis_going_away(tmp_path: Path, site: Site) -
         await queue.close()
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_retry_after_one_worker_met_holds_the_host_for_every_worker(
+    redis_url: str, site: Site
+) -> None:
+    """A worker whose request got 429 with ``Retry-After: 60`` (and waits it out before its
+    retry) hands the wait to the job: another worker claims nothing of that host meanwhile,
+    and is told the host is due in about a minute, not now."""
+    import redis.asyncio
+
+    url = site.url("retry-after/60")
+    host = url.split("/")[2]
+    queue = await seed(redis_url, "paced", [url])
+    stop = asyncio.Event()
+    worker = asyncio.ensure_future(run_worker(redis_url, "paced", name="w1", stop=stop))
+    raw = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await site.wait_until(lambda stats: stats.requests >= 1)
+        while not await raw.hget(f"corral:{{paced}}:h:{host}", "until"):
+            await queue.wait_for_work(0.05)  # (a Redis-side wait until the worker has told it)
+        await queue.add([(2, "k2", site.url("page/1"), host, None)])
+        tasks, wait = await queue.claim("other", 10)
+        assert tasks == []
+        assert wait is not None
+        assert wait > 30
+    finally:
+        stop.set()
+        await raw.aclose()
+        await asyncio.wait_for(worker, 30)
+        await queue.close()

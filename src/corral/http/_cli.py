@@ -160,6 +160,7 @@ def register(subparsers: Any) -> None:
         help="a function given each parsed page; the items it returns go to the items table",
     )
     add_fetch_options(crawl)
+    add_redis_options(crawl)
     crawl.set_defaults(handler=_crawl)
 
     export = subparsers.add_parser(
@@ -211,9 +212,11 @@ def _crawl(args: argparse.Namespace) -> int:
     from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
 
-    if args.workers != 1:
+    if args.workers != 1 or args.redis is not None or args.job is not None:
+        option = "--workers" if args.workers != 1 else "--redis/--job"
         raise UsageError(
-            "--workers: corral crawl runs in one process for now (corral fetch takes --workers)"
+            f"{option}: corral crawl runs in one process for now (corral fetch takes "
+            "--workers and --redis)"
         )
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(

@@ -166,9 +166,14 @@ class JobQueue:
         ok, stale = await self._run("COMMIT", args)
         return int(ok), int(stale)
 
-    async def throttle(self, host: str, seconds: float) -> None:
-        """Start nothing on ``host`` before now + ``seconds``, in any worker of the job."""
-        await self._run("THROTTLE", [host, max(0, round(seconds * 1000))])
+    async def throttle(self, host: str, seconds: float, gap: float | None = None) -> None:
+        """Start nothing on ``host`` before now + ``seconds``, in any worker of the job; with
+        ``gap``, space its starts by that many seconds from now on (a host slowed down after
+        429/503 answers; 0: the job's ``--rate`` again)."""
+        args: list[object] = [host, max(0, round(seconds * 1000))]
+        if gap is not None:
+            args.append(max(0, round(gap * 1000)))
+        await self._run("THROTTLE", args)
 
     async def reap(self) -> int:
         """Put URLs whose lease expired back at the head of their host's queue; return how

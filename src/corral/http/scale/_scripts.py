@@ -199,6 +199,14 @@ THROTTLE = (
 local host, h = ARGV[1], P .. 'h:' .. ARGV[1]
 local t = now_ms() + tonumber(ARGV[2])
 if t > num(redis.call('HGET', h, 'until')) then redis.call('HSET', h, 'until', t) end
+if ARGV[3] then  -- the host's adaptive gap (ms) as its worker sees it; 0: the job's again
+  local g = tonumber(ARGV[3])
+  if g > meta_num('gap_ms', 0) then
+    redis.call('HSET', h, 'gap', g)
+  else
+    redis.call('HDEL', h, 'gap')
+  end
+end
 if redis.call('ZSCORE', P .. 'ready', host) then redis.call('ZADD', P .. 'ready', 'GT', t, host) end
 return t
 """

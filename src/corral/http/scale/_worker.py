@@ -27,7 +27,6 @@ from typing import TypeVar
 
 from corral import open_scope
 from corral.http._errors import RedisUnreachable, ScaleError
-from corral.http.engine._attempt import parse_retry_after
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import Request
@@ -42,6 +41,7 @@ COMMIT_EVERY = 0.05
 COMMIT_BATCH = 100
 CLAIM_BATCH = 100
 HEARTBEAT_EVERY = 1.0
+PACE_EVERY = 0.2  # seconds between two looks for hosts this worker slowed down
 REAP_EVERY = 5.0
 RETRY_EVERY = 2.0
 T = TypeVar("T")
@@ -130,6 +130,8 @@ class Worker:
         self.stale = 0
         self._room = asyncio.Event()
         self._link = Link(queue, who="corral worker", retry=RETRY_EVERY)
+        self._paces: dict[str, tuple[float, float]] = {}  # host -> (cool-down, gap) shared
+        self._pace_due = 0.0
         self._runtime: Runtime | None = None
 
     def stop(self, exit_code: int = 0) -> None:
@@ -192,14 +194,31 @@ class Worker:
         assert self._runtime is not None
         count(self._runtime.counters, record)
         self.pending.append((token, record))
-        if record.status in (429, 503) and record.headers is not None:
-            wait = parse_retry_after(record.headers.get("Retry-After"))
-            if wait is not None and flight.request is not None:
-                await self.call(self.queue.throttle, flight.request.host, wait)
         if len(self.pending) >= COMMIT_BATCH:
             await self._flush()
 
+    async def _share_pace(self) -> None:
+        """Hand the job the pace this worker's engine set for its hosts (a Retry-After, the
+        adaptive slow-down after 429/503 answers, on any attempt, retries included), so that
+        every worker keeps to it: the claim script starts nothing on a host before then."""
+        assert self._runtime is not None
+        now = asyncio.get_running_loop().time()
+        if now < self._pace_due:
+            return
+        self._pace_due = now + PACE_EVERY  # (a look over every host: not at each commit)
+        for name, state in list(self._runtime.politeness.hosts.items()):
+            wait = max(0.0, state.cooldown_until - now)
+            gap = state.interval if state.interval > state.base_interval else 0.0
+            shared = self._paces.get(name)
+            if shared == (round(state.cooldown_until, 3), gap):
+                continue
+            if shared is None and wait == 0 and gap == 0:
+                continue  # never slowed: nothing to tell
+            self._paces[name] = (round(state.cooldown_until, 3), gap)
+            await self.call(self.queue.throttle, name, wait, gap)
+
     async def _flush(self) -> None:
+        await self._share_pace()
         done, self.pending = self.pending, []
         if not done:
             return
