@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis_server import RedisServer
 
 import corral as toolkit
 from corral.testing import Site, SiteLayout, open_site
@@ -230,3 +231,29 @@ async def test_status_shows_workers_and_hosts_of_a_running_job(
     missing = await _acorral("status", "--redis", redis_url, "--job", "nothing")
     assert missing.returncode == 2
     assert "no job nothing on redis://" in missing.stderr
+
+
+async def test_redis_restarted_without_its_data_mid_run_loses_nothing(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Redis stopped mid-run and started again empty (no persistence: the worst of an AOF's
+    lost second): the coordinator and its worker wait it out, each saying so in one line;
+    the coordinator hands the job back, and the store ends with one record per URL."""
+    paths = [f"/delay/20?n={n}" for n in range(1, 301)]
+    urls = _urls(tmp_path, site, paths)
+    out = tmp_path / "out.db"
+    args = ["fetch", str(urls), "--redis", redis_server.url, "--job", "lost", "-o", str(out)]
+    args += ["--no-progress", "--concurrency", "8"]
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, stderr=asyncio.subprocess.PIPE
+    )
+    await site.wait_until(lambda stats: stats.requests >= 60)
+    await toolkit.to_thread(redis_server.stop)
+    await toolkit.to_thread(redis_server.start)
+    _, err = await asyncio.wait_for(run.communicate(), 90)
+    assert run.returncode == 0, err
+    assert b"Traceback" not in err
+    records = _records(out)
+    assert len(records) == 300
+    assert len({url for url, _ in records}) == 300
+    assert all(status == 200 for _, status in records)

@@ -63,19 +63,20 @@ async def coordinating(
     try:
         owner = _owner(store)
         await _bind(queue, target, owner, kind)
-        await queue.configure(
-            {
-                "kind": kind,
-                "store": owner,
-                "config": config_to_json(config),
-                "per_host": str(config.per_host),
-                "gap_ms": str(gap_ms(config)),
-                "lease_ms": str(_LEASE_MS),
-                "max_results": str(max(10_000, 20 * config.concurrency)),
-            }
-        )
+        settings = {
+            "kind": kind,
+            "store": owner,
+            "config": config_to_json(config),
+            "per_host": str(config.per_host),
+            "gap_ms": str(gap_ms(config)),
+            "lease_ms": str(_LEASE_MS),
+            "max_results": str(max(10_000, 20 * config.concurrency)),
+        }
+        await queue.configure(settings)
         link = Link(queue)
-        coordination = Coordination(RedisDriver(link, window=max(10_000, 50 * config.concurrency)))
+        coordination = Coordination(
+            RedisDriver(link, settings, window=max(10_000, 50 * config.concurrency))
+        )
         workers = await _start_workers(target, target.workers)
         try:
             yield coordination

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from corral import open_scope
@@ -46,12 +46,21 @@ class RedisDriver:
     Args:
         link: the connection to the job's queue (reconnects with a message when Redis is
             away).
+        settings: the job's settings (``JobQueue.configure``).
         consumer: this coordinator's name in the results stream's consumer group.
         window: the most flights out at once.
     """
 
-    def __init__(self, link: Link, *, consumer: str = "coordinator", window: int = 10_000) -> None:
+    def __init__(
+        self,
+        link: Link,
+        settings: Mapping[str, str],
+        *,
+        consumer: str = "coordinator",
+        window: int = 10_000,
+    ) -> None:
         self._link = link
+        self._settings = settings  # the job's, written again should Redis have lost them
         self._consumer = consumer
         self._window = window
         self._out: dict[int, Flight] = {}  # ident -> flight, added and not yet recorded
@@ -157,7 +166,9 @@ class RedisDriver:
             await self._link.call(self._link.queue.reap)
 
     async def _add_again(self) -> None:
-        """After a reconnection: add every outstanding flight again (Redis may have lost them)."""
+        """After a reconnection: the job's settings and every outstanding flight again (a
+        Redis restarted without its data, or with the last second of it lost, forgot them)."""
+        await self._link.call(self._link.queue.configure, self._settings)
         flights = list(self._out.values())
         for start in range(0, len(flights), 1000):
             await self._link.call(self._link.queue.add, _tasks(flights[start : start + 1000]))

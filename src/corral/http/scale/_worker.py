@@ -132,6 +132,7 @@ class Worker:
         self._link = Link(queue, who="corral worker", retry=RETRY_EVERY)
         self._paces: dict[str, tuple[float, float]] = {}  # host -> (cool-down, gap) shared
         self._pace_due = 0.0
+        self._said_gone = False
         self._runtime: Runtime | None = None
 
     def stop(self, exit_code: int = 0) -> None:
@@ -248,12 +249,24 @@ class Worker:
         while True:
             await self.call(self.queue.heartbeat, self.name, self.figures())
             settings = await self.call(self.queue.settings)
-            if settings is None or settings.get("state") != "running":
-                self.stop(self.exit_code)  # finished (or gone): the work in flight ends
+            if settings is None:
+                self._gone()
+            elif settings.get("state") != "running":
+                self.stop(self.exit_code)  # finished: the work in flight ends
             if beats % round(REAP_EVERY / HEARTBEAT_EVERY) == 0:
                 await self.call(self.queue.reap)
             beats += 1
             await asyncio.sleep(HEARTBEAT_EVERY)
+
+    def _gone(self) -> None:
+        """The job vanished from Redis mid-run (restarted without its data): its coordinator
+        gives it back on reconnecting; meanwhile the work in flight goes on."""
+        if not self._said_gone:
+            self._said_gone = True
+            _say(
+                f"corral worker: job {self.queue.job} is gone from {masked(self.queue.url)} "
+                "(restarted without its data?): waiting for its coordinator to hand it back"
+            )
 
     async def _stop_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
