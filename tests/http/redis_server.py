@@ -34,8 +34,14 @@ def redis_server_binary() -> str:
         return found
     if os.geteuid() != 0:
         pytest.fail("redis-server is not installed: apt-get install redis-server (as root)")
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "redis-server"]):
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "-q", "redis-server"]):
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if done.returncode != 0:
             pytest.fail(f"{' '.join(command)} failed: {done.stderr.strip()[-300:]}")
     found = shutil.which("redis-server")
