@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from corral_cli import COMMAND, ENV, acorral
 
 import corral
 from corral.testing import Site, SiteLayout, open_site
@@ -31,29 +32,9 @@ pytestmark = [
 _CHILD = "corral.http.scale._child"
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "corral", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
-
-
-async def _corral(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the command to its end in a thread, the test's loop serving the sites meanwhile."""
-    return await corral.to_thread(_run, list(args))
-
-
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "corral", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
+        [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
 
 
@@ -134,8 +115,8 @@ async def test_workers_make_the_records_and_summary_of_one_process(
     failed, retries, by status, by error)."""
     source = _write(tmp_path / "urls.txt", _mixed_urls(sites))
     common = ["--retries", "1", "--no-progress"]
-    one = await _corral("fetch", str(source), "-o", str(tmp_path / "one.db"), *common)
-    three = await _corral(
+    one = await acorral("fetch", str(source), "-o", str(tmp_path / "one.db"), *common)
+    three = await acorral(
         "fetch", str(source), "-o", str(tmp_path / "three.db"), "--workers", "3", *common
     )
     assert one.returncode == 0, one.stderr
@@ -217,7 +198,7 @@ async def test_a_host_lives_in_one_worker_and_per_host_holds(tmp_path: Path) -> 
         urls = [f"http://127.0.0.1:{port}/p/{i}" for port in ports for i in range(15)]
         source = _write(tmp_path / "urls.txt", urls)
         db = tmp_path / "out.db"
-        done = await _corral(
+        done = await acorral(
             "fetch", str(source), "-o", str(db), "--workers", "3", "--per-host", "1", "-q"
         )
     finally:
@@ -286,7 +267,7 @@ async def test_ctrl_c_stops_the_workers_and_the_same_command_resumes(
     assert "Traceback" not in stderr, stderr
     assert not [pid for pid in children if _alive(pid)]
     assert 20 <= _count(db) < len(urls)
-    again = await _corral(*args)
+    again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     assert sorted(str(r[0]) for r in _records(db)) == sorted(urls)
 
@@ -304,7 +285,7 @@ async def test_a_bad_workers_value_is_a_usage_error(tmp_path: Path, value: str, 
     """``--workers`` takes 1 to 64 (0 only with ``--redis``): anything else is one line and
     exit 2, nothing written."""
     source = _write(tmp_path / "urls.txt", ["http://127.0.0.1:9/"])
-    done = await _corral("fetch", str(source), "-o", str(tmp_path / "o.db"), "--workers", value)
+    done = await acorral("fetch", str(source), "-o", str(tmp_path / "o.db"), "--workers", value)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert says in done.stderr
@@ -317,7 +298,7 @@ async def test_a_bad_workers_value_is_a_usage_error(tmp_path: Path, value: str, 
 async def test_crawl_refuses_workers_and_redis_for_now(tmp_path: Path, extra: tuple[str]) -> None:
     """``corral crawl --workers 2`` or ``--redis``: a usage error saying so (one line, exit
     2), nothing written."""
-    done = await _corral("crawl", "http://127.0.0.1:9/", "-o", str(tmp_path / "c.db"), *extra)
+    done = await acorral("crawl", "http://127.0.0.1:9/", "-o", str(tmp_path / "c.db"), *extra)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert "corral crawl runs in one process for now" in done.stderr

@@ -7,15 +7,14 @@ redis-server on 127.0.0.1 (started by the ``redis_url`` fixture, installed when 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from corral_cli import acorral
 from redis_server import RedisServer
 
 import corral as toolkit
@@ -30,21 +29,6 @@ async def site() -> AsyncIterator[Site]:
         yield running
 
 
-def _corral(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "corral", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
-
-
-async def _acorral(*args: str) -> subprocess.CompletedProcess[str]:
-    return await toolkit.to_thread(lambda: _corral(*args))
-
-
 def _urls(tmp_path: Path, site: Site, paths: list[str]) -> Path:
     path = tmp_path / "urls.txt"
     path.write_text("".join((site.url(p) if p.startswith("/") else p) + "\n" for p in paths))
@@ -56,12 +40,22 @@ def _records(db: Path) -> list[tuple[str, int | None]]:
         return list(conn.execute("select url, status from results order by url"))
 
 
-async def _keys(redis_url: str, job: str) -> list[bytes]:
+async def _left(redis_url: str, job: str) -> dict[str, str]:
+    """Return what a job left in Redis: its keys' names, "finished" for a meta whose state
+    says so and "kept" for another key, each only if it expires within ten minutes."""
     import redis.asyncio
 
     client = redis.asyncio.Redis.from_url(redis_url)
+    prefix = f"corral:{{{job}}}:"
     try:
-        return [key async for key in client.scan_iter(match=f"corral:{{{job}}}:*")]
+        left = {}
+        async for key in client.scan_iter(match=prefix + "*"):
+            name = key.decode().removeprefix(prefix)
+            ttl = await client.pttl(key)
+            assert 0 < ttl <= 600_000, (name, ttl)
+            state = await client.hget(key, "state") if name == "meta" else b"kept"
+            left[name] = state.decode() if isinstance(state, bytes) else str(state)
+        return left
     finally:
         await client.aclose()
 
@@ -70,11 +64,12 @@ async def test_a_coordinated_fetch_writes_one_record_per_url_into_the_store(
     site: Site, tmp_path: Path, redis_url: str
 ) -> None:
     """The coordinator with its one local worker: every URL once, as one process would, and
-    the job's keys are gone from Redis once the store has everything."""
+    the job's keys are gone from Redis once the store has everything (but its settings, state
+    and counts, which expire: workers started apart see the job finished)."""
     paths = [f"/page/{n}" for n in range(1, 201)] + ["/status/404", "not a url"]
     urls = _urls(tmp_path, site, paths)
     out = tmp_path / "out.db"
-    done = await _acorral("fetch", str(urls), "--redis", redis_url, "--job", "one", "-o", str(out))
+    done = await acorral("fetch", str(urls), "--redis", redis_url, "--job", "one", "-o", str(out))
     assert done.returncode == 0, done.stderr
     records = _records(out)
     assert len(records) == len(paths)
@@ -82,7 +77,7 @@ async def test_a_coordinated_fetch_writes_one_record_per_url_into_the_store(
     assert sum(status == 200 for _, status in records) == 200
     assert (site.url("/status/404"), 404) in records
     assert site.statistics().requests == 201  # the invalid line was never sent to a worker
-    assert await _keys(redis_url, "one") == []
+    assert await _left(redis_url, "one") == {"meta": "finished", "stats": "kept"}
 
 
 async def test_remote_workers_do_the_fetching_and_exit_when_the_job_is_finished(
@@ -95,7 +90,7 @@ async def test_remote_workers_do_the_fetching_and_exit_when_the_job_is_finished(
     out = tmp_path / "out.db"
     worker = [sys.executable, "-m", "corral", "worker", "--redis", redis_url, "--job", "apart"]
     coordinator = asyncio.ensure_future(
-        _acorral(
+        acorral(
             "fetch",
             str(urls),
             "--redis",
@@ -142,12 +137,12 @@ async def test_a_coordinator_killed_mid_run_is_resumed_with_one_record_per_url(
     await site.wait_until(lambda stats: stats.requests >= 60)
     first.send_signal(signal.SIGKILL)
     await first.wait()
-    again = await _acorral(*args)
+    again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     records = _records(out)
     assert len(records) == 300
     assert len({url for url, _ in records}) == 300
-    assert await _keys(redis_url, "kill") == []
+    assert await _left(redis_url, "kill") == {"meta": "finished", "stats": "kept"}
 
 
 async def test_bad_redis_options_are_one_line_and_exit_2(
@@ -170,12 +165,12 @@ async def test_bad_redis_options_are_one_line_and_exit_2(
         ): "redis://127.0.0.1:1/0 unreachable",
     }
     for extra, message in cases.items():
-        done = await _acorral("fetch", str(urls), "-o", str(out), *extra)
+        done = await acorral("fetch", str(urls), "-o", str(out), *extra)
         assert done.returncode == 2, (extra, done.stderr)
         assert message in done.stderr, (extra, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert not out.exists()
-    done = await _acorral("fetch", str(urls), "-o", "-", "--redis", redis_url, "--job", "x")
+    done = await acorral("fetch", str(urls), "-o", "-", "--redis", redis_url, "--job", "x")
     assert done.returncode == 2
     assert "give -o FILE" in done.stderr
 
@@ -190,7 +185,7 @@ async def test_a_job_name_is_bound_to_its_store(site: Site, tmp_path: Path, redi
         sys.executable, "-m", "corral", *args, "-o", str(tmp_path / "a.db"), "--no-progress"
     )
     await site.wait_until(lambda stats: stats.requests >= 1)  # the job's settings are in
-    other = await _acorral(*args, "-o", str(tmp_path / "b.db"))
+    other = await acorral(*args, "-o", str(tmp_path / "b.db"))
     first.send_signal(signal.SIGINT)
     await first.wait()
     assert other.returncode == 2
@@ -221,14 +216,14 @@ async def test_status_shows_workers_and_hosts_of_a_running_job(
     ]
     first = await asyncio.create_subprocess_exec(sys.executable, "-m", "corral", *args)
     await site.wait_until(lambda stats: stats.requests >= 10)
-    shown = await _acorral("status", "--redis", redis_url, "--job", "shown")
+    shown = await acorral("status", "--redis", redis_url, "--job", "shown")
     first.send_signal(signal.SIGINT)
     await first.wait()
     assert shown.returncode == 0, shown.stderr
     assert "job shown: running" in shown.stdout
     assert "1 worker:" in shown.stdout
     assert "127.0.0.1" in shown.stdout
-    missing = await _acorral("status", "--redis", redis_url, "--job", "nothing")
+    missing = await acorral("status", "--redis", redis_url, "--job", "nothing")
     assert missing.returncode == 2
     assert "no job nothing on redis://" in missing.stderr
 

@@ -7,7 +7,9 @@ each a ``corral worker`` process) and yields the ``RedisDriver`` the job pipelin
 through. At the end:
 
 - the job complete: its state becomes ``finished`` (workers anywhere exit), the local workers
-  are waited for, and the job's keys are deleted from Redis (the store has everything);
+  are waited for, and the job's keys are deleted from Redis (the store has everything) but
+  its settings and state, which expire after ten minutes: a worker started apart that looks
+  meanwhile sees the job finished and exits, where a job gone would keep it waiting;
 - interrupted or failed: the local workers are stopped, the job stays in Redis as it is
   (remote workers go on until the results wait undrained), and the same command resumes it.
 """
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 _LEASE_MS = 30_000  # a lease lasts 30 s unless renewed (workers renew every 10 s)
 _WORKER_EXIT = 30.0  # seconds local workers get to exit once the job is finished
+_FINISHED_KEPT = 600.0  # seconds a finished job's state stays for workers started apart
 
 
 class Coordination:
@@ -101,8 +104,8 @@ def _owner(store: str) -> str:
 
 async def _bind(queue: JobQueue, target: RedisTarget, owner: str, kind: str) -> None:
     settings = await queue.settings()
-    if settings is None:
-        return
+    if settings is None or settings.get("state") == "finished":
+        return  # a free name (a finished job's stays a while for its workers: see _end)
     where = f"job {target.job!r} on {masked(target.url)}"
     if settings.get("kind", kind) != kind:
         raise ScaleError(
@@ -127,7 +130,7 @@ async def _end(
         if coordination.complete:
             await queue.finish("finished")
             await _wait_for(workers, _WORKER_EXIT)
-            await queue.delete()
+            await queue.delete(keep_state_for=_FINISHED_KEPT)
     finally:
         await asyncio.shield(_stop(workers))
 

@@ -251,16 +251,25 @@ class JobQueue:
             pipe.ltrim(self.prefix + "wake", 0, 63)
             await pipe.execute()
 
-    async def delete(self) -> None:
-        """Delete every key of the job."""
+    async def delete(self, *, keep_state_for: float | None = None) -> None:
+        """Delete every key of the job; with ``keep_state_for``, all but its settings, state and
+        counts, which then expire after that many seconds (so that workers started apart,
+        which look once a second, see that the job is finished rather than gone, and
+        ``corral status`` says how it ended)."""
+        kept = {(self.prefix + name).encode() for name in ("meta", "stats")}
         batch: list[bytes] = []
         async for key in self._client.scan_iter(match=self.prefix + "*", count=1000):
+            if keep_state_for is not None and key in kept:
+                continue
             batch.append(key)
             if len(batch) >= 1000:
                 await self._client.unlink(*batch)
                 batch.clear()
         if batch:
             await self._client.unlink(*batch)
+        if keep_state_for is not None:
+            for key in kept:
+                await self._client.pexpire(key, max(1, round(keep_state_for * 1000)))
 
 
 def _task(token: bytes, host: bytes, element: bytes) -> Task:

@@ -198,6 +198,7 @@ THROTTLE = (
     + r"""
 local host, h = ARGV[1], P .. 'h:' .. ARGV[1]
 local t = now_ms() + tonumber(ARGV[2])
+if redis.call('HGET', P .. 'meta', 'state') ~= 'running' then return t end  -- (as HEARTBEAT)
 if t > num(redis.call('HGET', h, 'until')) then redis.call('HSET', h, 'until', t) end
 if ARGV[3] then  -- the host's adaptive gap (ms) as its worker sees it; 0: the job's again
   local g = tonumber(ARGV[3])
@@ -270,6 +271,8 @@ HEARTBEAT = (
     _PRELUDE
     + r"""
 local now = now_ms()
+-- A job that is finished (or gone) takes no more heartbeats: they would outlive its keys.
+if redis.call('HGET', P .. 'meta', 'state') ~= 'running' then return now end
 redis.call('ZADD', P .. 'workers', now, ARGV[1])
 if #ARGV > 1 then redis.call('HSET', P .. 'w:' .. ARGV[1], unpack(ARGV, 2)) end
 return now

@@ -1,0 +1,25 @@
+"""Running the real ``corral`` command from a test (a helper module, imported as
+``from corral_cli import ...``: pytest puts tests/http on sys.path to collect its tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import corral
+
+COMMAND = [sys.executable, "-m", "corral"]
+ENV = {**os.environ, "PYTHONWARNINGS": "error"}  # a warning in the command fails the test
+
+
+def run_corral(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m corral ARGS`` to its end and return what it did."""
+    return subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False, env=ENV
+    )
+
+
+async def acorral(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command to its end in a thread, the test's loop serving its sites meanwhile."""
+    return await corral.to_thread(lambda: run_corral(*args))
