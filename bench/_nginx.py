@@ -23,11 +23,11 @@ from pathlib import Path
 SERVER_CORE = 0
 _READY_TIMEOUT = 10.0
 
-# One worker pinned to core 0, no access log, keep-alive with a request cap high enough that
-# no client is made to reconnect mid-run (nginx's default of 1000 would penalise every client
-# equally, but it measures reconnects rather than the client). stub_status gives a server-side
-# request count, so a run can be checked against what nginx really served. The open file
-# cache stays well under the descriptor limit (cached files hold a descriptor each).
+# One worker pinned to core 0, no access log (unless asked), keep-alive with a request cap high
+# enough that no client is made to reconnect mid-run (nginx's default of 1000 would penalise
+# every client equally, but it measures reconnects rather than the client). stub_status gives
+# a server-side request count, so a run can be checked against what nginx really served. The
+# open file cache stays well under the descriptor limit (cached files hold a descriptor each).
 _CONFIG = """\
 {user}worker_processes 1;
 worker_cpu_affinity {affinity};
@@ -40,8 +40,7 @@ events {{
     multi_accept on;
 }}
 http {{
-    access_log off;
-    sendfile on;
+{access_log}    sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_timeout 65;
@@ -131,13 +130,21 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_nginx(root: Path, work: Path, *, extra_ports: tuple[int, ...] = ()) -> Iterator[Nginx]:
+def running_nginx(
+    root: Path,
+    work: Path,
+    *,
+    extra_ports: tuple[int, ...] = (),
+    access_log: Path | None = None,
+) -> Iterator[Nginx]:
     """Serve ``root`` with a private nginx pinned to core 0; stop it on exit.
 
     Args:
         root: The directory to serve.
         work: A directory for the config, pid file, error log and temp files.
         extra_ports: ports it listens on too, the same site under each (another host each).
+        access_log: a file for one line per request, its target (bench/scale.py chaos counts
+            the URLs fetched twice from it); default off.
 
     Yields:
         The running server.
@@ -149,7 +156,9 @@ def running_nginx(root: Path, work: Path, *, extra_ports: tuple[int, ...] = ()) 
     _stop_stale(work / "nginx.pid", config)
     (work / "error.log").write_text("")
     port = free_port()
-    config.write_text(_render(root=root, work=work, port=port, extra_ports=extra_ports))
+    config.write_text(
+        _render(root=root, work=work, port=port, extra_ports=extra_ports, access_log=access_log)
+    )
     argv = ["taskset", "-c", str(SERVER_CORE), binary, "-e", str(work / "error.log")]
     argv += ["-p", str(work), "-c", str(config)]
     # SIGTERM (a CI timeout, kill PID) then unwinds like Ctrl-C, through the finally below.
@@ -183,12 +192,28 @@ def _stop_stale(pid_file: Path, config: Path) -> None:
             time.sleep(0.1)
 
 
-def _render(*, root: Path, work: Path, port: int, extra_ports: tuple[int, ...] = ()) -> str:
+def _render(
+    *,
+    root: Path,
+    work: Path,
+    port: int,
+    extra_ports: tuple[int, ...] = (),
+    access_log: Path | None = None,
+) -> str:
     user = "user root root;\n" if os.geteuid() == 0 else ""
     affinity = format(1 << SERVER_CORE, "b")
     extra = "".join(f"        listen 127.0.0.1:{p} backlog=4096;\n" for p in extra_ports)
+    log = "    access_log off;\n"
+    if access_log is not None:
+        log = f"    log_format targets '$request_uri';\n    access_log {access_log} targets;\n"
     return _CONFIG.format(
-        user=user, affinity=affinity, work=work, port=port, root=root, extra_listens=extra
+        user=user,
+        affinity=affinity,
+        work=work,
+        port=port,
+        root=root,
+        extra_listens=extra,
+        access_log=log,
     )
 
 
