@@ -32,6 +32,7 @@ _SCRIPTS = [
     "ADD",
     "CLAIM",
     "COMMIT",
+    "RETRY",
     "RENEW",
     "THROTTLE",
     "REAP",
@@ -51,6 +52,7 @@ class Task:
     url: str
     host: str
     request: str | None  # the request's JSON when not a plain GET (as PendingRow.request)
+    attempts: int = 0  # attempts made before this lease (retries, and leases that expired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ class JobQueue:
             queued at all); with the results stream full (back-pressure), no tasks.
         """
         flat, wait_ms = await self._run("CLAIM", [limit])
-        tasks = [_task(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+        tasks = [_task(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
         if wait_ms == -2:
             return tasks, BACKPRESSURE_WAIT
         return tasks, None if wait_ms == -1 else wait_ms / 1000
@@ -165,6 +167,19 @@ class JobQueue:
             args += (token, data, b"0" if body is None else b"1", body or b"")
         ok, stale = await self._run("COMMIT", args)
         return int(ok), int(stale)
+
+    async def retry(self, worker: str, items: Sequence[tuple[str, float]]) -> tuple[int, int]:
+        """Put ``(token, wait seconds)`` URLs back at the head of their host's queue, one
+        attempt more, their host held for ``wait`` for every worker; fenced as ``commit``.
+
+        Returns:
+            (requeued, stale).
+        """
+        args: list[Any] = [worker]
+        for token, wait in items:
+            args += (token, max(0, round(wait * 1000)))
+        back, stale = await self._run("RETRY", args)
+        return int(back), int(stale)
 
     async def throttle(self, host: str, seconds: float, gap: float | None = None) -> None:
         """Start nothing on ``host`` before now + ``seconds``, in any worker of the job; with
@@ -272,9 +287,10 @@ class JobQueue:
                 await self._client.pexpire(key, max(1, round(keep_state_for * 1000)))
 
 
-def _task(token: bytes, host: bytes, element: bytes) -> Task:
+def _task(token: bytes, host: bytes, element: bytes, attempts: bytes) -> Task:
     ident, url, *request = element[8:].decode().split(_SEP, 2)
-    return Task(token.decode(), int(ident), url, host.decode(), request[0] if request else None)
+    stored = request[0] if request else None
+    return Task(token.decode(), int(ident), url, host.decode(), stored, int(attempts))
 
 
 def _outcome(entry_id: bytes, fields: dict[bytes, bytes]) -> Outcome:

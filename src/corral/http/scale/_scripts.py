@@ -88,7 +88,10 @@ for i = 1, #ARGV, 2 do
     woke = woke + ready_host(host, now, maxc)
   end
 end
-if added > 0 then redis.call('HINCRBY', P .. 'stats', 'queued', added) end
+if added > 0 then
+  redis.call('HINCRBY', P .. 'stats', 'queued', added)
+  woke = 64  -- every waiting worker looks (one a host would leave the others asleep)
+end
 wake(woke)
 return added
 """
@@ -120,6 +123,7 @@ for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LI
       out[#out + 1] = tok
       out[#out + 1] = host
       out[#out + 1] = el
+      out[#out + 1] = redis.call('HGET', P .. 'att', string.sub(el, 1, 8)) or '0'
     end
     left = left - #els
     redis.call('HSET', h, 'inflight', inflight + #els)
@@ -172,6 +176,37 @@ end
 if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
 wake(woke)
 return {ok, stale}
+"""
+)
+
+# ARGV: worker, then token, wait ms pairs.  Each URL goes back to the head of its host's
+# queue, one attempt more, and the host starts nothing before now + wait (for every worker:
+# a retry is paced like a first try).  Fenced as COMMIT.  Returns {requeued, stale}.
+RETRY = (
+    _PRELUDE
+    + r"""
+local now, maxc = now_ms(), meta_num('per_host', 8)
+local back, stale, woke = 0, 0, 0
+for i = 2, #ARGV, 2 do
+  local tok = ARGV[i]
+  if redis.call('ZREM', P .. 'lease', tok) == 0 then
+    stale = stale + 1
+  else
+    local host, el = split_lease(redis.call('HGET', P .. 'ld', tok))
+    local h = P .. 'h:' .. host
+    redis.call('HDEL', P .. 'ld', tok)
+    redis.call('HINCRBY', h, 'inflight', -1)
+    redis.call('LPUSH', P .. 'q:' .. host, el)
+    redis.call('HINCRBY', P .. 'att', string.sub(el, 1, 8), 1)
+    local t = now + tonumber(ARGV[i + 1])
+    if t > num(redis.call('HGET', h, 'until')) then redis.call('HSET', h, 'until', t) end
+    back = back + 1
+    woke = woke + ready_host(host, now, maxc)
+  end
+end
+if back > 0 then redis.call('HINCRBY', P .. 'stats', 'queued', back) end
+wake(woke)
+return {back, stale}
 """
 )
 

@@ -1,12 +1,14 @@
 """The worker: claim URLs of a job from Redis, fetch them with the local engine, commit.
 
-One process, one ``Runtime`` (session, engine) with the job's ``FetchConfig``. Beside the
-engine run: a committer (the sink's results, every ``COMMIT_EVERY`` s or ``COMMIT_BATCH``
-results, each commit fenced by its lease token), a renewer (every lease_ms/3, all leases in
-flight), and a keeper (heartbeat and the job's state every second, reap every
-``REAP_EVERY`` s). An idle worker sleeps in ``wait_for_work`` (a BLPOP) until the next host
-is due or something wakes it; it never polls. Politeness across workers is the claim's
-(Redis's clock); the local engine keeps its own too, which is harmless.
+One process, one ``Runtime`` (session, engine) with the job's ``FetchConfig``, making one
+attempt per lease: a retryable outcome goes back to the job's queue (``_retrying``), so a
+retry is paced by the job like a first try. Beside the engine run: a committer (as soon as
+a record is in, one commit at a time, each fenced by its lease token), a renewer (every
+lease_ms/3, all leases in flight), and a keeper (heartbeat and the job's state every
+second, reap every ``REAP_EVERY`` s). An idle worker sleeps in ``wait_for_work`` (a BLPOP)
+until the next host is due or something wakes it; it never polls. Politeness across workers
+is the claim's (Redis's clock); the local engine keeps its own too, and hands the job the
+pace it sets for a host (Retry-After, the adaptive slow-down).
 
 Redis unreachable: one line on stderr, a pause of ``RETRY_EVERY`` s, again, until it
 answers; the work in flight goes on meanwhile.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import sys
@@ -35,10 +38,10 @@ from corral.http.engine._runtime import Runtime, count
 from corral.http.scale._link import Link
 from corral.http.scale._queue import JobQueue, Task
 from corral.http.scale._redis import masked
+from corral.http.scale._retrying import retry_wait
 from corral.http.scale._wire import config_from_json
 
 COMMIT_EVERY = 0.05
-COMMIT_BATCH = 100
 CLAIM_BATCH = 100
 HEARTBEAT_EVERY = 1.0
 PACE_EVERY = 0.2  # seconds between two looks for hosts this worker slowed down
@@ -124,6 +127,9 @@ class Worker:
         self.queue, self.config, self.name = queue, config, name
         self.held: dict[str, Task] = {}  # lease token -> task, claimed and not committed
         self.pending: list[tuple[str, FetchResult]] = []
+        self.retrying: list[tuple[str, float]] = []  # (token, wait): back to the job's queue
+        self._due = asyncio.Event()  # something to commit
+        self._rng = random.Random()
         self.stopping = asyncio.Event()  # no more claims
         self.exit_code = 0
         self.lease_ms = 30000
@@ -146,7 +152,8 @@ class Worker:
         """Work until the job is finished or a stop; return the exit code."""
         settings = await self.call(self.queue.settings) or {}
         self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
-        async with Runtime(self.config) as runtime, open_scope() as scope:
+        # One attempt per lease: a retry goes back through the job's queue (see _retrying).
+        async with Runtime(replace(self.config, retries=0)) as runtime, open_scope() as scope:
             self._runtime = runtime
             beside = [await scope.spawn(self._commit_often), await scope.spawn(self._renew)]
             beside.append(await scope.spawn(self._keep))
@@ -193,10 +200,18 @@ class Worker:
         token = flight.ident
         assert isinstance(token, str)
         assert self._runtime is not None
-        count(self._runtime.counters, record)
-        self.pending.append((token, record))
-        if len(self.pending) >= COMMIT_BATCH:
-            await self._flush()
+        task = self.held.get(token)
+        attempts = (task.attempts if task is not None else 0) + record.attempts
+        wait = retry_wait(self.config, record, attempts, self._rng)
+        if wait is not None:
+            self._runtime.counters.retries += 1
+            self.retrying.append((token, wait))
+        else:
+            if attempts != record.attempts:
+                record = replace(record, attempts=attempts)
+            count(self._runtime.counters, record)
+            self.pending.append((token, record))
+        self._due.set()
 
     async def _share_pace(self) -> None:
         """Hand the job the pace this worker's engine set for its hosts (a Retry-After, the
@@ -219,23 +234,35 @@ class Worker:
             await self.call(self.queue.throttle, name, wait, gap)
 
     async def _flush(self) -> None:
+        """Commit the records made and hand back the URLs to retry, each one step on Redis."""
         await self._share_pace()
         done, self.pending = self.pending, []
-        if not done:
-            return
+        again, self.retrying = self.retrying, []
         try:
-            _, stale = await self.call(self.queue.commit, self.name, done)
+            if done:
+                _, stale = await self.call(self.queue.commit, self.name, done)
+                self.stale += stale
+            if again:
+                _, stale = await self.call(self.queue.retry, self.name, again)
+                self.stale += stale
         except BaseException:  # cancelled: committed again at the end (stale if it was)
             self.pending[:0] = done
+            self.retrying[:0] = again
             raise
-        self.stale += stale
-        for token, _ in done:
+        for token in [token for token, _ in done] + [token for token, _ in again]:
             self.held.pop(token, None)
-        self._room.set()
+        if done or again:
+            self._room.set()
 
     async def _commit_often(self) -> None:
+        """Commit as soon as there is something to, one commit at a time: what comes in
+        meanwhile goes in the next (a host's slot is free again only once its URL is
+        committed, so waiting to fill a batch would slow the hosts down), and look at the
+        hosts' pace at least every ``COMMIT_EVERY``."""
         while True:
-            await asyncio.sleep(COMMIT_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), COMMIT_EVERY)
+            self._due.clear()
             await self._flush()
 
     async def _renew(self) -> None:
