@@ -196,16 +196,25 @@ async def test_back_pressure_on_undrained_results(queue: JobQueue) -> None:
 
 
 async def test_pending_results_come_back_after_a_coordinator_restart(queue: JobQueue) -> None:
-    """Results read and not acknowledged are read again by the same consumer, then new ones."""
-    await add_urls(queue, "ab", 1)
+    """Results read and not acknowledged are read again by a restarted consumer of the same
+    name (once), then new ones; a running consumer is not handed the same records twice."""
+    await add_urls(queue, "abc", 1)
     tasks, _ = await queue.claim("w", 10)
     await queue.commit("w", [done(tasks[0])])
     first = await queue.results("coord", 10, 0)
     await queue.commit("w", [done(tasks[1])])
-    again = await queue.results("coord", 10, 0)  # a restarted coordinator, same name
-    assert [o.entry for o in again] == [o.entry for o in first]
-    await queue.acknowledge([o.entry for o in again])
     assert [o.ident for o in await queue.results("coord", 10, 0)] == [tasks[1].ident]
+    restarted = await JobQueue.connect(queue.url, queue.job)  # the same name, after a restart
+    try:
+        again = await restarted.results("coord", 10, 0)
+        assert [o.ident for o in again] == [tasks[0].ident, tasks[1].ident]
+        assert again[0].entry == first[0].entry
+        await restarted.acknowledge([o.entry for o in again])
+        assert await restarted.results("coord", 10, 0) == []
+        await queue.commit("w", [done(tasks[2])])
+        assert [o.ident for o in await restarted.results("coord", 10, 0)] == [tasks[2].ident]
+    finally:
+        await restarted.close()
 
 
 async def test_wait_for_work_is_woken_by_add(queue: JobQueue) -> None:

@@ -82,6 +82,10 @@ class JobQueue:
         self._scripts = {name: client.register_script(getattr(_scripts, name)) for name in _SCRIPTS}
         # The redis-py errors meaning "Redis is not answering now" (a worker waits them out).
         self.outage: tuple[type[BaseException], ...] = outage_errors()
+        # Where the next read of this consumer's unacknowledged results starts; None once
+        # they are all read (the entries read since stay pending until acknowledged, and
+        # re-reading them at each call would hand the same records again and again).
+        self._pending_after: str | None = "0"
 
     @classmethod
     async def connect(cls, url: str, job: str) -> JobQueue:
@@ -199,10 +203,13 @@ class JobQueue:
     async def results(self, consumer: str, count: int, block_ms: int) -> list[Outcome]:
         """Return up to ``count`` results for ``consumer`` of the "coordinator" group.
 
-        First its entries read before and not acknowledged (after a restart), then new
-        ones, waiting up to ``block_ms`` for them (0: do not wait).
+        First, once, the entries read before and not acknowledged (after a restart), then
+        new ones, waiting up to ``block_ms`` for them (0: do not wait).
         """
-        found = await self._read(consumer, count, "0", None)
+        found: list[tuple[bytes, dict[bytes, bytes] | None]] = []
+        if self._pending_after is not None:  # once, page by page: what a restart left
+            found = await self._read(consumer, count, self._pending_after, None)
+            self._pending_after = found[-1][0].decode() if found else None
         if not found:
             found = await self._read(consumer, count, ">", block_ms or None)
         gone = [entry_id for entry_id, fields in found if not fields]
