@@ -252,3 +252,24 @@ async def test_redis_restarted_without_its_data_mid_run_loses_nothing(
     assert len(records) == 300
     assert len({url for url, _ in records}) == 300
     assert all(status == 200 for _, status in records)
+
+
+async def test_three_workers_keep_one_rate_per_host_for_the_job(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``--rate 20/s`` with three local workers against the site's rate-limited area (20
+    requests a second per client, a burst of 5, a ban after 10 refusals): the job as a whole
+    keeps the rate, so the site answers no 429 and bans nobody (three workers each keeping
+    the rate on their own would be refused at once and banned)."""
+    paths = [f"/limited/p{n}" for n in range(1, 61)]
+    urls = _urls(tmp_path, site, paths)
+    out = tmp_path / "out.db"
+    done = await acorral(
+        "fetch", str(urls), "--redis", redis_url, "--job", "polite", "--workers", "3",
+        "--rate", "20/s", "-o", str(out), "--no-progress",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (client,) = site.statistics().clients.values()
+    assert (client.throttled, client.forbidden, client.banned) == (0, 0, False)
+    assert client.allowed == 60
+    assert sorted(status for _, status in _records(out)) == [200] * 60
