@@ -7,6 +7,8 @@ redis-server on 127.0.0.1 (started by the ``redis_url`` fixture, installed when 
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import signal
 import sqlite3
 import sys
@@ -272,4 +274,57 @@ async def test_three_workers_keep_one_rate_per_host_for_the_job(
     (client,) = site.statistics().clients.values()
     assert (client.throttled, client.forbidden, client.banned) == (0, 0, False)
     assert client.allowed == 60
-    assert sorted(status for _, status in _records(out)) == [200] * 60
+    assert [status for _, status in _records(out)] == [200] * 60
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+async def test_a_stopped_coordinator_leaves_no_local_worker(
+    site: Site, tmp_path: Path, redis_url: str, how: str
+) -> None:
+    """Ctrl-C or SIGTERM of a coordinator with two local workers: it ends at once (well
+    within its 10 s deadline: no "aborted"), and so do its workers; killed outright, its
+    workers see their lifeline close and end too. Nobody is left running."""
+    paths = [f"/delay/200?n={n}" for n in range(1, 501)]
+    urls = _urls(tmp_path, site, paths)
+    args = ["fetch", str(urls), "--redis", redis_url, "--job", "stop", "--workers", "2"]
+    args += ["-o", str(tmp_path / "out.db"), "--no-progress"]
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, stderr=asyncio.subprocess.PIPE
+    )
+    await site.wait_until(lambda stats: stats.requests >= 20)
+    workers = _local_workers(run.pid)
+    assert len(workers) == 2
+    run.send_signal(getattr(signal, how))
+    _, err = await asyncio.wait_for(run.communicate(), 15)
+    assert b"aborted" not in err
+    assert b"Traceback" not in err
+    for pid in workers:  # each ends by itself (its own 5 s limit at most)
+        await asyncio.wait_for(toolkit.to_thread(_wait_gone, pid), 15)
+
+
+def _local_workers(parent: int) -> list[int]:
+    """Return the pids of ``parent``'s ``corral worker`` children (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"worker" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(pid: int) -> None:
+    """Return once process ``pid`` has ended (it is not our child: its pidfd says when)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([fd], [], [])
+    finally:
+        os.close(fd)

@@ -11,6 +11,8 @@ from typing import Any
 from corral._clierrors import UsageError
 from corral.http._arguments import positive
 
+_GIVE_UP_AFTER = 5.0  # seconds a stopping worker process takes at most (see run_worker)
+
 WORKER_EPILOG = """\
 A worker takes URLs of the job from Redis, fetches them with the job's settings (the
 coordinator's --per-host, --rate, retries, timeouts...) and hands every record back through
@@ -40,6 +42,8 @@ def register(subparsers: Any) -> None:
         help="requests in flight in this worker (default: the job's --concurrency)",
     )
     worker.add_argument("--name", default=None, help="this worker's name (default HOST-PID)")
+    # A coordinator's local workers: stop when the coordinator hangs up (or dies).
+    worker.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
     worker.set_defaults(handler=_worker)
 
     status = subparsers.add_parser(
@@ -73,7 +77,16 @@ def _worker(args: argparse.Namespace) -> int:
 
     url, job = _checked(args)
     try:
-        return asyncio.run(run_worker(url, job, concurrency=args.concurrency, name=args.name))
+        return asyncio.run(
+            run_worker(
+                url,
+                job,
+                concurrency=args.concurrency,
+                name=args.name,
+                lifeline=sys.stdin if args.until_stdin_closes else None,
+                give_up_after=_GIVE_UP_AFTER,
+            )
+        )
     except KeyboardInterrupt:
         return 130
 

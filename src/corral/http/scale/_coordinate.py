@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
 
 _LEASE_MS = 30_000  # a lease lasts 30 s unless renewed (workers renew every 10 s)
 _WORKER_EXIT = 30.0  # seconds local workers get to exit once the job is finished
+_STOP_WAIT = 6.0  # seconds stopped local workers get to end (under the 10 s interrupt deadline)
 _FINISHED_KEPT = 600.0  # seconds a finished job's state stays for workers started apart
 
 
@@ -119,20 +119,36 @@ async def _bind(queue: JobQueue, target: RedisTarget, owner: str, kind: str) -> 
 
 
 async def _start_workers(target: RedisTarget, count: int) -> list[asyncio.subprocess.Process]:
+    """Start ``count`` local ``corral worker`` processes, each tied to this process by its
+    stdin: when the pipe closes (this process hangs up, ends, or is killed), it stops."""
     command = [sys.executable, "-m", "corral", "worker", "--redis", target.url, "--job", target.job]
-    return [await asyncio.create_subprocess_exec(*command) for _ in range(count)]
+    command.append("--until-stdin-closes")
+    return [
+        await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE)
+        for _ in range(count)
+    ]
 
 
 async def _end(
     coordination: Coordination, queue: JobQueue, workers: list[asyncio.subprocess.Process]
 ) -> None:
+    if not coordination.complete:
+        _hang_up(workers)  # at once, before any await: a second signal may end us any time
     try:
         if coordination.complete:
             await queue.finish("finished")
             await _wait_for(workers, _WORKER_EXIT)
             await queue.delete(keep_state_for=_FINISHED_KEPT)
     finally:
-        await asyncio.shield(_stop(workers))
+        _hang_up(workers)
+        await asyncio.shield(_reap(workers))
+
+
+def _hang_up(workers: list[asyncio.subprocess.Process]) -> None:
+    """Close the local workers' stdin: each stops claiming and ends its requests in flight."""
+    for worker in workers:
+        if worker.stdin is not None and not worker.stdin.is_closing():
+            worker.stdin.close()
 
 
 async def _wait_for(workers: list[asyncio.subprocess.Process], seconds: float) -> None:
@@ -140,12 +156,11 @@ async def _wait_for(workers: list[asyncio.subprocess.Process], seconds: float) -
         await asyncio.wait([asyncio.ensure_future(w.wait()) for w in workers], timeout=seconds)
 
 
-async def _stop(workers: list[asyncio.subprocess.Process]) -> None:
-    """Stop the local workers still running (SIGTERM, then SIGKILL after 10 s); reap all."""
+async def _reap(workers: list[asyncio.subprocess.Process]) -> None:
+    """Wait for the local workers to end (within the interrupt's deadline), killing those
+    still running after ``_STOP_WAIT``; leave no zombie."""
     running = [w for w in workers if w.returncode is None]
-    for worker in running:
-        worker.send_signal(signal.SIGTERM)
-    await _wait_for(running, 10.0)
+    await _wait_for(running, _STOP_WAIT)
     for worker in running:
         if worker.returncode is None:
             worker.kill()

@@ -161,7 +161,8 @@ class RedisDriver:
     async def _reap(self) -> None:
         while not self._back.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._back.wait(), _REAP_EVERY)
+                async with asyncio.timeout(_REAP_EVERY):  # (not wait_for: see _worker)
+                    await self._back.wait()
                 return
             await self._link.call(self._link.queue.reap)
 

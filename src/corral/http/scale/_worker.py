@@ -26,9 +26,9 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
-from typing import TypeVar
+from typing import IO, TypeVar
 
-from corral import open_scope
+from corral import open_scope, to_thread
 from corral.http._errors import RedisUnreachable, ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._flight import Flight
@@ -58,6 +58,8 @@ async def run_worker(
     concurrency: int | None = None,
     name: str | None = None,
     stop: asyncio.Event | None = None,
+    lifeline: IO[str] | None = None,
+    give_up_after: float | None = None,
 ) -> int:
     """Work on ``job`` at the Redis at ``url`` until the job is finished or a stop.
 
@@ -65,6 +67,11 @@ async def run_worker(
         concurrency: requests in flight at once (default: the job's).
         name: the worker's name in ``corral status`` (default: host name and process id).
         stop: set it to stop gracefully: no more claims, the work in flight committed.
+        lifeline: a pipe from the process that started this worker: its end (that process
+            hung up or died) stops the worker as ``stop`` does (exit 0).
+        give_up_after: for a worker that is its own process (``corral worker``): seconds
+            after a stop at which it ends the process, what it has not committed left to
+            its leases (which expire, and other workers fetch those URLs).
 
     Returns:
         0 when the job finished or ``stop`` was set; 130 / 143 after SIGINT / SIGTERM
@@ -79,8 +86,9 @@ async def run_worker(
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
+        worker.give_up_after = give_up_after
         with _signals(worker):
-            return await worker.run(stop)
+            return await worker.run(stop, lifeline)
     finally:
         await queue.close()
 
@@ -140,6 +148,8 @@ class Worker:
         self._paces: dict[str, tuple[float, float]] = {}  # host -> (cool-down, gap) shared
         self._pace_due = 0.0
         self._said_gone = False
+        self.give_up_after: float | None = None
+        self._ending = asyncio.Event()  # the engine's run is over: the loops beside it end
         self._runtime: Runtime | None = None
 
     def stop(self, exit_code: int = 0) -> None:
@@ -148,20 +158,39 @@ class Worker:
             self.exit_code = exit_code
             self.stopping.set()
             self._room.set()
+            if self.give_up_after is not None:
+                asyncio.get_running_loop().call_later(self.give_up_after, self._give_up)
 
-    async def run(self, stop: asyncio.Event | None) -> int:
+    def _give_up(self) -> None:
+        """End the process of a worker whose stop takes too long (a safety net: what it did
+        not commit is fenced, and its leases expire for other workers to take)."""
+        _say(
+            f"corral worker: still stopping {self.give_up_after:g} s after the stop: ending; "
+            "what was not committed goes to other workers when its leases expire"
+        )
+        os._exit(self.exit_code or 1)
+
+    async def run(self, stop: asyncio.Event | None, lifeline: IO[str] | None = None) -> int:
         """Work until the job is finished or a stop; return the exit code."""
         settings = await self.call(self.queue.settings) or {}
         self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
         # One attempt per lease: a retry goes back through the job's queue (see _retrying).
         async with Runtime(replace(self.config, retries=0)) as runtime, open_scope() as scope:
             self._runtime = runtime
-            beside = [await scope.spawn(self._commit_often), await scope.spawn(self._renew)]
-            beside.append(await scope.spawn(self._keep))
+            # The tasks that talk to Redis end by themselves (``_ending``): never cancelled
+            # mid-call, and no cancellation for Python 3.11's timeouts to lose (a worker
+            # whose committer had swallowed one never ended).
+            for loop in (self._commit_often, self._renew, self._keep):
+                await scope.spawn(loop)
+            watchers = []
             if stop is not None:
-                beside.append(await scope.spawn(self._stop_on, stop))
+                watchers.append(await scope.spawn(self._stop_on, stop))
+            if lifeline is not None:
+                watchers.append(await scope.spawn(self._stop_at_end_of, lifeline))
             await runtime.engine.drive(self._claims(), runtime.counters, self._sink)
-            for task in beside:
+            self._ending.set()
+            self._due.set()
+            for task in watchers:  # (they wait on an event or a pipe: safe to cancel)
                 task.cancel()
         await self._flush()
         return self.exit_code
@@ -265,21 +294,28 @@ class Worker:
         meanwhile goes in the next (a host's slot is free again only once its URL is
         committed, so waiting to fill a batch would slow the hosts down), and look at the
         hosts' pace at least every ``COMMIT_EVERY``."""
-        while True:
+        while not self._ending.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), COMMIT_EVERY)
+                async with asyncio.timeout(COMMIT_EVERY):
+                    await self._due.wait()
             self._due.clear()
             await self._flush()
 
     async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+        while not await self._pause(self.lease_ms / 3000):
             await self.call(self.queue.renew, self.name, list(self.held))
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; return True at once if the worker is ending meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._ending.wait()
+        return self._ending.is_set()
 
     async def _keep(self) -> None:
         """Heartbeat, and the job's state, every second; reap every few seconds."""
         beats = 0
-        while True:
+        while not self._ending.is_set():
             await self.call(self.queue.heartbeat, self.name, self.figures())
             settings = await self.call(self.queue.settings)
             if settings is None:
@@ -289,7 +325,7 @@ class Worker:
             if beats % round(REAP_EVERY / HEARTBEAT_EVERY) == 0:
                 await self.call(self.queue.reap)
             beats += 1
-            await asyncio.sleep(HEARTBEAT_EVERY)
+            await self._pause(HEARTBEAT_EVERY)
 
     def _gone(self) -> None:
         """The job vanished from Redis mid-run (restarted without its data): its coordinator
@@ -300,6 +336,10 @@ class Worker:
                 f"corral worker: job {self.queue.job} is gone from {masked(self.queue.url)} "
                 "(restarted without its data?): waiting for its coordinator to hand it back"
             )
+
+    async def _stop_at_end_of(self, lifeline: IO[str]) -> None:
+        await to_thread(lifeline.read)  # (returns at the end of the pipe: nothing is sent)
+        self.stop(0)
 
     async def _stop_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
