@@ -166,6 +166,10 @@ async def test_bad_redis_options_are_one_line_and_exit_2(
             "x",
         ): "redis://127.0.0.1:1/0 unreachable",
     }
+    bad_db = redis_url.rsplit("/", 1)[0] + "/99"
+    cases[("--redis", bad_db, "--job", "x")] = f"{bad_db} refused: DB index is out of range"
+    web = f"redis://127.0.0.1:{site.port}/0"  # an HTTP server, not Redis
+    cases[("--redis", web, "--job", "x")] = f"{web} does not answer as Redis does"
     for extra, message in cases.items():
         done = await acorral("fetch", str(urls), "-o", str(out), *extra)
         assert done.returncode == 2, (extra, done.stderr)
@@ -328,3 +332,43 @@ def _wait_gone(pid: int) -> None:
         select.select([fd], [], [])
     finally:
         os.close(fd)
+
+
+async def test_a_local_worker_that_dies_is_replaced(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """kill -9 of the coordinator's only local worker: one line says so, another starts, and
+    the job completes with one record per URL (it stalled forever)."""
+    paths = [f"/delay/20?n={n}" for n in range(1, 301)]
+    urls = _urls(tmp_path, site, paths)
+    out = tmp_path / "out.db"
+    args = ["fetch", str(urls), "--redis", redis_url, "--job", "dies", "-o", str(out)]
+    args += ["--no-progress", "--concurrency", "8"]
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, stderr=asyncio.subprocess.PIPE
+    )
+    await site.wait_until(lambda stats: stats.requests >= 30)
+    (worker,) = _local_workers(run.pid)
+    os.kill(worker, signal.SIGKILL)
+    _, err = await asyncio.wait_for(run.communicate(), 90)
+    assert run.returncode == 0, err
+    assert f"corral: local worker {worker} ended (exit code -9); starting another".encode() in err
+    records = _records(out)
+    assert len(records) == 300
+    assert len({url for url, _ in records}) == 300
+
+
+async def test_a_refused_output_leaves_no_job_in_redis(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``-o`` another program's database: refused as without ``--redis`` (exit 2, the file
+    byte for byte), and no job is left in Redis for workers to wait on."""
+    notes = tmp_path / "notes.db"
+    with sqlite3.connect(notes) as conn:
+        conn.execute("create table notes(x)")
+    before = notes.read_bytes()
+    urls = _urls(tmp_path, site, ["/page/1"])
+    done = await acorral("fetch", str(urls), "--redis", redis_url, "--job", "ex1", "-o", str(notes))
+    assert done.returncode == 2
+    assert notes.read_bytes() == before
+    assert await _left(redis_url, "ex1") == {}

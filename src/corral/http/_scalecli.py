@@ -18,10 +18,11 @@ A worker takes URLs of the job from Redis, fetches them with the job's settings 
 coordinator's --per-host, --rate, retries, timeouts...) and hands every record back through
 Redis to the coordinator, which writes the store. Start as many as you like, on any machine
 that reaches the Redis and the sites; politeness per host holds across all of them. A worker
-exits 0 once the job is finished; Ctrl-C stops it (its URLs in flight go to other workers).
+started before its job waits for it (it says so); it exits 0 once the job is finished;
+Ctrl-C stops it (its requests in flight end and are committed).
 
-exit codes: 0 the job is finished, 2 bad usage or no such job, 130 interrupted (Ctrl-C),
-143 stopped by SIGTERM.
+exit codes: 0 the job is finished, 2 bad usage, a Redis that refuses us, or a job that is
+finished already, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM.
 """
 
 

@@ -122,6 +122,7 @@ async def run_fetch_job(job: FetchJob) -> int:
 
         async def work() -> None:
             if coordination is not None:  # workers anywhere fetch, through Redis
+                await coordination.start()
                 coordinator = coordination.driver
                 await _fetch(store, coordinator, runtime, source, after=coordinator.committed)
                 coordination.complete = True

@@ -39,15 +39,58 @@ if TYPE_CHECKING:
 _LEASE_MS = 30_000  # a lease lasts 30 s unless renewed (workers renew every 10 s)
 _WORKER_EXIT = 30.0  # seconds local workers get to exit once the job is finished
 _STOP_WAIT = 6.0  # seconds stopped local workers get to end (under the 10 s interrupt deadline)
+_DEATHS = 5  # local workers replaced at most in a run
 _FINISHED_KEPT = 600.0  # seconds a finished job's state stays for workers started apart
 
 
 class Coordination:
-    """What ``coordinating`` yields: the driver, and how the run ended (set by the job)."""
+    """What ``coordinating`` yields: the driver, and how the run ended (set by the job).
 
-    def __init__(self, driver: RedisDriver) -> None:
+    ``start()`` writes the job into Redis and starts the local workers: the job calls it once
+    its store is open, so that a run refused (a foreign ``-o``, a store in use) leaves no job
+    behind in Redis.
+    """
+
+    def __init__(
+        self, driver: RedisDriver, queue: JobQueue, settings: dict[str, str], target: RedisTarget
+    ) -> None:
         self.driver = driver
         self.complete = False  # the job sets it once every record is in the store
+        self.workers: list[asyncio.subprocess.Process] = []
+        self._queue, self._settings, self._target = queue, settings, target
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Write the job's settings into Redis and start the local workers."""
+        await self._queue.configure(self._settings)
+        self.workers = [await _start_worker(self._target) for _ in range(self._target.workers)]
+        self._watch = asyncio.get_running_loop().create_task(self._replace_the_dead())
+
+    async def _replace_the_dead(self) -> None:
+        """Start a new local worker for each that ends while the job runs (one line each);
+        after ``_DEATHS`` of them, say so and start no more."""
+        deaths = 0
+        while self.workers:
+            waits = {asyncio.ensure_future(w.wait()) for w in self.workers}
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            for worker in [w for w in self.workers if w.returncode is not None]:
+                self.workers.remove(worker)
+                deaths += 1
+                again = deaths <= _DEATHS
+                _say(
+                    f"corral: local worker {worker.pid} ended (exit code {worker.returncode}); "
+                    + ("starting another" if again else "starting no more (too many ended)")
+                )
+                if again:
+                    self.workers.append(await _start_worker(self._target))
+
+    def stop_watching(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()  # (it waits on processes only: safe to cancel)
 
 
 @asynccontextmanager
@@ -75,16 +118,14 @@ async def coordinating(
             "lease_ms": str(_LEASE_MS),
             "max_results": str(max(10_000, 20 * config.concurrency)),
         }
-        await queue.configure(settings)
         link = Link(queue)
-        coordination = Coordination(
-            RedisDriver(link, settings, window=max(10_000, 50 * config.concurrency))
-        )
-        workers = await _start_workers(target, target.workers)
+        driver = RedisDriver(link, settings, window=max(10_000, 50 * config.concurrency))
+        coordination = Coordination(driver, queue, settings, target)
         try:
             yield coordination
         finally:
-            await _end(coordination, queue, workers)
+            coordination.stop_watching()
+            await _end(coordination, queue, coordination.workers)
     finally:
         await queue.close()
 
@@ -118,15 +159,16 @@ async def _bind(queue: JobQueue, target: RedisTarget, owner: str, kind: str) -> 
         )
 
 
-async def _start_workers(target: RedisTarget, count: int) -> list[asyncio.subprocess.Process]:
-    """Start ``count`` local ``corral worker`` processes, each tied to this process by its
-    stdin: when the pipe closes (this process hangs up, ends, or is killed), it stops."""
+async def _start_worker(target: RedisTarget) -> asyncio.subprocess.Process:
+    """Start a local ``corral worker``, tied to this process by its stdin: when the pipe
+    closes (this process hangs up, ends, or is killed), it stops."""
     command = [sys.executable, "-m", "corral", "worker", "--redis", target.url, "--job", target.job]
     command.append("--until-stdin-closes")
-    return [
-        await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE)
-        for _ in range(count)
-    ]
+    return await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 async def _end(

@@ -175,7 +175,8 @@ class RedisDriver:
             await self._link.call(self._link.queue.add, _tasks(flights[start : start + 1000]))
         if flights:
             print(
-                f"corral: {len(flights)} URLs in flight handed to Redis again after reconnecting",
+                f"corral: Redis is back; the job's settings and its {len(flights):,} URLs not "
+                "yet recorded handed to it again",
                 file=sys.stderr,
             )
 

@@ -39,6 +39,7 @@ class Link:
         self._retry = retry
         self._hooks: list[Hook] = []
         self._away = False
+        self._lock = asyncio.Lock()  # one caller runs the hooks; the others wait for them
 
     def on_reconnect(self, hook: Hook) -> None:
         """Run ``hook()`` after each reconnection, before the step that found Redis back."""
@@ -63,8 +64,10 @@ class Link:
         await asyncio.sleep(self._retry)
 
     async def _back(self) -> None:
-        hooks = self._hooks
-        await self.queue.settings()  # raises the outage error while Redis is still away
-        self._away = False  # (before the hooks: their own steps go through call too)
-        for hook in hooks:
-            await hook()
+        async with self._lock:
+            if not self._away:
+                return  # another caller found Redis back and ran the hooks
+            await self.queue.settings()  # raises the outage error while Redis is still away
+            self._away = False  # (before the hooks: their own steps go through call too)
+            for hook in self._hooks:
+                await hook()

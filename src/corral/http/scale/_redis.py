@@ -80,11 +80,21 @@ async def open_client(url: str) -> redis.asyncio.Redis:
         )
     except ValueError as exc:
         raise ScaleError(f"bad Redis URL {masked(url)}: {exc}", exit_code=2) from None
+    from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
     try:
         info = await client.info("server")
+    except (AuthenticationError, ResponseError) as exc:  # answered, but refused us
+        await client.aclose()
+        raise ScaleError(f"{masked(url)} refused: {_reason(exc)}", exit_code=2) from None
     except outage_errors() as exc:
         await client.aclose()
         raise unreachable(url, exc) from None
+    except RedisError as exc:  # something answered that is not Redis (a web server...)
+        await client.aclose()
+        raise ScaleError(
+            f"{masked(url)} does not answer as Redis does ({_reason(exc)})", exit_code=2
+        ) from None
     version = str(info.get("valkey_version") or info.get("redis_version") or "0")
     if tuple(int(part) for part in version.split(".")[:2]) < MIN_VERSION:
         await client.aclose()
@@ -92,6 +102,10 @@ async def open_client(url: str) -> redis.asyncio.Redis:
             f"{masked(url)} is Redis {version}; corral needs 7.0 or newer", exit_code=2
         )
     return client  # type: ignore[no-any-return]
+
+
+def _reason(exc: BaseException) -> str:
+    return mask_credentials(str(exc).strip().rstrip(".")) or type(exc).__name__
 
 
 def unreachable(url: str, exc: BaseException) -> RedisUnreachable:

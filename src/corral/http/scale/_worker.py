@@ -94,11 +94,14 @@ async def run_worker(
 
 
 async def _connect(url: str, job: str) -> JobQueue:
+    said = False
     while True:
         try:
             return await JobQueue.connect(url, job)
         except RedisUnreachable as exc:
-            _say(f"{exc.message}: retrying every {RETRY_EVERY:g} s")
+            if not said:  # one line for the whole wait, as once connected
+                said = True
+                _say(f"corral worker: {exc.message}: retrying every {RETRY_EVERY:g} s")
             await asyncio.sleep(RETRY_EVERY)
 
 
