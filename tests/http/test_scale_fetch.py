@@ -372,3 +372,24 @@ async def test_a_refused_output_leaves_no_job_in_redis(
     assert done.returncode == 2
     assert notes.read_bytes() == before
     assert await _left(redis_url, "ex1") == {}
+
+
+async def test_the_store_keeps_the_redis_password_masked(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """A ``--redis`` URL with a password: the run's command line in the store shows it as
+    ``***`` (the resume hint on the terminal keeps it, or it would not work)."""
+    import redis.asyncio
+
+    admin = redis.asyncio.Redis.from_url(redis_server.url)
+    await admin.config_set("requirepass", "sekret")
+    await admin.aclose()
+    url = redis_server.url.replace("redis://", "redis://:sekret@")
+    out = tmp_path / "out.db"
+    urls = _urls(tmp_path, site, ["/page/1"])
+    done = await acorral("fetch", str(urls), "--redis", url, "--job", "pw", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(out) as conn:
+        (argv,) = conn.execute("select argv from runs").fetchone()
+    assert "sekret" not in argv
+    assert "redis://:***@127.0.0.1" in argv
