@@ -179,6 +179,7 @@ async def _end(
     try:
         if coordination.complete:
             await queue.finish("finished")
+            _hang_up(workers)  # (they would see the state within a second; this is at once)
             await _wait_for(workers, _WORKER_EXIT)
             await queue.delete(keep_state_for=_FINISHED_KEPT)
     finally:

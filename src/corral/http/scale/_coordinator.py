@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _READ = 500  # records read from the stream at a time
 _BLOCK_MS = 500  # how long one read waits for records
+_GATHER = 0.01  # seconds between reads that found few records
 _REAP_EVERY = 5.0  # seconds between reaps of expired leases (workers reap too)
 
 
@@ -150,6 +151,8 @@ class RedisDriver:
                 self._back.set()
             if self._back.is_set():
                 return
+            if len(outcomes) < _READ // 4:
+                await asyncio.sleep(_GATHER)  # let records gather: one read of many, not many
 
     async def _forget_early(self) -> None:
         """Acknowledge records no flight of this run asked for (the store has them)."""

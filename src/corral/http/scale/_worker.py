@@ -42,6 +42,7 @@ from corral.http.scale._retrying import retry_wait
 from corral.http.scale._wire import config_from_json
 
 COMMIT_EVERY = 0.05
+GATHER = 0.005  # seconds a commit waits for more records once one is in
 CLAIM_BATCH = 100
 HEARTBEAT_EVERY = 1.0
 SHORT_WAIT = 0.3  # seconds: a wait shorter is slept locally (see _idle)
@@ -204,9 +205,10 @@ class Worker:
 
     async def _claims(self) -> AsyncIterator[list[Flight]]:
         """Yield the flights of claimed tasks while there is room, until stopping."""
+        least = max(1, self.config.concurrency // 8)  # (claims of one URL each cost Redis most)
         while not self.stopping.is_set():
             free = self.config.concurrency - len(self.held)
-            if free <= 0:
+            if free <= 0 or (free < least and self.held):
                 self._room.clear()
                 await self._room.wait()
                 continue
@@ -301,6 +303,8 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(COMMIT_EVERY):
                     await self._due.wait()
+            if not self._ending.is_set():
+                await asyncio.sleep(GATHER)  # what else comes in meanwhile goes in this commit
             self._due.clear()
             await self._flush()
 
