@@ -393,3 +393,30 @@ async def test_the_store_keeps_the_redis_password_masked(
         (argv,) = conn.execute("select argv from runs").fetchone()
     assert "sekret" not in argv
     assert "redis://:***@127.0.0.1" in argv
+
+
+async def test_a_coordinator_nobody_works_for_says_how_to_start_a_worker(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``--workers 0`` and no worker anywhere: one line says how to start one; once one is
+    started as it says, the job completes."""
+    urls = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 51)])
+    out = tmp_path / "out.db"
+    args = ["fetch", str(urls), "--redis", redis_url, "--job", "alone", "--workers", "0"]
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, "-o", str(out), "--no-progress",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert run.stderr is not None
+    line = (await asyncio.wait_for(run.stderr.readline(), 30)).decode()
+    assert line == (
+        f"corral: no worker has joined job alone yet; start one (here or on any machine): "
+        f"corral worker --redis {redis_url} --job alone\n"
+    )
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *line.split(": ", 2)[2].split()[1:]
+    )
+    _, err = await asyncio.wait_for(run.communicate(), 60)
+    assert run.returncode == 0, err
+    assert await asyncio.wait_for(worker.wait(), 30) == 0
+    assert len(_records(out)) == 50

@@ -31,6 +31,7 @@ from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.report._stats import RunCounters
 from corral.http.scale._link import Link
+from corral.http.scale._redis import masked
 
 if TYPE_CHECKING:
     from corral.http.scale._queue import Outcome
@@ -70,6 +71,7 @@ class RedisDriver:
         self._room = asyncio.Event()
         self._back = asyncio.Event()  # set when the source is done and every record is in
         self._fed = False
+        self._hinted = False
 
     async def drive(
         self,
@@ -168,6 +170,23 @@ class RedisDriver:
                     await self._back.wait()
                 return
             await self._link.call(self._link.queue.reap)
+            await self._hint_if_nobody_works()
+
+    async def _hint_if_nobody_works(self) -> None:
+        """Say once, when URLs wait and no worker has ever shown up, how to start one."""
+        if self._hinted or not self._out:
+            return
+        status = await self._link.call(self._link.queue.status)
+        if status.workers or status.done:
+            self._hinted = True  # somebody works (or did): no hint, now or later
+            return
+        self._hinted = True
+        queue = self._link.queue
+        print(
+            f"corral: no worker has joined job {queue.job} yet; start one (here or on any "
+            f"machine): corral worker --redis {masked(queue.url)} --job {queue.job}",
+            file=sys.stderr,
+        )
 
     async def _add_again(self) -> None:
         """After a reconnection: the job's settings and every outstanding flight again (a

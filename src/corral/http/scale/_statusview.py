@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from corral.http.report._human import human_duration
 
+_GONE_AFTER = 10.0  # seconds without a heartbeat after which a worker is shown as gone?
+
 if TYPE_CHECKING:
     from corral.http.scale._status import JobStatus
 
@@ -47,7 +49,13 @@ def render(job: str, status: JobStatus) -> list[str]:
     lines.append(f"{len(status.workers)} worker{'' if len(status.workers) == 1 else 's'}:")
     for name, seen_ago, figures in status.workers:
         shown = ", ".join(f"{k} {v:,}" for k, v in sorted(figures.items()))
-        lines.append(f"  {name}: seen {seen_ago:.0f} s ago; {shown}")
+        gone = " (gone?)" if seen_ago > _GONE_AFTER else ""
+        lines.append(f"  {name}: seen {seen_ago:.0f} s ago{gone}; {shown}")
+    if status.state == "running" and all(seen > _GONE_AFTER for _, seen, _ in status.workers):
+        lines.append(
+            "no worker has been seen for 10 s: start one with corral worker (or the job's "
+            "coordinator, which runs its own)"
+        )
     if status.hosts:
         lines.append("hosts (most queued first):")
         for host, queued, in_flight, due_in in status.hosts:
