@@ -113,7 +113,9 @@ async def test_jsonl_urls_carry_a_request_as_an_object(site: Site, tmp_path: Pat
         run_corral, "fetch", str(tmp_path / "in.jsonl"), "-o", str(path), "-q"
     )
     assert fetched.returncode == 0, fetched.stderr
-    rows = {row["url"]: row for row in exported(path, "urls")}
+    # (in a thread: a blocking subprocess.run on this loop stalled it under load, and the
+    # guard rightly called that out)
+    rows = {row["url"]: row for row in await corral.to_thread(exported, path, "urls")}
     assert rows[site.url("/echo")]["request"]["method"] == "POST"
     assert rows[site.url("/echo")]["request"]["json"] == {"q": [1, 2]}
     assert rows[site.url("/page/1")]["request"] is None
