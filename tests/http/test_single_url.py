@@ -9,13 +9,15 @@ one URL. The same holds for ``fetch_all`` and a crawler's seeds.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 import corral
-from corral.http import fetch, open_crawler, open_fetcher, request_for
+from corral.http import FetchResult, fetch, open_crawler, open_fetcher, request_for
 from corral.testing import Site, open_site
 
 
@@ -38,7 +40,20 @@ async def test_fetch_refuses_one_url_and_says_to_pass_a_list(site: Site, kind: s
 async def test_fetch_of_a_list_of_one_gives_one_record(site: Site) -> None:
     """``fetch([url])`` is the way: one record, for that URL."""
     url = site.url("/page/1")
-    (record,) = await corral.to_thread(fetch, [url])
+    # On a thread of its own: in the full suite's order, fetch() on a reused corral.to_thread
+    # thread hung twice in CI (a known open defect, not understood yet: see the closing note
+    # of the stop that moved this); this test is about the list of one, not about that.
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[FetchResult]] = loop.create_future()
+
+    def run() -> None:
+        try:
+            loop.call_soon_threadsafe(done.set_result, fetch([url]))
+        except BaseException as exc:  # (handed to the test, which raises it)
+            loop.call_soon_threadsafe(done.set_exception, exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    (record,) = await done
     assert (record.url, record.status) == (url, 200)
 
 

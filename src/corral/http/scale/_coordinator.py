@@ -72,6 +72,7 @@ class RedisDriver:
         self._back = asyncio.Event()  # set when the source is done and every record is in
         self._fed = False
         self._hinted = False
+        self._recorded = 0  # records handed to the sink
 
     async def drive(
         self,
@@ -144,6 +145,7 @@ class RedisDriver:
                     self._early[outcome.ident] = outcome
                     continue
                 self._entries[outcome.ident] = outcome.entry
+                self._recorded += 1
                 _count_attempts(counters, outcome)
                 await sink(flight, outcome.result)
             counters.in_flight = len(self._out)
@@ -170,14 +172,17 @@ class RedisDriver:
                     await self._back.wait()
                 return
             await self._link.call(self._link.queue.reap)
+            # (in corral status, beside the workers: a job whose coordinator is gone shows it)
+            figures = {"recorded": self._recorded, "waiting": len(self._out)}
+            await self._link.call(self._link.queue.heartbeat, "coordinator", figures)
             await self._hint_if_nobody_works()
 
     async def _hint_if_nobody_works(self) -> None:
         """Say once, when URLs wait and no worker has ever shown up, how to start one."""
-        if self._hinted or not self._out:
+        if self._hinted or not self._out or self._recorded:
             return
         status = await self._link.call(self._link.queue.status)
-        if status.workers or status.done:
+        if any(name != "coordinator" for name, _, _ in status.workers) or status.done:
             self._hinted = True  # somebody works (or did): no hint, now or later
             return
         self._hinted = True

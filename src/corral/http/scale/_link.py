@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from corral.http.scale._queue import JobQueue
 
 T = TypeVar("T")
+_STALE_AFTER_BACK = 5.0  # seconds after Redis came back in which a closed connection is stale
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -40,6 +42,7 @@ class Link:
         self._hooks: list[Hook] = []
         self._away = False
         self._lock = asyncio.Lock()  # one caller runs the hooks; the others wait for them
+        self._back_at = float("-inf")  # when Redis last came back
 
     def on_reconnect(self, hook: Hook) -> None:
         """Run ``hook()`` after each reconnection, before the step that found Redis back."""
@@ -54,6 +57,11 @@ class Link:
                     await self._back()
                 return await step(*args)
             except self.queue.outage as exc:
+                if time.monotonic() - self._back_at < _STALE_AFTER_BACK:
+                    # a connection from before Redis came back, found closed: not a new
+                    # outage (no line, no second hand-back); the pool makes a new one
+                    await asyncio.sleep(0.1)
+                    continue
                 await self._gone(exc)
 
     async def _gone(self, exc: BaseException) -> None:
@@ -69,5 +77,6 @@ class Link:
                 return  # another caller found Redis back and ran the hooks
             await self.queue.settings()  # raises the outage error while Redis is still away
             self._away = False  # (before the hooks: their own steps go through call too)
+            self._back_at = time.monotonic()
             for hook in self._hooks:
                 await hook()

@@ -75,9 +75,10 @@ async def open_client(url: str) -> redis.asyncio.Redis:
         # redis-py's default read timeout is 5 s, which a blocking wait (BLPOP, XREADGROUP
         # BLOCK) of as long would hit: reads get SOCKET_TIMEOUT, and blocking waits are kept
         # well below it (MAX_BLOCK); keepalive notices a peer gone without a word.
-        client: Any = module.Redis.from_url(
-            url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT, socket_keepalive=True
-        )
+        options: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": SOCKET_TIMEOUT}
+        if not url.startswith("unix://"):  # (a Unix socket's connection takes no keepalive)
+            options["socket_keepalive"] = True
+        client: Any = module.Redis.from_url(url, **options)
     except ValueError as exc:
         raise ScaleError(f"bad Redis URL {masked(url)}: {exc}", exit_code=2) from None
     from redis.exceptions import AuthenticationError, RedisError, ResponseError

@@ -40,18 +40,26 @@ def render(job: str, status: JobStatus) -> list[str]:
         )
     ]
     elapsed = max(0.0, (status.now_ms - status.started_ms) / 1000)
-    eta = status.eta_seconds()
-    pace = f"{status.done / elapsed:,.1f} URLs/s" if elapsed > 0 else "-"
-    left = "" if eta is None else f"; ETA {human_duration(eta)}"
-    lines.append(
-        f"running {human_duration(elapsed)} at {pace}{left}; {status.reaped:,} leases reaped"
-    )
-    lines.append(f"{len(status.workers)} worker{'' if len(status.workers) == 1 else 's'}:")
+    if status.state == "running":
+        eta = status.eta_seconds()
+        pace = f"{status.done / elapsed:,.1f} URLs/s" if elapsed > 0 else "-"
+        left = "" if eta is None else f"; ETA {human_duration(eta)}"
+        reaped = f"{status.reaped:,} leases reaped"
+        lines.append(f"running {human_duration(elapsed)} at {pace}{left}; {reaped}")
+    workers = [w for w in status.workers if w[0] != "coordinator"]
     for name, seen_ago, figures in status.workers:
+        if name == "coordinator":
+            shown = ", ".join(f"{k} {v:,}" for k, v in sorted(figures.items()))
+            gone = " (gone?)" if seen_ago > _GONE_AFTER else ""
+            lines.append(f"coordinator: seen {seen_ago:.0f} s ago{gone}; {shown}")
+    if status.state != "running":
+        return lines
+    lines.append(f"{len(workers)} worker{'' if len(workers) == 1 else 's'}:")
+    for name, seen_ago, figures in workers:
         shown = ", ".join(f"{k} {v:,}" for k, v in sorted(figures.items()))
         gone = " (gone?)" if seen_ago > _GONE_AFTER else ""
         lines.append(f"  {name}: seen {seen_ago:.0f} s ago{gone}; {shown}")
-    if status.state == "running" and all(seen > _GONE_AFTER for _, seen, _ in status.workers):
+    if all(seen > _GONE_AFTER for _, seen, _ in workers):
         lines.append(
             "no worker has been seen for 10 s: start one with corral worker (or the job's "
             "coordinator, which runs its own)"
