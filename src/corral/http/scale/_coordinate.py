@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from corral._ratelimit import parse_rate
 from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.scale._address import RedisTarget
@@ -132,10 +131,7 @@ async def coordinating(
 
 def gap_ms(config: FetchConfig) -> int:
     """Return the least milliseconds between two request starts to one host (0: no --rate)."""
-    if config.rate is None:
-        return 0
-    count, period = parse_rate(config.rate)
-    return max(1, round(period * 1000 / count))
+    return round(config.rate_interval * 1000)
 
 
 def _owner(store: str) -> str:

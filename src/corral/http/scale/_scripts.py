@@ -71,6 +71,15 @@ local function split_lease(v)
   local sep = string.find(v, '\30', 1, true)
   return string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
 end
+-- End lease `tok` (its host's slot freed): return its host and element, or nil when the
+-- lease was reaped meanwhile (fenced: another worker has the URL).
+local function end_lease(tok)
+  if redis.call('ZREM', P .. 'lease', tok) == 0 then return nil end
+  local host, el = split_lease(redis.call('HGET', P .. 'ld', tok))
+  redis.call('HDEL', P .. 'ld', tok)
+  redis.call('HINCRBY', P .. 'h:' .. host, 'inflight', -1)
+  return host, el
+end
 """
 
 # ARGV: host, element, host, element...  Returns how many were queued.
@@ -153,12 +162,10 @@ COMMIT = (
 local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
 local ok, stale, woke = 0, 0, 0
 for i = 2, #ARGV, 4 do
-  local tok = ARGV[i]
-  if redis.call('ZREM', P .. 'lease', tok) == 0 then
+  local host, el = end_lease(ARGV[i])
+  if not host then
     stale = stale + 1  -- fenced: the lease expired and was reaped; another worker has it
   else
-    local host, el = split_lease(redis.call('HGET', P .. 'ld', tok))
-    redis.call('HDEL', P .. 'ld', tok)
     local fp = string.sub(el, 1, 8)
     local ident = string.sub(el, 9, string.find(el, '\31', 9, true) - 1)
     local entry = {'ident', ident, 'fp', fp, 'worker', worker, 'data', ARGV[i + 1]}
@@ -167,7 +174,6 @@ for i = 2, #ARGV, 4 do
       entry[#entry + 1] = ARGV[i + 3]
     end
     redis.call('XADD', P .. 'res', '*', unpack(entry))
-    redis.call('HINCRBY', P .. 'h:' .. host, 'inflight', -1)
     redis.call('HDEL', P .. 'att', fp)
     ok = ok + 1
     woke = woke + ready_host(host, now, maxc)
@@ -188,14 +194,11 @@ RETRY = (
 local now, maxc = now_ms(), meta_num('per_host', 8)
 local back, stale, woke = 0, 0, 0
 for i = 2, #ARGV, 2 do
-  local tok = ARGV[i]
-  if redis.call('ZREM', P .. 'lease', tok) == 0 then
+  local host, el = end_lease(ARGV[i])
+  if not host then
     stale = stale + 1
   else
-    local host, el = split_lease(redis.call('HGET', P .. 'ld', tok))
     local h = P .. 'h:' .. host
-    redis.call('HDEL', P .. 'ld', tok)
-    redis.call('HINCRBY', h, 'inflight', -1)
     redis.call('LPUSH', P .. 'q:' .. host, el)
     redis.call('HINCRBY', P .. 'att', string.sub(el, 1, 8), 1)
     local t = now + tonumber(ARGV[i + 1])
