@@ -21,7 +21,6 @@ coordinator adds every outstanding flight again (adding is idempotent per key).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from collections.abc import AsyncIterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -91,12 +90,14 @@ class RedisDriver:
         # The drainer and the reaper end by themselves once every record is in: a redis-py
         # call cancelled mid-reply can leave its connection waiting for a reply forever.
         async with open_scope() as scope:
-            await scope.spawn(self._reap)
+            reaper = await scope.spawn(self._reap)
             await scope.spawn(self._drain, counters, sink)
             await self._feed(source, counters, sink)
             self._fed = True
             if not self._out:
                 self._back.set()
+            await self._back.wait()
+            reaper.cancel()  # (asleep between reaps: a plain sleep takes a cancel reliably)
         await self._forget_early()
 
     async def committed(self, idents: Sequence[int]) -> None:
@@ -167,10 +168,9 @@ class RedisDriver:
 
     async def _reap(self) -> None:
         while not self._back.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_REAP_EVERY):  # (not wait_for: see _worker)
-                    await self._back.wait()
-                return
+            # A plain sleep: asyncio.timeout around an event can lose the cancel of an
+            # interrupted run in Python 3.11 (the run then aborted after 10 s).
+            await asyncio.sleep(_REAP_EVERY)
             await self._link.call(self._link.queue.reap)
             # (in corral status, beside the workers: a job whose coordinator is gone shows it)
             figures = {"recorded": self._recorded, "waiting": len(self._out)}
