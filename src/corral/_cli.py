@@ -46,13 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for command in subparsers.choices.values():
+        command.set_defaults(command_parser=command)  # whose help an unknown option points at
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``corral`` command line and return its exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse leaves a command's unknown options to the root parser, whose message would
+        # point at ``corral --help``; the command's own help is the one that lists its options.
+        owner: argparse.ArgumentParser = getattr(args, "command_parser", parser)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
