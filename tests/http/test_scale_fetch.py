@@ -167,6 +167,8 @@ async def test_bad_redis_options_are_one_line_and_exit_2(
         ): "redis://127.0.0.1:1/0 unreachable",
     }
     bad_db = redis_url.rsplit("/", 1)[0] + "/99"
+    named_db = redis_url.rsplit("/", 1)[0] + "/prices"  # redis-py took it as database 0
+    cases[("--redis", named_db, "--job", "x")] = "the database must be a number"
     cases[("--redis", bad_db, "--job", "x")] = f"{bad_db} refused: DB index is out of range"
     web = f"redis://127.0.0.1:{site.port}/0"  # an HTTP server, not Redis
     cases[("--redis", web, "--job", "x")] = f"{web} does not answer as Redis does"
@@ -179,6 +181,22 @@ async def test_bad_redis_options_are_one_line_and_exit_2(
     done = await acorral("fetch", str(urls), "-o", "-", "--redis", redis_url, "--job", "x")
     assert done.returncode == 2
     assert "give -o FILE" in done.stderr
+
+
+async def test_a_redis_that_wants_a_password_says_so(redis_server: RedisServer) -> None:
+    """A Redis with requirepass, no password in the URL: one line saying it wants one and how
+    to give it (Redis's own answer is about HELLO, which a user never typed)."""
+    import redis.asyncio
+
+    admin = redis.asyncio.Redis.from_url(redis_server.url)
+    await admin.config_set("requirepass", "s3cret")
+    await admin.aclose()
+    done = await acorral("worker", "--redis", redis_server.url, "--job", "x")
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "wants a password" in done.stderr
+    assert "redis://:PASSWORD@" in done.stderr
+    assert "HELLO" not in done.stderr
 
 
 async def test_a_job_name_is_bound_to_its_store(site: Site, tmp_path: Path, redis_url: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from corral.http._errors import ScaleError
 from corral.http.web._urls import mask_credentials
@@ -28,4 +29,11 @@ def check_url(url: str) -> str:
             f"--redis {mask_credentials(url)!r} is not a Redis URL: write "
             "redis://HOST:PORT/DB (rediss:// for TLS, unix:///path/to/socket)"
         )
+    if not url.startswith("unix://"):
+        database = urlsplit(url).path.strip("/")
+        if database and not database.isdigit():  # redis-py would quietly use database 0
+            raise ScaleError(
+                f"--redis {mask_credentials(url)!r}: the database must be a number "
+                f"(redis://HOST:PORT/DB), not {database!r}"
+            )
     return url

@@ -87,6 +87,12 @@ async def open_client(url: str) -> redis.asyncio.Redis:
         info = await client.info("server")
     except (AuthenticationError, ResponseError) as exc:  # answered, but refused us
         await client.aclose()
+        if _wants_password(exc):
+            raise ScaleError(
+                f"{masked(url)} wants a password: give it in the URL, "
+                "redis://:PASSWORD@HOST:PORT/DB (or redis://USER:PASSWORD@...)",
+                exit_code=2,
+            ) from None
         raise ScaleError(f"{masked(url)} refused: {_reason(exc)}", exit_code=2) from None
     except outage_errors() as exc:
         await client.aclose()
@@ -103,6 +109,15 @@ async def open_client(url: str) -> redis.asyncio.Redis:
             f"{masked(url)} is Redis {version}; corral needs 7.0 or newer", exit_code=2
         )
     return client  # type: ignore[no-any-return]
+
+
+def _wants_password(exc: BaseException) -> bool:
+    """Whether Redis refused a client that gave no password (Redis 7 words it as HELLO's
+    complaint, older servers and proxies as NOAUTH)."""
+    text = str(exc)
+    return "HELLO must be called with the client already authenticated" in text or (
+        "NOAUTH" in text
+    )
 
 
 def _reason(exc: BaseException) -> str:
