@@ -347,3 +347,32 @@ async def test_a_worker_that_keeps_dying_ends_the_run_in_one_line(
     started = [int(p.name) for p in hooks.iterdir() if p.name.isdigit()]
     assert len(started) >= 3
     assert not [pid for pid in started if _alive(pid)]
+
+
+async def test_a_header_secret_reaches_the_site_but_not_ps_or_the_store(
+    site: Site, tmp_path: Path
+) -> None:
+    """``--header 'Authorization: ...'`` with ``--workers 2``: the site gets the header, but
+    the workers' command lines (which ``ps`` shows any user) and the store's record of the
+    run do not hold the secret."""
+    secret = "Bearer s3cret-token-42"
+    urls = [site.url(f"/delay/50?i={i}") for i in range(400)]
+    source = _write(tmp_path / "urls.txt", [*urls, site.url("/echo/me")])
+    db = tmp_path / "out.db"
+    args = ["fetch", str(source), "-o", str(db), "--workers", "2", "--no-progress"]
+    job = _start([*args, "--header", f"Authorization: {secret}", "--save-bodies", "store"])
+    try:
+        children = await _running_children(job, site, 2)
+        lines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        _, stderr = await corral.to_thread(lambda: job.communicate(timeout=60))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            job.kill()
+    assert job.returncode == 0, stderr
+    assert not [line for line in lines if secret.encode() in line]
+    with sqlite3.connect(db) as conn:
+        (echo,) = conn.execute("select body from results where url like '%/echo/me'").fetchone()
+        (argv,) = conn.execute("select argv from runs").fetchone()
+    assert json.loads(echo)["headers"]["Authorization"] == secret
+    assert secret not in argv
+    assert "Authorization: ***" in json.loads(argv)

@@ -16,6 +16,7 @@ from corral.http.web._urls import (
     normalize,
     normalize_url,
     parse,
+    public_argv,
     validate,
 )
 
@@ -210,3 +211,40 @@ def test_mask_credentials(text: str, masked: str) -> None:
     """A URL's password (or a userinfo without one, often a token) is shown as ``***``;
     an ``@`` in a path or query is not userinfo and stays."""
     assert mask_credentials(text) == masked
+
+
+def test_public_argv_masks_header_secrets_and_url_passwords() -> None:
+    """The command line a store keeps: credential-like headers' values and URL passwords
+    shown as ``***``, however the option was spelled; other headers and arguments as typed."""
+    argv = [
+        "corral",
+        "fetch",
+        "urls.txt",
+        "--header",
+        "Authorization: Bearer s3cret",
+        "--header=Cookie: sid=abc",
+        "--head",
+        "X-Api-Key:k3y",
+        "--header",
+        "Accept-Language: de",
+        "--redis",
+        "redis://:pw@127.0.0.1:6379/0",
+        "--user-agent",
+        "bot: 1.0",
+    ]
+    assert public_argv(argv) == [
+        "corral",
+        "fetch",
+        "urls.txt",
+        "--header",
+        "Authorization: ***",
+        "--header=Cookie: ***",
+        "--head",
+        "X-Api-Key: ***",
+        "--header",
+        "Accept-Language: de",
+        "--redis",
+        "redis://:***@127.0.0.1:6379/0",
+        "--user-agent",
+        "bot: 1.0",
+    ]

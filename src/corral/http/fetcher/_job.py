@@ -46,7 +46,6 @@ from corral.http.scale._processes import ProcessDriver
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
-from corral.http.web._urls import mask_credentials
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 _LEFTOVERS = 500  # frontier rows left by earlier runs, read at a time
@@ -109,7 +108,7 @@ async def run_fetch_job(job: FetchJob) -> int:
 
         async def opening() -> SQLiteFrontier:
             store = await to_thread(_open_store, job, kind, files)
-            await store.open(_stored_argv(job.argv), utc_now())
+            await store.open(job.argv, utc_now())
             return store
 
         store = await open_store(
@@ -263,12 +262,6 @@ def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> SQLite
         )
     except OSError as exc:
         raise OutputError(f"cannot write output {job.output}: {exc.strerror or exc}") from None
-
-
-def _stored_argv(argv: Sequence[str]) -> list[str]:
-    """Return the command line as the store keeps it: passwords in URLs (a ``--redis``
-    URL's) masked. (The resume hint printed to the terminal keeps them: it must work.)"""
-    return [mask_credentials(arg) if "://" in arg else arg for arg in argv]
 
 
 def _summary_fields(stats: FetchStatistics) -> dict[str, object]:

@@ -1,9 +1,11 @@
-"""A worker process of ``corral fetch --workers N``: ``python -m corral.http.scale._child CONFIG``.
+"""A worker process of ``corral fetch --workers N``: ``python -m corral.http.scale._child``.
 
-It runs the ordinary engine (``Runtime(config)``) on the flights its parent sends as frames
-on stdin (``_procwire``), and writes each final record back on stdout as it is made, with
-its counters' differences. The end of stdin is the end of the work: it finishes what is in
-flight, sends the last records and exits 0. SIGTERM stops it at once (its parent keeps the
+Its first frame on stdin is the job's settings (a ``FetchConfig`` as JSON: not on the command
+line, where ``ps`` would show a header's secret). It runs the ordinary engine
+(``Runtime(config)``) on the flights its parent sends as the next frames (``_procwire``), and
+writes each final record back on stdout as it is made, with its counters' differences. The
+end of stdin is the end of the work: it finishes what is in flight, sends the last records
+and exits 0. SIGTERM stops it at once (its parent keeps the
 records it received; the rest are still pending in the store, for a resume). SIGINT is left
 to the parent (a terminal's Ctrl-C reaches the whole process group): the parent decides.
 
@@ -68,14 +70,22 @@ async def _flights(reader: asyncio.StreamReader) -> AsyncIterator[list[Flight]]:
         yield [Flight(request, seq) for seq, request in map(decode_request, message["f"])]
 
 
-async def serve(config: FetchConfig) -> None:
-    """Fetch what stdin sends until its end; write the records to (the saved) stdout."""
+async def serve() -> None:
+    """Fetch what stdin sends until its end; write the records to (the saved) stdout.
+
+    Raises:
+        ValueError: stdin did not begin with the job's settings.
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
     reader, stdin, writer = await _pipes(loop)
     try:
+        first = await read_frame(reader)
+        if not isinstance(first, dict) or not isinstance(first.get("config"), str):
+            raise ValueError("stdin did not begin with the job's settings")
+        config: FetchConfig = config_from_json(first["config"])
         async with Runtime(config) as runtime:
             outbox = _Outbox(writer, FigureDeltas(runtime.counters, runtime.statistics))
             sending = loop.create_task(outbox.send_all())
@@ -107,11 +117,11 @@ async def _pipes(
     return reader, stdin, asyncio.StreamWriter(transport, protocol, None, loop)
 
 
-def main(argv: list[str]) -> int:
-    """Run the worker with the configuration in ``argv[0]``; return its exit code."""
+def main() -> int:
+    """Run the worker on the settings and flights of stdin; return its exit code."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers (SIGTERM)
     try:
-        asyncio.run(serve(config_from_json(argv[0])))
+        asyncio.run(serve())
     except asyncio.CancelledError:  # SIGTERM
         return 128 + signal.SIGTERM
     except (BrokenPipeError, ConnectionResetError):  # the parent is gone: nothing to tell
@@ -120,4 +130,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

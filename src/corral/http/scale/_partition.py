@@ -27,12 +27,13 @@ STOP_WAIT = 5.0  # seconds a child has to end after SIGTERM before it is killed
 class Partition:
     """A worker process and the flights it holds; ``start()`` it, ``run()`` it to the end."""
 
-    def __init__(self, index: int, argv: Sequence[str], window: int) -> None:
+    def __init__(self, index: int, argv: Sequence[str], config: str, window: int) -> None:
         self.index = index
         self.window = window  # flights outstanding at most: back-pressure on the feeder
         self.outstanding: dict[int, Flight] = {}
         self.pids: list[int] = []  # every child it started, for the tests and the curious
         self._argv = list(argv)
+        self._config = config  # the job's settings, the first frame on the child's stdin
         self._seq = 0
         self._ended = False  # no more flights will come: the child's stdin is closed
         self._deaths = 0
@@ -41,7 +42,9 @@ class Partition:
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        """Start the child (its stderr is this process's)."""
+        """Start the child (its stderr is this process's) and send it the job's settings:
+        on its stdin, not its command line, which any user of the machine can read (``ps``)
+        and which would show a ``--header``'s secret or a proxy's password."""
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             *self._argv,
@@ -49,6 +52,7 @@ class Partition:
             stdout=asyncio.subprocess.PIPE,
         )
         self.pids.append(self._process.pid)
+        await self._write(frame({"config": self._config}))
 
     async def send(self, flights: list[Flight]) -> None:
         """Hand ``flights`` to the child (kept here until their records come back)."""

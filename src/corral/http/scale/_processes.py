@@ -70,9 +70,9 @@ class ProcessDriver:
             Exception: what the source or the sink raised (the children are stopped).
         """
         figures = self._figures = RunFigures(counters)
-        argv = ["-m", _CHILD, config_to_json(self._config)]
+        argv, settings = ["-m", _CHILD], config_to_json(self._config)
         window = 2 * self._config.concurrency
-        self.partitions = [Partition(k, argv, window) for k in range(self._workers)]
+        self.partitions = [Partition(k, argv, settings, window) for k in range(self._workers)]
         try:
             for partition in self.partitions:
                 await partition.start()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from corral.http.store._lock import local_time
+from corral.http.web._urls import public_argv
 
 
 class WrongKind(Exception):
@@ -86,7 +87,7 @@ def begin_run(
         cursor = conn.execute(
             "INSERT INTO runs (started_at, status, argv, pid, hostname) "
             "VALUES (?, 'running', ?, ?, ?)",
-            (started_at, json.dumps(list(argv)), os.getpid(), socket.gethostname()),
+            (started_at, json.dumps(public_argv(argv)), os.getpid(), socket.gethostname()),
         )
     return int(cursor.lastrowid or 0), earlier
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -188,6 +189,34 @@ def mask_credentials(text: str) -> str:
     if "@" not in text:  # nearly every URL: one scan, no regex
         return text
     return _USERINFO.sub(_mask_userinfo, text)
+
+
+# A header whose value is a credential: its name, or a word in it (``X-Api-Key``).
+_SECRET_HEADER = re.compile(
+    r"^(?P<head>(?:--header=)?\s*(?P<name>[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:)(?P<value>.*)$",
+    re.DOTALL,
+)
+_SECRET_WORDS = re.compile(
+    r"auth|cookie|token|secret|passw|session|key|credential|signature", re.IGNORECASE
+)
+
+
+def public_argv(argv: Sequence[str]) -> list[str]:
+    """Return a command line as it may be kept or shown to others: each URL's password
+    masked (a ``--redis`` URL's, a proxy's) and the value of each credential-like header
+    (``Authorization: ...``, ``Cookie: ...``, ``X-Api-Key: ...``) shown as ``***``.
+
+    A header is recognised by its ``NAME: value`` shape, whatever the option was spelled
+    (``--header``, an abbreviation, ``--header=...``).
+    """
+    shown = []
+    for arg in argv:
+        if (found := _SECRET_HEADER.match(arg)) and _SECRET_WORDS.search(found["name"]):
+            arg = f"{found['head']} ***"
+        elif "://" in arg:
+            arg = mask_credentials(arg)
+        shown.append(arg)
+    return shown
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
