@@ -4,6 +4,8 @@ recorded once, through a worker killed with ``kill -9`` and through Redis going 
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -193,3 +195,39 @@ async def test_a_retry_after_one_worker_met_holds_the_host_for_every_worker(
         await raw.aclose()
         await asyncio.wait_for(worker, 30)
         await queue.close()
+
+
+@pytest.mark.parametrize(("how", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+@pytest.mark.parametrize("waits_for", ["job", "redis"])
+async def test_a_waiting_worker_stops_on_a_signal_with_its_exit_code(
+    redis_url: str, tmp_path: Path, how: str, code: int, waits_for: str
+) -> None:
+    """``corral worker`` waiting for its job's coordinator, or for a Redis it cannot reach,
+    ends on SIGTERM / Ctrl-C with 143 / 130 and no traceback, as it does once working (it
+    died of the signal: exit -15)."""
+    url = redis_url if waits_for == "job" else f"redis://127.0.0.1:{_free_port()}/0"
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "corral",
+        "worker",
+        "--redis",
+        url,
+        "--job",
+        "nobody-made-me",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert worker.stderr is not None
+    line = await worker.stderr.readline()
+    assert b"waiting for its coordinator" in line or b"retrying every" in line, line
+    worker.send_signal(getattr(signal, how))
+    _, rest = await asyncio.wait_for(worker.communicate(), 30)
+    assert worker.returncode == code, rest
+    assert b"Traceback" not in rest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -81,9 +81,16 @@ async def run_worker(
     Raises:
         ScaleError: no such job, the job is finished, or Redis too old.
     """
-    queue = await _connect(url, job)
+    queue: JobQueue | None = None
     try:
-        config = await _job_config(queue)
+        with _stop_waiting_on_signals() as received:
+            try:
+                queue = await _connect(url, job)
+                config = await _job_config(queue)
+            except asyncio.CancelledError:
+                if not received:
+                    raise
+                return 128 + received[0]  # nothing claimed yet: nothing to finish
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
@@ -91,7 +98,8 @@ async def run_worker(
         with _signals(worker):
             return await worker.run(stop, lifeline)
     finally:
-        await queue.close()
+        if queue is not None:
+            await queue.close()
 
 
 async def _connect(url: str, job: str) -> JobQueue:
@@ -363,6 +371,33 @@ class Worker:
 def _flight(task: Task) -> Flight:
     request = Request.from_stored(task.url, task.host, task.request, 0, None)
     return Flight(request, task.token)
+
+
+@contextlib.contextmanager
+def _stop_waiting_on_signals() -> Iterator[list[int]]:
+    """While the worker waits for Redis or for its job (nothing claimed, nothing to finish),
+    make SIGINT / SIGTERM cancel the wait; the list yielded holds the signal received."""
+    received: list[int] = []
+    task = asyncio.current_task()
+    if threading.current_thread() is not threading.main_thread() or task is None:
+        yield received
+        return
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        yield received
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        if received:
+            task.uncancel()
 
 
 @contextlib.contextmanager
