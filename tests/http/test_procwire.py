@@ -4,6 +4,7 @@ configuration come back as they went; a host's partition is stable (issue 15, pa
 from __future__ import annotations
 
 import asyncio
+import zlib
 
 import pytest
 
@@ -12,7 +13,7 @@ from corral.http.engine._config import FetchConfig
 from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 from corral.http.report._stats import LatencyHistogram
-from corral.http.scale._processes import child_config, route
+from corral.http.scale._processes import HostRouter, child_config
 from corral.http.scale._procwire import (
     decode_request,
     decode_result,
@@ -82,10 +83,15 @@ async def test_frames_are_read_one_at_a_time_to_the_end() -> None:
         await read_frame(cut)
 
 
-def test_a_host_has_one_partition_everywhere() -> None:
-    """The partition of a host is crc32-based: the same in every process and run (pinned)."""
-    assert route("example.com", 4) == 1  # zlib.crc32(b"example.com") % 4, any process
-    assert {route(f"h{i}.test", 3) for i in range(50)} == {0, 1, 2}
+def test_a_host_keeps_its_worker_and_new_hosts_go_to_the_least_busy() -> None:
+    """A host keeps the worker process it was first given; a new host goes to the one with
+    the fewest hosts (four hosts over two workers: two each); past the remembered count,
+    by crc32, the same every time."""
+    route = HostRouter(2, remembered=4)
+    first = [route(f"h{i}.test") for i in range(4)]
+    assert sorted(first) == [0, 0, 1, 1]
+    assert [route(f"h{i}.test") for i in range(4)] == first
+    assert route("late.test") == zlib.crc32(b"late.test") % 2 == route("late.test")
 
 
 def test_the_run_concurrency_is_shared_over_the_workers() -> None:

@@ -212,11 +212,14 @@ def _crawl(args: argparse.Namespace) -> int:
     from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
 
-    if args.workers != 1 or args.redis is not None or args.job is not None:
-        option = "--workers" if args.workers != 1 else "--redis/--job"
+    if args.redis is not None or args.job is not None:
         raise UsageError(
-            f"{option}: corral crawl runs in one process for now (corral fetch takes "
-            "--workers and --redis)"
+            "--redis/--job: corral crawl runs on one machine for now (--workers N for "
+            "several processes; corral fetch takes --redis)"
+        )
+    if args.workers == 0:
+        raise UsageError(
+            "--workers 0: a crawl has no workers started apart; give 1 to 64 worker processes"
         )
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
@@ -251,6 +254,7 @@ def _crawl(args: argparse.Namespace) -> int:
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
         overwrite=args.overwrite,
+        workers=args.workers,
     )
     return _run(run_crawl_job(job))
 

@@ -24,6 +24,12 @@ class ParseErrors:
         self.count = 0
         self.first: str | None = None  # the first one's traceback, for the summary
 
+    def note(self, text: str) -> None:
+        """Count a failure a worker process recorded (``text``: its traceback)."""
+        self.count += 1
+        if self.first is None and text:
+            self.first = text
+
     def record(self, result: FetchResult, exc: Exception, callback: object) -> FetchResult:
         """Return a page's record once its parse callback raised ``exc``: ``parse_error``."""
         self.count += 1

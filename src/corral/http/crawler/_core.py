@@ -30,7 +30,7 @@ from corral.http.crawler._callbackerror import ParseErrors
 from corral.http.crawler._claimer import Claimer
 from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_rules
 from corral.http.crawler._linkrows import LinkRows
-from corral.http.crawler._pages import PageWork
+from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
@@ -41,9 +41,12 @@ from corral.http.pipeline._flights import require_many
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
+from corral.http.scale._processes import ProcessDriver
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
 from corral.http.web._rules import CrawlRules
+
+_CHILD = "corral.http.crawler._child"
 
 
 class CrawlCore:
@@ -57,7 +60,12 @@ class CrawlCore:
         parse: ParseCallback | None = None,
         clock: Clock | None = None,
         argv: Sequence[str] = (),
+        workers: int = 1,
+        parse_spec: str | None = None,
     ) -> None:
+        """``workers`` > 1: the pages are fetched and examined (parsed, the callback run)
+        in that many worker processes; the callback then comes by name (``parse_spec``,
+        ``module:function``), since each process imports it."""
         self.config = config
         self._store_path = store
         self._parse = parse
@@ -75,6 +83,18 @@ class CrawlCore:
         self.status = "interrupted"
         if parse is not None:
             self.runtime.counters.items = 0
+        self.driver: ProcessDriver | None = None
+        if workers > 1:
+            self.driver = ProcessDriver(
+                config.fetch,
+                workers,
+                child=_CHILD,
+                settings={
+                    "parse": parse_spec,
+                    "parse_types": list(config.parse_types),
+                    "follow_nofollow": config.follow_nofollow,
+                },
+            )
 
     @property
     def store(self) -> Frontier:
@@ -107,6 +127,8 @@ class CrawlCore:
         counters.skipped_before = records - started
         await self.runtime.open()
         gate = RobotsGate(self.runtime, self.config.fetch.user_agent, self._clock)
+        if self.driver is not None:
+            gate.also_interval = self.driver.set_interval
         self._claimer = Claimer(
             self._book, store, gate, self.runtime.politeness, self.config, started=started
         )
@@ -138,7 +160,8 @@ class CrawlCore:
         left = self._book.pending_total() + claimed + self._book.active
         counters = self.runtime.counters
         counters.frontier = counters.queued = left
-        return self.runtime.statistics()
+        stats = self.runtime.statistics()
+        return stats if self.driver is None else self.driver.amend(stats)
 
     def set_rules(self, seeds: Iterable[str]) -> None:
         """Build the crawl rules of ``seeds`` and the configuration.
@@ -160,16 +183,14 @@ class CrawlCore:
         for host, n in (await store.pending_by_host()).items():
             book.add_pending(host, n)
         politeness = self.runtime.politeness
-        work = PageWork(
-            rules,
+        examiner = PageExaminer(
+            rules.parses,
             self._parse,
             follow_nofollow=self.config.follow_nofollow,
-            links=links,
             failures=self.parse_errors,
-            book=book,
-            store=store,
             company=lambda: politeness.active > 0,
         )
+        work = PageWork(examiner, links=links, book=book, store=store)
         writer = BatchWriter(
             self._commit, concurrency=self.runtime.config.concurrency, hungry=lambda: claimer.hungry
         )
@@ -186,11 +207,11 @@ class CrawlCore:
         counters = self.runtime.counters
         try:
             await drive(
-                self.runtime.engine, claimer.flights(), counters, sink, writer,
+                self.driver or self.runtime.engine, claimer.flights(), counters, sink, writer,
                 helpers=[work.unpark_loop],
             )  # fmt: skip
         finally:
-            await work.parser.close()
+            await examiner.close()
         if claimer.limit_reached():
             await claimer.skip_rest()
         self.status = "finished"

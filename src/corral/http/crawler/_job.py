@@ -28,6 +28,7 @@ class CrawlJob:
     fail_on_error: bool = False
     argv: Sequence[str] = ()
     overwrite: bool = False  # replace an existing file that is not this crawl's store
+    workers: int = 1  # worker processes that fetch and parse (--workers)
 
 
 def load_callback(spec: str) -> ParseCallback:
@@ -63,7 +64,14 @@ async def run_crawl_job(job: CrawlJob) -> int:
         OutputError: the store cannot be used, or failed on its files (a full disk...).
     """
     parse = load_callback(job.parse) if job.parse else None
-    core = CrawlCore(job.config, store=job.store, parse=parse, argv=job.argv)
+    core = CrawlCore(
+        job.config,
+        store=job.store,
+        parse=parse,
+        argv=job.argv,
+        workers=job.workers,
+        parse_spec=job.parse,
+    )
     await open_store(job.store, "sqlite", core.open, overwrite=job.overwrite, quiet=job.quiet)
 
     async def work() -> None:

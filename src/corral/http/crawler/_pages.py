@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from corral import to_thread
 from corral.http.crawler._book import FrontierBook
@@ -13,10 +14,10 @@ from corral.http.crawler._callbackerror import ParseErrors
 from corral.http.crawler._config import Page, ParseCallback, Parsed
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.engine._flight import Flight
+from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 from corral.http.store._frontier import Done, Frontier, LinkRow
 from corral.http.web._links import PageLinks, parse_pages
-from corral.http.web._rules import CrawlRules
 
 _UNPARK_BATCH = 50
 _PARSE_BATCH = 32  # pages per thread hand-off: one round trip costs about a page's parse
@@ -87,51 +88,35 @@ class ParseBatcher:
             await asyncio.wait(list(self._running))
 
 
-class PageWork:
-    """Turn (flight, record) pairs from the engine into pages and their store rows.
-
-    Its collaborators are narrow: the link rows builder (seen cache and rules), the parse
-    failures' recorder, the frontier bookkeeping (park or parse, and the progress signal)
-    and the store (parked bodies).
-    """
+class PageExaminer:
+    """Parse a fetched page for links (in a thread) and run the parse callback on it: the
+    part of a page's work a crawl's worker process does too (``_child``)."""
 
     def __init__(
         self,
-        rules: CrawlRules,
+        parses: Callable[[str | None], bool],
         parse: ParseCallback | None,
         *,
         follow_nofollow: bool,
-        links: LinkRows,
         failures: ParseErrors,
-        book: FrontierBook,
-        store: Frontier,
         company: Callable[[], bool],
     ) -> None:
-        self._rules = rules
+        self.parses = parses
         self._parse = parse
         self._follow_nofollow = follow_nofollow
-        self._links = links
-        self._failures = failures
-        self._book = book
-        self._store = store
+        self.failures = failures
         self.parser = ParseBatcher(company)
 
-    async def process(self, flight: Flight, result: FetchResult) -> tuple[Page | None, Done]:
-        """Parse a fetched page (in a thread) and run the callback; return page and rows."""
-        assert isinstance(flight.ident, int)
-        if flight.request is None:
-            return None, Done(flight.ident, result)  # decided without a fetch (robots)
-        body, request = flight.body, flight.request
-        parsed = result.ok and body is not None and self._rules.parses(result.content_type)
-        if parsed and self._book.frontier_full():
-            page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
-                        result=result, body=body)  # fmt: skip
-            return page, Done(flight.ident, result, parked=(result.content_type, body or b""))
+    async def examine(
+        self, result: FetchResult, body: bytes | None, request: Request
+    ) -> tuple[FetchResult, Examined]:
+        """Return the record (a callback's failure in it) and what the page gave."""
+        parsed = result.ok and body is not None and self.parses(result.content_type)
         follow: Sequence[str] = ()
         skipped: Sequence[str] = ()
         if parsed:
             found = await self.parser.parse(body or b"", _base(result), result.content_type)
-            follow, skipped = self._choose(found, result.url)
+            follow, skipped = self.choose(found, result.url)
         items: tuple[Mapping[str, Any], ...] = ()
         if self._parse is not None and parsed:
             seen = Page(url=result.url, depth=request.depth, found_on=request.found_on,
@@ -139,22 +124,13 @@ class PageWork:
             try:
                 items, chosen = await self._callback(seen)
             except Exception as exc:  # the callback's bug: this page's outcome, not the crawl's
-                result = self._failures.record(result, exc, self._parse)
+                result = self.failures.record(result, exc, self._parse)
             else:
                 if chosen is not None:
                     follow, skipped = chosen, ()
-        page = Page(
-            url=result.url,
-            depth=request.depth,
-            found_on=request.found_on,
-            result=result,
-            body=body,
-            links=tuple(follow),
-            items=items,
-        )
-        return page, Done(flight.ident, result, self._rows(follow, skipped, page), items)
+        return result, Examined(tuple(follow), tuple(skipped), items)
 
-    def _choose(self, found: PageLinks, url: str) -> tuple[Sequence[str], Sequence[str]]:
+    def choose(self, found: PageLinks, url: str) -> tuple[Sequence[str], Sequence[str]]:
         """Return (links to follow, links skipped as nofollow) of a parsed page."""
         if found.canonical is not None and found.canonical != url:
             return (found.canonical,), ()  # a duplicate: follow its canonical only
@@ -163,12 +139,6 @@ class PageWork:
         follow = found.to_follow()
         chosen = set(follow)
         return follow, tuple(link.url for link in found.links if link.url not in chosen)
-
-    def _rows(self, follow: Sequence[str], skipped: Sequence[str], page: Page) -> list[LinkRow]:
-        depth = page.depth + 1
-        rows = self._links(follow, depth=depth, found_on=page.url)
-        rows.extend(self._links(skipped, depth=depth, found_on=page.url, skip="nofollow"))
-        return rows
 
     async def _callback(
         self, page: Page
@@ -182,6 +152,90 @@ class PageWork:
                 produced = await produced
         return _items_and_links(produced)
 
+    async def close(self) -> None:
+        """Stop the parses in flight."""
+        await self.parser.close()
+
+
+class Examined(NamedTuple):
+    """What a page gave: links to follow, links skipped as nofollow, the callback's items."""
+
+    follow: tuple[str, ...]
+    skipped: tuple[str, ...]
+    items: tuple[Mapping[str, Any], ...]
+
+    def to_wire(self, failure: str | None) -> dict[str, Any]:
+        """Return it as JSON-ready data, with the callback's traceback if it failed (the
+        items as the store keeps them: ``json.dumps(..., default=str)``)."""
+        items = json.loads(json.dumps(self.items, default=str)) if self.items else []
+        data: dict[str, Any] = {"f": self.follow, "s": self.skipped, "i": items}
+        if failure is not None:
+            data["e"] = failure
+        return data
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Examined:
+        return cls(tuple(data["f"]), tuple(data["s"]), tuple(data["i"]))
+
+
+class PageWork:
+    """Turn (flight, record) pairs from the engine into pages and their store rows.
+
+    Its collaborators are narrow: the examiner (parse and callback), the link rows builder
+    (seen cache and rules), the frontier bookkeeping (park or parse, and the progress
+    signal) and the store (parked bodies). A flight a worker process fetched comes with
+    the examination done there (``flight.remote``).
+    """
+
+    def __init__(
+        self,
+        examiner: PageExaminer,
+        *,
+        links: LinkRows,
+        book: FrontierBook,
+        store: Frontier,
+    ) -> None:
+        self.examiner = examiner
+        self._links = links
+        self._book = book
+        self._store = store
+
+    async def process(self, flight: Flight, result: FetchResult) -> tuple[Page | None, Done]:
+        """Parse a fetched page (in a thread) and run the callback; return page and rows."""
+        assert isinstance(flight.ident, int)
+        if flight.request is None:
+            return None, Done(flight.ident, result)  # decided without a fetch (robots)
+        body, request = flight.body, flight.request
+        if isinstance(flight.remote, dict):
+            examined = Examined.from_wire(flight.remote)
+            if "e" in flight.remote:
+                self.examiner.failures.note(str(flight.remote["e"]))
+        else:
+            parsed = result.ok and body is not None and self.examiner.parses(result.content_type)
+            if parsed and self._book.frontier_full():
+                page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
+                            result=result, body=body)  # fmt: skip
+                parked = (result.content_type, body or b"")
+                return page, Done(flight.ident, result, parked=parked)
+            result, examined = await self.examiner.examine(result, body, request)
+        page = Page(
+            url=result.url,
+            depth=request.depth,
+            found_on=request.found_on,
+            result=result,
+            body=body,
+            links=examined.follow,
+            items=examined.items,
+        )
+        rows = self._rows(examined.follow, examined.skipped, page)
+        return page, Done(flight.ident, result, rows, examined.items)
+
+    def _rows(self, follow: Sequence[str], skipped: Sequence[str], page: Page) -> list[LinkRow]:
+        depth = page.depth + 1
+        rows = self._links(follow, depth=depth, found_on=page.url)
+        rows.extend(self._links(skipped, depth=depth, found_on=page.url, skip="nofollow"))
+        return rows
+
     async def unpark_loop(self) -> None:
         """Parse parked bodies whenever the frontier has room again."""
         book, store = self._book, self._store
@@ -192,8 +246,8 @@ class PageWork:
             rows = await store.unpark(_UNPARK_BATCH)
             links: list[LinkRow] = []
             for _ident, url, depth, content_type, body in rows:
-                found = await self.parser.parse(body, url, content_type)
-                follow, skipped = self._choose(found, url)
+                found = await self.examiner.parser.parse(body, url, content_type)
+                follow, skipped = self.examiner.choose(found, url)
                 page = Page(url=url, depth=depth, found_on=None, result=FetchResult(url=url))
                 links.extend(self._rows(follow, skipped, page))
             committed = await store.unparked([row[0] for row in rows], links)

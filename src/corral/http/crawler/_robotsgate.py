@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from corral import to_thread
 from corral._clock import Clock
@@ -32,6 +32,8 @@ class RobotsGate:
         self._agent = user_agent
         self._cache = RobotsCache(clock=clock.now)
         self._reading: dict[str, asyncio.Future[RobotsPolicy]] = {}
+        # where else a host's interval must go: the worker process fetching it (--workers)
+        self.also_interval: Callable[[str, float], Awaitable[None]] | None = None
 
     async def policy(self, url: str) -> RobotsPolicy:
         """Return the robots policy that governs ``url`` (reading robots.txt if needed)."""
@@ -67,7 +69,10 @@ class RobotsGate:
         )
         interval = policy.min_interval(self._agent)
         if interval:
-            self._runtime.politeness.set_interval(host_key(parse(key)), interval)
+            host = host_key(parse(key))
+            self._runtime.politeness.set_interval(host, interval)
+            if self.also_interval is not None:
+                await self.also_interval(host, interval)
         self._cache.put(key, policy)
         return policy
 

@@ -18,7 +18,16 @@ if TYPE_CHECKING:
 class Flight:
     """A request on its way through the engine, with its attempt count."""
 
-    __slots__ = ("attempts", "body", "first_started", "host", "ident", "preset", "request")
+    __slots__ = (
+        "attempts",
+        "body",
+        "first_started",
+        "host",
+        "ident",
+        "preset",
+        "remote",
+        "request",
+    )
 
     def __init__(
         self, request: Request | None, ident: object = None, preset: FetchResult | None = None
@@ -30,3 +39,4 @@ class Flight:
         self.first_started: float | None = None
         self.body: bytes | None = None  # the last body read, when the engine keeps bodies
         self.host: HostState | None = None  # its host's state, set as the dispatcher starts it
+        self.remote: object = None  # what a worker process sent with its record (a parse)

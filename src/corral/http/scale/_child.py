@@ -20,8 +20,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._flight import Flight
@@ -37,17 +37,50 @@ from corral.http.scale._procwire import (
 from corral.http.scale._wire import config_from_json
 
 
+class After(Protocol):
+    """What a child does with each record before it goes back (a crawl's child parses the
+    page there: ``corral.http.crawler._child``); the parent finds what it returns in the
+    flight's ``remote``."""
+
+    def keep_body(self, content_type: str | None) -> bool:
+        """Return whether the engine keeps a body of ``content_type`` for ``examine``."""
+        ...
+
+    def start(self, runtime: Runtime) -> None:
+        """Begin, with the child's runtime open."""
+        ...
+
+    async def examine(self, flight: Flight, result: FetchResult) -> tuple[FetchResult, Any]:
+        """Return the record to send (changed, maybe) and JSON-ready data to send with it."""
+        ...
+
+    async def close(self) -> None:
+        """End what ``start`` began."""
+        ...
+
+
+# Makes the ``After`` of a child from its first frame (the parent's settings for it).
+AfterFactory = Callable[[dict[str, Any]], After | None]
+
+
 class _Outbox:
     """Records waiting to go to the parent, sent as one frame whenever the pipe is free."""
 
-    def __init__(self, writer: asyncio.StreamWriter, figures: FigureDeltas) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, figures: FigureDeltas, after: After | None
+    ) -> None:
         self._writer = writer
         self._figures = figures
+        self._after = after
         self._records: list[list[Any]] = []
         self._ready = asyncio.Event()
 
     async def sink(self, flight: Flight, result: FetchResult) -> None:
-        self._records.append([flight.ident, encode_result(result)])
+        if self._after is None:
+            self._records.append([flight.ident, encode_result(result)])
+        else:
+            result, extra = await self._after.examine(flight, result)
+            self._records.append([flight.ident, encode_result(result), extra])
         self._ready.set()
 
     async def send_all(self) -> None:
@@ -65,12 +98,15 @@ class _Outbox:
         await self._writer.drain()
 
 
-async def _flights(reader: asyncio.StreamReader) -> AsyncIterator[list[Flight]]:
+async def _flights(reader: asyncio.StreamReader, runtime: Runtime) -> AsyncIterator[list[Flight]]:
     while (message := await read_frame(reader)) is not None:
-        yield [Flight(request, seq) for seq, request in map(decode_request, message["f"])]
+        for host, interval in message.get("iv", ()):  # robots.txt's Crawl-delay, the parent read
+            runtime.politeness.set_interval(host, interval)
+        if "f" in message:
+            yield [Flight(request, seq) for seq, request in map(decode_request, message["f"])]
 
 
-async def serve() -> None:
+async def serve(make_after: AfterFactory | None = None) -> None:
     """Fetch what stdin sends until its end; write the records to (the saved) stdout.
 
     Raises:
@@ -86,15 +122,23 @@ async def serve() -> None:
         if not isinstance(first, dict) or not isinstance(first.get("config"), str):
             raise ValueError("stdin did not begin with the job's settings")
         config: FetchConfig = config_from_json(first["config"])
-        async with Runtime(config) as runtime:
-            outbox = _Outbox(writer, FigureDeltas(runtime.counters, runtime.statistics))
+        after = make_after(first) if make_after is not None else None
+        keep_body = after.keep_body if after is not None else False
+        async with Runtime(config, keep_body=keep_body) as runtime:
+            if after is not None:
+                after.start(runtime)
+            figures = FigureDeltas(runtime.counters, runtime.statistics)
+            outbox = _Outbox(writer, figures, after)
             sending = loop.create_task(outbox.send_all())
             try:
-                await runtime.engine.drive(_flights(reader), runtime.counters, outbox.sink)
+                flights = _flights(reader, runtime)
+                await runtime.engine.drive(flights, runtime.counters, outbox.sink)
             finally:
                 sending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sending
+                if after is not None:
+                    await after.close()
             await outbox.flush()
     finally:  # (a SIGTERM too: no transport left for the closed loop to warn of)
         stdin.close()
@@ -117,11 +161,11 @@ async def _pipes(
     return reader, stdin, asyncio.StreamWriter(transport, protocol, None, loop)
 
 
-def main() -> int:
+def main(make_after: AfterFactory | None = None) -> int:
     """Run the worker on the settings and flights of stdin; return its exit code."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers (SIGTERM)
     try:
-        asyncio.run(serve())
+        asyncio.run(serve(make_after))
     except asyncio.CancelledError:  # SIGTERM
         return 128 + signal.SIGTERM
     except (BrokenPipeError, ConnectionResetError):  # the parent is gone: nothing to tell

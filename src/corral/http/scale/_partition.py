@@ -1,4 +1,4 @@
-"""One partition of ``corral fetch --workers N``: the hosts ``crc32(host) % N`` names, and
+"""One partition of ``corral fetch --workers N``: the hosts routed to it (``HostRouter``), and
 the worker process that fetches them, replaced when it dies.
 
 The flights sent to the child stay here (``outstanding``) until its record comes back: a
@@ -13,6 +13,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from corral.http._errors import ScaleError
 from corral.http.engine._engine import Sink
@@ -27,13 +28,16 @@ STOP_WAIT = 5.0  # seconds a child has to end after SIGTERM before it is killed
 class Partition:
     """A worker process and the flights it holds; ``start()`` it, ``run()`` it to the end."""
 
-    def __init__(self, index: int, argv: Sequence[str], config: str, window: int) -> None:
+    def __init__(
+        self, index: int, argv: Sequence[str], settings: dict[str, Any], window: int
+    ) -> None:
         self.index = index
         self.window = window  # flights outstanding at most: back-pressure on the feeder
         self.outstanding: dict[int, Flight] = {}
         self.pids: list[int] = []  # every child it started, for the tests and the curious
         self._argv = list(argv)
-        self._config = config  # the job's settings, the first frame on the child's stdin
+        self._settings = settings  # the job's settings, the first frame on the child's stdin
+        self.intervals: dict[str, float] = {}  # hosts' robots.txt intervals, told each child
         self._seq = 0
         self._ended = False  # no more flights will come: the child's stdin is closed
         self._deaths = 0
@@ -52,7 +56,17 @@ class Partition:
             stdout=asyncio.subprocess.PIPE,
         )
         self.pids.append(self._process.pid)
-        await self._write(frame({"config": self._config}))
+        await self._write(frame(self._settings))
+        if self.intervals:
+            await self._write(frame({"iv": list(self.intervals.items())}))
+
+    async def set_interval(self, host: str, interval: float) -> None:
+        """Tell the child a host's minimum interval (robots.txt's Crawl-delay), now and
+        after a restart."""
+        self.intervals[host] = interval
+        if self._process is not None:
+            async with self._lock:
+                await self._write(frame({"iv": [[host, interval]]}))
 
     async def send(self, flights: list[Flight]) -> None:
         """Hand ``flights`` to the child (kept here until their records come back)."""
@@ -115,10 +129,12 @@ class Partition:
         outstanding, room = self.outstanding, self._room
         while (message := await read_frame(stdout)) is not None:
             figures.add(self.index, message["c"])
-            for seq, record in message["r"]:
-                flight = outstanding.pop(seq)
+            for row in message["r"]:
+                flight = outstanding.pop(row[0])
                 self._deaths = 0
-                await sink(flight, decode_result(record))
+                if len(row) > 2:  # what the child made of the record (a crawl's parse)
+                    flight.remote = row[2]
+                await sink(flight, decode_result(row[1]))
                 if len(outstanding) < self.window:
                     room.set()
 

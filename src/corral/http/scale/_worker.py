@@ -20,11 +20,9 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import socket
 import sys
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import IO, TypeVar
 
@@ -39,6 +37,7 @@ from corral.http.scale._link import Link
 from corral.http.scale._queue import JobQueue, Task
 from corral.http.scale._redis import masked
 from corral.http.scale._retrying import retry_wait
+from corral.http.scale._signals import graceful_signals, unless_signalled
 from corral.http.scale._wire import config_from_json
 
 COMMIT_EVERY = 0.05
@@ -83,23 +82,30 @@ async def run_worker(
     """
     queue: JobQueue | None = None
     try:
-        with _stop_waiting_on_signals() as received:
-            try:
-                queue = await _connect(url, job)
-                config = await _job_config(queue)
-            except asyncio.CancelledError:
-                if not received:
-                    raise
-                return 128 + received[0]  # nothing claimed yet: nothing to finish
+        ready, code = await unless_signalled(_ready(url, job))
+        if ready is None:
+            assert code is not None
+            return code  # nothing claimed yet: nothing to finish
+        queue, config = ready
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
         worker.give_up_after = give_up_after
-        with _signals(worker):
+        with graceful_signals(worker.stop):
             return await worker.run(stop, lifeline)
     finally:
         if queue is not None:
             await queue.close()
+
+
+async def _ready(url: str, job: str) -> tuple[JobQueue, FetchConfig]:
+    """Return the job's queue and configuration, once Redis and the job are there."""
+    queue = await _connect(url, job)
+    try:
+        return queue, await _job_config(queue)
+    except BaseException:
+        await queue.close()
+        raise
 
 
 async def _connect(url: str, job: str) -> JobQueue:
@@ -371,54 +377,6 @@ class Worker:
 def _flight(task: Task) -> Flight:
     request = Request.from_stored(task.url, task.host, task.request, 0, None)
     return Flight(request, task.token)
-
-
-@contextlib.contextmanager
-def _stop_waiting_on_signals() -> Iterator[list[int]]:
-    """While the worker waits for Redis or for its job (nothing claimed, nothing to finish),
-    make SIGINT / SIGTERM cancel the wait; the list yielded holds the signal received."""
-    received: list[int] = []
-    task = asyncio.current_task()
-    if threading.current_thread() is not threading.main_thread() or task is None:
-        yield received
-        return
-    loop = asyncio.get_running_loop()
-
-    def stop(signum: int) -> None:
-        if not received:
-            received.append(signum)
-            task.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop, signum)
-    try:
-        yield received
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        if received:
-            task.uncancel()
-
-
-@contextlib.contextmanager
-def _signals(worker: Worker) -> Iterator[None]:
-    """Make SIGINT / SIGTERM a graceful stop (exit 130 / 143); a second one, the default."""
-    loop = asyncio.get_running_loop()
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def first(signum: int) -> None:
-        worker.stop(128 + signum)
-        loop.remove_signal_handler(signum)  # the next one acts as it would without us
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, first, signum)
-    try:
-        yield
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def _say(line: str) -> None:

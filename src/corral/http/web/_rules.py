@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -167,6 +168,13 @@ class CrawlRules:
         if self.kind == "prefix":
             return _unschemed(url).startswith(self._prefixes)
         return _key(url, self.kind) in self._keys
+
+
+def parsed_types(content_types: Iterable[str]) -> Callable[[str | None], bool]:
+    """Return ``CrawlRules.parses`` for ``content_types`` alone (a crawl's worker process
+    has the parse settings, not the scope)."""
+    types = frozenset(_media_type(t) for t in content_types)
+    return lambda content_type: content_type is not None and _media_type(content_type) in types
 
 
 def registrable_domain(host: str) -> str:

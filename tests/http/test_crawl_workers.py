@@ -1,0 +1,192 @@
+"""``corral crawl --workers N`` through the real command: the pages fetched and parsed in
+worker processes, the frontier, seen set and store in this one; the same records and items
+as one process, parse errors counted, robots.txt's Crawl-delay held in the worker that has
+the host, a worker killed mid-crawl replaced with one record per URL (issue 15)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from corral_cli import ENV
+
+import corral
+from corral.testing import RobotsPolicy, Site, SiteLayout, open_site
+
+# What these tests check runs in subprocesses (the real command and its workers); the test
+# body reads the store and /proc, which strict mode would (rightly) call blocking.
+pytestmark = [
+    pytest.mark.corral_guard(strict=False),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
+_CHILD = "corral.http.crawler._child"
+_PARSE = """\
+import time
+
+def items(page):
+    if page.url.endswith("/site/13.html"):
+        raise KeyError("price")
+    if "slow" in page.url or {slow}:
+        time.sleep(0.02)
+    return [{{"url": page.url, "links": len(page.links)}}]
+"""
+
+
+@pytest.fixture
+async def sites() -> AsyncIterator[list[Site]]:
+    """Three test sites: three hosts (and their 'localhost' names) for the workers."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(open_site(layout=SiteLayout(pages=120)))
+            for _ in range(3)
+        ]
+
+
+def _callback(tmp_path: Path, *, slow: bool = False) -> None:
+    (tmp_path / "myparse.py").write_text(_PARSE.format(slow=slow), encoding="utf-8")
+
+
+def _crawl(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "corral", "crawl", *args, "--parse", "myparse:items"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+    )
+
+
+async def _finish(job: subprocess.Popen[str]) -> str:
+    try:
+        _, stderr = await corral.to_thread(lambda: job.communicate(timeout=120))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            job.kill()
+    return stderr
+
+
+def _records(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return sorted(conn.execute("select url, status, ok, error_kind from results"))
+
+
+def _items(db: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select data from items").fetchall()
+    return sorted((d["url"], d["links"]) for d in (json.loads(text) for (text,) in rows))
+
+
+def _children(parent: int) -> list[int]:
+    """Return the crawl's worker processes (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and _CHILD in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+    return found
+
+
+async def test_workers_record_and_parse_what_one_process_does(
+    sites: list[Site], tmp_path: Path
+) -> None:
+    """Three sites crawled with ``--workers 2`` and with one process: the same records, the
+    same items (the callback ran in the workers, on the same pages with the same links), the
+    callback's failure recorded as ``parse_error`` and its traceback shown once."""
+    _callback(tmp_path)
+    seeds = [site.url("/site/0.html") for site in sites]
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    alone = await _finish(_crawl(tmp_path, *seeds, "-o", str(one), "--no-progress"))
+    job = _crawl(tmp_path, *seeds, "-o", str(two), "--no-progress", "--workers", "2")
+    stderr = await _finish(job)
+    assert job.returncode == 0, stderr
+    assert _records(two) == _records(one)
+    assert _items(two) == _items(one)
+    assert len(_items(two)) > 300
+    failed = [r for r in _records(two) if r[3] == "parse_error"]
+    assert len(failed) == 3  # /site/13.html on each site
+    assert "parse errors 3" in stderr
+    assert "parse errors 3" in alone
+    assert "KeyError: 'price'" in stderr
+    assert stderr.count("Traceback") == 1
+
+
+async def test_robots_crawl_delay_holds_in_the_worker_that_has_the_host(tmp_path: Path) -> None:
+    """A site whose robots.txt says ``Crawl-delay: 0.3``: the parent reads it, the worker
+    process fetching the site keeps the gap (the site's own clock shows it)."""
+    _callback(tmp_path)
+    robots = RobotsPolicy(crawl_delay=0.3)
+    async with open_site(layout=SiteLayout(pages=50), robots=robots) as site:
+        job = _crawl(
+            tmp_path, site.url("/site/0.html"), "-o", str(tmp_path / "c.db"),
+            "--workers", "2", "--max-pages", "5", "--no-progress",
+        )  # fmt: skip
+        stderr = await _finish(job)
+        assert job.returncode == 0, stderr
+        starts = [r.at for r in site.statistics().recent if r.target.startswith("/site/")]
+    assert len(starts) >= 4  # (the 5 pages: one of them may be on the other host name)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.29, gaps
+
+
+async def test_a_killed_worker_is_replaced_and_each_url_recorded_once(
+    sites: list[Site], tmp_path: Path
+) -> None:
+    """``kill -9`` of a crawl's worker process mid-crawl: another takes its pages, the crawl
+    completes with one record per URL and the items of every page, and says so in a line."""
+    _callback(tmp_path, slow=True)
+    seeds = [site.url("/site/0.html") for site in sites]
+    db = tmp_path / "c.db"
+    job = _crawl(tmp_path, *seeds, "-o", str(db), "--no-progress", "--workers", "2")
+    try:
+        await sites[0].wait_until(lambda stats: stats.requests >= 40)
+        children = await corral.to_thread(_children, job.pid)
+        assert len(children) == 2
+        os.kill(children[0], signal.SIGKILL)
+    finally:
+        stderr = await _finish(job)
+    assert job.returncode == 0, stderr
+    assert "ended (exit code -9); starting another" in stderr
+    urls = [str(r[0]) for r in _records(db)]
+    assert len(urls) == len(set(urls))
+    one = tmp_path / "one.db"
+    await _finish(_crawl(tmp_path, *seeds, "-o", str(one), "--no-progress"))
+    assert _records(db) == _records(one)
+    assert _items(db) == _items(one)
+
+
+async def test_ctrl_c_stops_the_workers_and_the_crawl_resumes(
+    sites: list[Site], tmp_path: Path
+) -> None:
+    """Ctrl-C of ``corral crawl --workers 2``: exit 130, no worker left; the same command
+    completes the crawl with one record per URL, as one process's crawl records."""
+    _callback(tmp_path, slow=True)
+    seeds = [site.url("/site/0.html") for site in sites]
+    db, one = tmp_path / "c.db", tmp_path / "one.db"
+    args = [*seeds, "-o", str(db), "--no-progress", "--workers", "2"]
+    job = _crawl(tmp_path, *args)
+    await sites[0].wait_until(lambda stats: stats.requests >= 30)
+    children = await corral.to_thread(_children, job.pid)
+    job.send_signal(signal.SIGINT)
+    stderr = await _finish(job)
+    assert job.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    again = _crawl(tmp_path, *args)
+    stderr = await _finish(again)
+    assert again.returncode == 0, stderr
+    await _finish(_crawl(tmp_path, *seeds, "-o", str(one), "--no-progress"))
+    assert _records(db) == _records(one)
