@@ -3,9 +3,8 @@
 Usage: python bench/workers.py [--n 20000] [--concurrency 100] [--repeat 1] [--only NAME ...]
                                [--json results.json]
 
-The fetch benchmark's nginx (core 0), listening on 8 more ports: 8 hosts to a client, chosen
-so that ``crc32(host) % 2`` splits them 4 and 4 (a real input's hosts fall as crc32 has it).
-Runs: one process pinned to core 1 (as bench/fetch.py), one process free to use both cores,
+The fetch benchmark's nginx (core 0), listening on 8 more ports: 8 hosts to a client, 4 to
+each of the two workers. Runs: one process pinned to core 1 (as bench/fetch.py), one process free to use both cores,
 and ``--workers 2`` on both cores, each tuned (``--per-host`` = concurrency) and with the
 default settings. On this 2-core machine nginx shares core 0 with one worker: the ratio is
 what two processes give beside the server, not a clean 2-core scaling figure. There is no
@@ -61,7 +60,8 @@ RUNNERS = [
 
 def split_ports(per_partition: int) -> tuple[int, ...]:
     """Return free ports whose hosts ``127.0.0.1:PORT`` fall ``per_partition`` in each of
-    two partitions (as ``corral.http.scale._processes.route`` puts them)."""
+    two crc32 halves (the workers split any 8 hosts 4 and 4 now: ``HostRouter``; the ports
+    are chosen as before so that the figures compare with the earlier runs)."""
     chosen: dict[int, list[int]] = {0: [], 1: []}
     while min(len(ports) for ports in chosen.values()) < per_partition:
         port = free_port()
