@@ -3,11 +3,11 @@
 Usage: python bench/workers.py [--n 20000] [--concurrency 100] [--repeat 1] [--only NAME ...]
                                [--json results.json]
 
-The fetch benchmark's nginx (core 0), listening on 8 more ports: 8 hosts to a client, 4 to
-each of the two workers. Runs: one process pinned to core 1 (as bench/fetch.py), one process free to use both cores,
-and ``--workers 2`` on both cores, each tuned (``--per-host`` = concurrency) and with the
-default settings. On this 2-core machine nginx shares core 0 with one worker: the ratio is
-what two processes give beside the server, not a clean 2-core scaling figure. There is no
+The fetch benchmark's nginx (core 0), listening on 8 more ports: 8 hosts to a client, 4 to each
+of the two workers. Runs: one process pinned to core 1 (as bench/fetch.py), one process free to
+use both cores, and ``--workers 2`` on both cores, each tuned (``--per-host`` = concurrency) and
+with the default settings. On this 2-core machine nginx shares core 0 with one worker: the ratio
+is what two processes give beside the server, not a clean 2-core scaling figure. There is no
 CPU-heavy fetch case: ``--parse`` (the CPU a worker would spread) is crawl-only.
 """
 
