@@ -74,6 +74,11 @@ class RedisServer:
         """Return the server's URL (database 0)."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def socket(self) -> Path:
+        """Return the path of the server's Unix socket (it listens there too)."""
+        return self.directory / "redis.sock"
+
     def start(self) -> None:
         """Start the server and return once it answers PING.
 
@@ -132,6 +137,7 @@ class RedisServer:
     def _options(self) -> list[str]:
         options = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         options += ["--save", "", "--logfile", "", "--daemonize", "no"]
+        options += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
         if self.appendonly:
             return [*options, "--appendonly", "yes", "--appendfsync", "always"]
         return [*options, "--appendonly", "no"]

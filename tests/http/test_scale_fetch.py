@@ -438,3 +438,31 @@ async def test_a_coordinator_nobody_works_for_says_how_to_start_a_worker(
     assert run.returncode == 0, err
     assert await asyncio.wait_for(worker.wait(), 30) == 0
     assert len(_records(out)) == 50
+
+
+async def test_a_job_runs_through_redis_s_unix_socket(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """``--redis unix:///path/to/redis.sock?db=0``: the coordinator, its worker and
+    ``corral status`` reach Redis through its Unix socket (redis-py's socket connection
+    takes no keepalive option: it was a TypeError)."""
+    url = f"unix://{redis_server.socket}?db=0"
+    urls = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 31)])
+    out = tmp_path / "out.db"
+    done = await acorral("fetch", str(urls), "--redis", url, "--job", "sock", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert len(_records(out)) == 30
+    status = await acorral("status", "--redis", url, "--job", "sock")
+    assert status.returncode == 0, status.stderr
+    assert "finished" in status.stdout
+
+
+async def test_rediss_to_a_redis_without_tls_says_so(redis_url: str) -> None:
+    """``rediss://`` (TLS) to a Redis that has no TLS: the handshake times out; the line
+    says the port answers and a Redis without TLS takes ``redis://``, not "unreachable"."""
+    url = redis_url.replace("redis://", "rediss://", 1)
+    done = await acorral("status", "--redis", url, "--job", "tls")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "no TLS handshake" in done.stderr
+    assert "a Redis without TLS takes redis://" in done.stderr

@@ -6,9 +6,12 @@ redis-py is imported here, on first use, never at ``import corral``: a user with
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from corral.http._errors import RedisUnreachable, ScaleError
 from corral.http.web._urls import mask_credentials
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     import redis.asyncio
 
 MIN_VERSION = (7, 0)
+SOCKET_CONNECT_TIMEOUT = 5.0  # seconds to connect (and, with rediss://, to shake hands)
 SOCKET_TIMEOUT = 30.0  # seconds a reply may take before Redis counts as unreachable
 MAX_BLOCK = 10.0  # seconds a blocking wait lasts at most (well under SOCKET_TIMEOUT)
 _JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -75,7 +79,10 @@ async def open_client(url: str) -> redis.asyncio.Redis:
         # redis-py's default read timeout is 5 s, which a blocking wait (BLPOP, XREADGROUP
         # BLOCK) of as long would hit: reads get SOCKET_TIMEOUT, and blocking waits are kept
         # well below it (MAX_BLOCK); keepalive notices a peer gone without a word.
-        options: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": SOCKET_TIMEOUT}
+        options: dict[str, Any] = {
+            "socket_connect_timeout": SOCKET_CONNECT_TIMEOUT,
+            "socket_timeout": SOCKET_TIMEOUT,
+        }
         if not url.startswith("unix://"):  # (a Unix socket's connection takes no keepalive)
             options["socket_keepalive"] = True
         client: Any = module.Redis.from_url(url, **options)
@@ -96,6 +103,12 @@ async def open_client(url: str) -> redis.asyncio.Redis:
         raise ScaleError(f"{masked(url)} refused: {_reason(exc)}", exit_code=2) from None
     except outage_errors() as exc:
         await client.aclose()
+        if url.startswith("rediss://") and await _answers_plainly(url):
+            raise ScaleError(
+                f"{masked(url)}: no TLS handshake in {SOCKET_CONNECT_TIMEOUT:g} s, though the "
+                "port accepts connections; a Redis without TLS takes redis://",
+                exit_code=2,
+            ) from None
         raise unreachable(url, exc) from None
     except RedisError as exc:  # something answered that is not Redis (a web server...)
         await client.aclose()
@@ -122,6 +135,21 @@ def _wants_password(exc: BaseException) -> bool:
 
 def _reason(exc: BaseException) -> str:
     return mask_credentials(str(exc).strip().rstrip(".")) or type(exc).__name__
+
+
+async def _answers_plainly(url: str) -> bool:
+    """Return whether ``url``'s host and port accept a plain TCP connection (a ``rediss://``
+    whose TLS handshake timed out: most often a Redis without TLS)."""
+    parsed = urlsplit(url)
+    try:
+        async with asyncio.timeout(SOCKET_CONNECT_TIMEOUT):
+            _, writer = await asyncio.open_connection(parsed.hostname, parsed.port or 6379)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 def unreachable(url: str, exc: BaseException) -> RedisUnreachable:
