@@ -29,7 +29,7 @@ from corral.http.engine._config import FetchConfig
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
 from corral.http.scale._link import Link
-from corral.http.scale._redis import masked
+from corral.http.scale._redis import masked, outage_errors
 from corral.http.scale._wire import config_to_json
 
 if TYPE_CHECKING:
@@ -80,12 +80,23 @@ class Coordination:
                 self.workers.remove(worker)
                 deaths += 1
                 again = deaths <= _DEATHS
+                released = await self._release(worker)
                 _say(
-                    f"corral: local worker {worker.pid} ended (exit code {worker.returncode}); "
-                    + ("starting another" if again else "starting no more (too many ended)")
+                    f"corral: local worker {worker.pid} ended (exit code {worker.returncode})"
+                    + (f", its {released} URLs handed back" if released else "")
+                    + ("; starting another" if again else "; starting no more (too many ended)")
                 )
                 if again:
                     self.workers.append(await _start_worker(self._target))
+
+    async def _release(self, worker: asyncio.subprocess.Process) -> int:
+        """Hand back what a local worker that ended held (its name is the default one:
+        host name and process id); 0 when Redis cannot be reached now (the leases then
+        expire as for a worker on another machine)."""
+        try:
+            return await self._queue.release(f"{socket.gethostname()}-{worker.pid}")
+        except outage_errors():
+            return 0
 
     def stop_watching(self) -> None:
         if self._watch is not None:

@@ -57,6 +57,12 @@ class Link:
                     await self._back()
                 return await step(*args)
             except self.queue.outage as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py turned this task's cancel into a connection error (a blocking
+                    # read cut short): the cancel stands, or the step is tried forever (a
+                    # coordinator's Ctrl-C ended in "aborted" after 10 s, now and then)
+                    raise asyncio.CancelledError from exc
                 if time.monotonic() - self._back_at < _STALE_AFTER_BACK:
                     # a connection from before Redis came back, found closed: not a new
                     # outage (no line, no second hand-back); the pool makes a new one

@@ -34,6 +34,7 @@ _SCRIPTS = [
     "COMMIT",
     "RETRY",
     "RENEW",
+    "RELEASE",
     "THROTTLE",
     "REAP",
     "ACKNOWLEDGE",
@@ -145,7 +146,7 @@ class JobQueue:
             The tasks, and the seconds until the next host is due (None when nothing is
             queued at all); with the results stream full (back-pressure), no tasks.
         """
-        flat, wait_ms = await self._run("CLAIM", [limit])
+        flat, wait_ms = await self._run("CLAIM", [limit, worker])
         tasks = [_task(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
         if wait_ms == -2:
             return tasks, BACKPRESSURE_WAIT
@@ -193,6 +194,14 @@ class JobQueue:
         if gap is not None:
             args.append(max(0, round(gap * 1000)))
         await self._run("THROTTLE", args)
+
+    async def release(self, worker: str) -> int:
+        """Hand back at once the URLs ``worker`` holds (its process is known to have ended:
+        its leases would hold its hosts' slots until they expire); return how many."""
+        released: int = await self._run("RELEASE", [worker])
+        if released:
+            await self.reap()
+        return released
 
     async def reap(self) -> int:
         """Put URLs whose lease expired back at the head of their host's queue; return how

@@ -106,7 +106,7 @@ return added
 """
 )
 
-# ARGV: limit.  Returns {{token, host, element, ...}, wait_ms}: wait -1 = nothing queued,
+# ARGV: limit, worker.  Returns {{token, host, element, ...}, wait_ms}: wait -1 = nothing queued,
 # -2 = back-pressure (the results stream is full).
 CLAIM = (
     _PRELUDE
@@ -126,7 +126,7 @@ for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LI
   local els = take > 0 and redis.call('LPOP', P .. 'q:' .. host, take)
   if els then
     for _, el in ipairs(els) do
-      local tok = tostring(redis.call('INCR', P .. 'seq'))
+      local tok = redis.call('INCR', P .. 'seq') .. '/' .. ARGV[2]  -- (whose: RELEASE)
       redis.call('ZADD', P .. 'lease', now + lease, tok)
       redis.call('HSET', P .. 'ld', tok, host .. '\30' .. el)
       out[#out + 1] = tok
@@ -210,6 +210,22 @@ end
 if back > 0 then redis.call('HINCRBY', P .. 'stats', 'queued', back) end
 wake(woke)
 return {back, stale}
+"""
+)
+
+# ARGV: worker.  Its leases expire now (it is known dead: its process ended); REAP then
+# hands their URLs back at once, not when the leases run out.  Returns how many.
+RELEASE = (
+    _PRELUDE
+    + r"""
+local tail, n = '/' .. ARGV[1], 0
+for _, tok in ipairs(redis.call('ZRANGE', P .. 'lease', 0, -1)) do
+  if string.sub(tok, -#tail) == tail then
+    redis.call('ZADD', P .. 'lease', 'XX', 0, tok)
+    n = n + 1
+  end
+end
+return n
 """
 )
 
