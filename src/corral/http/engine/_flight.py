@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from corral.http.engine._politeness import HostState
+    from corral.http.engine._proxies import ProxyRoute
     from corral.http.engine._request import Request
     from corral.http.engine._result import FetchResult
 
@@ -18,7 +19,17 @@ if TYPE_CHECKING:
 class Flight:
     """A request on its way through the engine, with its attempt count."""
 
-    __slots__ = ("attempts", "body", "first_started", "host", "ident", "preset", "request")
+    __slots__ = (
+        "attempts",
+        "body",
+        "first_started",
+        "host",
+        "ident",
+        "lane",
+        "preset",
+        "request",
+        "route",
+    )
 
     def __init__(
         self, request: Request | None, ident: object = None, preset: FetchResult | None = None
@@ -30,3 +41,6 @@ class Flight:
         self.first_started: float | None = None
         self.body: bytes | None = None  # the last body read, when the engine keeps bodies
         self.host: HostState | None = None  # its host's state, set as the dispatcher starts it
+        # With FetchConfig.per_proxy: its proxy, and its politeness key ("host via proxy")
+        self.route: ProxyRoute | None = None
+        self.lane: str | None = None
