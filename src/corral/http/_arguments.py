@@ -201,6 +201,15 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
     jar = args.cookie_jar
     if jar is None and args.cookies and args.output not in ("-", None):
         jar = f"{args.output}.cookies.json"  # the jar survives a resume, as the store does
+    if jar is not None:
+        from corral.http.engine._cookies import CookieFileError, read_jar
+
+        try:
+            read_jar(jar)  # read again as the run opens: here, only checked
+        except CookieFileError as exc:
+            raise UsageError(f"--cookie-jar {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"--cookie-jar: cannot read {jar}: {exc.strerror or exc}") from None
     return {
         "proxies": tuple(dict.fromkeys(proxies)),  # (a proxy given twice: one route)
         "per_proxy": args.per_proxy,

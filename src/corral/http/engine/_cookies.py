@@ -18,11 +18,10 @@ mode 0600 (session tokens), to a temporary file renamed over the old one.
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.cookies import BaseCookie, Morsel, SimpleCookie
 from pathlib import Path
 from types import MappingProxyType
@@ -50,19 +49,6 @@ class HostJars(AbstractCookieJar):
     def __init__(self) -> None:
         super().__init__()
         self.jars: dict[str, aiohttp.CookieJar] = {}
-
-    @classmethod
-    def opened(cls, path: str | None) -> HostJars:
-        """Return the jars, with the cookies of ``path`` when it exists.
-
-        Raises:
-            CookieFileError: the file is neither a JSON jar nor a cookies.txt.
-            OSError: it exists and cannot be read.
-        """
-        jars = cls()
-        if path is not None and Path(path).exists():
-            jars.load(path)
-        return jars
 
     def jar(self, key: str) -> aiohttp.CookieJar:
         """Return the jar of host key ``key`` (``"*"``: the shared one), made on first use."""
@@ -124,35 +110,54 @@ class HostJars(AbstractCookieJar):
 
     # --- the file -------------------------------------------------------------------------
 
-    def save(self, path: str) -> None:
-        """Write every jar to ``path`` as JSON (mode 0600, replaced atomically)."""
+    def add(self, cookies: Iterable[Loaded]) -> None:
+        """Put cookies read by ``read_jar`` into their jars."""
+        for key, name, morsel, url in cookies:
+            self.jar(key).update_cookies({name: morsel}, url)
+
+    def dumps(self) -> str:
+        """Return every jar as the JSON of a jar file."""
         hosts = {key: _dumped(jar) for key, jar in self.jars.items() if len(jar)}
-        text = json.dumps({_FORMAT: 1, "hosts": hosts}, indent=1, sort_keys=True)
-        temporary = f"{path}.tmp{os.getpid()}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
+        return json.dumps({_FORMAT: 1, "hosts": hosts}, indent=1, sort_keys=True)
 
-    def load(self, path: str) -> None:
-        """Add the cookies of ``path``: a corral JSON jar, or a Netscape cookies.txt.
 
-        Raises:
-            CookieFileError: neither.
-            OSError: the file cannot be read.
-        """
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-        if text.lstrip().startswith("{"):
-            try:
-                data = json.loads(text)
-                if data.get(_FORMAT) != 1:
-                    raise ValueError(f'no "{_FORMAT}": 1')
-                for key, cookies in data["hosts"].items():
-                    _load_into(self.jar(key), cookies)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                raise CookieFileError(f"{path}: not a corral cookie jar ({exc})") from None
-            return
-        _import_netscape(self.jar(_SHARED), path)
+Loaded = tuple[str, str, "Morsel[str]", URL]  # (jar key, cookie name, cookie, its site)
+
+
+def read_jar(path: str) -> tuple[list[Loaded], bool]:
+    """Return the cookies of a jar file, a corral JSON jar or a Netscape cookies.txt (none
+    when it does not exist yet), and whether the jar may be saved to it: not over a
+    cookies.txt, which stays as the browser exported it.
+
+    Raises:
+        CookieFileError: the file is neither (the message says where).
+        OSError: it exists and cannot be read.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], True
+    except UnicodeDecodeError:
+        raise CookieFileError(f"{path}: not a cookie jar (not UTF-8 text)") from None
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+            if data.get(_FORMAT) != 1:
+                raise ValueError(f'no "{_FORMAT}": 1')
+            hosts = data["hosts"].items()
+            return [c for key, cookies in hosts for c in _loaded(key, cookies)], True
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CookieFileError(f"{path}: not a corral cookie jar ({exc})") from None
+    return _netscape(text, path), False
+
+
+def write_jar(path: str, text: str) -> None:
+    """Write a jar's JSON to ``path``: mode 0600, replacing the old file atomically."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, path)
 
 
 def _key(url: URL) -> str:
@@ -202,7 +207,7 @@ def _expiry(morsel: Morsel[str], now: float) -> float | None:
     return None
 
 
-def _load_into(jar: aiohttp.CookieJar, cookies: dict[str, dict[str, dict[str, Any]]]) -> None:
+def _loaded(key: str, cookies: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Loaded]:
     now = time.time()
     for compound, named in cookies.items():
         domain, _, path = compound.partition("|")
@@ -220,34 +225,45 @@ def _load_into(jar: aiohttp.CookieJar, cookies: dict[str, dict[str, dict[str, An
                 morsel["domain"] = ""  # set by the URL below: host-only again
             if expires is not None:
                 morsel["max-age"] = str(max(1, int(float(expires) - now)))
-            jar.update_cookies({name: morsel}, URL.build(scheme="http", host=domain))
+            yield key, name, morsel, URL.build(scheme="http", host=domain)
 
 
-def _import_netscape(jar: aiohttp.CookieJar, path: str) -> None:
-    """Add the cookies of a Netscape cookies.txt (the stdlib reads the format).
+def _netscape(text: str, path: str) -> list[Loaded]:
+    """Return the cookies of a Netscape cookies.txt: a line a cookie, seven fields apart by
+    tabs (domain, subdomains too, path, secure, expiry, name, value); ``#HttpOnly_`` before
+    the domain marks an HttpOnly cookie, other ``#`` lines are comments.
 
     Raises:
-        CookieFileError: it is not such a file.
+        CookieFileError: a line that is not such a cookie.
     """
-    mozilla = http.cookiejar.MozillaCookieJar()
-    try:
-        mozilla.load(path, ignore_discard=True, ignore_expires=False)
-    except http.cookiejar.LoadError as exc:
-        raise CookieFileError(
-            f"{path}: neither a corral JSON cookie jar nor a Netscape cookies.txt ({exc})"
-        ) from None
-    now = time.time()
-    for cookie in mozilla:
-        if cookie.value is None or (cookie.expires is not None and cookie.expires <= now):
+    now, cookies = time.time(), []
+    for number, line in enumerate(text.splitlines(), 1):
+        httponly = line.startswith("#HttpOnly_")
+        if httponly:
+            line = line[len("#HttpOnly_") :]
+        if not line.strip() or line.startswith("#"):
             continue
+        fields = line.split("\t")
+        if len(fields) != 7 or not fields[4].strip().lstrip("-").isdigit():
+            raise CookieFileError(
+                f"{path}, line {number}: neither a corral JSON cookie jar nor a Netscape "
+                "cookies.txt (expected 7 fields apart by tabs)"
+            )
+        domain, subdomains, cookie_path, secure, expiry, name, value = fields
+        expires = int(expiry)
+        if 0 < expires <= now:
+            continue  # expired
         morsel: Morsel[str] = Morsel()
-        morsel.set(cookie.name, cookie.value, cookie.value)
-        morsel["path"] = cookie.path or "/"
-        host = cookie.domain.lstrip(".")
-        if cookie.domain_specified:
+        morsel.set(name, value, value)
+        morsel["path"] = cookie_path or "/"
+        host = domain.lstrip(".")
+        if subdomains.upper() == "TRUE" or domain.startswith("."):
             morsel["domain"] = host
-        if cookie.secure:
+        if secure.upper() == "TRUE":
             morsel["secure"] = True
-        if cookie.expires is not None:
-            morsel["max-age"] = str(max(1, int(cookie.expires - now)))
-        jar.update_cookies({cookie.name: morsel}, URL.build(scheme="http", host=host))
+        if httponly:
+            morsel["httponly"] = True
+        if expires > 0:
+            morsel["max-age"] = str(max(1, int(expires - now)))
+        cookies.append((_SHARED, name, morsel, URL.build(scheme="http", host=host)))
+    return cookies

@@ -21,7 +21,7 @@ from corral._offload import to_thread
 from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._connector import BoundedConnector, plan_sockets
-from corral.http.engine._cookies import HostJars
+from corral.http.engine._cookies import HostJars, read_jar, write_jar
 from corral.http.engine._engine import Engine
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
@@ -62,6 +62,7 @@ class Runtime:
             ProxyPool(config.proxies, per_proxy=config.per_proxy) if config.proxies else None
         )
         self.cookies: HostJars | None = None
+        self._save_jar = False  # (the jar's file is a JSON jar, or new)
 
     async def open(self) -> None:
         """Open the session, with sockets within the process's open-files limit."""
@@ -81,8 +82,10 @@ class Runtime:
         )
         jar: aiohttp.abc.AbstractCookieJar = aiohttp.DummyCookieJar()  # stateless by default
         if self.config.cookies:
-            self.cookies = await to_thread(HostJars.opened, self.config.cookie_jar)
-            jar = self.cookies
+            jar = self.cookies = HostJars()
+            if self.config.cookie_jar is not None:
+                cookies, self._save_jar = await to_thread(read_jar, self.config.cookie_jar)
+                self.cookies.add(cookies)
         session_options: dict[str, Any] = {
             "headers": {"User-Agent": self.config.user_agent, **self.config.headers},
             "cookie_jar": jar,
@@ -115,8 +118,8 @@ class Runtime:
             await self._session.close()
         if self.proxies is not None:
             await self.proxies.close()
-        if self.cookies is not None and self.config.cookie_jar is not None:
-            await to_thread(self.cookies.save, self.config.cookie_jar)
+        if self.cookies is not None and self.config.cookie_jar is not None and self._save_jar:
+            await to_thread(write_jar, self.config.cookie_jar, self.cookies.dumps())
 
     def track(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close ``stream`` when the runtime closes, if its reader has not."""

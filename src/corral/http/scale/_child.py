@@ -77,7 +77,11 @@ async def serve(config: FetchConfig) -> None:
     reader, stdin, writer = await _pipes(loop)
     try:
         async with Runtime(config) as runtime:
-            outbox = _Outbox(writer, FigureDeltas(runtime.counters, runtime.statistics))
+            pool = runtime.proxies
+            figures = FigureDeltas(
+                runtime.counters, runtime.statistics, pool.figures if pool is not None else None
+            )
+            outbox = _Outbox(writer, figures)
             sending = loop.create_task(outbox.send_all())
             try:
                 await runtime.engine.drive(_flights(reader), runtime.counters, outbox.sink)
