@@ -192,10 +192,14 @@ def _fetch(args: argparse.Namespace) -> int:
     redis = redis_target(args, source, args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
+    config = fetch_config(args)
+    if config.cookies and (redis is not None or args.workers != 1):
+        option = "--redis" if redis is not None else "--workers"
+        raise UsageError(f"--cookies: a job of {option} keeps no cookies for now (one process)")
     job = FetchJob(
         input=source,
         output=args.output,
-        config=fetch_config(args),
+        config=config,
         progress=progress_mode(args),  # type: ignore[arg-type]
         quiet=args.quiet,
         fail_on_error=args.fail_on_error,
