@@ -97,7 +97,9 @@ async def test_a_fetch_through_tinyproxy_is_forwarded_by_it_and_keeps_its_passwo
     assert {r["proxy"] for r in records} == {f"http://ann:***@127.0.0.1:{tinyproxy.port}"}
     log = await _text(tinyproxy.log)
     assert all(f"{site.url(p)}" in log for p in paths)
-    echo = json.loads(bytes(records[-1]["body"]))  # type: ignore[arg-type]
+    body = records[-1]["body"]
+    assert isinstance(body, bytes)
+    echo = json.loads(body)
     assert "tinyproxy" in echo["headers"]["Via"]
     with sqlite3.connect(out) as conn:
         (argv,) = conn.execute("select argv from runs").fetchone()
