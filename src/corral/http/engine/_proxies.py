@@ -147,10 +147,10 @@ class ProxyPool:
         import aiohttp
         from aiohttp_socks import ProxyConnector
 
-        for route in self.routes:
+        for route in self.routes:  # one session a proxy, for the whole run (closed in close())
             if route.url.startswith("socks5://"):
                 socks = ProxyConnector.from_url(route.url, **connector)
-                route.session = aiohttp.ClientSession(connector=socks, **session)
+                route.session = aiohttp.ClientSession(connector=socks, **session)  # noqa: COR103
 
     async def close(self) -> None:
         """Close the SOCKS proxies' sessions."""
