@@ -249,3 +249,16 @@ async def test_a_bad_line_in_the_proxies_file_is_named(tmp_path: Path) -> None:
         f"corral: error: --proxies {proxies}, line 4: proxy 'gopher://x:70': unknown scheme "
         "'gopher' (one of http://, https://, socks5://)"
     )
+
+
+def test_per_proxy_lanes_keep_the_hosts_robots_interval() -> None:
+    """A robots.txt Crawl-delay of a host holds in each of its lanes ("host via proxy"),
+    made before or after it was read."""
+    from corral.http.engine._politeness import Politeness
+
+    politeness = Politeness(concurrency=10, per_host=2, interval=0.0, adaptive=True)
+    before = politeness.host("example.org via http://p1:3128")
+    politeness.set_interval("example.org", 2.0)
+    after = politeness.host("example.org via socks5://p2:1080")
+    other = politeness.host("example.net via http://p1:3128")
+    assert (before.interval, after.interval, other.interval) == (2.0, 2.0, 0.0)
