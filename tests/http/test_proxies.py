@@ -262,3 +262,20 @@ def test_per_proxy_lanes_keep_the_hosts_robots_interval() -> None:
     after = politeness.host("example.org via socks5://p2:1080")
     other = politeness.host("example.net via http://p1:3128")
     assert (before.interval, after.interval, other.interval) == (2.0, 2.0, 0.0)
+
+
+async def test_a_redis_job_hands_the_proxies_to_its_workers(
+    site: Site, socks: MicroSocks, tmp_path: Path, redis_url: str
+) -> None:
+    """``--redis``: the job's settings carry the proxy; the worker fetches through it."""
+    urls, out = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 11)]), tmp_path / "o.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--redis", redis_url, "--job", "proxied",
+        "--proxy", socks.url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = _records(out)
+    assert len(records) == 10
+    assert {r["proxy"] for r in records} == {f"socks5://bob:***@127.0.0.1:{socks.port}"}
+    assert "hunter2" not in done.stderr
+    assert f"connected to 127.0.0.1:{site.port}" in await _text(socks.log)

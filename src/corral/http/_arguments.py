@@ -168,8 +168,8 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         "--cookie-jar",
         metavar="FILE",
         default=None,
-        help="load cookies from FILE (a JSON jar, or a browser's cookies.txt) and save the "
-        "jar to it as JSON at the end; implies --cookies",
+        help="load cookies from FILE (a JSON jar, or a browser's cookies.txt, only read) and "
+        "save the jar to it as JSON at the end; implies --cookies",
     )
 
 
