@@ -279,3 +279,65 @@ async def test_a_redis_job_hands_the_proxies_to_its_workers(
     assert {r["proxy"] for r in records} == {f"socks5://bob:***@127.0.0.1:{socks.port}"}
     assert "hunter2" not in done.stderr
     assert f"connected to 127.0.0.1:{site.port}" in await _text(socks.log)
+
+
+@pytest.fixture
+async def wants_credentials() -> AsyncIterator[str]:
+    """An HTTP proxy that answers every request 407 (tinyproxy 1.11 answers a wrong password
+    with a 401 of its own, so this one is a small aiohttp server of the test's)."""
+    from aiohttp import web
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=407, headers={"Proxy-Authenticate": 'Basic realm="p"'})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", refuse)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    yield f"http://ann:nope@127.0.0.1:{tcp.port}"
+    await runner.cleanup()
+
+
+async def test_a_407_from_an_http_proxy_moves_the_host(
+    site: Site, wants_credentials: str, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """A 407 is the proxy's failure (rested, the host moved to the SOCKS proxy), not the
+    URL's; with no other proxy it is recorded as a ``proxy`` error."""
+    urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", wants_credentials, "--proxy", socks.url
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [(r["ok"], r["attempts"]) for r in _records(out)] == [(1, 1), (1, 1)]
+    assert "rested 1x" in next(line for line in done.stderr.splitlines() if "ann:***" in line)
+    alone = tmp_path / "alone.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(alone), "--proxy", wants_credentials, "--retries", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    errors = [(r["error_kind"], r["status"]) for r in _records(alone)]
+    assert errors == [("proxy", 407), ("proxy", 407)]
+    assert "nope" not in done.stderr + str(_records(alone))
+
+
+def test_a_host_sticks_to_its_proxy_until_it_is_rested() -> None:
+    """Hosts are dealt the proxies in turn and keep theirs; a rested proxy's hosts move to one
+    that is up; a rest doubles with each failure in a row; all resting: the soonest back."""
+    from corral.http.engine._proxies import REST, ProxyPool
+
+    pool = ProxyPool(["http://a:1", "http://b:2"], per_proxy=False)
+    a, b = pool.routes
+    assert [pool.for_host(h, 0.0) for h in ("x", "y", "x", "y")] == [a, b, a, b]
+    assert pool.failed(a, 1.0) is True  # b is up: x moves
+    assert pool.for_host("x", 1.0) is b
+    assert a.resting_until == 1.0 + REST
+    assert pool.failed(a, 2.0) is True  # (already resting: the same rest)
+    assert (a.errors, a.rested) == (2, 1)
+    assert pool.failed(b, 3.0) is False  # nobody is up
+    assert pool.for_host("z", 4.0) is a  # the one back first
+    assert pool.failed(a, 1.0 + REST) is False  # its rest is over, b still rests
+    assert a.resting_until == 1.0 + REST + 2 * REST  # a second failure in a row: twice as long
+    pool.succeeded(a)
+    assert a.failures_in_a_row == 0
