@@ -341,3 +341,22 @@ def test_a_host_sticks_to_its_proxy_until_it_is_rested() -> None:
     assert a.resting_until == 1.0 + REST + 2 * REST  # a second failure in a row: twice as long
     pool.succeeded(a)
     assert a.failures_in_a_row == 0
+
+
+async def test_a_store_made_before_the_proxy_column_gains_it(
+    site: Site, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """A store whose results table has no ``proxy`` column (an earlier corral) is given it
+    when opened: its records keep NULL, the new ones name their proxy."""
+    urls, out = _urls(tmp_path, site, ["/page/1"]), tmp_path / "old.db"
+    first = await acorral("fetch", str(urls), "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(out) as conn:
+        conn.execute("alter table results drop column proxy")
+    urls.write_text(f"{site.url('/page/1')}\n{site.url('/page/2')}\n")
+    again = await acorral("fetch", str(urls), "-o", str(out), "--proxy", socks.url)
+    assert again.returncode == 0, again.stderr
+    shown = f"socks5://bob:***@127.0.0.1:{socks.port}"
+    assert [(r["url"], r["proxy"]) for r in _records(out)] == [
+        (site.url("/page/1"), None), (site.url("/page/2"), shown)
+    ]  # fmt: skip
