@@ -79,6 +79,7 @@ class TinyProxy(ProxyServer):
     """tinyproxy, an HTTP proxy (CONNECT too); its log names each request it forwarded."""
 
     scheme = "http"
+    connect_ports: tuple[int, ...] = ()  # CONNECT only to these (none given: to any port)
 
     def command(self) -> list[str]:
         config = self.directory / "tinyproxy.conf"
@@ -93,6 +94,7 @@ class TinyProxy(ProxyServer):
         ]
         if self.user:
             lines.append(f"BasicAuth {self.user} {self.password}")
+        lines += [f"ConnectPort {port}" for port in self.connect_ports]
         config.write_text("\n".join(lines) + "\n")
         return ["tinyproxy", "-d", "-c", str(config)]
 

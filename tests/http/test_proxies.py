@@ -360,3 +360,29 @@ async def test_a_store_made_before_the_proxy_column_gains_it(
     assert [(r["url"], r["proxy"]) for r in _records(out)] == [
         (site.url("/page/1"), None), (site.url("/page/2"), shown)
     ]  # fmt: skip
+
+
+async def test_a_refused_tunnel_is_the_proxys_failure(
+    site: Site, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """An https URL through tinyproxy, which opens tunnels to port 443 only: its refusal of
+    the CONNECT rests it and moves the host to the SOCKS proxy; what follows is the site's
+    answer (plain HTTP where TLS was expected: not a proxy error)."""
+    narrow = TinyProxy(tmp_path)
+    narrow.connect_ports = (443,)
+    await to_thread(narrow.start)
+    try:
+        urls, out = tmp_path / "urls.txt", tmp_path / "o.db"
+        urls.write_text(f"https://127.0.0.1:{site.port}/page/1\n")
+        done = await acorral(
+            "fetch", str(urls), "-o", str(out), "--retries", "0",
+            "--proxy", narrow.url, "--proxy", socks.url,
+        )  # fmt: skip
+    finally:
+        await to_thread(narrow.stop)
+    assert done.returncode == 0, done.stderr
+    (record,) = _records(out)
+    assert record["proxy"] == f"socks5://bob:***@127.0.0.1:{socks.port}"
+    assert record["error_kind"] not in (None, "proxy")
+    assert record["attempts"] == 1
+    assert "rested 1x" in next(line for line in done.stderr.splitlines() if narrow.url in line)
