@@ -42,6 +42,7 @@ def test_make_record_is_the_same_frozen_record() -> None:
         "GET",
         1,
         "http://a.test/",
+        "socks5://p.test:1080",
     )
     assert made == FetchResult(
         url="http://a.test/1",
@@ -59,6 +60,7 @@ def test_make_record_is_the_same_frozen_record() -> None:
         method="GET",
         depth=1,
         found_on="http://a.test/",
+        proxy="socks5://p.test:1080",
     )
     assert (made.error_kind, made.error, made.body_path) == (None, None, None)
     with pytest.raises(dataclasses.FrozenInstanceError):

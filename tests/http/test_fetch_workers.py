@@ -297,6 +297,7 @@ async def test_a_bad_workers_value_is_a_usage_error(tmp_path: Path, value: str, 
     [
         (("--workers", "0"), "--workers 0: a crawl has no workers started apart"),
         (("--redis", "redis://127.0.0.1:9/0"), "corral crawl runs on one machine for now"),
+        (("--workers", "2", "--cookies"), "a job of --workers keeps no cookies for now"),
     ],
 )
 async def test_crawl_refuses_redis_and_no_workers(

@@ -102,6 +102,7 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.max_redirects,
         help="redirects per attempt (default %(default)s)",
     )
+    add_session_options(parser)
     output = parser.add_argument_group("output and display")
     output.add_argument(
         "--save-bodies",
@@ -137,6 +138,86 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_session_options(parser: argparse.ArgumentParser) -> None:
+    """Add the proxy and cookie options (``FetchConfig.proxies`` ... ``cookie_jar``)."""
+    session = parser.add_argument_group("proxies and cookies (see docs/fetch.md)")
+    session.add_argument(
+        "--proxy",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a proxy, http://, https:// or socks5://[USER:PASS@]HOST:PORT (repeatable); a "
+        "host sticks to one, and moves to another when its proxy fails",
+    )
+    session.add_argument(
+        "--proxies", metavar="FILE", default=None, help="a file of proxy URLs, one a line"
+    )
+    session.add_argument(
+        "--per-proxy",
+        action="store_true",
+        help="spread each host over every proxy, politeness per (host, proxy): for sites "
+        "that limit by IP",
+    )
+    session.add_argument(
+        "--cookies",
+        action="store_true",
+        help="keep the cookies sites set, one jar per host (default: none kept); with a "
+        "store, the jar is kept beside it (-o FILE.cookies.json) for a resumed run",
+    )
+    session.add_argument(
+        "--cookie-jar",
+        metavar="FILE",
+        default=None,
+        help="load cookies from FILE (a JSON jar, or a browser's cookies.txt, only read) and "
+        "save the jar to it as JSON at the end; implies --cookies",
+    )
+
+
+def session_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return ``FetchConfig``'s proxy and cookie fields from parsed options.
+
+    Raises:
+        UsageError: a bad proxy URL, an unreadable --proxies file, --per-proxy alone.
+    """
+    from corral.http.engine._proxies import check_proxy, read_proxies
+
+    try:
+        proxies = [check_proxy(url) for url in args.proxy]
+    except ValueError as exc:
+        raise UsageError(f"--proxy: {exc}") from None
+    if args.proxies is not None:
+        try:
+            listed = read_proxies(args.proxies)
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise UsageError(f"--proxies: cannot read {args.proxies}: {why}") from None
+        except ValueError as exc:  # (it names the file and the line)
+            raise UsageError(f"--proxies {exc}") from None
+        if not listed:
+            raise UsageError(f"--proxies {args.proxies}: no proxy URL in the file")
+        proxies += listed
+    if args.per_proxy and not proxies:
+        raise UsageError("--per-proxy spreads hosts over proxies: give --proxy or --proxies")
+    jar = args.cookie_jar
+    if jar is None and args.cookies and args.output not in ("-", None):
+        jar = f"{args.output}.cookies.json"  # the jar survives a resume, as the store does
+    if jar is not None:
+        from corral.http.engine._cookies import CookieFileError, read_jar
+
+        try:
+            read_jar(jar)  # read again as the run opens: here, only checked
+        except CookieFileError as exc:
+            raise UsageError(f"--cookie-jar {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"--cookie-jar: cannot read {jar}: {exc.strerror or exc}") from None
+    return {
+        "proxies": tuple(dict.fromkeys(proxies)),  # (a proxy given twice: one route)
+        "per_proxy": args.per_proxy,
+        "cookies": args.cookies or args.cookie_jar is not None,
+        "cookie_jar": jar,
+    }
+
+
 def fetch_config(args: argparse.Namespace) -> Any:
     """Build a ``FetchConfig`` from parsed options (a bad ``--rate`` or ``--header`` is a
     usage error; a concurrency past the open-files limit is noted, then lowered by the fetcher)."""
@@ -151,6 +232,7 @@ def fetch_config(args: argparse.Namespace) -> Any:
             raise UsageError(f"--rate: {exc}") from None
     if args.save_bodies == "dir" and not args.bodies_dir:
         raise UsageError("--save-bodies dir needs --bodies-dir DIR")
+    session = session_options(args)
     note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
     if note is not None and not args.quiet:
         print(note, file=sys.stderr)
@@ -168,6 +250,7 @@ def fetch_config(args: argparse.Namespace) -> Any:
         user_agent=args.user_agent or DEFAULT_USER_AGENT,
         save_bodies=args.save_bodies,
         bodies_dir=args.bodies_dir,
+        **session,
     )
 
 

@@ -192,10 +192,14 @@ def _fetch(args: argparse.Namespace) -> int:
     redis = redis_target(args, source, args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
+    config = fetch_config(args)
+    if config.cookies and (redis is not None or args.workers != 1):
+        option = "--redis" if redis is not None else "--workers"
+        raise UsageError(f"--cookies: a job of {option} keeps no cookies for now (one process)")
     job = FetchJob(
         input=source,
         output=args.output,
-        config=fetch_config(args),
+        config=config,
         progress=progress_mode(args),  # type: ignore[arg-type]
         quiet=args.quiet,
         fail_on_error=args.fail_on_error,
@@ -221,6 +225,8 @@ def _crawl(args: argparse.Namespace) -> int:
         raise UsageError(
             "--workers 0: a crawl has no workers started apart; give 1 to 64 worker processes"
         )
+    if args.workers != 1 and (args.cookies or args.cookie_jar):
+        raise UsageError("--cookies: a job of --workers keeps no cookies for now (one process)")
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "

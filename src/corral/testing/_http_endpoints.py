@@ -139,6 +139,7 @@ class HttpEndpoints:
             parsed: object = json.loads(body) if body else None
         except ValueError:
             parsed = None
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -152,6 +153,7 @@ class HttpEndpoints:
                 "body": body.decode("utf-8", "replace"),
                 "body_base64": base64.b64encode(body).decode("ascii"),
                 "json": parsed,
+                "peer": f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else None,
             }
         )
 

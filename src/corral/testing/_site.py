@@ -11,7 +11,7 @@ from typing import final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from corral.testing import _connections, _redirects
+from corral.testing import _connections, _cookies, _redirects
 from corral.testing._bodies import BodyEndpoints
 from corral.testing._crawl_pages import CrawlPages
 from corral.testing._http_endpoints import HttpEndpoints
@@ -156,6 +156,7 @@ def _build_app(
         [
             *state.http.routes(),
             *_redirects.routes(),
+            *_cookies.routes(),
             *_connections.routes(),
             *BodyEndpoints(state.shutdown).routes(),
             web.route("*", "/limited/{tail:.*}", state.limiter.handle),

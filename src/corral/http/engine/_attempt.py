@@ -22,7 +22,9 @@ from yarl import URL
 
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._local import LOCAL, local_errno
+from corral.http.engine._proxies import ProxyRoute, is_proxy_fault
 from corral.http.engine._request import Request
+from corral.http.web._urls import mask_credentials
 
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
@@ -51,11 +53,20 @@ async def attempt(
     timeout: aiohttp.ClientTimeout,
     *,
     keep_body: bool | Callable[[str | None], bool],
+    route: ProxyRoute | None = None,
 ) -> AttemptOutcome:
-    """Make one request and read its body; never raises for network or HTTP trouble."""
+    """Make one request and read its body; never raises for network or HTTP trouble.
+
+    Through ``route``'s proxy when one is given: an HTTP(S) proxy as aiohttp's ``proxy=``
+    on ``session``, a SOCKS proxy through its own session.
+    """
     started = time.monotonic()
     outcome = AttemptOutcome()
     url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
+    proxy = None
+    if route is not None:
+        route.requests += 1
+        session, proxy = route.session or session, route.http
     try:
         async with session.request(
             request.method,
@@ -65,6 +76,7 @@ async def attempt(
             json=request.json,
             max_redirects=config.max_redirects,
             timeout=timeout,
+            proxy=proxy,
         ) as response:
             outcome.status = response.status
             # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
@@ -81,8 +93,14 @@ async def attempt(
             outcome.error = _timed_out(outcome.status, timeout.total)
     outcome.seconds = time.monotonic() - started
     if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
-        outcome.error_kind = "http_status"
-        outcome.error = f"HTTP {outcome.status}"
+        if outcome.status == 407 and route is not None:  # (a plain http URL: no tunnel)
+            outcome.error_kind = "proxy"
+            outcome.error = f"HTTP 407 from proxy {route.shown}: it wants other credentials"
+        else:
+            outcome.error_kind = "http_status"
+            outcome.error = f"HTTP {outcome.status}"
+    if route is not None and outcome.error_kind == "proxy":
+        outcome.error = mask_credentials(f"{outcome.error} (through proxy {route.shown})")
     return outcome
 
 
@@ -169,6 +187,8 @@ def _timed_out(status: int | None, limit: float | None) -> str:
 def _kind(exc: BaseException) -> str:
     if local_errno(exc) is not None:  # this machine's trouble, not the URL's (see _local)
         return LOCAL
+    if is_proxy_fault(exc):
+        return "proxy"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return "too_many_redirects"
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.InvalidUrlRedirectClientError):

@@ -9,11 +9,12 @@ from typing import Literal
 from corral import __version__
 from corral._ratelimit import parse_rate
 from corral._retry import Backoff, as_backoff
+from corral.http.engine._proxies import check_proxy
 
 SaveBodies = Literal["none", "store", "dir"]
 DEFAULT_USER_AGENT = f"corral/{__version__} (bulk fetcher; polite by default)"
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
-RETRY_ERRORS = frozenset({"connect", "dns", "timeout", "reset", "protocol"})
+RETRY_ERRORS = frozenset({"connect", "dns", "timeout", "reset", "protocol", "proxy"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +44,14 @@ class FetchConfig:
             is the first wait, doubling (``Backoff(initial=number)``).
         max_retry_after: the longest Retry-After honoured; a longer one ends the URL.
         adaptive: slow a host down when it answers 429/503, and speed it up as it recovers.
+        proxies: proxy URLs (``http://``, ``https://``, ``socks5://``, credentials in the
+            URL) the requests go through; a host sticks to one while it works.
+        per_proxy: spread each host's requests over every proxy, with the politeness of a
+            host of its own per (host, proxy): for sites that limit by IP.
+        cookies: keep the cookies sites set, one jar per host (off: stateless).
+        cookie_jar: a file the jar is loaded from (a corral JSON jar, or a Netscape
+            ``cookies.txt``) and saved to as a JSON jar when the fetcher closes; implies
+            ``cookies``.
     """
 
     concurrency: int = 100
@@ -62,6 +71,10 @@ class FetchConfig:
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5, max=30.0))
     max_retry_after: float = 300.0
     adaptive: bool = True
+    proxies: tuple[str, ...] = ()
+    per_proxy: bool = False
+    cookies: bool = False
+    cookie_jar: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "backoff", as_backoff(self.backoff))  # a number: its first wait
@@ -79,6 +92,14 @@ class FetchConfig:
             raise ValueError(f"save_bodies must be none, store or dir, not {self.save_bodies!r}")
         if self.save_bodies == "dir" and not self.bodies_dir:
             raise ValueError('save_bodies="dir" needs bodies_dir')
+        given: object = self.proxies  # (typed as a tuple; a caller may pass one string)
+        if isinstance(given, str):
+            raise ValueError("proxies must be a sequence of proxy URLs, not one string")
+        object.__setattr__(self, "proxies", tuple(check_proxy(p) for p in self.proxies))
+        if self.per_proxy and not self.proxies:
+            raise ValueError("per_proxy needs proxies")
+        if self.cookie_jar is not None:
+            object.__setattr__(self, "cookies", True)
 
     @property
     def rate_interval(self) -> float:

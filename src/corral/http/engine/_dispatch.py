@@ -31,8 +31,11 @@ class Dispatcher:
         politeness: Politeness,
         buffer: int,
         clock: Clock,
+        *,
+        assign: Callable[[Flight], None] | None = None,
     ) -> None:
         self._source = source
+        self._assign = assign  # sets a new flight's lane (FetchConfig.per_proxy)
         self._clock = clock
         self._now: Callable[[], float] = clock.now
         self._politeness = politeness
@@ -74,7 +77,7 @@ class Dispatcher:
         for queue in self._queues.values():
             for flight in queue:
                 assert flight.request is not None
-                self._politeness.host(flight.request.host).queued -= 1
+                self._politeness.host(flight.lane or flight.request.host).queued -= 1
         self._queues.clear()
 
     async def _read(self) -> None:
@@ -135,6 +138,8 @@ class Dispatcher:
             self._instant.append(flight)
             self._queued += 1
         else:
+            if self._assign is not None:
+                self._assign(flight)
             self._enqueue(flight, front=False)
 
     def _promote(self, now: float) -> None:
@@ -143,7 +148,7 @@ class Dispatcher:
 
     def _enqueue(self, flight: Flight, *, front: bool) -> None:
         assert flight.request is not None
-        name = flight.request.host
+        name = flight.lane or flight.request.host
         queue = self._queues.get(name)
         state = self._politeness.host(name)
         if queue is None:
@@ -194,7 +199,7 @@ class Dispatcher:
         """
         if flight.request is None:
             return True
-        state = self._politeness.host(flight.request.host)
+        state = self._politeness.host(flight.lane or flight.request.host)
         now = self._now()
         if self._politeness.can_start(state, now):
             return True

@@ -35,6 +35,7 @@ from corral.http.engine._dispatch import Dispatcher
 from corral.http.engine._flight import Flight
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
+from corral.http.engine._proxies import ProxyPool, ProxyRoute
 from corral.http.engine._result import FetchResult, make_record, mask_record
 from corral.http.report._stats import RunCounters
 
@@ -54,8 +55,10 @@ class Engine:
         keep_body: bool | Callable[[str | None], bool],
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        proxies: ProxyPool | None = None,
     ) -> None:
         self._session = session
+        self._proxies = proxies
         self._config = config
         self._politeness = politeness
         self._keep_body = keep_body
@@ -89,7 +92,11 @@ class Engine:
         # (asyncio.get_running_loop() asks the OS for the process id: look it up once a run)
         self._loop_time = asyncio.get_running_loop().time
         buffer = max(64, 2 * self._config.concurrency)
-        async with Dispatcher(source, self._politeness, buffer, self._clock) as dispatcher:
+        pool = self._proxies
+        lanes = self._lane if pool is not None and pool.per_proxy else None
+        async with Dispatcher(
+            source, self._politeness, buffer, self._clock, assign=lanes
+        ) as dispatcher:
             async with open_scope() as scope:
                 for _ in range(self._config.concurrency):
                     await scope.spawn(self._work, dispatcher, counters, sink)
@@ -141,9 +148,17 @@ class Engine:
         if flight.first_started is None:
             flight.first_started = loop_time()
         counters.in_flight += 1  # the live display's "active": a counter, not a scan
+        route = flight.route
+        if self._proxies is not None and route is None:
+            route = self._proxies.for_host(request.host, self._clock.now())
         try:
             outcome = await attempt(
-                self._session, request, self._config, self._timeout, keep_body=self._keep_body
+                self._session,
+                request,
+                self._config,
+                self._timeout,
+                keep_body=self._keep_body,
+                route=route,
             )
         except BaseException:  # cancelled (its caller left): the host's slot is free again
             self._politeness.finish(state, None, None, self._clock.now())
@@ -155,6 +170,8 @@ class Engine:
             now = ended if self._clock is LOOP_CLOCK else self._clock.now()
         flight.attempts += 1
         self._politeness.finish(state, outcome.status, outcome.retry_after, now)
+        if route is not None and self._moved(flight, route, outcome, dispatcher, now):
+            return None
         if outcome.error_kind is not None:  # (a success is never retried)
             if outcome.error_kind == LOCAL:
                 await self._hold_back(flight, outcome, dispatcher, counters, now)
@@ -167,7 +184,36 @@ class Engine:
         counters.latency.add(outcome.seconds)
         counters.bytes += outcome.size
         flight.body = outcome.body
-        return flight, self._final(flight, outcome, ended)
+        return flight, self._final(flight, outcome, ended, route)
+
+    def _lane(self, flight: Flight) -> None:
+        """Give a new flight its proxy and its politeness key (``per_proxy``): in turn."""
+        assert self._proxies is not None
+        assert flight.request is not None
+        route = flight.route = self._proxies.spread(self._clock.now())
+        flight.lane = f"{flight.request.host} via {route.shown}"
+
+    def _moved(
+        self,
+        flight: Flight,
+        route: ProxyRoute,
+        outcome: AttemptOutcome,
+        dispatcher: Dispatcher,
+        now: float,
+    ) -> bool:
+        """Rest a proxy that failed, and send the flight back at once through another: the
+        proxy's failure is not the URL's. Return whether the flight went back."""
+        assert self._proxies is not None
+        if outcome.error_kind != "proxy":
+            self._proxies.succeeded(route)
+            return False
+        if not self._proxies.failed(route, now):
+            return False  # every proxy rests: an error of the URL's, retried as the others
+        flight.attempts -= 1
+        if flight.route is not None:  # per_proxy: a new lane
+            self._lane(flight)
+        dispatcher.requeue(flight, now)
+        return True
 
     async def _hold_back(
         self,
@@ -206,7 +252,9 @@ class Engine:
             return outcome.retry_after if outcome.retry_after <= config.max_retry_after else None
         return config.backoff.delay(flight.attempts, self._rng.random())
 
-    def _final(self, flight: Flight, outcome: AttemptOutcome, now: float) -> FetchResult:
+    def _final(
+        self, flight: Flight, outcome: AttemptOutcome, now: float, route: ProxyRoute | None
+    ) -> FetchResult:
         request = flight.request
         assert request is not None
         started = flight.first_started if flight.first_started is not None else now
@@ -228,6 +276,7 @@ class Engine:
             request.method,
             request.depth,
             request.found_on,
+            route.shown if route is not None else None,
         )
         # a password in the URL went with the request; the record shows user:***@
         return record if "@" not in request.url else mask_record(record)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from corral.http.engine._politeness import HostState
+    from corral.http.engine._proxies import ProxyRoute
     from corral.http.engine._request import Request
     from corral.http.engine._result import FetchResult
 
@@ -24,9 +25,11 @@ class Flight:
         "first_started",
         "host",
         "ident",
+        "lane",
         "preset",
         "remote",
         "request",
+        "route",
     )
 
     def __init__(
@@ -40,3 +43,6 @@ class Flight:
         self.body: bytes | None = None  # the last body read, when the engine keeps bodies
         self.host: HostState | None = None  # its host's state, set as the dispatcher starts it
         self.remote: object = None  # what a worker process sent with its record (a parse)
+        # With FetchConfig.per_proxy: its proxy, and its politeness key ("host via proxy")
+        self.route: ProxyRoute | None = None
+        self.lane: str | None = None

@@ -87,20 +87,28 @@ class Politeness:
         self.active = 0
         self.hosts: dict[str, HostState] = {}
         self.long_waits: dict[str, float] = {}  # host -> the longest wait it asked past the cap
+        # host -> its robots.txt interval; a lane of it ("host via proxy", --per-proxy) too
+        self._floors: dict[str, float] = {}
         self._listeners: list[Callable[[], None]] = []
 
     def host(self, name: str) -> HostState:
         """Return the state of ``name``, making it on first use."""
         state = self.hosts.get(name)
         if state is None:
-            state = self.hosts[name] = HostState(name, self.per_host, self.interval)
+            interval = self.interval
+            if self._floors:
+                interval = max(interval, self._floors.get(name.partition(" via ")[0], 0.0))
+            state = self.hosts[name] = HostState(name, self.per_host, interval)
         return state
 
     def set_interval(self, name: str, interval: float) -> None:
-        """Raise a host's minimum interval (robots.txt Crawl-delay / Request-rate)."""
-        state = self.host(name)
-        state.base_interval = max(state.base_interval, interval)
-        state.interval = max(state.interval, state.base_interval)
+        """Raise a host's minimum interval (robots.txt Crawl-delay / Request-rate), and its
+        lanes' (``FetchConfig.per_proxy``: each proxy keeps it apart)."""
+        self._floors[name] = max(self._floors.get(name, 0.0), interval)
+        lanes = [s for key, s in self.hosts.items() if key.startswith(f"{name} via ")]
+        for state in (self.host(name), *lanes):
+            state.base_interval = max(state.base_interval, interval)
+            state.interval = max(state.interval, state.base_interval)
 
     def can_start(self, state: HostState, now: float) -> bool:
         """Return whether a request to ``state`` may start now."""

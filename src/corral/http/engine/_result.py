@@ -18,6 +18,7 @@ ERROR_KINDS = (
     "timeout",
     "reset",
     "protocol",
+    "proxy",
     "too_large",
     "too_many_redirects",
     "http_status",
@@ -51,6 +52,7 @@ class FetchResult:
         method: the HTTP method.
         depth: crawl depth (0 for input URLs).
         found_on: the page the URL was found on (crawls).
+        proxy: the proxy the last attempt went through (its password masked), or None.
     """
 
     url: str
@@ -71,6 +73,7 @@ class FetchResult:
     method: str = "GET"
     depth: int = 0
     found_on: str | None = None
+    proxy: str | None = None
 
     def to_dict(self, *, body_as: str = "omit") -> dict[str, Any]:
         """Return the record as plain JSON-ready data (``body_as``: omit, or base64)."""
@@ -89,7 +92,7 @@ _new = object.__new__
 _SET: Final = tuple(getattr(FetchResult, f).__set__ for f in FetchResult.__dataclass_fields__)
 (_url, _final_url, _status, _ok, _error_kind, _error) = _SET[:6]
 (_attempts, _elapsed_ms, _fetched_at, _bytes, _content_type, _headers) = _SET[6:12]
-(_sha256, _body, _body_path, _method, _depth, _found_on) = _SET[12:]
+(_sha256, _body, _body_path, _method, _depth, _found_on, _proxy) = _SET[12:]
 
 
 def make_record(
@@ -110,6 +113,7 @@ def make_record(
     method: str,
     depth: int,
     found_on: str | None,
+    proxy: str | None = None,
 ) -> FetchResult:
     """Return ``FetchResult(...)`` for the engine, which makes one per URL.
 
@@ -136,6 +140,7 @@ def make_record(
     _method(record, method)
     _depth(record, depth)
     _found_on(record, found_on)
+    _proxy(record, proxy)
     return record
 
 

@@ -21,9 +21,11 @@ from corral._offload import to_thread
 from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._connector import BoundedConnector, plan_sockets
+from corral.http.engine._cookies import HostJars, read_jar, write_jar
 from corral.http.engine._engine import Engine
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
+from corral.http.engine._proxies import ProxyPool
 from corral.http.engine._request import request_for
 from corral.http.engine._result import FetchResult
 from corral.http.report._stats import FetchStatistics, RunCounters
@@ -56,6 +58,11 @@ class Runtime:
             max_wait=config.max_retry_after,
         )
         self._streams: weakref.WeakSet[AsyncGenerator[Any, None]] = weakref.WeakSet()
+        self.proxies = (
+            ProxyPool(config.proxies, per_proxy=config.per_proxy) if config.proxies else None
+        )
+        self.cookies: HostJars | None = None
+        self._save_jar = False  # (the jar's file is a JSON jar, or new)
 
     async def open(self) -> None:
         """Open the session, with sockets within the process's open-files limit."""
@@ -73,18 +80,27 @@ class Runtime:
             if plan.idle is None
             else BoundedConnector(max_idle=plan.idle, **options)
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers={"User-Agent": self.config.user_agent, **self.config.headers},
-            cookie_jar=aiohttp.DummyCookieJar(),  # stateless: no cookie memory per host
-            trust_env=False,
-        )
+        jar: aiohttp.abc.AbstractCookieJar = aiohttp.DummyCookieJar()  # stateless by default
+        if self.config.cookies:
+            jar = self.cookies = HostJars()
+            if self.config.cookie_jar is not None:
+                cookies, self._save_jar = await to_thread(read_jar, self.config.cookie_jar)
+                self.cookies.add(cookies)
+        session_options: dict[str, Any] = {
+            "headers": {"User-Agent": self.config.user_agent, **self.config.headers},
+            "cookie_jar": jar,
+            "trust_env": False,
+        }
+        self._session = aiohttp.ClientSession(connector=connector, **session_options)
+        if self.proxies is not None:
+            await self.proxies.open(session_options, options)
         self._engine = Engine(
             self._session,
             self.config,
             self.politeness,
             keep_body=self._keep_body,
             clock=self._clock,
+            proxies=self.proxies,
         )
 
     async def __aenter__(self) -> Runtime:
@@ -100,6 +116,10 @@ class Runtime:
             await stream.aclose()
         if self._session is not None:
             await self._session.close()
+        if self.proxies is not None:
+            await self.proxies.close()
+        if self.cookies is not None and self.config.cookie_jar is not None and self._save_jar:
+            await to_thread(write_jar, self.config.cookie_jar, self.cookies.dumps())
 
     def track(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close ``stream`` when the runtime closes, if its reader has not."""
@@ -120,6 +140,8 @@ class Runtime:
         counters.hosts = sum(1 for s in politeness.hosts.values() if s.active)
         counters.long_retry_after = dict(politeness.long_waits)
         counters.retry_after_cap = self.config.max_retry_after
+        if self.proxies is not None:
+            counters.proxies = self.proxies.figures()
         return counters.snapshot()
 
     async def raw(self, url: str, *, max_bytes: int | None = None) -> AttemptOutcome:
@@ -137,8 +159,17 @@ class Runtime:
         config = self.config if max_bytes is None else replace(self.config, max_bytes=max_bytes)
         timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
         request, trouble = request_for(url), LocalTrouble()
+        moves = len(self.proxies.routes) if self.proxies is not None else 0
         while True:  # a local error (EMFILE...) says nothing of the site: not its answer
-            outcome = await attempt(self._session, request, config, timeout, keep_body=True)
+            route = self.proxies.for_host(request.host, _loop_time()) if self.proxies else None
+            outcome = await attempt(
+                self._session, request, config, timeout, keep_body=True, route=route
+            )
+            if route is not None and outcome.error_kind == "proxy" and moves > 0:
+                assert self.proxies is not None
+                moves -= 1
+                if self.proxies.failed(route, _loop_time()):
+                    continue  # another proxy is up: robots.txt through it
             if outcome.error_kind != LOCAL:
                 return outcome
             trouble.held_back(_loop_time(), 0, outcome.error)

@@ -100,6 +100,8 @@ class FetchStatistics:
             with the longest they asked; each was closed for the cap only.
         retry_after_cap: the cap, the longest Retry-After honoured (seconds).
         skipped_before: a crawl's URLs earlier runs recorded without fetching them (skips).
+        proxies: per proxy (its URL, password masked): attempts through it, attempts that
+            failed through its fault, and times it was rested.
     """
 
     elapsed: float
@@ -127,6 +129,7 @@ class FetchStatistics:
     long_retry_after: Mapping[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
     skipped_before: int = 0
+    proxies: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -172,6 +175,7 @@ class RunCounters:
     long_retry_after: dict[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
     skipped_before: int = 0
+    proxies: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -201,4 +205,5 @@ class RunCounters:
             long_retry_after=dict(self.long_retry_after),
             retry_after_cap=self.retry_after_cap,
             skipped_before=self.skipped_before,
+            proxies=dict(self.proxies),
         )

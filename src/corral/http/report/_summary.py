@@ -100,7 +100,7 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
         else:
             shown = n or (label == "resumed" and stats.skipped_before)
             lines.append(_row(label, f"{figure}  ({note})" if note and shown else figure))
-    return [*lines, *_rates(stats), *_long_waits(stats)]
+    return [*lines, *_rates(stats), *_proxies(stats), *_long_waits(stats)]
 
 
 def _resumed_note(stats: FetchStatistics) -> str:
@@ -156,6 +156,19 @@ def _rates(stats: FetchStatistics) -> list[str]:
         _row("latency", *latency),
         _row("by status", *_tally(sorted(stats.by_status.items()))),
         _row("by error", *_tally(sorted(stats.by_error.items(), key=lambda kv: (-kv[1], kv[0])))),
+    ]
+
+
+def _proxies(stats: FetchStatistics) -> list[str]:
+    """One line a proxy: attempts through it, its own failures, and its rests."""
+    return [
+        _row(
+            "proxy",
+            f"{shown}  {human_count(requests)} requests",
+            f"{human_count(errors)} errors",
+            f"rested {human_count(rested)}x",
+        )
+        for shown, (requests, errors, rested) in stats.proxies.items()
     ]
 
 

@@ -127,7 +127,10 @@ async def serve(make_after: AfterFactory | None = None) -> None:
         async with Runtime(config, keep_body=keep_body) as runtime:
             if after is not None:
                 after.start(runtime)
-            figures = FigureDeltas(runtime.counters, runtime.statistics)
+            pool = runtime.proxies
+            figures = FigureDeltas(
+                runtime.counters, runtime.statistics, pool.figures if pool is not None else None
+            )
             outbox = _Outbox(writer, figures, after)
             sending = loop.create_task(outbox.send_all())
             try:

@@ -22,8 +22,14 @@ GAUGE_EVERY = 0.5  # seconds between a child's gauges (hosts, throttled): a disp
 class FigureDeltas:
     """A child's side: what its counters gained since the last frame, and its gauges."""
 
-    def __init__(self, counters: RunCounters, statistics: Callable[[], FetchStatistics]) -> None:
+    def __init__(
+        self,
+        counters: RunCounters,
+        statistics: Callable[[], FetchStatistics],
+        proxies: Callable[[], dict[str, tuple[int, int, int]]] | None = None,
+    ) -> None:
         self._counters = counters
+        self._proxies = proxies
         self._statistics = statistics
         self._retries = 0
         self._bytes = 0
@@ -42,6 +48,8 @@ class FigureDeltas:
             "longest": counters.latency.longest,
             "in_flight": counters.in_flight,
         }
+        if self._proxies is not None:  # (each proxy's counts so far: three numbers a proxy)
+            figures["proxies"] = self._proxies()
         self._retries, self._bytes, self._latency = counters.retries, counters.bytes, buckets
         now = time.monotonic()
         if now - self._gauged >= GAUGE_EVERY:
@@ -63,6 +71,7 @@ class RunFigures:
         self._hosts: dict[int, int] = {}
         self._throttled: dict[int, tuple[str, ...]] = {}
         self._long: dict[str, float] = {}
+        self._proxies: dict[int, dict[str, list[int]]] = {}
 
     def add(self, child: int, figures: dict[str, Any]) -> None:
         """Add the figures a child sent."""
@@ -72,6 +81,8 @@ class RunFigures:
         counters.latency.merge(dict(figures["latency"]), figures["longest"])
         self._in_flight[child] = figures["in_flight"]
         counters.in_flight = sum(self._in_flight.values())
+        if "proxies" in figures:
+            self._proxies[child] = figures["proxies"]
         if "hosts" in figures:
             self._hosts[child] = figures["hosts"]
             self._throttled[child] = tuple(figures["throttled"])
@@ -87,9 +98,19 @@ class RunFigures:
     def amend(self, stats: FetchStatistics) -> FetchStatistics:
         """Return the parent's statistics with the children's gauges in them."""
         throttled = tuple(sorted({h for hosts in self._throttled.values() for h in hosts}))
+        proxies: dict[str, tuple[int, int, int]] = {}
+        for child in self._proxies.values():  # (a child's counts stay after it ends)
+            for shown, counts in child.items():
+                before = proxies.get(shown, (0, 0, 0))
+                proxies[shown] = (
+                    before[0] + counts[0],
+                    before[1] + counts[1],
+                    before[2] + counts[2],
+                )
         return replace(
             stats,
             hosts=sum(self._hosts.values()),
             throttled=throttled,
             long_retry_after=dict(self._long),
+            proxies=proxies or stats.proxies,
         )

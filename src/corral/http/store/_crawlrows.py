@@ -113,7 +113,7 @@ def add_links(conn: sqlite3.Connection, run: int, links: Sequence[LinkRow]) -> C
             continue
         skipped[link.skip] += 1
         conn.execute(
-            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 20)})",
+            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 21)})",
             result_row(int(cursor.lastrowid or 0), _skip_record(link), run, store_body=False),
         )
     return Committed(new, skipped, 0)
@@ -176,7 +176,7 @@ def skip_rest(conn: sqlite3.Connection, run: int, reason: str) -> int:
         cursor = conn.execute(
             f"INSERT INTO results ({RESULT_COLUMNS}) "
             "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
-            f"NULL, NULL, NULL, 'GET', depth, found_on, ? FROM urls WHERE {rest}",
+            f"NULL, NULL, NULL, 'GET', depth, found_on, ?, NULL FROM urls WHERE {rest}",
             (reason, f"not fetched: {reason.replace('_', ' ')}", run, run),
         )
         conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE {rest}", (run,))

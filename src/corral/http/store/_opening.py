@@ -13,7 +13,7 @@ from typing import IO
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, StoreLock, take
 from corral.http.store._runs import WrongKind, check_kind
-from corral.http.store._schema import SCHEMA, SCHEMA_VERSION
+from corral.http.store._schema import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION
 
 
 def take_lock(path: str, name: str, argv: list[str], started_at: str) -> StoreLock:
@@ -57,11 +57,20 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
         # descriptor, which a run short of them (issue 12, item 6) then fails to commit.
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.executescript(SCHEMA)
+        add_columns(conn)
     except sqlite3.DatabaseError as exc:
         if is_locked(exc):
             raise  # the caller says who holds it
         raise StoreError(describe_fault(path, exc, resumable=resumable)) from None
     return conn
+
+
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns of ``ADDED_COLUMNS`` a store made by an earlier corral lacks."""
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:

@@ -58,6 +58,7 @@ def result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tup
         r.depth,
         r.found_on,
         run,
+        r.proxy,
     )
 
 

@@ -69,9 +69,13 @@ CREATE TABLE IF NOT EXISTS results (
     method TEXT NOT NULL,
     depth INTEGER NOT NULL,
     found_on TEXT,
-    run INTEGER NOT NULL
+    run INTEGER NOT NULL,
+    proxy TEXT
 );
 """
+# Columns added since a store's table was made: ``connect`` adds those a store lacks
+# (ALTER TABLE ... ADD COLUMN: no rewrite, and an older corral still reads the table).
+ADDED_COLUMNS = (("results", "proxy", "TEXT"),)
 
 # urls.state: pending -> leased (a crawl's claim) -> done (its record is committed). SQL
 # writes them as literals (f-strings), not parameters: SQLite uses a partial index
@@ -90,7 +94,7 @@ URL_COLUMNS = "id, key, url, host, request, invalid, depth, found_on, run"
 PENDING_COLUMNS = "id, url, host, request, invalid, depth, found_on"  # a PendingRow's
 RESULT_COLUMNS = (
     "id, url, final_url, status, ok, error_kind, error, attempts, elapsed_ms, fetched_at, "
-    "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run"
+    "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run, proxy"
 )
 
 

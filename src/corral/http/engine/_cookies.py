@@ -1,0 +1,269 @@
+"""Cookies, when asked for: one jar per host, loaded from and saved to a JSON file.
+
+A bulk fetch is stateless by default (``DummyCookieJar``): one jar shared by thousands of
+hosts would carry state from one to another. ``FetchConfig.cookies`` keeps one aiohttp
+``CookieJar`` per host key (host and non-default port, as politeness counts hosts): a
+cookie a host sets goes back to that host only, even where RFC 6265 would share it across
+ports or with a parent domain's other hosts. Cookies imported from a browser's
+``cookies.txt`` (Netscape format, as browser extensions export it; aiohttp cannot read it,
+aio-libs/aiohttp#7998) go to a shared jar that sends them wherever their domain matches,
+as the browser did.
+
+The file is JSON: ``{"corral_cookie_jar": 1, "hosts": {HOST: COOKIES}}``, with COOKIES as
+aiohttp's own JSON jar writes them (``"domain|path": {name: {value, attributes...,
+"expires_timestamp"}}``) and HOST ``"*"`` for the shared jar. Never pickle: aiohttp
+dropped it for the same reason (aio-libs/aiohttp PR #12091, #12111). It is written with
+mode 0600 (session tokens), to a temporary file renamed over the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from http.cookies import BaseCookie, Morsel, SimpleCookie
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractCookieJar, ClearCookiePredicate
+from yarl import URL
+
+from corral.http.web._urls import host_key
+
+_SHARED = "*"
+_FORMAT = "corral_cookie_jar"
+_ATTRIBUTES = ("path", "domain", "secure", "httponly", "samesite")
+_NO_URL = URL()
+
+
+class CookieFileError(ValueError):
+    """A cookie jar file that is neither a corral JSON jar nor a Netscape cookies.txt."""
+
+
+class HostJars(AbstractCookieJar):
+    """An aiohttp cookie jar that keeps one ``CookieJar`` per host key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jars: dict[str, aiohttp.CookieJar] = {}
+
+    def jar(self, key: str) -> aiohttp.CookieJar:
+        """Return the jar of host key ``key`` (``"*"``: the shared one), made on first use."""
+        jar = self.jars.get(key)
+        if jar is None:  # unsafe: cookies of IP-address hosts too (a local site, a test)
+            jar = self.jars[key] = aiohttp.CookieJar(unsafe=True, loop=self._loop)
+        return jar
+
+    # --- aiohttp's interface --------------------------------------------------------------
+
+    @property
+    def unsafe(self) -> bool:
+        return True
+
+    @property
+    def quote_cookie(self) -> bool:
+        return True
+
+    @property
+    def cookies(self) -> MappingProxyType[tuple[str, str], SimpleCookie]:
+        merged: dict[tuple[str, str], SimpleCookie] = {}
+        for jar in self.jars.values():
+            for key, cookie in jar.cookies.items():
+                merged.setdefault(key, SimpleCookie()).update(cookie)
+        return MappingProxyType(merged)
+
+    @property
+    def host_only_cookies(self) -> frozenset[tuple[str, str, str]]:
+        return frozenset().union(*(jar.host_only_cookies for jar in self.jars.values()))
+
+    def clear(self, predicate: ClearCookiePredicate | None = None) -> None:
+        for jar in self.jars.values():
+            jar.clear(predicate)
+
+    def clear_domain(self, domain: str) -> None:
+        for jar in self.jars.values():
+            jar.clear_domain(domain)
+
+    def update_cookies(self, cookies: Any, response_url: URL = _NO_URL) -> None:
+        if response_url.host:
+            self.jar(_key(response_url)).update_cookies(cookies, response_url)
+
+    def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
+        found: BaseCookie[str] = SimpleCookie()
+        shared = self.jars.get(_SHARED)
+        if shared is not None:
+            found.update(shared.filter_cookies(request_url))
+        own = self.jars.get(_key(request_url)) if request_url.host else None
+        if own is not None:
+            found.update(own.filter_cookies(request_url))  # the host's own win a clash
+        return found
+
+    def __iter__(self) -> Iterator[Morsel[str]]:
+        for jar in list(self.jars.values()):
+            yield from jar
+
+    def __len__(self) -> int:
+        return sum(len(jar) for jar in self.jars.values())
+
+    # --- the file -------------------------------------------------------------------------
+
+    def add(self, cookies: Iterable[Loaded]) -> None:
+        """Put cookies read by ``read_jar`` into their jars."""
+        for key, name, morsel, url in cookies:
+            self.jar(key).update_cookies({name: morsel}, url)
+
+    def dumps(self) -> str:
+        """Return every jar as the JSON of a jar file."""
+        hosts = {key: _dumped(jar) for key, jar in self.jars.items() if len(jar)}
+        return json.dumps({_FORMAT: 1, "hosts": hosts}, indent=1, sort_keys=True)
+
+
+Loaded = tuple[str, str, "Morsel[str]", URL]  # (jar key, cookie name, cookie, its site)
+
+
+def read_jar(path: str) -> tuple[list[Loaded], bool]:
+    """Return the cookies of a jar file, a corral JSON jar or a Netscape cookies.txt (none
+    when it does not exist yet), and whether the jar may be saved to it: not over a
+    cookies.txt, which stays as the browser exported it.
+
+    Raises:
+        CookieFileError: the file is neither (the message says where).
+        OSError: it exists and cannot be read.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], True
+    except UnicodeDecodeError:
+        raise CookieFileError(f"{path}: not a cookie jar (not UTF-8 text)") from None
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+            if data.get(_FORMAT) != 1:
+                raise ValueError(f'no "{_FORMAT}": 1')
+            hosts = data["hosts"].items()
+            return [c for key, cookies in hosts for c in _loaded(key, cookies)], True
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CookieFileError(f"{path}: not a corral cookie jar ({exc})") from None
+    return _netscape(text, path), False
+
+
+def write_jar(path: str, text: str) -> None:
+    """Write a jar's JSON to ``path``: mode 0600, replacing the old file atomically."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, path)
+
+
+def _key(url: URL) -> str:
+    return host_key(url)
+
+
+def _dumped(jar: aiohttp.CookieJar) -> dict[str, dict[str, dict[str, Any]]]:
+    """Return a jar's cookies as aiohttp's JSON jar writes them (with absolute expiry)."""
+    host_only = jar.host_only_cookies
+    now = time.time()
+    data: dict[str, dict[str, dict[str, Any]]] = {}
+    for (domain, path), cookie in jar.cookies.items():
+        for name, morsel in cookie.items():
+            entry: dict[str, Any] = {
+                "key": morsel.key,
+                "value": morsel.value,
+                "coded_value": morsel.coded_value,
+            }
+            entry.update({a: morsel[a] for a in _ATTRIBUTES if morsel[a]})
+            if (domain, path, name) in host_only:
+                entry["host_only"] = True
+            expires = _expiry(morsel, now)
+            if expires is not None:
+                entry["expires_timestamp"] = expires
+            data.setdefault(f"{domain}|{path}", {})[name] = entry
+    return data
+
+
+def _expiry(morsel: Morsel[str], now: float) -> float | None:
+    """Return when a cookie expires (epoch seconds), or None for a session cookie.
+
+    A Max-Age is counted from now (the save), not from when it was set: the cookie may
+    live a run's length longer in the file than at the site; never shorter.
+    """
+    if morsel["max-age"]:
+        try:
+            return now + int(morsel["max-age"])
+        except ValueError:
+            return None
+    if morsel["expires"]:
+        import email.utils
+
+        try:
+            return email.utils.parsedate_to_datetime(morsel["expires"]).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return None
+
+
+def _loaded(key: str, cookies: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Loaded]:
+    now = time.time()
+    for compound, named in cookies.items():
+        domain, _, path = compound.partition("|")
+        for name, entry in named.items():
+            expires = entry.get("expires_timestamp")
+            if expires is not None and float(expires) <= now:
+                continue  # expired while on disk
+            morsel: Morsel[str] = Morsel()
+            morsel.set(name, str(entry["value"]), str(entry.get("coded_value", entry["value"])))
+            for attribute in _ATTRIBUTES:
+                if entry.get(attribute):
+                    morsel[attribute] = entry[attribute]
+            morsel["path"] = path or "/"
+            if entry.get("host_only"):
+                morsel["domain"] = ""  # set by the URL below: host-only again
+            if expires is not None:
+                morsel["max-age"] = str(max(1, int(float(expires) - now)))
+            yield key, name, morsel, URL.build(scheme="http", host=domain)
+
+
+def _netscape(text: str, path: str) -> list[Loaded]:
+    """Return the cookies of a Netscape cookies.txt: a line a cookie, seven fields apart by
+    tabs (domain, subdomains too, path, secure, expiry, name, value); ``#HttpOnly_`` before
+    the domain marks an HttpOnly cookie, other ``#`` lines are comments.
+
+    Raises:
+        CookieFileError: a line that is not such a cookie.
+    """
+    now, cookies = time.time(), []
+    for number, line in enumerate(text.splitlines(), 1):
+        httponly = line.startswith("#HttpOnly_")
+        if httponly:
+            line = line[len("#HttpOnly_") :]
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 7 or not fields[4].strip().lstrip("-").isdigit():
+            raise CookieFileError(
+                f"{path}, line {number}: neither a corral JSON cookie jar nor a Netscape "
+                "cookies.txt (expected 7 fields apart by tabs)"
+            )
+        domain, subdomains, cookie_path, secure, expiry, name, value = fields
+        expires = int(expiry)
+        if 0 < expires <= now:
+            continue  # expired
+        morsel: Morsel[str] = Morsel()
+        morsel.set(name, value, value)
+        morsel["path"] = cookie_path or "/"
+        host = domain.lstrip(".")
+        if subdomains.upper() == "TRUE" or domain.startswith("."):
+            morsel["domain"] = host
+        if secure.upper() == "TRUE":
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if expires > 0:
+            morsel["max-age"] = str(max(1, int(expires - now)))
+        cookies.append((_SHARED, name, morsel, URL.build(scheme="http", host=host)))
+    return cookies

@@ -1,0 +1,199 @@
+"""Proxies: which proxy each request goes through, and which proxy failures move a host.
+
+A fetcher given proxies (``FetchConfig.proxies``) holds a ``ProxyPool``: one route a proxy.
+An HTTP(S) proxy is a ``proxy=`` argument on the fetcher's one session (aiohttp chooses the
+proxy per request); a SOCKS5 proxy is a session of its own on an aiohttp-socks
+``ProxyConnector``, which binds one proxy per connector and cannot switch per request
+(romis2012/aiohttp-socks#31, #33, #50).
+
+A host sticks to its proxy (its cookies and its rate stay coherent, as Crawlee's sticky
+sessions do); ``per_proxy`` spreads a host's requests over every proxy instead, each
+(host, proxy) pair with the politeness of a host of its own, for sites that limit by IP.
+A failure of the *proxy* (it refuses the connection, answers 407, cannot open the tunnel,
+a SOCKS handshake fails), not of the site, rests the proxy for a while and moves its hosts
+to another: the attempt does not count against the URL. With every proxy resting, the
+error is the URL's like any other (retried, then recorded with ``error_kind="proxy"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from yarl import URL
+
+from corral.http.web._urls import mask_credentials
+
+if TYPE_CHECKING:  # (FetchConfig checks proxy URLs: importing it does not load aiohttp)
+    import aiohttp
+
+SCHEMES = ("http", "https", "socks5")
+REST = 30.0  # seconds a failed proxy rests, doubled at each failure in a row (up to MAX_REST)
+MAX_REST = 600.0
+# SOCKS5 replies (RFC 1928) that speak of the site, not the proxy: network or host
+# unreachable, connection refused, TTL expired. The others (general failure, not allowed by
+# the ruleset, bad command or address type) and every authentication failure are the proxy's.
+_SITE_REPLIES = frozenset({3, 4, 5, 6})
+
+
+def check_proxy(url: str) -> str:
+    """Return ``url`` stripped, if it is a proxy URL corral can use.
+
+    Raises:
+        ValueError: a malformed URL, an unknown scheme, no host or no port.
+    """
+    text = url.strip()
+    shown = mask_credentials(text)
+    if "://" not in text:
+        raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
+    try:
+        parsed = URL(text)
+        port = parsed.port
+    except ValueError as exc:
+        raise ValueError(f"malformed proxy URL {shown!r} ({exc})") from None
+    if parsed.scheme not in SCHEMES:
+        raise ValueError(
+            f"proxy {shown!r}: unknown scheme {parsed.scheme or 'none'!r} "
+            f"(one of {', '.join(s + '://' for s in SCHEMES)})"
+        )
+    if not parsed.host:
+        raise ValueError(f"malformed proxy URL {shown!r}: no host")
+    if parsed.scheme == "socks5" and parsed.explicit_port is None:
+        raise ValueError(f"proxy {shown!r}: a SOCKS5 proxy needs its port (e.g. :1080)")
+    if port is None or parsed.path not in ("", "/") or parsed.query_string:
+        raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
+    return text
+
+
+def read_proxies(path: str) -> list[str]:
+    """Return the proxy URLs in a file, one a line (blank lines and ``#`` comments skipped).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a line is not a proxy URL (the message names the line).
+    """
+    with open(path, encoding="utf-8") as file:
+        try:
+            lines = file.read().splitlines()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+    proxies = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            proxies.append(check_proxy(line))
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {number}: {exc}") from None
+    return proxies
+
+
+def is_proxy_fault(exc: BaseException) -> bool:
+    """Return whether an attempt's exception is the proxy's failure, not the site's."""
+    import aiohttp
+    from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+
+    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        return True  # the proxy refused the connection, or the CONNECT tunnel failed (407...)
+    if isinstance(exc, ProxyConnectionError | ProxyTimeoutError):
+        return True
+    if isinstance(exc, ProxyError):
+        return getattr(exc, "error_code", None) not in _SITE_REPLIES
+    return False
+
+
+@dataclass(slots=True)
+class ProxyRoute:
+    """One proxy: how a request goes through it, and its counts.
+
+    Attributes:
+        url: the proxy URL, with its credentials (used for requests only).
+        shown: the URL with the password masked, as records and summaries show it.
+        session: the session of a SOCKS proxy (None: the fetcher's session, ``proxy=url``).
+        requests: attempts made through it.
+        errors: attempts that failed through its fault.
+        rested: times it was rested.
+    """
+
+    url: str
+    shown: str
+    session: aiohttp.ClientSession | None = None
+    requests: int = 0
+    errors: int = 0
+    rested: int = 0
+    resting_until: float = float("-inf")
+    failures_in_a_row: int = 0
+
+    @property
+    def http(self) -> str | None:
+        """Return the URL to pass as aiohttp's ``proxy=`` (None for a SOCKS proxy)."""
+        return None if self.session is not None else self.url
+
+
+class ProxyPool:
+    """The routes of a fetcher's proxies, which host uses which, and their rests."""
+
+    def __init__(self, urls: Iterable[str], *, per_proxy: bool) -> None:
+        self.routes = [ProxyRoute(url, mask_credentials(url)) for url in urls]
+        self.per_proxy = per_proxy
+        self._sticky: dict[str, ProxyRoute] = {}  # host -> its proxy (not per_proxy)
+        self._turn = itertools.cycle(range(len(self.routes)))
+
+    async def open(self, session: dict[str, Any], connector: dict[str, Any]) -> None:
+        """Make a session for each SOCKS proxy (HTTP proxies share the fetcher's)."""
+        import aiohttp
+        from aiohttp_socks import ProxyConnector
+
+        for route in self.routes:  # one session a proxy, for the whole run (closed in close())
+            if route.url.startswith("socks5://"):
+                socks = ProxyConnector.from_url(route.url, **connector)
+                route.session = aiohttp.ClientSession(connector=socks, **session)  # noqa: COR103
+
+    async def close(self) -> None:
+        """Close the SOCKS proxies' sessions."""
+        for route in self.routes:
+            if route.session is not None:
+                await route.session.close()
+        await asyncio.sleep(0)  # (let their transports close before the loop may end)
+
+    def for_host(self, host: str, now: float) -> ProxyRoute:
+        """Return the route for a request to ``host`` now: its own while that one is up."""
+        route = self._sticky.get(host)
+        if route is None or route.resting_until > now:
+            route = self._sticky[host] = self._next_up(now)
+        return route
+
+    def spread(self, now: float) -> ProxyRoute:
+        """Return the next route up, in turn (``per_proxy``: a new flight's lane)."""
+        return self._next_up(now)
+
+    def _next_up(self, now: float) -> ProxyRoute:
+        """Return the next route in turn that is not resting; if all are, the one whose rest
+        ends first."""
+        for _ in range(len(self.routes)):
+            route = self.routes[next(self._turn)]
+            if route.resting_until <= now:
+                return route
+        return min(self.routes, key=lambda r: r.resting_until)
+
+    def failed(self, route: ProxyRoute, now: float) -> bool:
+        """Count a failure of ``route`` and rest it; return whether another proxy is up
+        (then the attempt is the proxy's loss, not the URL's: the host moves)."""
+        route.errors += 1
+        if route.resting_until <= now:  # (the requests in flight fail together: one rest)
+            route.rested += 1
+            route.failures_in_a_row += 1
+            rest = min(MAX_REST, REST * 2 ** (route.failures_in_a_row - 1))
+            route.resting_until = now + rest
+        return any(r.resting_until <= now for r in self.routes)
+
+    def succeeded(self, route: ProxyRoute) -> None:
+        """Count an attempt through ``route`` that reached the site."""
+        route.failures_in_a_row = 0
+
+    def figures(self) -> dict[str, tuple[int, int, int]]:
+        """Return each proxy's (requests, errors, rested), by its masked URL."""
+        return {r.shown: (r.requests, r.errors, r.rested) for r in self.routes}

@@ -1,0 +1,177 @@
+"""Cookies (issue 17): off by default; ``--cookies`` keeps one jar per host; ``--cookie-jar``
+loads and saves it (JSON, or a browser's cookies.txt imported); the jar outlives the run.
+
+The test site's cookie area: ``/cookie/start`` sets ``session`` and links to five pages that
+answer 401 without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from corral_cli import COMMAND, acorral
+
+from corral.http import FetchConfig, open_fetcher
+from corral.testing import Site, open_site
+
+# The CLI's tests read and write their small files on the loop (as test_fetch_cli.py does).
+pytestmark = pytest.mark.corral_guard(strict=False)
+
+_TOKEN = "corral-test-session"
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    async with open_site() as running:
+        yield running
+
+
+def _statuses(store: Path) -> dict[str, int | None]:
+    with sqlite3.connect(store) as conn:
+        return {url.rsplit("/cookie", 1)[1]: status for url, status in conn.execute(
+            "select url, status from results where url like '%/cookie/%' order by id"
+        )}  # fmt: skip
+
+
+_ALL_PAGES = {f"/page/{n}" for n in range(1, 6)}
+
+
+async def test_without_cookies_the_gated_pages_are_refused(site: Site, tmp_path: Path) -> None:
+    """Off by default: the cookie set by the first page is not sent back (401s), and no jar
+    file is written."""
+    out = tmp_path / "crawl.db"
+    done = await acorral("crawl", site.url("/cookie/start"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    statuses = _statuses(out)
+    assert statuses.pop("/start") == 200
+    assert statuses == dict.fromkeys(_ALL_PAGES, 401)
+    assert not (tmp_path / "crawl.db.cookies.json").exists()
+
+
+async def test_cookies_let_a_crawl_through_and_the_jar_is_kept_beside_the_store(
+    site: Site, tmp_path: Path
+) -> None:
+    """``--cookies``: every gated page answers 200; the jar is saved beside the store, readable
+    by its owner only, holding the session cookie under the site's host."""
+    out = tmp_path / "crawl.db"
+    done = await acorral("crawl", site.url("/cookie/start"), "-o", str(out), "--cookies")
+    assert done.returncode == 0, done.stderr
+    assert set(_statuses(out).values()) == {200}
+    jar = tmp_path / "crawl.db.cookies.json"
+    assert stat.S_IMODE(jar.stat().st_mode) == 0o600
+    hosts = json.loads(jar.read_text())["hosts"]
+    assert hosts[f"127.0.0.1:{site.port}"]["127.0.0.1|/cookie"]["session"]["value"] == _TOKEN
+
+
+async def test_the_jar_survives_a_resume(site: Site, tmp_path: Path) -> None:
+    """A crawl stopped by SIGTERM after its first pages, then run again: the resumed run's
+    pages carry the cookie the first run was given (the jar is saved as the run stops)."""
+    out = tmp_path / "crawl.db"
+    args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "4/s"]
+    run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
+    await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 2), 30)
+    run.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(run.communicate(), 30)
+    assert run.returncode == 143, err
+    assert len(_statuses(out)) < 6  # (stopped before the end)
+    again = await acorral(*args)
+    assert again.returncode == 0, again.stderr
+    statuses = _statuses(out)
+    assert statuses == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}
+
+
+async def test_a_saved_jar_logs_a_fetch_in(site: Site, tmp_path: Path) -> None:
+    """``--cookie-jar FILE`` of a crawl, given to a fetch of the gated pages: all 200."""
+    jar = tmp_path / "jar.json"
+    crawled = await acorral(
+        "crawl", site.url("/cookie/start"), "-o", str(tmp_path / "c.db"), "--max-pages", "1",
+        "--cookie-jar", str(jar),
+    )  # fmt: skip
+    assert crawled.returncode == 0, crawled.stderr
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{site.url(f'/cookie{p}')}\n" for p in sorted(_ALL_PAGES)))
+    out = tmp_path / "f.db"
+    done = await acorral("fetch", str(urls), "-o", str(out), "--cookie-jar", str(jar))
+    assert done.returncode == 0, done.stderr
+    assert set(_statuses(out).values()) == {200}
+
+
+async def test_a_browsers_cookies_txt_is_imported_and_left_as_it_was(
+    site: Site, tmp_path: Path
+) -> None:
+    """A Netscape cookies.txt (as browser extensions export it) logs the fetch in; corral
+    does not write its JSON jar over the user's file."""
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n# exported by a browser\n\n"
+        f"#HttpOnly_127.0.0.1\tFALSE\t/cookie\tFALSE\t0\tsession\t{_TOKEN}\n"
+        "127.0.0.1\tFALSE\t/\tFALSE\t1\texpired\tlong-ago\n"
+    )
+    before = cookies.read_bytes()
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site.url('/cookie/page/1')}\n{site.url('/echo')}\n")
+    out = tmp_path / "f.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--cookie-jar", str(cookies), "--save-bodies", "store"
+    )
+    assert done.returncode == 0, done.stderr
+    assert _statuses(out) == {"/page/1": 200}
+    with sqlite3.connect(out) as conn:
+        (body,) = conn.execute("select body from results where url like '%/echo'").fetchone()
+    assert "Cookie" not in json.loads(body)["headers"]  # path /cookie only; expired dropped
+    assert cookies.read_bytes() == before
+
+
+async def test_one_hosts_cookie_is_not_sent_to_another(tmp_path: Path) -> None:
+    """Two sites on one address, two ports: the cookie the first sets stays in its jar; the
+    second's gated page is a 401, the first's a 200."""
+    async with open_site() as first, open_site() as second:
+        config = FetchConfig(cookies=True, concurrency=1)
+        async with open_fetcher(config) as fetcher:
+            started = await fetcher.fetch(first.url("/cookie/start"))
+            elsewhere = await fetcher.fetch(second.url("/cookie/page/1"))
+            home = await fetcher.fetch(first.url("/cookie/page/1"))
+    assert (started.status, elsewhere.status, home.status) == (200, 401, 200)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param("junk\n", "line 1: neither a corral JSON cookie jar nor", id="junk"),
+        pytest.param('{"hosts": {}}', "not a corral cookie jar", id="foreign-json"),
+        pytest.param(b"\xff\xfe", "not UTF-8 text", id="binary"),
+    ],
+)
+async def test_a_bad_jar_file_is_one_line_and_exit_2(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    """A --cookie-jar file that is no jar: one line naming it, exit 2, nothing written."""
+    jar, out, urls = tmp_path / "jar", tmp_path / "out.db", tmp_path / "urls.txt"
+    if isinstance(content, bytes):
+        jar.write_bytes(content)
+    else:
+        jar.write_text(content)
+    urls.write_text("http://127.0.0.1:9/\n")
+    done = await acorral("fetch", str(urls), "-o", str(out), "--cookie-jar", str(jar))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"corral: error: --cookie-jar {jar}")
+    assert len(done.stderr.splitlines()) == 1
+    assert message in done.stderr
+    assert not out.exists()
+
+
+async def test_cookies_with_worker_processes_are_refused(tmp_path: Path) -> None:
+    """``--cookies --workers 2``: each process would keep a jar of its own; refused, exit 2."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/\n")
+    done = await acorral("fetch", str(urls), "-o", str(tmp_path / "o.db"), "--cookies",
+                         "--workers", "2")  # fmt: skip
+    assert done.returncode == 2
+    assert "--cookies" in done.stderr
