@@ -119,8 +119,8 @@ async def test_workers_record_and_parse_what_one_process_does(
     assert len(_items(two)) > 300
     failed = [r for r in _records(two) if r[3] == "parse_error"]
     assert len(failed) == 3  # /site/13.html on each site
-    assert "parse errors 3" in stderr
-    assert "parse errors 3" in alone
+    assert "parse errors 3 (" in stderr, stderr
+    assert "parse errors 3 (" in alone, alone
     assert "KeyError: 'price'" in stderr
     assert stderr.count("Traceback") == 1
 

@@ -295,16 +295,16 @@ async def test_a_bad_workers_value_is_a_usage_error(tmp_path: Path, value: str, 
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
-        (("--workers", "0"), "--workers 0: a crawl has no workers started apart"),
-        (("--redis", "redis://127.0.0.1:9/0"), "corral crawl runs on one machine for now"),
+        (("--workers", "0"), "--workers 0 leaves the fetching to workers started apart"),
+        (("--redis", "redis://127.0.0.1:9/0"), "--redis needs --job NAME"),
         (("--workers", "2", "--cookies"), "a job of --workers keeps no cookies for now"),
     ],
 )
-async def test_crawl_refuses_redis_and_no_workers(
+async def test_bad_crawl_scale_options_are_usage_errors(
     tmp_path: Path, extra: tuple[str], says: str
 ) -> None:
-    """``corral crawl --redis`` or ``--workers 0``: a usage error saying so (one line, exit
-    2), nothing written."""
+    """``corral crawl --workers 0`` without Redis, ``--redis`` without ``--job``, cookies
+    with workers: a usage error saying so (one line, exit 2), nothing written."""
     done = await acorral("crawl", "http://127.0.0.1:9/", "-o", str(tmp_path / "c.db"), *extra)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr

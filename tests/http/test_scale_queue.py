@@ -40,8 +40,8 @@ async def add_urls(queue: JobQueue, hosts: str, per_host: int, start: int = 1) -
     return await queue.add(tasks)
 
 
-def done(task: Task) -> tuple[str, FetchResult]:
-    return task.token, FetchResult(url=task.url, status=200, ok=True, attempts=1)
+def done(task: Task) -> tuple[str, FetchResult, None]:
+    return task.token, FetchResult(url=task.url, status=200, ok=True, attempts=1), None
 
 
 async def job_keys(queue: JobQueue) -> list[bytes]:

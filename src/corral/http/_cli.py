@@ -216,17 +216,12 @@ def _crawl(args: argparse.Namespace) -> int:
     from corral.http.crawler._config import CrawlConfig, crawl_rules
     from corral.http.crawler._job import CrawlJob, run_crawl_job
 
-    if args.redis is not None or args.job is not None:
-        raise UsageError(
-            "--redis/--job: corral crawl runs on one machine for now (--workers N for "
-            "several processes; corral fetch takes --redis)"
-        )
-    if args.workers == 0:
-        raise UsageError(
-            "--workers 0: a crawl has no workers started apart; give 1 to 64 worker processes"
-        )
-    if args.workers != 1 and (args.cookies or args.cookie_jar):
-        raise UsageError("--cookies: a job of --workers keeps no cookies for now (one process)")
+    redis = redis_target(args, "seeds", args.output)
+    if redis is None and args.workers == 0:
+        raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
+    if (args.workers != 1 or redis is not None) and (args.cookies or args.cookie_jar):
+        option = "--redis" if redis is not None else "--workers"
+        raise UsageError(f"--cookies: a job of {option} keeps no cookies for now (one process)")
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "
@@ -260,7 +255,8 @@ def _crawl(args: argparse.Namespace) -> int:
         fail_on_error=args.fail_on_error,
         argv=["corral", *sys.argv[1:]],
         overwrite=args.overwrite,
-        workers=args.workers,
+        workers=args.workers if redis is None else 1,
+        redis=redis,
     )
     return _run(run_crawl_job(job))
 

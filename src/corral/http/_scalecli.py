@@ -74,6 +74,7 @@ def _checked(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from corral.http.crawler._child import RemoteExaminer
     from corral.http.scale._worker import run_worker
 
     url, job = _checked(args)
@@ -86,6 +87,7 @@ def _worker(args: argparse.Namespace) -> int:
                 name=args.name,
                 lifeline=sys.stdin if args.until_stdin_closes else None,
                 give_up_after=_GIVE_UP_AFTER,
+                make_after=RemoteExaminer,  # (a crawl job's pages are examined here)
             )
         )
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ class RemoteExaminer:
         self._callback = load_callback(spec) if spec else None
         self._follow_nofollow = bool(settings.get("follow_nofollow"))
         self._failures = ParseErrors()
+        self._told = False  # the first failure's traceback went to the parent
         self._examiner: PageExaminer | None = None
 
     def keep_body(self, content_type: str | None) -> bool:
@@ -50,11 +51,14 @@ class RemoteExaminer:
         assert self._examiner is not None
         if flight.request is None:
             return result, None
-        before = self._failures.count
+        failed = result.error_kind == "parse_error"
         result, examined = await self._examiner.examine(result, flight.body, flight.request)
         failure = None
-        if self._failures.count > before:  # the traceback once (the parent keeps the first)
-            failure = self._failures.first if before == 0 else ""
+        if result.error_kind == "parse_error" and not failed:  # this page's callback raised
+            # (its traceback once: the parent keeps the first; pages examined meanwhile
+            # may have failed too, so the count before and after says nothing of this one)
+            failure = "" if self._told else (self._failures.first or "")
+            self._told = True
         return result, examined.to_wire(failure)
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from corral._clock import LOOP_CLOCK, Clock
 from corral.http.crawler._book import FrontierBook
@@ -36,17 +37,27 @@ from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
-from corral.http.pipeline._drive import drive
+from corral.http.pipeline._drive import Driver, drive
 from corral.http.pipeline._flights import require_many
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
+from corral.http.scale._coordinate import Coordination
 from corral.http.scale._processes import ProcessDriver
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
 from corral.http.web._rules import CrawlRules
 
 _CHILD = "corral.http.crawler._child"
+
+
+def examine_settings(config: CrawlConfig, parse_spec: str | None) -> dict[str, Any]:
+    """Return what a worker process needs to examine a crawl's pages as this one would."""
+    return {
+        "parse": parse_spec,
+        "parse_types": list(config.parse_types),
+        "follow_nofollow": config.follow_nofollow,
+    }
 
 
 class CrawlCore:
@@ -62,10 +73,12 @@ class CrawlCore:
         argv: Sequence[str] = (),
         workers: int = 1,
         parse_spec: str | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         """``workers`` > 1: the pages are fetched and examined (parsed, the callback run)
         in that many worker processes; the callback then comes by name (``parse_spec``,
-        ``module:function``), since each process imports it."""
+        ``module:function``), since each process imports it. ``coordination``: the
+        ``corral worker`` processes of a job in Redis do it (``crawl --redis``)."""
         self.config = config
         self._store_path = store
         self._parse = parse
@@ -84,17 +97,10 @@ class CrawlCore:
         if parse is not None:
             self.runtime.counters.items = 0
         self.driver: ProcessDriver | None = None
-        if workers > 1:
-            self.driver = ProcessDriver(
-                config.fetch,
-                workers,
-                child=_CHILD,
-                settings={
-                    "parse": parse_spec,
-                    "parse_types": list(config.parse_types),
-                    "follow_nofollow": config.follow_nofollow,
-                },
-            )
+        self.coordination = coordination
+        if workers > 1 and coordination is None:
+            settings = examine_settings(config, parse_spec)
+            self.driver = ProcessDriver(config.fetch, workers, child=_CHILD, settings=settings)
 
     @property
     def store(self) -> Frontier:
@@ -129,6 +135,8 @@ class CrawlCore:
         gate = RobotsGate(self.runtime, self.config.fetch.user_agent, self._clock)
         if self.driver is not None:
             gate.also_interval = self.driver.set_interval
+        elif self.coordination is not None:
+            gate.also_interval = self.coordination.driver.set_interval
         self._claimer = Claimer(
             self._book, store, gate, self.runtime.politeness, self.config, started=started
         )
@@ -205,13 +213,18 @@ class CrawlCore:
                 await deliver(page)
 
         counters = self.runtime.counters
+        driver: Driver = self.driver or self.runtime.engine
+        if self.coordination is not None:
+            await self.coordination.start()
+            driver = self.coordination.driver
         try:
             await drive(
-                self.driver or self.runtime.engine, claimer.flights(), counters, sink, writer,
-                helpers=[work.unpark_loop],
-            )  # fmt: skip
+                driver, claimer.flights(), counters, sink, writer, helpers=[work.unpark_loop]
+            )
         finally:
             await examiner.close()
+        if self.coordination is not None:
+            self.coordination.complete = True
         if claimer.limit_reached():
             await claimer.skip_rest()
         self.status = "finished"
@@ -226,6 +239,8 @@ class CrawlCore:
 
     async def _commit(self, batch: list[Done]) -> None:
         self._book.committed(batch, await self.store.commit(batch))
+        if self.coordination is not None:  # the records are in: their entries in Redis go
+            await self.coordination.driver.committed([done.ident for done in batch])
 
     def _keeps_body(self, content_type: str | None) -> bool:
         return self._rules is not None and self._rules.parses(content_type)

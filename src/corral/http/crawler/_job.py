@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,9 +12,11 @@ from typing import Literal
 
 from corral._clierrors import UsageError
 from corral.http.crawler._config import CrawlConfig, ParseCallback
-from corral.http.crawler._core import CrawlCore
+from corral.http.crawler._core import CrawlCore, examine_settings
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._open import open_store
+from corral.http.scale._address import RedisTarget
+from corral.http.scale._coordinate import coordinating
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +33,7 @@ class CrawlJob:
     argv: Sequence[str] = ()
     overwrite: bool = False  # replace an existing file that is not this crawl's store
     workers: int = 1  # worker processes that fetch and parse (--workers)
+    redis: RedisTarget | None = None  # a job in Redis, fetched by corral worker processes
 
 
 def load_callback(spec: str) -> ParseCallback:
@@ -64,14 +69,26 @@ async def run_crawl_job(job: CrawlJob) -> int:
         OutputError: the store cannot be used, or failed on its files (a full disk...).
     """
     parse = load_callback(job.parse) if job.parse else None
-    core = CrawlCore(
-        job.config,
-        store=job.store,
-        parse=parse,
-        argv=job.argv,
-        workers=job.workers,
-        parse_spec=job.parse,
-    )
+    async with contextlib.AsyncExitStack() as stack:
+        coordination = None
+        if job.redis is not None:  # before the store opens: a bad address changes nothing
+            extra = {"crawl": json.dumps(examine_settings(job.config, job.parse))}
+            coordination = await stack.enter_async_context(
+                coordinating(job.redis, job.config.fetch, job.store, kind="crawl", extra=extra)
+            )
+        core = CrawlCore(
+            job.config,
+            store=job.store,
+            parse=parse,
+            argv=job.argv,
+            workers=job.workers,
+            parse_spec=job.parse,
+            coordination=coordination,
+        )
+        return await _run(job, core)
+
+
+async def _run(job: CrawlJob, core: CrawlCore) -> int:
     await open_store(job.store, "sqlite", core.open, overwrite=job.overwrite, quiet=job.quiet)
 
     async def work() -> None:

@@ -20,7 +20,7 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -105,7 +105,12 @@ class Coordination:
 
 @asynccontextmanager
 async def coordinating(
-    target: RedisTarget, config: FetchConfig, store: str, *, kind: str = "fetch"
+    target: RedisTarget,
+    config: FetchConfig,
+    store: str,
+    *,
+    kind: str = "fetch",
+    extra: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Coordination]:
     """Coordinate the job ``target`` writing into ``store`` (see the module notes).
 
@@ -127,6 +132,7 @@ async def coordinating(
             "gap_ms": str(gap_ms(config)),
             "lease_ms": str(_LEASE_MS),
             "max_results": str(max(10_000, 20 * config.concurrency)),
+            **(extra or {}),  # a crawl's: its parse settings, for the workers
         }
         link = Link(queue)
         driver = RedisDriver(link, settings, window=max(10_000, 50 * config.concurrency))

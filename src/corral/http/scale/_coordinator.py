@@ -31,6 +31,7 @@ from corral.http.engine._flight import Flight
 from corral.http.report._stats import RunCounters
 from corral.http.scale._link import Link
 from corral.http.scale._redis import masked
+from corral.http.scale._wire import task_request
 
 if TYPE_CHECKING:
     from corral.http.scale._queue import Outcome
@@ -100,6 +101,11 @@ class RedisDriver:
             reaper.cancel()  # (asleep between reaps: a plain sleep takes a cancel reliably)
         await self._forget_early()
 
+    async def set_interval(self, host: str, interval: float) -> None:
+        """Space ``host``'s starts at least ``interval`` seconds apart in every worker
+        (robots.txt's Crawl-delay, read by a crawl's coordinator)."""
+        await self._link.call(self._link.queue.floor, host, interval)
+
     async def committed(self, idents: Sequence[int]) -> None:
         """Acknowledge the stream entries of records the store has committed."""
         entries = [e for ident in idents if (e := self._entries.pop(ident, None)) is not None]
@@ -123,6 +129,7 @@ class RedisDriver:
                 early = self._early.pop(flight.ident, None)
                 if early is not None:  # its record came back before it (a restart)
                     self._entries[flight.ident] = early.entry
+                    flight.remote = early.extra
                     await sink(flight, early.result)
                     continue
                 batch.append(flight)
@@ -148,6 +155,7 @@ class RedisDriver:
                 self._entries[outcome.ident] = outcome.entry
                 self._recorded += 1
                 _count_attempts(counters, outcome)
+                flight.remote = outcome.extra  # (a crawl's page, examined by the worker)
                 await sink(flight, outcome.result)
             counters.in_flight = len(self._out)
             if len(self._out) < self._window:
@@ -214,7 +222,7 @@ def _tasks(flights: Sequence[Flight]) -> list[tuple[int, str, str, str, str | No
         request = flight.request
         assert request is not None
         assert isinstance(flight.ident, int)
-        tasks.append((flight.ident, request.key, request.url, request.host, request.to_json()))
+        tasks.append((flight.ident, request.key, request.url, request.host, task_request(request)))
     return tasks
 
 

@@ -18,7 +18,7 @@ from corral.http.engine._result import FetchResult
 from corral.http.scale import _scripts
 from corral.http.scale._redis import MAX_BLOCK, check_job, masked, open_client, outage_errors
 from corral.http.scale._status import JobStatus, read_status
-from corral.http.scale._wire import decode_result, encode_result
+from corral.http.scale._wire import decode_outcome, encode_result
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -35,6 +35,7 @@ _SCRIPTS = [
     "RETRY",
     "RENEW",
     "RELEASE",
+    "FLOOR",
     "THROTTLE",
     "REAP",
     "ACKNOWLEDGE",
@@ -64,6 +65,7 @@ class Outcome:
     ident: int
     result: FetchResult
     worker: str
+    extra: object = None  # what the worker sent with the record (a crawl's page examined)
 
 
 def fingerprint(key: str) -> bytes:
@@ -159,16 +161,19 @@ class JobQueue:
         lost = await self._run("RENEW", tokens)
         return [token.decode() for token in lost]
 
-    async def commit(self, worker: str, done: Sequence[tuple[str, FetchResult]]) -> tuple[int, int]:
-        """Record ``(token, result)`` pairs, each fenced by its lease token, in one step.
+    async def commit(
+        self, worker: str, done: Sequence[tuple[str, FetchResult, object]]
+    ) -> tuple[int, int]:
+        """Record ``(token, result, extra)`` triples, each fenced by its lease token, in one
+        step (``extra``: JSON-ready data for the coordinator, or None).
 
         Returns:
             (committed, stale): a stale token's lease expired and was reaped (another worker
             has the URL): its result is dropped.
         """
         args: list[Any] = [worker]
-        for token, result in done:
-            data, body = encode_result(result)
+        for token, result, extra in done:
+            data, body = encode_result(result, extra)
             args += (token, data, b"0" if body is None else b"1", body or b"")
         ok, stale = await self._run("COMMIT", args)
         return int(ok), int(stale)
@@ -194,6 +199,11 @@ class JobQueue:
         if gap is not None:
             args.append(max(0, round(gap * 1000)))
         await self._run("THROTTLE", args)
+
+    async def floor(self, host: str, seconds: float) -> None:
+        """Space ``host``'s starts at least ``seconds`` apart, in every worker of the job
+        (robots.txt's Crawl-delay), whatever pace the workers set for it later."""
+        await self._run("FLOOR", [host, max(0, round(seconds * 1000))])
 
     async def release(self, worker: str) -> int:
         """Hand back at once the URLs ``worker`` holds (its process is known to have ended:
@@ -310,5 +320,6 @@ def _task(token: bytes, host: bytes, element: bytes, attempts: bytes) -> Task:
 
 
 def _outcome(entry_id: bytes, fields: dict[bytes, bytes]) -> Outcome:
-    result = decode_result(fields[b"data"], fields.get(b"body"))
-    return Outcome(entry_id.decode(), int(fields[b"ident"]), result, fields[b"worker"].decode())
+    result, extra = decode_outcome(fields[b"data"], fields.get(b"body"))
+    worker = fields[b"worker"].decode()
+    return Outcome(entry_id.decode(), int(fields[b"ident"]), result, worker, extra)

@@ -13,7 +13,9 @@ Keys (the design of docs/scale.md, after research note 1.17-1.18)::
                        and in-flight < per_host (else parked until a commit or reap)
     hosts       ZSET   host -> queued count (for status)
     h:<host>    HASH   inflight, until (no dispatch before, ms: gap and throttle), gap
-    lease       ZSET   token -> deadline ms;  ld HASH token -> host \\x1e element
+    floor       HASH   host -> least ms between its starts (robots.txt's Crawl-delay: crawls)
+    lease       ZSET   token -> deadline ms (a token: seq/worker);  ld HASH token -> host
+                       \\x1e element
     k:<xxxx>    HASH   the keys the job knows (queued, leased, or committed and not yet
                        acknowledged): 2**16 buckets by the fingerprint's first 2 bytes, field
                        its other 6 (about 16 bytes a key, research note 1.15)
@@ -120,7 +122,8 @@ for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LI
   if left <= 0 then break end
   local h = P .. 'h:' .. host
   local inflight = num(redis.call('HGET', h, 'inflight'))
-  local hgap = tonumber(redis.call('HGET', h, 'gap') or gap)
+  local hgap = math.max(tonumber(redis.call('HGET', h, 'gap') or gap),
+                       num(redis.call('HGET', P .. 'floor', host)))  -- (robots.txt)
   local take = math.min(maxc - inflight, left)
   if hgap > 0 then take = math.min(take, 1) end
   local els = take > 0 and redis.call('LPOP', P .. 'q:' .. host, take)
@@ -210,6 +213,17 @@ end
 if back > 0 then redis.call('HINCRBY', P .. 'stats', 'queued', back) end
 wake(woke)
 return {back, stale}
+"""
+)
+
+# ARGV: host, ms.  The host's starts at least ms apart for the job's life, whatever its pace
+# (robots.txt's Crawl-delay, which a crawl's coordinator reads).
+FLOOR = (
+    _PRELUDE
+    + r"""
+-- (in a hash of its own: a host's state h:<host> goes when its queue runs dry)
+redis.call('HSET', P .. 'floor', ARGV[1], tonumber(ARGV[2]))
+return 1
 """
 )
 

@@ -13,17 +13,21 @@ from typing import Any
 
 from corral._retry import Backoff
 from corral.http.engine._config import FetchConfig
+from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 
 _FIELDS = tuple(name for name in FetchResult.__dataclass_fields__ if name != "body")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def encode_result(result: FetchResult) -> tuple[bytes, bytes | None]:
-    """Return ``result`` as (its fields as JSON, its body or None)."""
+def encode_result(result: FetchResult, extra: object = None) -> tuple[bytes, bytes | None]:
+    """Return ``result`` as (its fields as JSON, its body or None); ``extra``, JSON-ready
+    data sent with it (a crawl worker's examination of the page), under the key ``x``."""
     data: dict[str, Any] = {name: getattr(result, name) for name in _FIELDS}
     if result.headers is not None:
         data["headers"] = dict(result.headers)
+    if extra is not None:
+        data["x"] = extra
     return _dumps(data).encode(), result.body
 
 
@@ -33,13 +37,46 @@ def decode_result(data: bytes, body: bytes | None) -> FetchResult:
     Raises:
         ValueError: ``data`` is not the JSON of a record's fields.
     """
+    return decode_outcome(data, body)[0]
+
+
+def decode_outcome(data: bytes, body: bytes | None) -> tuple[FetchResult, object]:
+    """Return the record ``encode_result`` made ``(data, body)`` of, and its ``extra``.
+
+    Raises:
+        ValueError: ``data`` is not the JSON of a record's fields.
+    """
     try:
         fields = json.loads(data)
-        if not isinstance(fields, dict) or set(fields) != set(_FIELDS):
+        if not isinstance(fields, dict):
             raise TypeError("not the fields of a record")
-        return FetchResult(**fields, body=body)
+        extra = fields.pop("x", None)
+        if set(fields) != set(_FIELDS):
+            raise TypeError("not the fields of a record")
+        return FetchResult(**fields, body=body), extra
     except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a corral result ({exc})") from exc
+
+
+def task_request(request: Request) -> str | None:
+    """Return what a job's task keeps of ``request`` beside its URL and host: the stored
+    request (``Request.to_json``), with a crawl's depth and referring page when there are."""
+    stored = request.to_json()
+    if not request.depth and request.found_on is None:
+        return stored
+    data = json.loads(stored) if stored is not None else {}
+    data["depth"], data["found_on"] = request.depth, request.found_on
+    return _dumps(data)
+
+
+def request_of_task(url: str, host: str, stored: str | None) -> Request:
+    """Return the request ``task_request`` kept."""
+    if stored is None:
+        return Request(url=url, host=host)
+    data = json.loads(stored)
+    depth, found_on = int(data.pop("depth", 0)), data.pop("found_on", None)
+    plain = "method" not in data
+    return Request.from_stored(url, host, None if plain else _dumps(data), depth, found_on)
 
 
 def config_to_json(config: FetchConfig) -> str:

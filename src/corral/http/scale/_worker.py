@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import socket
@@ -27,18 +28,19 @@ from dataclasses import replace
 from typing import IO, TypeVar
 
 from corral import open_scope, to_thread
-from corral.http._errors import RedisUnreachable, ScaleError
+from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._flight import Flight
-from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
+from corral.http.scale._child import After, AfterFactory
+from corral.http.scale._joining import RETRY_EVERY, ready_job
 from corral.http.scale._link import Link
 from corral.http.scale._queue import JobQueue, Task
 from corral.http.scale._redis import masked
 from corral.http.scale._retrying import retry_wait
 from corral.http.scale._signals import graceful_signals, unless_signalled
-from corral.http.scale._wire import config_from_json
+from corral.http.scale._wire import request_of_task
 
 COMMIT_EVERY = 0.05
 GATHER = 0.005  # seconds a commit waits for more records once one is in
@@ -47,7 +49,6 @@ HEARTBEAT_EVERY = 1.0
 SHORT_WAIT = 0.3  # seconds: a wait shorter is slept locally (see _idle)
 PACE_EVERY = 0.2  # seconds between two looks for hosts this worker slowed down
 REAP_EVERY = 5.0
-RETRY_EVERY = 2.0
 T = TypeVar("T")
 
 
@@ -60,6 +61,7 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     lifeline: IO[str] | None = None,
     give_up_after: float | None = None,
+    make_after: AfterFactory | None = None,
 ) -> int:
     """Work on ``job`` at the Redis at ``url`` until the job is finished or a stop.
 
@@ -72,6 +74,9 @@ async def run_worker(
         give_up_after: for a worker that is its own process (``corral worker``): seconds
             after a stop at which it ends the process, what it has not committed left to
             its leases (which expire, and other workers fetch those URLs).
+        make_after: for a crawl job, what examines each page (``corral.http.crawler``'s
+            ``RemoteExaminer``), made from the job's ``crawl`` settings; a crawl job is
+            refused without it.
 
     Returns:
         0 when the job finished or ``stop`` was set; 130 / 143 after SIGINT / SIGTERM
@@ -82,69 +87,26 @@ async def run_worker(
     """
     queue: JobQueue | None = None
     try:
-        ready, code = await unless_signalled(_ready(url, job))
+        ready, code = await unless_signalled(ready_job(url, job))
         if ready is None:
             assert code is not None
             return code  # nothing claimed yet: nothing to finish
-        queue, config = ready
+        queue, config, settings = ready
+        after = None
+        if settings.get("kind", "fetch") == "crawl":
+            if make_after is None:
+                raise ScaleError(f"job {job} is a crawl job: run corral worker", exit_code=2)
+            after = make_after(json.loads(settings.get("crawl", "{}")))
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
         worker.give_up_after = give_up_after
+        worker.after = after
         with graceful_signals(worker.stop):
             return await worker.run(stop, lifeline)
     finally:
         if queue is not None:
             await queue.close()
-
-
-async def _ready(url: str, job: str) -> tuple[JobQueue, FetchConfig]:
-    """Return the job's queue and configuration, once Redis and the job are there."""
-    queue = await _connect(url, job)
-    try:
-        return queue, await _job_config(queue)
-    except BaseException:
-        await queue.close()
-        raise
-
-
-async def _connect(url: str, job: str) -> JobQueue:
-    said = False
-    while True:
-        try:
-            return await JobQueue.connect(url, job)
-        except RedisUnreachable as exc:
-            if not said:  # one line for the whole wait, as once connected
-                said = True
-                _say(f"corral worker: {exc.message}: retrying every {RETRY_EVERY:g} s")
-            await asyncio.sleep(RETRY_EVERY)
-
-
-async def _job_config(queue: JobQueue) -> FetchConfig:
-    settings = await _job_settings(queue)
-    if settings.get("state") != "running":
-        raise ScaleError(f"job {queue.job} is {settings.get('state')}: nothing to do", exit_code=2)
-    if settings.get("kind", "fetch") != "fetch":
-        raise ScaleError(f"job {queue.job} is a {settings['kind']} job", exit_code=2)
-    try:
-        return config_from_json(settings["config"]) if "config" in settings else FetchConfig()
-    except ValueError as exc:
-        raise ScaleError(f"job {queue.job}: {exc}", exit_code=2) from None
-
-
-async def _job_settings(queue: JobQueue) -> dict[str, str]:
-    """Return the job's settings, waiting for its coordinator to create the job if need be
-    (workers are often started first): woken by the job's first URLs, not by polling."""
-    said = False
-    while (settings := await queue.settings()) is None:
-        if not said:
-            said = True
-            _say(
-                f"corral worker: no job {queue.job} on {masked(queue.url)} yet: waiting for "
-                "its coordinator (corral fetch ... --redis ... --job ...)"
-            )
-        await queue.wait_for_work(None)
-    return settings
 
 
 class Worker:
@@ -153,7 +115,7 @@ class Worker:
     def __init__(self, queue: JobQueue, config: FetchConfig, name: str) -> None:
         self.queue, self.config, self.name = queue, config, name
         self.held: dict[str, Task] = {}  # lease token -> task, claimed and not committed
-        self.pending: list[tuple[str, FetchResult]] = []
+        self.pending: list[tuple[str, FetchResult, object]] = []
         self.retrying: list[tuple[str, float]] = []  # (token, wait): back to the job's queue
         self._due = asyncio.Event()  # something to commit
         self._rng = random.Random()
@@ -169,6 +131,7 @@ class Worker:
         self.give_up_after: float | None = None
         self._ending = asyncio.Event()  # the engine's run is over: the loops beside it end
         self._runtime: Runtime | None = None
+        self.after: After | None = None  # a crawl job's page examination (run_worker)
 
     def stop(self, exit_code: int = 0) -> None:
         """Claim no more; the work in flight ends and is committed."""
@@ -193,8 +156,13 @@ class Worker:
         settings = await self.call(self.queue.settings) or {}
         self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
         # One attempt per lease: a retry goes back through the job's queue (see _retrying).
-        async with Runtime(replace(self.config, retries=0)) as runtime, open_scope() as scope:
+        after = self.after
+        keep_body = after.keep_body if after is not None else False
+        config = replace(self.config, retries=0)
+        async with Runtime(config, keep_body=keep_body) as runtime, open_scope() as scope:
             self._runtime = runtime
+            if after is not None:
+                after.start(runtime)
             # The tasks that talk to Redis end by themselves (``_ending``): never cancelled
             # mid-call, and no cancellation for Python 3.11's timeouts to lose (a worker
             # whose committer had swallowed one never ended).
@@ -210,6 +178,8 @@ class Worker:
             self._due.set()
             for task in watchers:  # (they wait on an event or a pipe: safe to cancel)
                 task.cancel()
+            if after is not None:
+                await after.close()
         await self._flush()
         return self.exit_code
 
@@ -263,8 +233,11 @@ class Worker:
         else:
             if attempts != record.attempts:
                 record = replace(record, attempts=attempts)
+            extra = None
+            if self.after is not None:  # a crawl's page: examined here (links, callback)
+                record, extra = await self.after.examine(flight, record)
             count(self._runtime.counters, record)
-            self.pending.append((token, record))
+            self.pending.append((token, record, extra))
         self._due.set()
 
     async def _share_pace(self) -> None:
@@ -303,7 +276,7 @@ class Worker:
             self.pending[:0] = done
             self.retrying[:0] = again
             raise
-        for token in [token for token, _ in done] + [token for token, _ in again]:
+        for token in [token for token, _, _ in done] + [token for token, _ in again]:
             self.held.pop(token, None)
         if done or again:
             self._room.set()
@@ -375,8 +348,7 @@ class Worker:
 
 
 def _flight(task: Task) -> Flight:
-    request = Request.from_stored(task.url, task.host, task.request, 0, None)
-    return Flight(request, task.token)
+    return Flight(request_of_task(task.url, task.host, task.request), task.token)
 
 
 def _say(line: str) -> None:

@@ -1,0 +1,68 @@
+"""A ``corral worker`` joining its job: Redis reached (waiting it out when it is away), the
+job's settings read (waiting for its coordinator when the worker came first)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from corral.http._errors import RedisUnreachable, ScaleError
+from corral.http.engine._config import FetchConfig
+from corral.http.scale._queue import JobQueue
+from corral.http.scale._redis import masked
+from corral.http.scale._wire import config_from_json
+
+RETRY_EVERY = 2.0  # seconds between tries while Redis is away
+
+
+async def ready_job(url: str, job: str) -> tuple[JobQueue, FetchConfig, dict[str, str]]:
+    """Return the job's queue, configuration and settings, once Redis and the job are there."""
+    queue = await _connect(url, job)
+    try:
+        settings = await _job_settings(queue)
+        return queue, _job_config(queue, settings), settings
+    except BaseException:
+        await queue.close()
+        raise
+
+
+async def _connect(url: str, job: str) -> JobQueue:
+    said = False
+    while True:
+        try:
+            return await JobQueue.connect(url, job)
+        except RedisUnreachable as exc:
+            if not said:  # one line for the whole wait, as once connected
+                said = True
+                _say(f"corral worker: {exc.message}: retrying every {RETRY_EVERY:g} s")
+            await asyncio.sleep(RETRY_EVERY)
+
+
+def _job_config(queue: JobQueue, settings: dict[str, str]) -> FetchConfig:
+    if settings.get("state") != "running":
+        raise ScaleError(f"job {queue.job} is {settings.get('state')}: nothing to do", exit_code=2)
+    if settings.get("kind", "fetch") not in ("fetch", "crawl"):
+        raise ScaleError(f"job {queue.job} is a {settings['kind']} job", exit_code=2)
+    try:
+        return config_from_json(settings["config"]) if "config" in settings else FetchConfig()
+    except ValueError as exc:
+        raise ScaleError(f"job {queue.job}: {exc}", exit_code=2) from None
+
+
+async def _job_settings(queue: JobQueue) -> dict[str, str]:
+    """Return the job's settings, waiting for its coordinator to create the job if need be
+    (workers are often started first): woken by the job's first URLs, not by polling."""
+    said = False
+    while (settings := await queue.settings()) is None:
+        if not said:
+            said = True
+            _say(
+                f"corral worker: no job {queue.job} on {masked(queue.url)} yet: waiting for "
+                "its coordinator (corral fetch ... --redis ... --job ...)"
+            )
+        await queue.wait_for_work(None)
+    return settings
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
