@@ -8,11 +8,13 @@ One parse per file does both jobs.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from corral.lint._asyncdefs import is_coroutine_function
 from corral.lint._context import FileContext
+from corral.lint._types import type_of
 
 # Re-exports followed at most this deep (pkg/__init__ -> pkg/api -> pkg/_impl is two).
 _HOPS = 8
@@ -25,6 +27,8 @@ class ModuleSummary:
     coroutines: frozenset[str]
     others: frozenset[str]
     aliases: tuple[tuple[str, str], ...]
+    # Module-level instances (``pool = Pool()``): the name and the class it is an instance of.
+    instances: tuple[tuple[str, str], ...] = ()
 
 
 def summarize(ctx: FileContext) -> ModuleSummary:
@@ -32,15 +36,35 @@ def summarize(ctx: FileContext) -> ModuleSummary:
     coroutines: set[str] = set()
     others: set[str] = set()
     aliases: list[tuple[str, str]] = []
+    instances: list[tuple[str, str]] = []
     for name, bindings in ctx.name_scope(ctx.tree).bindings.items():
         qualified = f"{ctx.module}.{name}"
+        value = bindings[0].value if len(bindings) == 1 else None
         if len(bindings) == 1 and bindings[0].qualname is not None:
             aliases.append((qualified, bindings[0].qualname))
-        elif len(bindings) == 1 and is_coroutine_function(bindings[0].value or ctx.tree, ctx):
+        elif value is not None and is_coroutine_function(value, ctx):
             coroutines.add(qualified)
         else:
             others.add(qualified)
-    return ModuleSummary(frozenset(coroutines), frozenset(others), tuple(aliases))
+        if isinstance(value, ast.ClassDef):
+            _methods(value, qualified, ctx, coroutines, others)
+        elif value is not None and len(bindings) == 1:
+            kind = type_of(value, ctx) if isinstance(value, ast.Call) else None
+            if kind is not None:
+                instances.append((qualified, kind))
+    return ModuleSummary(frozenset(coroutines), frozenset(others), tuple(aliases), tuple(instances))
+
+
+def _methods(
+    cls: ast.ClassDef, qualified: str, ctx: FileContext, coroutines: set[str], others: set[str]
+) -> None:
+    facts = ctx.class_facts(cls)
+    for name, defs in facts.methods.items():
+        method = f"{qualified}.{name}"
+        if len(defs) == 1 and is_coroutine_function(defs[0], ctx):
+            coroutines.add(method)
+        else:
+            others.add(method)
 
 
 class AsyncIndex:
@@ -54,6 +78,7 @@ class AsyncIndex:
             self._coroutines |= summary.coroutines
             self._others |= summary.others
             self._aliases.update(summary.aliases)
+            self._aliases.update(summary.instances)
         # Two modules of the same name (two projects linted together) may disagree: trust neither.
         self._coroutines -= self._others
 
@@ -62,8 +87,17 @@ class AsyncIndex:
         for _ in range(_HOPS):
             if qualname in self._coroutines:
                 return True
-            target = self._aliases.get(qualname)
+            target = self._rewrite(qualname)
             if target is None:
                 return False
             qualname = target
         return False
+
+    def _rewrite(self, qualname: str) -> str | None:
+        """Replace the longest prefix of ``qualname`` that is a re-export or an instance."""
+        parts = qualname.split(".")
+        for end in range(len(parts), 0, -1):
+            target = self._aliases.get(".".join(parts[:end]))
+            if target is not None:
+                return ".".join([target, *parts[end:]])
+        return None
