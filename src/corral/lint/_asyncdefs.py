@@ -95,8 +95,10 @@ def async_callee(call: ast.Call, ctx: FileContext) -> AsyncCallee | None:
 
 def _retry_call(qualname: str, call: ast.Call) -> bool:
     # ``retry(fetch(url))`` is COR108's finding (a coroutine where a function belongs).
-    return qualname in _AWAITABLE_WITH_ARGS and bool(call.args) and not isinstance(
-        call.args[0], ast.Call
+    return (
+        qualname in _AWAITABLE_WITH_ARGS
+        and bool(call.args)
+        and not isinstance(call.args[0], ast.Call)
     )
 
 
