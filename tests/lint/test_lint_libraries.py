@@ -294,3 +294,16 @@ def test_the_library_index_reads_stubs_and_caches_by_version(tmp_path: Path) -> 
     (site / "lib/client.pyi").write_text("class Client:\n    def get(self) -> int: ...\n")
     changed = Library([str(site)], cache).lookup("lib.Client.get")
     assert changed == ("m", "lib.client.Client.get", [False, None])
+
+
+def test_kept_results_are_reused_until_the_file_changes(tmp_path: Path) -> None:
+    """A second run with the cache gives the same findings; an edited file is checked anew."""
+    module = tmp_path / "job.py"
+    module.write_text("import asyncio\nasync def run():\n    asyncio.sleep(1)\n")
+    first = lint_paths([module], select=["COR102"], cache=True)
+    assert [f.line for f in first] == [3]
+    assert lint_paths([module], select=["COR102"], cache=True) == first
+    module.write_text("import asyncio\nasync def run():\n    pass\n    asyncio.sleep(1)\n")
+    assert [f.line for f in lint_paths([module], select=["COR102"], cache=True)] == [4]
+    module.write_text("import asyncio\nasync def run():\n    await asyncio.sleep(1)\n")
+    assert lint_paths([module], select=["COR102"], cache=True) == []

@@ -48,11 +48,14 @@ class Library:
         self._modules: dict[str, Record | None] = {}
         self._locations: dict[str, list[str] | None] = {}
         self._versions: dict[str, str] = {}
+        self._stamps: dict[str, list[Any]] = {}
+        self._touched: set[str] = set()
 
     # -- modules --------------------------------------------------------------------------------
 
     def module(self, name: str) -> Record | None:
         """Return the record of module ``name``, or None if it is not installed as source."""
+        self._touched.add(name)
         if name not in self._modules:
             self._modules[name] = None  # a cycle of star imports finds nothing new
             self._modules[name] = self._load(name)
@@ -103,6 +106,7 @@ class Library:
         except OSError:
             return None
         stamp = [origin, stat.st_size, stat.st_mtime_ns]
+        self._stamps[name] = stamp
         cached = self._cache_file(name, origin)
         record = _read_cache(cached, stamp)
         if record is None:
@@ -117,6 +121,14 @@ class Library:
         if top not in self._versions:
             self._versions[top] = _version(top, origin)
         return self._cache / f"{top}-{self._versions[top]}" / f"{name}.json"
+
+    def begin_file(self) -> None:
+        """Start recording which modules one file's check reads (``touched_stamps``)."""
+        self._touched = set()
+
+    def touched_stamps(self) -> list[list[Any]]:
+        """Return ``[path, size, mtime]`` of each module read since ``begin_file``."""
+        return [self._stamps[name] for name in sorted(self._touched) if name in self._stamps]
 
     # -- names ----------------------------------------------------------------------------------
 
