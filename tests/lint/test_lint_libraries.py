@@ -173,7 +173,7 @@ SNIPPETS = [
             results = await corral.map(fetch, urls, limit=4)
             corral.retry(fetch, urls[0])  # !
             await corral.retry(fetch, urls[0])
-            pool = corral.Pool(lambda: None, size=2)
+            pool = corral.Pool(lambda: None, max_size=2)
             pool.close()  # !
             print(results)
         """,
