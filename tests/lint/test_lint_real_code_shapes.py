@@ -33,6 +33,17 @@ CASES = [
             for x in items:
                 tasks.append(asyncio.create_task(work(x)))  # !
             return tasks
+
+        async def stop_all(timers):
+            async def stop(timer):
+                timer.task.cancel()
+                await timer.task
+
+            async def lookup(name):
+                return await resolve(f"{name}.example")
+
+            await asyncio.gather(*[stop(t) for t in timers])
+            await asyncio.gather(*[lookup(n) for n in timers])  # !
         """,
         id="COR105-bound-in-loop-and-one-task",
     ),

@@ -126,6 +126,8 @@ class UnboundedConcurrency(Rule):
         item = names_in(target)
         if item & names_in(work.func):
             return False  # a method of each item, or the item itself, is called
+        if self._acts_on_item(work, item):
+            return False
         if (
             self.ctx.resolve(work.func) in _WRAPPERS
             and work.args
@@ -133,6 +135,39 @@ class UnboundedConcurrency(Rule):
         ):
             return False  # the coroutines were made before; a fan-out is flagged there
         return not self._bounded(work)
+
+    def _acts_on_item(self, work: ast.Call, item: set[str]) -> bool:
+        """Return whether ``work`` calls a helper of the module that only acts on the item.
+
+        ``stop(timer) for timer in timers``, where ``stop`` only looks into its parameter
+        (``timer._task.cancel()``), iterates it or awaits it, acts on objects already held, like
+        ``timer.stop()`` does; a parameter used as data (formatted, passed on) is an input.
+        """
+        callee = self.ctx.local_definition(work.func)
+        if not isinstance(callee, ast.AsyncFunctionDef):
+            return False
+        params = [a.arg for a in (*callee.args.posonlyargs, *callee.args.args)]
+        given = [
+            params[i]
+            for i, arg in enumerate(work.args)
+            if i < len(params) and isinstance(arg, ast.Name) and arg.id in item
+        ]
+        if not given or len(work.args) != 1:
+            return False
+        uses = [
+            n
+            for n in ast.walk(callee)
+            if isinstance(n, ast.Name) and n.id == given[0] and isinstance(n.ctx, ast.Load)
+        ]
+        return bool(uses) and all(self._held_use(use) for use in uses)
+
+    def _held_use(self, use: ast.Name) -> bool:
+        parent = self.ctx.parent(use)
+        if isinstance(parent, ast.Attribute):
+            return True
+        if isinstance(parent, ast.AsyncFor | ast.For):
+            return parent.iter is use
+        return isinstance(parent, ast.Await)
 
     def _owned(self, iterable: ast.expr) -> bool:
         """Return whether ``iterable`` is one of the object's own collections."""
