@@ -307,3 +307,21 @@ def test_kept_results_are_reused_until_the_file_changes(tmp_path: Path) -> None:
     assert [f.line for f in lint_paths([module], select=["COR102"], cache=True)] == [4]
     module.write_text("import asyncio\nasync def run():\n    await asyncio.sleep(1)\n")
     assert lint_paths([module], select=["COR102"], cache=True) == []
+
+
+def test_an_activated_environment_is_searched_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from pre-commit's own environment, the project's activated one is still read."""
+    _tree(
+        tmp_path / "venv/lib/python3.11/site-packages",
+        {"projlib/__init__.py": "async def go(): ...\n"},
+    )
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "venv"))
+    assert Library(cache=tmp_path / "cache").lookup("projlib.go") == (
+        "f",
+        "projlib.go",
+        [True, None],
+    )
+    monkeypatch.delenv("VIRTUAL_ENV")
+    assert Library(cache=tmp_path / "cache").lookup("projlib.go") is None

@@ -44,6 +44,8 @@ class Library:
 
     def __init__(self, path: list[str] | None = None, cache: Path | None = None) -> None:
         self._path = list(sys.path if path is None else path)
+        if path is None:
+            self._path += _active_environment()
         self._cache = cache if cache is not None else cache_dir()
         self._modules: dict[str, Record | None] = {}
         self._locations: dict[str, list[str] | None] = {}
@@ -243,6 +245,20 @@ class Library:
     def is_awaitable_class(self, cls: str) -> bool:
         """Return whether instances of ``cls`` are awaitable (it or a base defines __await__)."""
         return self.method(cls, "__await__") is not None
+
+
+def _active_environment() -> list[str]:
+    """Return the site-packages of an activated virtual environment that is not this one.
+
+    pre-commit and pipx run corral lint from an environment of their own; the project's
+    libraries are in the one the user activated (``$VIRTUAL_ENV``), searched after ours.
+    """
+    active = os.environ.get("VIRTUAL_ENV")
+    if not active or os.path.realpath(active) == os.path.realpath(sys.prefix):
+        return []
+    found = sorted(Path(active).glob("lib/python3*/site-packages"))
+    found += sorted(Path(active).glob("Lib/site-packages"))
+    return [str(p) for p in found]
 
 
 def _defines(record: Record, name: str) -> bool:
