@@ -239,8 +239,16 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
 
                 store = Store()
             """,
+            "app/cached.py": """
+                from app.store import Store
+
+                class CachedStore(Store):
+                    def size(self) -> int:
+                        return 1
+            """,
             "app/job.py": """
                 from app import store as module
+                from app.cached import CachedStore
                 from app.store import Store, store
 
                 class Job:
@@ -260,6 +268,8 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
                     module.store.save("z")  # !
                     store.size()
                     await store.save("y")
+                    CachedStore().save("w")  # !
+                    CachedStore().size()
             """,
         },
     )

@@ -29,6 +29,8 @@ class ModuleSummary:
     aliases: tuple[tuple[str, str], ...]
     # Module-level instances (``pool = Pool()``): the name and the class it is an instance of.
     instances: tuple[tuple[str, str], ...] = ()
+    # Classes and their bases, as imported (``pkg.base.Client``): methods are inherited.
+    bases: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def summarize(ctx: FileContext) -> ModuleSummary:
@@ -37,6 +39,7 @@ def summarize(ctx: FileContext) -> ModuleSummary:
     others: set[str] = set()
     aliases: list[tuple[str, str]] = []
     instances: list[tuple[str, str]] = []
+    bases: list[tuple[str, tuple[str, ...]]] = []
     for name, bindings in ctx.name_scope(ctx.tree).bindings.items():
         qualified = f"{ctx.module}.{name}"
         value = bindings[0].value if len(bindings) == 1 else None
@@ -48,11 +51,16 @@ def summarize(ctx: FileContext) -> ModuleSummary:
             others.add(qualified)
         if isinstance(value, ast.ClassDef):
             _methods(value, qualified, ctx, coroutines, others)
+            resolved = tuple(b for b in (ctx.resolve(base) for base in value.bases) if b)
+            if resolved:
+                bases.append((qualified, resolved))
         elif value is not None and len(bindings) == 1:
             kind = type_of(value, ctx) if isinstance(value, ast.Call) else None
             if kind is not None:
                 instances.append((qualified, kind))
-    return ModuleSummary(frozenset(coroutines), frozenset(others), tuple(aliases), tuple(instances))
+    return ModuleSummary(
+        frozenset(coroutines), frozenset(others), tuple(aliases), tuple(instances), tuple(bases)
+    )
 
 
 def _methods(
@@ -74,7 +82,9 @@ class AsyncIndex:
         self._coroutines: set[str] = set()
         self._others: set[str] = set()
         self._aliases: dict[str, str] = {}
+        self._bases: dict[str, tuple[str, ...]] = {}
         for summary in summaries:
+            self._bases.update(summary.bases)
             self._coroutines |= summary.coroutines
             self._others |= summary.others
             self._aliases.update(summary.aliases)
@@ -82,11 +92,20 @@ class AsyncIndex:
         # Two modules of the same name (two projects linted together) may disagree: trust neither.
         self._coroutines -= self._others
 
-    def is_coroutine_function(self, qualname: str) -> bool:
-        """Return whether ``qualname`` (followed through re-exports) is a coroutine function."""
+    def is_coroutine_function(self, qualname: str, depth: int = 0) -> bool:
+        """Return whether ``qualname`` (followed through re-exports, instances and base classes
+        of the tree) is a coroutine function."""
         for _ in range(_HOPS):
             if qualname in self._coroutines:
                 return True
+            if qualname in self._others:
+                return False
+            owner, _, method = qualname.rpartition(".")
+            if depth < _HOPS and owner in self._bases:
+                return any(
+                    self.is_coroutine_function(f"{base}.{method}", depth + 1)
+                    for base in self._bases[owner]
+                )
             target = self._rewrite(qualname)
             if target is None:
                 return False

@@ -88,6 +88,7 @@ def store(name: str, result: FileResult) -> None:
             "others": sorted(result.summary.others),
             "aliases": result.summary.aliases,
             "instances": result.summary.instances,
+            "bases": result.summary.bases,
         },
     }
     target = _path(name)
@@ -114,6 +115,7 @@ def _summary(data: dict[str, Any] | None) -> ModuleSummary | None:
         frozenset(data["others"]),
         tuple((a, b) for a, b in data["aliases"]),
         tuple((a, b) for a, b in data["instances"]),
+        tuple((a, tuple(b)) for a, b in data["bases"]),
     )
 
 
