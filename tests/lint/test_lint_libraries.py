@@ -55,6 +55,15 @@ SNIPPETS = [
             task = asyncio.create_task(queue.join())
             await asyncio.shield(task)
             print(data, item)
+
+        class Jobs(asyncio.Queue[str]):
+            def put_later(self, job: str) -> None:
+                self.put_nowait(job)
+
+        async def enqueue(jobs: Jobs) -> None:
+            jobs.put("a")  # !
+            jobs.put_later("b")
+            await jobs.put("c")
         """,
         id="asyncio",
     ),

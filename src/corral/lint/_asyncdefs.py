@@ -112,12 +112,27 @@ def _method_callee(func: ast.Attribute, label: str, ctx: FileContext) -> AsyncCa
     cls = local_class(owner, ctx)
     if cls is not None:
         method = ctx.class_facts(cls).method(func.attr)
-        if method is None or not is_coroutine_function(method, ctx):
-            return None
-        return AsyncCallee(label)
+        if method is not None:
+            return AsyncCallee(label) if is_coroutine_function(method, ctx) else None
+        if func.attr in ctx.class_facts(cls).methods:
+            return None  # defined more than once: which one runs is not clear
+        bases = [b for b in (ctx.resolve(_generic_origin(base)) for base in cls.bases) if b]
+        return _inherited(bases[0], func.attr, label, ctx) if len(bases) == 1 else None
+    return _inherited(owner, func.attr, label, ctx)
+
+
+def _generic_origin(base: ast.expr) -> ast.expr:
+    """Return ``Queue`` for a base written ``Queue[str]``."""
+    return base.value if isinstance(base, ast.Subscript) else base
+
+
+def _inherited(owner: str, attr: str, label: str, ctx: FileContext) -> AsyncCallee | None:
+    """Return the callee if method ``attr`` of class ``owner`` (not of this file) is async."""
+    if local_class(owner, ctx) is not None:
+        return None  # a base in this file: one level is followed, not chains of local classes
     if is_linted(owner, ctx):
-        return AsyncCallee(label, needs_async=f"{owner}.{func.attr}")
-    found = library().method(owner, func.attr)
+        return AsyncCallee(label, needs_async=f"{owner}.{attr}")
+    found = library().method(owner, attr)
     return AsyncCallee(label) if _library_awaitable(("m", "", found)) else None
 
 

@@ -51,7 +51,8 @@ def summarize(ctx: FileContext) -> ModuleSummary:
             others.add(qualified)
         if isinstance(value, ast.ClassDef):
             _methods(value, qualified, ctx, coroutines, others)
-            resolved = tuple(b for b in (ctx.resolve(base) for base in value.bases) if b)
+            origins = (b.value if isinstance(b, ast.Subscript) else b for b in value.bases)
+            resolved = tuple(b for b in (ctx.resolve(base) for base in origins) if b)
             if resolved:
                 bases.append((qualified, resolved))
         elif value is not None and len(bindings) == 1:
