@@ -255,8 +255,15 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
                     def size(self) -> int:
                         return 1
             """,
+            "app/client.py": """
+                import httpx
+
+                class Client(httpx.AsyncClient):
+                    pass
+            """,
             "app/job.py": """
                 from app import store as module
+                from app.client import Client
                 from app.cached import CachedStore
                 from app.store import Store, store
 
@@ -279,6 +286,8 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
                     await store.save("y")
                     CachedStore().save("w")  # !
                     CachedStore().size()
+                    Client().get("u")  # !
+                    Client().build_request("GET", "u")
             """,
         },
     )

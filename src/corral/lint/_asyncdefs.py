@@ -136,6 +136,12 @@ def _inherited(owner: str, attr: str, label: str, ctx: FileContext) -> AsyncCall
     return AsyncCallee(label) if _library_awaitable(("m", "", found)) else None
 
 
+def installed_awaitable(qualname: str) -> bool:
+    """Return whether ``qualname`` is a function or method of an installed package that makes
+    an awaitable (for a class of the linted tree that derives from an installed one)."""
+    return _library_awaitable(library().lookup(qualname))
+
+
 def _library_awaitable(found: tuple[str, str, Any] | None) -> bool:
     """Return whether a function or method record of ``_library`` makes an awaitable."""
     if found is None or found[0] not in ("f", "m") or found[2] is None:

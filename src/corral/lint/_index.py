@@ -9,7 +9,7 @@ One parse per file does both jobs.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from corral.lint._asyncdefs import is_coroutine_function
@@ -79,7 +79,13 @@ def _methods(
 class AsyncIndex:
     """Answers whether a dotted name is a coroutine function somewhere in the linted tree."""
 
-    def __init__(self, summaries: Iterable[ModuleSummary]) -> None:
+    def __init__(
+        self,
+        summaries: Iterable[ModuleSummary],
+        installed: Callable[[str], bool] | None = None,
+    ) -> None:
+        # Whether a method of an installed class is async: for tree classes deriving from one.
+        self._installed = installed
         self._coroutines: set[str] = set()
         self._others: set[str] = set()
         self._aliases: dict[str, str] = {}
@@ -109,7 +115,7 @@ class AsyncIndex:
                 )
             target = self._rewrite(qualname)
             if target is None:
-                return False
+                return depth > 0 and self._installed is not None and self._installed(qualname)
             qualname = target
         return False
 

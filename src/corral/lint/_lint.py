@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corral.lint._asyncdefs import installed_awaitable
 from corral.lint._check import FileResult, check_file, check_text
 from corral.lint._config import LintConfig, load_config, with_overrides
 from corral.lint._discovery import SourceFile, discover, glob_matches, top_packages
@@ -144,7 +145,9 @@ def _context() -> BaseContext:
 def _settle(
     files: Sequence[SourceFile], results: Sequence[FileResult], config: LintConfig
 ) -> list[Finding]:
-    index = AsyncIndex(r.summary for r in results if r.summary is not None)
+    index = AsyncIndex(
+        (r.summary for r in results if r.summary is not None), installed=installed_awaitable
+    )
     findings = [f for r in results for f in r.findings]
     findings += [
         d.finding for r in results for d in r.deferred if index.is_coroutine_function(d.qualname)
