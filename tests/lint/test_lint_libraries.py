@@ -255,6 +255,11 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
                     def size(self) -> int:
                         return 1
             """,
+            "app/cache.py": """
+                import redis.asyncio
+
+                redis_client = redis.asyncio.from_url("redis://localhost")
+            """,
             "app/client.py": """
                 import httpx
 
@@ -263,6 +268,7 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
             """,
             "app/job.py": """
                 from app import store as module
+                from app.cache import redis_client
                 from app.client import Client
                 from app.cached import CachedStore
                 from app.store import Store, store
@@ -288,6 +294,8 @@ def test_classes_and_instances_of_other_linted_modules_are_followed(tmp_path: Pa
                     CachedStore().size()
                     Client().get("u")  # !
                     Client().build_request("GET", "u")
+                    redis_client.set("k", "v")  # !
+                    redis_client.pipeline()
             """,
         },
     )

@@ -138,7 +138,13 @@ def _inherited(owner: str, attr: str, label: str, ctx: FileContext) -> AsyncCall
 
 def installed_awaitable(qualname: str) -> bool:
     """Return whether ``qualname`` is a function or method of an installed package that makes
-    an awaitable (for a class of the linted tree that derives from an installed one)."""
+    an awaitable (reached from the linted tree: a re-export, an instance, a base class).
+
+    Kinds of the hand-written list count as classes here (``redis.asyncio.Redis.set``).
+    """
+    owner, _, attr = qualname.rpartition(".")
+    if owner in KINDS:
+        return attr in KINDS[owner].coroutines
     return _library_awaitable(library().lookup(qualname))
 
 

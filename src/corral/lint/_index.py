@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from corral.lint._asyncdefs import is_coroutine_function
 from corral.lint._context import FileContext
+from corral.lint._kinds import kind_of
 from corral.lint._types import type_of
 
 # Re-exports followed at most this deep (pkg/__init__ -> pkg/api -> pkg/_impl is two).
@@ -56,7 +57,9 @@ def summarize(ctx: FileContext) -> ModuleSummary:
             if resolved:
                 bases.append((qualified, resolved))
         elif value is not None and len(bindings) == 1:
-            kind = type_of(value, ctx) if isinstance(value, ast.Call) else None
+            kind = None
+            if isinstance(value, ast.Call | ast.Await):
+                kind = type_of(value, ctx) or kind_of(value, ctx)
             if kind is not None:
                 instances.append((qualified, kind))
     return ModuleSummary(
@@ -102,6 +105,7 @@ class AsyncIndex:
     def is_coroutine_function(self, qualname: str, depth: int = 0) -> bool:
         """Return whether ``qualname`` (followed through re-exports, instances and base classes
         of the tree) is a coroutine function."""
+        followed = depth > 0
         for _ in range(_HOPS):
             if qualname in self._coroutines:
                 return True
@@ -115,8 +119,9 @@ class AsyncIndex:
                 )
             target = self._rewrite(qualname)
             if target is None:
-                return depth > 0 and self._installed is not None and self._installed(qualname)
-            qualname = target
+                # Out of the tree through an import, an instance or a base: an installed name?
+                return followed and self._installed is not None and self._installed(qualname)
+            qualname, followed = target, True
         return False
 
     def _rewrite(self, qualname: str) -> str | None:
