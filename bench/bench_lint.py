@@ -263,19 +263,24 @@ def best_of(command: list[str], repeat: int, *, cold: bool = False) -> tuple[flo
 
     CPU time (user + system, all processes) shows the work done whatever else the machine runs.
     ``cold``: each run gets an empty library-index cache (corral lint reads installed packages'
-    source afresh), else the cache of the previous run is used (warm).
+    source afresh), else one untimed run first leaves the caches warm.
     """
+    if not cold:  # one untimed run leaves the caches as a second run finds them
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     runs = []
     for _ in range(repeat):
         env = dict(os.environ)
-        if cold:
-            env["CORRAL_LINT_CACHE"] = tempfile.mkdtemp(prefix="corral-lint-cold-")
+        empty = tempfile.mkdtemp(prefix="corral-lint-cold-") if cold else None
+        if empty is not None:
+            env["CORRAL_LINT_CACHE"] = empty
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env
         )
         wall = time.perf_counter() - started
+        if empty is not None:
+            shutil.rmtree(empty, ignore_errors=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         runs.append((wall, cpu))
