@@ -295,7 +295,7 @@ def test_a_dropped_retry_call_warns_like_a_coroutine_at_the_line_that_made_it() 
     """A RetryCall collected without being awaited warns 'was never awaited', where it was made."""
 
     def drop_a_call() -> None:
-        corral.retry(Flaky(0))  # the forgotten await
+        corral.retry(Flaky(0))  # noqa: COR102 - the forgotten await, on purpose
         gc.collect()
 
     with pytest.warns(RuntimeWarning, match=r"corral\.retry\(Flaky\) was never awaited") as w:

@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
+from corral.lint import _results
 from corral.lint._config import PARSE_ERROR_CODE
 from corral.lint._context import FileContext
 from corral.lint._discovery import SourceFile
 from corral.lint._finding import Finding, Hit
 from corral.lint._index import ModuleSummary, summarize
+from corral.lint._library import library
 from corral.lint._names import FunctionNode
 from corral.lint._noqa import Noqa
 from corral.lint._rule import Rule
@@ -43,18 +45,40 @@ class FileResult:
     summary: ModuleSummary | None = None
 
 
-def check_file(source: SourceFile, codes: frozenset[str], packages: frozenset[str]) -> FileResult:
-    """Lint the file ``source`` for ``codes``; unreadable or unparsable files give COR000."""
+def check_file(
+    source: SourceFile, codes: frozenset[str], packages: frozenset[str], *, cache: bool = False
+) -> FileResult:
+    """Lint the file ``source`` for ``codes``; unreadable or unparsable files give COR000.
+
+    With ``cache``, a result kept from an earlier run of the same file is used, and a new one
+    is kept (``_results``).
+    """
     try:
-        text = importlib.util.decode_source(_read(source.path))
+        data = _read(source.path)
     except OSError as exc:
         return _broken(source.path, 1, 1, f"cannot read the file: {exc.strerror or exc}", codes)
+    name = ""
+    if cache:
+        name = _results.key(
+            data, module=source.module, is_package=source.is_package, codes=codes,
+            packages=packages,
+        )  # fmt: skip
+        kept = _results.load(name, source.path)
+        if kept is not None:
+            return kept
+        library().begin_file()
+    try:
+        text = importlib.util.decode_source(data)
     except (UnicodeDecodeError, SyntaxError) as exc:
-        return _broken(source.path, 1, 1, f"cannot decode the file: {exc}", codes)
-    return check_text(
-        text, path=source.path, module=source.module, is_package=source.is_package,
-        codes=codes, packages=packages,
-    )  # fmt: skip
+        result = _broken(source.path, 1, 1, f"cannot decode the file: {exc}", codes)
+    else:
+        result = check_text(
+            text, path=source.path, module=source.module, is_package=source.is_package,
+            codes=codes, packages=packages,
+        )  # fmt: skip
+    if cache:
+        _results.store(name, result)
+    return result
 
 
 def _read(path: str) -> bytes:

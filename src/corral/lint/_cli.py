@@ -71,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--jobs", "-j", type=int, metavar="N",
         help="worker processes (default: one per core; small inputs run in one process)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="check every file afresh (by default each file's result is kept under the user "
+        "cache directory, $CORRAL_LINT_CACHE or ~/.cache/corral/lint, and reused while the "
+        "file, corral and the installed packages are unchanged)",
+    )  # fmt: skip
     parser.set_defaults(handler=_run)
 
 
@@ -83,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         ignore=args.ignore,
         force_exclude=args.force_exclude,
         jobs=args.jobs,
+        cache=not args.no_cache,
     )
     sys.stdout.write(render(findings, args.format))
     if args.format == "text":

@@ -42,6 +42,7 @@ class FileContext:
         self._lookups: dict[tuple[ast.AST | None, str], tuple[NameScope, list[Binding]] | None] = {}
         self._scopes: dict[ast.AST, NameScope] = {}
         self._classes: dict[ast.ClassDef, ClassFacts] | None = None
+        self._resolved: dict[ast.AST, str | None] = {}
 
     # -- structure ------------------------------------------------------------------------------
 
@@ -124,12 +125,27 @@ class FileContext:
         """Return the dotted name ``expr`` refers to (``requests.get``, ``pkg.mod.fetch``).
 
         Names imported, defined at module level or builtin resolve; local variables do not.
+        Every rule asks about the same calls, so answers are kept per node.
         """
-        if isinstance(expr, ast.Attribute):
-            base = self.resolve(expr.value)
-            return f"{base}.{expr.attr}" if base else None
+        try:
+            return self._resolved[expr]
+        except KeyError:
+            resolved = self._resolved[expr] = self._resolve(expr)
+            return resolved
+
+    def _resolve(self, expr: ast.AST) -> str | None:
+        attrs: list[str] = []
+        while isinstance(expr, ast.Attribute):  # a loop, not recursion: chains may be long
+            attrs.append(expr.attr)
+            expr = expr.value
         if not isinstance(expr, ast.Name):
             return None
+        base = self._resolve_name(expr)
+        if base is None:
+            return None
+        return ".".join([base, *reversed(attrs)])
+
+    def _resolve_name(self, expr: ast.Name) -> str | None:
         found = self.lookup(expr.id, expr)
         if found is None:
             return f"builtins.{expr.id}" if expr.id in _BUILTINS else None

@@ -137,7 +137,14 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "dbapi.Cursor": Kind(
             "a sync database cursor",
             frozenset(
-                ["execute", "executemany", "executescript", "fetchone", "fetchmany", "fetchall"]
+                {
+                    "execute",
+                    "executemany",
+                    "executescript",
+                    "fetchone",
+                    "fetchmany",
+                    "fetchall",
+                }
             ),
             fix=FIX_DB,
         ),
@@ -164,6 +171,79 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         ),
         "httpx.AsyncClient": Kind(
             "an httpx.AsyncClient", coroutines=frozenset((*_VERBS, "send", "aclose"))
+        ),
+        # redis.asyncio shares its command methods with the sync client (plain defs that return
+        # an awaitable there), so its source cannot say which are coroutines: listed here.
+        "redis.asyncio.Redis": Kind(
+            "a redis.asyncio client",
+            coroutines=_REDIS | {"close", "aclose", "initialize", "info", "flushdb", "ttl"},
+            returns={"pipeline": "redis.asyncio.Pipeline"},
+        ),
+        "redis.asyncio.Pipeline": Kind(
+            "a redis.asyncio pipeline", coroutines=frozenset({"execute", "reset", "aclose"})
+        ),
+        # aiofiles makes its file methods with a decorator that runs them on a thread.
+        "aiofiles.File": Kind(
+            "an aiofiles file",
+            coroutines=frozenset(
+                {
+                    "read",
+                    "read1",
+                    "readall",
+                    "readinto",
+                    "readline",
+                    "readlines",
+                    "write",
+                    "writelines",
+                    "flush",
+                    "close",
+                    "seek",
+                    "tell",
+                    "truncate",
+                    "peek",
+                }
+            ),
+        ),
+        "asyncpg.Connection": Kind(
+            "an asyncpg connection",
+            coroutines=frozenset(
+                {
+                    "fetch",
+                    "fetchrow",
+                    "fetchval",
+                    "fetchmany",
+                    "execute",
+                    "executemany",
+                    "close",
+                    "prepare",
+                    "copy_records_to_table",
+                    "copy_from_query",
+                    "copy_to_table",
+                    "copy_from_table",
+                    "set_type_codec",
+                    "add_listener",
+                    "remove_listener",
+                    "reload_schema_state",
+                    "reset",
+                }
+            ),
+        ),
+        "asyncpg.Pool": Kind(
+            "an asyncpg pool",
+            coroutines=frozenset(
+                {
+                    "acquire",
+                    "release",
+                    "close",
+                    "fetch",
+                    "fetchrow",
+                    "fetchval",
+                    "execute",
+                    "executemany",
+                    "expire_connections",
+                }
+            ),
+            returns={"acquire": "asyncpg.Connection"},
         ),
         "asyncio.Queue": Kind("an asyncio.Queue", coroutines=frozenset({"get", "put", "join"})),
         "asyncio.Event": Kind("an asyncio.Event", coroutines=frozenset({"wait"})),
@@ -198,6 +278,16 @@ FACTORIES: Mapping[str, str] = MappingProxyType(
         "aiohttp.ClientResponse": "aiohttp.ClientResponse",
         "aiohttp.client_reqrep.ClientResponse": "aiohttp.ClientResponse",
         "httpx.AsyncClient": "httpx.AsyncClient",
+        **{
+            f"redis.asyncio.{name}": "redis.asyncio.Redis"
+            for name in ("Redis", "StrictRedis", "from_url", "Redis.from_url", "client.Redis")
+        },
+        "redis.asyncio.client.Pipeline": "redis.asyncio.Pipeline",
+        "aiofiles.open": "aiofiles.File",
+        "aiofiles.threadpool.open": "aiofiles.File",
+        **{f"asyncpg.{name}": "asyncpg.Connection" for name in ("connect", "Connection")},
+        "asyncpg.connection.Connection": "asyncpg.Connection",
+        **{f"asyncpg.{name}": "asyncpg.Pool" for name in ("create_pool", "Pool", "pool.Pool")},
         **{f"asyncio.{name}": "asyncio.Queue" for name in ("Queue", "PriorityQueue", "LifoQueue")},
         "asyncio.Event": "asyncio.Event",
         "asyncio.Lock": "asyncio.Lock",

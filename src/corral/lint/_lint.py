@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corral.lint._asyncdefs import installed_awaitable
 from corral.lint._check import FileResult, check_file, check_text
 from corral.lint._config import LintConfig, load_config, with_overrides
 from corral.lint._discovery import SourceFile, discover, glob_matches, top_packages
@@ -35,6 +36,7 @@ def lint_paths(
     ignore: Iterable[str] | None = None,
     force_exclude: bool | None = None,
     jobs: int | None = None,
+    cache: bool = False,
 ) -> list[Finding]:
     """Lint the Python files under ``paths`` and return the findings, sorted.
 
@@ -47,6 +49,9 @@ def lint_paths(
         force_exclude: Whether configured excludes apply to ``paths`` themselves (by default
             as configured, else no: a file named explicitly is linted).
         jobs: Worker processes; by default one per core, and none for a small input.
+        cache: Keep each file's result under the user cache directory and reuse it while
+            the file, the linter and the installed packages it was checked against are
+            unchanged (the CLI does, unless ``--no-cache``).
 
     Returns:
         Every finding, including COR000 for files that cannot be read or parsed.
@@ -64,7 +69,7 @@ def lint_paths(
     base = config if config is not None else load_config([Path(p) for p in given])
     config = with_overrides(base, select=select, ignore=ignore, force_exclude=force_exclude)
     files = discover(given, config)
-    results = _lint_files(files, config.codes(), top_packages(files), jobs)
+    results = _lint_files(files, config.codes(), top_packages(files), jobs, cache)
     return _settle(files, results, config)
 
 
@@ -99,9 +104,13 @@ def lint_source(
 
 
 def _lint_files(
-    files: Sequence[SourceFile], codes: frozenset[str], packages: frozenset[str], jobs: int | None
+    files: Sequence[SourceFile],
+    codes: frozenset[str],
+    packages: frozenset[str],
+    jobs: int | None,
+    cache: bool,
 ) -> list[FileResult]:
-    task = partial(check_file, codes=codes, packages=packages)
+    task = partial(check_file, codes=codes, packages=packages, cache=cache)
     workers = _workers(files, jobs)
     if workers <= 1:
         return [task(f) for f in files]
@@ -136,7 +145,9 @@ def _context() -> BaseContext:
 def _settle(
     files: Sequence[SourceFile], results: Sequence[FileResult], config: LintConfig
 ) -> list[Finding]:
-    index = AsyncIndex(r.summary for r in results if r.summary is not None)
+    index = AsyncIndex(
+        (r.summary for r in results if r.summary is not None), installed=installed_awaitable
+    )
     findings = [f for r in results for f in r.findings]
     findings += [
         d.finding for r in results for d in r.deferred if index.is_coroutine_function(d.qualname)

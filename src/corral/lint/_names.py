@@ -23,6 +23,9 @@ class Binding:
     value: ast.AST | None = None
     annotation: ast.expr | None = None
     qualname: str | None = None
+    # ``a, b = value``: the value unpacked, and which item of it this name is.
+    unpacked: ast.expr | None = None
+    item: int = 0
 
 
 _UNKNOWN = Binding()
@@ -177,6 +180,14 @@ class _Binder:
     def _target(self, target: ast.expr, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name):
             self.scope.bind(target.id, Binding(value=value) if value is not None else _UNKNOWN)
+        elif (
+            isinstance(target, ast.Tuple)
+            and value is not None
+            and all(isinstance(e, ast.Name) for e in target.elts)
+        ):
+            for item, element in enumerate(target.elts):
+                assert isinstance(element, ast.Name)
+                self.scope.bind(element.id, Binding(unpacked=value, item=item))
         else:
             self.stack.append(target)
 

@@ -2,7 +2,8 @@
 
 The loop keeps only a weak reference to a task: one nobody holds can be garbage-collected
 before it finishes, and its exception is never seen. Flagged: ``asyncio.create_task(...)``,
-``asyncio.ensure_future(...)`` or ``loop.create_task(...)`` as a bare statement. Task groups,
+``asyncio.ensure_future(...)`` or ``loop.create_task(...)`` as a bare statement, whatever object
+the loop is reached through (``client.loop.create_task(...)``). Task groups,
 nurseries and scopes hold their children, so ``tg.create_task(...)`` and any ``create_task`` on
 something not known to be a loop is exempt. A task assigned to a local that is never read is
 not flagged: the local does hold it while the function runs (uvicorn relies on that), and
@@ -51,7 +52,8 @@ class DroppedTask(Rule):
     def _on_loop(self, receiver: ast.expr) -> bool:
         if isinstance(receiver, ast.Call):
             return self.ctx.resolve(receiver.func) in _LOOP_FACTORIES
-        if isinstance(receiver, ast.Attribute) and self.ctx.self_class(receiver) is not None:
+        if isinstance(receiver, ast.Attribute):
+            # any object's loop: ``self._loop``, ``client.loop``, ``self.websocket.loop``
             return receiver.attr in _LOOP_NAMES
         if isinstance(receiver, ast.Name):
             if receiver.id in _LOOP_NAMES:

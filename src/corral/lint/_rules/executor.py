@@ -1,7 +1,8 @@
 """COR111: a thread or process pool built inside ``async def``, once per call.
 
 Each call starts and tears down its own threads or processes, and leaving ``with`` waits for
-them on the event loop. Pools kept on ``self`` (built lazily once) are fine.
+them on the event loop. Pools kept for later calls are fine: on ``self`` (built lazily once), in
+a mapping or a context object, a global, or the loop's default executor (a startup hook).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ _POOLS = frozenset(
 )
 
 
+# Calls that keep what they are given: the loop's default executor, a context or a stack.
+_KEEPERS = frozenset(
+    {"set_default_executor", "set", "setdefault", "append", "enter_context", "callback", "push"}
+)
+
+
 class ExecutorPerCall(Rule):
     """Flag executors created per call of a coroutine function."""
 
@@ -41,9 +48,7 @@ class ExecutorPerCall(Rule):
         if not isinstance(function, ast.AsyncFunctionDef):
             return
         parent = self.ctx.parent(node)
-        if isinstance(parent, ast.Assign) and all(
-            isinstance(t, ast.Attribute) or self._global(t, function) for t in parent.targets
-        ):
+        if isinstance(parent, ast.Assign | ast.AnnAssign) and self._kept(parent, function):
             return  # kept for later calls
         waits = (
             " and leaving `with` waits for them on the loop"
@@ -57,6 +62,37 @@ class ExecutorPerCall(Rule):
             f"its workers each time{waits}; make one pool up front and share it, or use "
             "`await corral.to_thread(...)`",
         )
+
+    def _kept(self, assign: ast.Assign | ast.AnnAssign, function: ast.AsyncFunctionDef) -> bool:
+        """Return whether the pool is stored where later calls find it.
+
+        On an object or in a mapping (``self.pool``, ``app["executor"]``, ``ctx.state.pool``),
+        in a global, or in a local that is then stored so or handed to the loop as its default
+        executor (a startup hook's way).
+        """
+        targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+        if all(self._stored(t, function) for t in targets):
+            return True
+        names = {t.id for t in targets if isinstance(t, ast.Name)}
+        return any(
+            isinstance(node, ast.Name) and node.id in names and self._keeps(node, function)
+            for node in ast.walk(function)
+        )
+
+    def _keeps(self, use: ast.Name, function: ast.AsyncFunctionDef) -> bool:
+        holder = self.ctx.parent(use)
+        if isinstance(holder, ast.Assign) and holder.value is use:
+            return all(self._stored(t, function) for t in holder.targets)
+        if isinstance(holder, ast.Return | ast.Yield | ast.Dict | ast.keyword):
+            return True
+        return (
+            isinstance(holder, ast.Call)
+            and isinstance(holder.func, ast.Attribute)
+            and holder.func.attr in _KEEPERS
+        )
+
+    def _stored(self, target: ast.expr, function: ast.AsyncFunctionDef) -> bool:
+        return isinstance(target, ast.Attribute | ast.Subscript) or self._global(target, function)
 
     def _global(self, target: ast.expr, function: ast.AsyncFunctionDef) -> bool:
         return (

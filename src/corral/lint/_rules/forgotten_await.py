@@ -14,15 +14,37 @@ import ast
 from collections.abc import Iterator
 
 from corral.lint._asyncdefs import AsyncCallee, async_callee
+from corral.lint._context import FileContext
 from corral.lint._finding import Hit
 from corral.lint._rule import Rule
+from corral.lint._types import type_of
 
 # Attributes of a coroutine object itself: looking them up is not a mistake.
 _COROUTINE_ATTRS = frozenset(
     {"send", "throw", "close", "cr_await", "cr_code", "cr_frame", "cr_running", "__await__"}
 )
 _CONDITION = "is used as a condition, and a coroutine object is always true"
-_FIX = "add `await` (or hand it to `corral.open_scope()` / `asyncio.TaskGroup` to run as a task)"
+_FIX = (
+    "add `await`, or run it as a task with `asyncio.create_task()` or a task group "
+    "(`scope.spawn(fn, *args)` takes the function, not the coroutine)"
+)
+# Plain sync functions that take any object: a coroutine handed to them is used, never run.
+_SYNC_CONSUMERS = frozenset(
+    f"builtins.{name}"
+    for name in (
+        "print", "len", "str", "repr", "int", "float", "bytes", "bool", "list", "tuple", "set",
+        "frozenset", "dict", "sorted", "sum", "min", "max", "any", "all", "enumerate", "zip",
+        "iter", "next", "format", "open", "round", "abs",
+    )
+)  # fmt: skip
+_SYNC_MODULES = frozenset(
+    {"json", "hashlib", "pickle", "base64", "re", "os", "shutil", "csv", "math", "logging",
+     "urllib", "html", "zlib", "gzip", "struct", "binascii", "pathlib", "textwrap"}
+)  # fmt: skip
+_RAISES = frozenset({"pytest.raises", "pytest.warns"})
+_LOGGER_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+)
 
 
 def misuse(node: ast.expr, parent: ast.AST | None) -> str | None:
@@ -45,6 +67,37 @@ def misuse(node: ast.expr, parent: ast.AST | None) -> str | None:
         return "is compared instead of its result"
     if isinstance(parent, ast.For | ast.comprehension) and parent.iter is node:
         return "is iterated instead of its result"
+    if isinstance(parent, ast.FormattedValue):
+        return "is formatted into a string instead of its result"
+    return None
+
+
+def sync_consumer(node: ast.expr, parent: ast.AST | None, ctx: FileContext) -> str | None:
+    """Return the plain sync function ``node`` is passed to (``json.dumps``), if known.
+
+    Only functions known to take any object and never await it count: builtins, a few
+    standard-library modules, a logger's methods. A call into anything else may take an
+    awaitable on purpose (``create_task``, ``run``, a scheduler).
+    """
+    if isinstance(parent, ast.keyword):
+        parent = ctx.parent(parent)
+        if not isinstance(parent, ast.Call):
+            return None
+    elif not isinstance(parent, ast.Call) or node not in parent.args:
+        return None
+    func = parent.func
+    qualname = ctx.resolve(func)
+    if qualname is not None:
+        top = qualname.split(".", 1)[0]
+        if qualname in _SYNC_CONSUMERS or top in _SYNC_MODULES:
+            return qualname.removeprefix("builtins.")
+        return None
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in _LOGGER_METHODS
+        and type_of(func.value, ctx) == "logging.Logger"
+    ):
+        return ast.unparse(func)
     return None
 
 
@@ -60,6 +113,12 @@ class ForgottenAwait(Rule):
         assert isinstance(node, ast.Call)
         parent = self.ctx.parent(node)
         problem = misuse(node, parent)
+        if problem is not None and self._expected_to_raise(parent):
+            return
+        if problem is None:
+            consumer = sync_consumer(node, parent, self.ctx)
+            if consumer is not None:
+                problem = f"is passed to `{consumer}()`, which does not await it"
         if problem is None and not isinstance(parent, ast.Assign | ast.AnnAssign):
             return
         callee = async_callee(node, self.ctx)
@@ -70,6 +129,26 @@ class ForgottenAwait(Rule):
             problem = self._assigned_misuse(parent)
         if problem is not None:
             yield self._hit(node, callee, problem)
+
+    def _expected_to_raise(self, parent: ast.AST | None) -> bool:
+        """Return whether the statement is the body of ``with pytest.raises(...)``."""
+        holder = self.ctx.parent(parent) if isinstance(parent, ast.Expr) else None
+        if not isinstance(holder, ast.With):
+            return False
+        return any(
+            isinstance(item.context_expr, ast.Call)
+            and self.ctx.resolve(item.context_expr.func) in _RAISES
+            for item in holder.items
+        )
+
+    def _use_misuse(self, use: ast.expr) -> str | None:
+        parent = self.ctx.parent(use)
+        problem = misuse(use, parent)
+        if problem is None:
+            consumer = sync_consumer(use, parent, self.ctx)
+            if consumer is not None:
+                problem = f"is passed to `{consumer}()`, which does not await it"
+        return problem
 
     def _hit(self, node: ast.Call, callee: AsyncCallee, problem: str) -> Hit:
         message = f"the coroutine from `{callee.label}()` {problem}; {_FIX}"
@@ -90,7 +169,7 @@ class ForgottenAwait(Rule):
         ]
         if not uses:
             return f"is assigned to `{name}` and never awaited"
-        problems = [misuse(use, self.ctx.parent(use)) for use in uses]
+        problems = [self._use_misuse(use) for use in uses]
         if all(problems):
             return f"is assigned to `{name}`, which {problems[0]}"
         return None

@@ -57,6 +57,8 @@ class LoopMisuse(Rule):
 
     def _get_event_loop(self, call: ast.Call) -> Iterator[Hit]:
         function = self.ctx.function_of(call)
+        if self._loop_set_before(call, function):
+            return  # it returns the loop just set, as a script's entry point does
         if function is None:
             yield Hit.at(
                 call,
@@ -73,6 +75,15 @@ class LoopMisuse(Rule):
                 "`asyncio.get_event_loop()` in a thread target: threads have no event loop, "
                 f"so it raises RuntimeError; {_RUN} inside the thread",
             )
+
+    def _loop_set_before(self, call: ast.Call, function: ast.AST | None) -> bool:
+        """Return whether ``asyncio.set_event_loop(...)`` runs earlier in the same scope."""
+        return any(
+            other.lineno < call.lineno
+            and self.ctx.function_of(other) is function
+            and self.ctx.resolve(other.func) == "asyncio.set_event_loop"
+            for other in self.ctx.calls()
+        )
 
     def _never_closed(self, call: ast.Call) -> Iterator[Hit]:
         parent = self.ctx.parent(call)

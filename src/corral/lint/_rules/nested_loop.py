@@ -23,12 +23,42 @@ _FIX = (
 
 
 def loop_step(call: ast.Call, ctx: FileContext) -> Step | None:
-    """Return the step if ``call`` starts an event loop and runs it to completion."""
+    """Return the step if ``call`` starts an event loop and runs it to completion.
+
+    A call guarded by a check that no loop is running (``if not loop.is_running():``, or in the
+    ``except RuntimeError`` of ``get_running_loop()``) runs only where it may.
+    """
     if isinstance(call.func, ast.Attribute) and call.func.attr == "run_until_complete":
-        return Step(f"{ast.unparse(call.func)}()", call.lineno, _FIX)
-    if ctx.resolve(call.func) == "asyncio.run":
-        return Step("asyncio.run()", call.lineno, _FIX)
-    return None
+        step = Step(f"{ast.unparse(call.func)}()", call.lineno, _FIX)
+    elif ctx.resolve(call.func) == "asyncio.run":
+        step = Step("asyncio.run()", call.lineno, _FIX)
+    else:
+        return None
+    return None if _guarded(call, ctx) else step
+
+
+def _guarded(call: ast.Call, ctx: FileContext) -> bool:
+    for ancestor in ctx.ancestors(call):
+        if isinstance(ancestor, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            return False
+        if isinstance(ancestor, ast.If | ast.IfExp | ast.While) and _checks_running(ancestor.test):
+            return True
+        if isinstance(ancestor, ast.Try) and any(_checks_running(s) for s in ancestor.body):
+            return True
+    return False
+
+
+def _checks_running(node: ast.AST) -> bool:
+    """Return whether ``node`` asks whether a loop runs (``is_running()``, the running loop)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr in _RUNNING_CHECKS:
+            return True
+        if isinstance(sub, ast.Name) and sub.id in _RUNNING_CHECKS:
+            return True
+    return False
+
+
+_RUNNING_CHECKS = frozenset({"is_running", "get_running_loop", "_get_running_loop"})
 
 
 def under_main_guard(node: ast.AST, ctx: FileContext) -> bool:

@@ -9,7 +9,9 @@ Not flagged, because the count is bounded by design rather than by the input: it
 (``self._plugins``, ``self._conns.values()``: registries, pools, listeners); calling a method
 of each item or the item itself (``conn.close()``, ``listener(event)``: acting on what one
 already holds). Nor when a bound is in sight: a callee that takes a semaphore, a semaphore or
-limiter passed in, or a module that sets an explicit connection limit.
+limiter passed in, a module that sets an explicit connection limit, or a loop that awaits
+``sem.acquire()`` itself before each task (released when the task ends). Nor a loop that
+starts one task and then leaves (``break``, ``return``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from corral.lint._context import FileContext
 from corral.lint._finding import Hit
 from corral.lint._kinds import kind_of
 from corral.lint._loops import enclosing_loop, fixed_size, loop_parts, names_in, single_value
+from corral.lint._nodes import own_nodes
 from corral.lint._rule import Rule
 
 _FANS = frozenset({"asyncio.gather", "asyncio.wait", "asyncio.as_completed"})
@@ -88,10 +91,27 @@ class UnboundedConcurrency(Rule):
         loop = enclosing_loop(call, self.ctx)
         if loop is None or isinstance(loop, ast.AsyncFor | ast.DictComp):
             return  # `async for`: a stream consumed as it comes, not a collection fanned out
+        if isinstance(loop, ast.For) and (_acquires_in(loop) or self._ends_loop_after(call, loop)):
+            return
         iterable, target = loop_parts(loop)
         work = call.args[0] if call.args else None
         if isinstance(work, ast.Call) and self._unbounded(iterable, target, work):
             yield Hit.at(call, _message(f"`{ast.unparse(call.func)}()`", ast.unparse(iterable)))
+
+    def _ends_loop_after(self, call: ast.Call, loop: ast.For) -> bool:
+        """Return whether the block that starts the task then leaves the loop (one task)."""
+        statement: ast.AST = call
+        for ancestor in self.ctx.ancestors(call):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(ancestor, field, None)
+                if isinstance(block, list) and statement in block:
+                    rest = block[block.index(statement) + 1 :]
+                    if any(isinstance(s, ast.Break | ast.Return | ast.Raise) for s in rest):
+                        return True
+            if ancestor is loop:
+                return False
+            statement = ancestor
+        return False
 
     def _comprehension(self, value: ast.expr) -> ast.ListComp | ast.GeneratorExp | None:
         if not isinstance(value, ast.ListComp | ast.GeneratorExp):
@@ -106,6 +126,8 @@ class UnboundedConcurrency(Rule):
         item = names_in(target)
         if item & names_in(work.func):
             return False  # a method of each item, or the item itself, is called
+        if self._acts_on_item(work, item):
+            return False
         if (
             self.ctx.resolve(work.func) in _WRAPPERS
             and work.args
@@ -113,6 +135,39 @@ class UnboundedConcurrency(Rule):
         ):
             return False  # the coroutines were made before; a fan-out is flagged there
         return not self._bounded(work)
+
+    def _acts_on_item(self, work: ast.Call, item: set[str]) -> bool:
+        """Return whether ``work`` calls a helper of the module that only acts on the item.
+
+        ``stop(timer) for timer in timers``, where ``stop`` only looks into its parameter
+        (``timer._task.cancel()``), iterates it or awaits it, acts on objects already held, like
+        ``timer.stop()`` does; a parameter used as data (formatted, passed on) is an input.
+        """
+        callee = self.ctx.local_definition(work.func)
+        if not isinstance(callee, ast.AsyncFunctionDef):
+            return False
+        params = [a.arg for a in (*callee.args.posonlyargs, *callee.args.args)]
+        given = [
+            params[i]
+            for i, arg in enumerate(work.args)
+            if i < len(params) and isinstance(arg, ast.Name) and arg.id in item
+        ]
+        if not given or len(work.args) != 1:
+            return False
+        uses = [
+            n
+            for n in ast.walk(callee)
+            if isinstance(n, ast.Name) and n.id == given[0] and isinstance(n.ctx, ast.Load)
+        ]
+        return bool(uses) and all(self._held_use(use) for use in uses)
+
+    def _held_use(self, use: ast.Name) -> bool:
+        parent = self.ctx.parent(use)
+        if isinstance(parent, ast.Attribute):
+            return True
+        if isinstance(parent, ast.AsyncFor | ast.For):
+            return parent.iter is use
+        return isinstance(parent, ast.Await)
 
     def _owned(self, iterable: ast.expr) -> bool:
         """Return whether ``iterable`` is one of the object's own collections."""
@@ -166,6 +221,18 @@ def _message(what: str, items: str) -> str:
         f"unbounded concurrency: {what} starts one coroutine per item of `{items}`, all at "
         "once, with no bound in sight; use `corral.map(fn, items, limit=...)` "
         "(or an `asyncio.Semaphore` in the callee)"
+    )
+
+
+def _acquires_in(loop: ast.For) -> bool:
+    """Return whether the loop body awaits an ``.acquire()`` itself (a bound per task)."""
+    return any(
+        isinstance(node, ast.Await)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "acquire"
+        for statement in loop.body
+        for node in own_nodes(statement)
     )
 
 
