@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import cast
 
 from corral.lint import _results
@@ -13,10 +12,11 @@ from corral.lint._config import PARSE_ERROR_CODE
 from corral.lint._context import FileContext
 from corral.lint._discovery import SourceFile
 from corral.lint._finding import Finding, Hit
-from corral.lint._index import ModuleSummary, summarize
+from corral.lint._index import summarize
 from corral.lint._library import library
 from corral.lint._names import FunctionNode
 from corral.lint._noqa import Noqa
+from corral.lint._results import Deferred, FileResult
 from corral.lint._rule import Rule
 from corral.lint._rules import ALL_RULES
 
@@ -26,23 +26,6 @@ _FUNCTIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda})
 _ALWAYS = frozenset(
     {ast.Call, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Yield, ast.YieldFrom}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Deferred:
-    """A finding that stands only if ``qualname`` is a coroutine function of the linted tree."""
-
-    qualname: str
-    finding: Finding
-
-
-@dataclass(slots=True)
-class FileResult:
-    """What linting one file gave: findings, deferred findings and its index summary."""
-
-    findings: list[Finding] = field(default_factory=list)
-    deferred: list[Deferred] = field(default_factory=list)
-    summary: ModuleSummary | None = None
 
 
 def check_file(

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corral.lint._asyncdefs import installed_awaitable
-from corral.lint._check import FileResult, check_file, check_text
+from corral.lint._check import check_file, check_text
 from corral.lint._config import LintConfig, load_config, with_overrides
 from corral.lint._discovery import SourceFile, discover, glob_matches, top_packages
 from corral.lint._errors import LintUsageError
 from corral.lint._finding import Finding
 from corral.lint._index import AsyncIndex
+from corral.lint._results import FileResult
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext

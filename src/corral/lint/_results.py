@@ -14,17 +14,31 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from corral.lint._finding import Finding
 from corral.lint._index import ModuleSummary
 from corral.lint._library import cache_dir, library
 
-if TYPE_CHECKING:
-    from corral.lint._check import FileResult
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A finding that stands only if ``qualname`` is a coroutine function of the linted tree."""
+
+    qualname: str
+    finding: Finding
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What linting one file gave: findings, deferred findings and its index summary."""
+
+    findings: list[Finding] = field(default_factory=list)
+    deferred: list[Deferred] = field(default_factory=list)
+    summary: ModuleSummary | None = None
 
 
 @cache
@@ -60,8 +74,6 @@ def _path(name: str) -> Path:
 
 def load(name: str, path: str) -> FileResult | None:
     """Return the kept result for ``name`` (reported under ``path``), if still valid."""
-    from corral.lint._check import Deferred, FileResult
-
     try:
         with open(_path(name), encoding="utf-8") as stream:
             data = json.load(stream)
