@@ -279,3 +279,53 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
     except ScaleError as exc:
         raise UsageError(exc.message) from None
     return RedisTarget(url, args.job, workers=args.workers)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def add_refresh_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally."""
+    again = parser.add_argument_group("fetching again (see 'Refresh' in docs/fetch.md)")
+    again.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch again the URLs this store recorded, with If-None-Match/If-Modified-Since: "
+        "a 304 is not_modified (the earlier body kept), a body with the same SHA-256 unchanged",
+    )
+    again.add_argument(
+        "--max-age",
+        type=duration,
+        default=None,
+        metavar="AGE",
+        help="with --refresh: only records older than AGE, e.g. 1d, 12h, 30m (default: all)",
+    )
+
+
+def refresh_of(args: argparse.Namespace) -> Any:
+    """Return the ``Refresh`` the options ask for, or None.
+
+    Raises:
+        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -``.
+    """
+    from corral.http.store._refresh import Refresh
+
+    if not args.refresh:
+        if args.max_age is not None:
+            raise UsageError("--max-age says which records --refresh fetches again: add --refresh")
+        return None
+    if args.output == "-":
+        raise UsageError("--refresh fetches again what a store recorded: give -o FILE, not -o -")
+    return Refresh(max_age=args.max_age)
+
+
+def duration(text: str) -> float:
+    """Return the seconds of an age such as ``90``, ``30m``, ``12h``, ``1d`` or ``2w``."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not an age: {text!r} (e.g. 30m, 12h, 1d)")
+    value = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value

@@ -97,11 +97,15 @@ class CrawlCore:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        store = self._store = SQLiteFrontier(path, kind="crawl")
+        store = self._store = SQLiteFrontier(path, kind="crawl", refresh=self.config.refresh)
         await store.open(self._argv, utc_now())
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
-        # 12 item 8), and --max-pages bounds the whole crawl
+        # 12 item 8), and --max-pages bounds the whole crawl; pages queued again by
+        # --refresh are this run's
         records, started = await store.earlier_records()
+        records, started = records - store.refreshing, started - store.refreshing
+        counters = self.runtime.counters
+        counters.refreshed = store.refreshing
         counters = self.runtime.counters
         counters.skipped = started
         counters.skipped_before = records - started
@@ -204,7 +208,10 @@ class CrawlCore:
         self._book.note(await self.store.add_links(rows))
 
     async def _commit(self, batch: list[Done]) -> None:
-        self._book.committed(batch, await self.store.commit(batch))
+        committed = await self.store.commit(batch)
+        if committed.changes:
+            self.runtime.counters.by_change.update(committed.changes)
+        self._book.committed(batch, committed)
 
     def _keeps_body(self, content_type: str | None) -> bool:
         return self._rules is not None and self._rules.parses(content_type)

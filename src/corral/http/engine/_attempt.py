@@ -73,8 +73,9 @@ async def attempt(
             outcome.content_type = response.headers.get("Content-Type")
             if response.status in (429, 503):
                 outcome.retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            keep = keep_body(outcome.content_type) if callable(keep_body) else keep_body
-            await _read_body(response, config.max_bytes, keep, outcome)
+            if response.status != 304:  # Not Modified: no body (a --refresh keeps the earlier)
+                keep = keep_body(outcome.content_type) if callable(keep_body) else keep_body
+                await _read_body(response, config.max_bytes, keep, outcome)
     except Exception as exc:  # every failure becomes a recorded outcome
         outcome.error_kind, outcome.error = classify(exc)
         if outcome.error_kind == "timeout" and not str(exc):

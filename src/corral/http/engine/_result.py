@@ -51,6 +51,10 @@ class FetchResult:
         method: the HTTP method.
         depth: crawl depth (0 for input URLs).
         found_on: the page the URL was found on (crawls).
+        change: what a ``--refresh`` run found against the URL's earlier record:
+            ``not_modified`` (a 304: the earlier body stands), ``unchanged`` (a body with
+            the earlier digest), ``changed``, or ``new`` (no earlier body); None outside a
+            refresh, and for a record without a response body.
     """
 
     url: str
@@ -71,6 +75,7 @@ class FetchResult:
     method: str = "GET"
     depth: int = 0
     found_on: str | None = None
+    change: str | None = None
 
     def to_dict(self, *, body_as: str = "omit") -> dict[str, Any]:
         """Return the record as plain JSON-ready data (``body_as``: omit, or base64)."""
@@ -89,7 +94,7 @@ _new = object.__new__
 _SET: Final = tuple(getattr(FetchResult, f).__set__ for f in FetchResult.__dataclass_fields__)
 (_url, _final_url, _status, _ok, _error_kind, _error) = _SET[:6]
 (_attempts, _elapsed_ms, _fetched_at, _bytes, _content_type, _headers) = _SET[6:12]
-(_sha256, _body, _body_path, _method, _depth, _found_on) = _SET[12:]
+(_sha256, _body, _body_path, _method, _depth, _found_on, _change) = _SET[12:]
 
 
 def make_record(
@@ -136,6 +141,7 @@ def make_record(
     _method(record, method)
     _depth(record, depth)
     _found_on(record, found_on)
+    _change(record, None)
     return record
 
 

@@ -100,6 +100,9 @@ class FetchStatistics:
             with the longest they asked; each was closed for the cap only.
         retry_after_cap: the cap, the longest Retry-After honoured (seconds).
         skipped_before: a crawl's URLs earlier runs recorded without fetching them (skips).
+        refreshed: URLs an earlier run recorded, fetched again (``--refresh``).
+        by_change: a refresh's records by ``change`` (``not_modified``, ``unchanged``,
+            ``changed``, ``new``).
     """
 
     elapsed: float
@@ -127,6 +130,8 @@ class FetchStatistics:
     long_retry_after: Mapping[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
     skipped_before: int = 0
+    refreshed: int = 0
+    by_change: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -172,6 +177,8 @@ class RunCounters:
     long_retry_after: dict[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
     skipped_before: int = 0
+    refreshed: int = 0
+    by_change: Counter[str] = field(default_factory=Counter)
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -201,4 +208,6 @@ class RunCounters:
             long_retry_after=dict(self.long_retry_after),
             retry_after_cap=self.retry_after_cap,
             skipped_before=self.skipped_before,
+            refreshed=self.refreshed,
+            by_change=dict(self.by_change),
         )

@@ -12,6 +12,7 @@ from typing import IO
 
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, StoreLock, take
+from corral.http.store._migrate import migrate
 from corral.http.store._runs import WrongKind, check_kind
 from corral.http.store._schema import SCHEMA, SCHEMA_VERSION
 
@@ -65,16 +66,18 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
 
 
 def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:
-    """Refuse a store of a newer schema or of the other kind of job; record both.
+    """Refuse a store of a newer schema or of the other kind of job; migrate an older one
+    (``_migrate``); record both.
 
     Raises:
         StoreError: made by a newer corral, or by the other kind of job.
     """
     version = meta(conn, "schema_version")
-    if version is None:
-        set_meta(conn, "schema_version", str(SCHEMA_VERSION))
-    elif int(version) > SCHEMA_VERSION:
+    if version is not None and int(version) > SCHEMA_VERSION:
         raise StoreError(f"{path}: made by a newer corral (schema {version})")
+    if version != str(SCHEMA_VERSION):  # a new store, or one an earlier corral wrote
+        migrate(conn, SCHEMA_VERSION if version is None else int(version))
+        set_meta(conn, "schema_version", str(SCHEMA_VERSION))
     try:
         check_kind(conn, kind)
     except WrongKind as other:
