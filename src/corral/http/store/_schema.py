@@ -98,9 +98,9 @@ CREATE TABLE IF NOT EXISTS history (
     run INTEGER NOT NULL,
     etag TEXT,
     last_modified TEXT,
-    change TEXT
+    change TEXT,
+    PRIMARY KEY (id, run)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS history_runs ON history (id, run);
 """
 
 # urls.state: pending -> leased (a crawl's claim) -> done (its record is committed). SQL

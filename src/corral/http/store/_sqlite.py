@@ -288,7 +288,7 @@ class SQLiteFrontier:
                 insert_rows(conn, "INSERT INTO results", RESULT_COLUMNS, rows)
             elif self._resumable_jsonl:  # the state keeps what a refresh needs, no body
                 rows = [slim_row(d.ident, d.result, self.run) for d in done]
-                insert_rows(conn, "INSERT INTO results", RESULT_COLUMNS, rows)
+                insert_rows(conn, "INSERT OR REPLACE INTO results", RESULT_COLUMNS, rows)
             if moves is not None and in_store:
                 refresh.after_insert(conn, self.run, moves, items=self.kind == "crawl")
             most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
