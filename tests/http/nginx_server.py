@@ -52,7 +52,9 @@ http {{
 
 def nginx_binary() -> str:
     """Return the path of ``nginx`` (Debian puts it in /usr/sbin, often not on PATH)."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if found is None:
         pytest.fail("nginx is not installed: apt-get install nginx (as root)")
     return found

@@ -41,7 +41,9 @@ def _bump(path: Path, text: str | None = None) -> None:
     os.utime(path, (stat.st_atime + 60, stat.st_mtime + 60))
 
 
-def test_refresh_sends_validators_and_sorts_what_changed(nginx: NginxServer, tmp_path: Path) -> None:
+def test_refresh_sends_validators_and_sorts_what_changed(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
     """A second run with --refresh sends each URL's ETag: untouched files answer 304
     (``not_modified``, no body sent, the earlier body and digest kept), a rewritten file is
     ``changed``, the same bytes under a new ETag are ``unchanged``; the earlier records move to
@@ -59,12 +61,14 @@ def test_refresh_sends_validators_and_sorts_what_changed(nginx: NginxServer, tmp
     )
 
     assert second.returncode == 0, second.stderr
-    assert "refreshed" in second.stderr and "not_modified 4" in second.stderr, second.stderr
+    assert "refreshed" in second.stderr, second.stderr
+    assert "not_modified 4" in second.stderr, second.stderr
     served = {uri: (status, sent) for uri, status, sent, _ in nginx.log_lines()[before:]}
     assert served["/f0.txt"] == (304, 0)
-    assert served["/f1.txt"][0] == 200 and served["/f2.txt"][0] == 200
+    assert served["/f1.txt"][0] == 200
+    assert served["/f2.txt"][0] == 200
     rows = {
-        url.rsplit("/", 1)[1]: (status, change, body, sha)
+        str(url).rsplit("/", 1)[1]: (status, change, body, sha)
         for url, status, change, body, sha in _query(
             store, "SELECT url, status, change, body, sha256 FROM results"
         )
@@ -78,7 +82,8 @@ def test_refresh_sends_validators_and_sorts_what_changed(nginx: NginxServer, tmp
         "f5.txt": "not_modified",
     }
     status, _, body, sha = rows["f0.txt"]
-    assert status == 304 and body == b"file 0\n" * 20  # the earlier body, kept
+    assert status == 304
+    assert body == b"file 0\n" * 20
     assert sha == _query(store, "SELECT sha256 FROM history WHERE url LIKE '%/f0.txt'")[0][0]
     assert rows["f1.txt"][2] == b"new text\n"
     assert _query(store, "SELECT count(*), count(DISTINCT id) FROM history") == [(6, 6)]
@@ -130,8 +135,11 @@ def test_refresh_usage_errors(tmp_path: Path) -> None:
     urls = tmp_path / "urls.txt"
     urls.write_text("http://127.0.0.1:9/\n")
     alone = run_corral("fetch", str(urls), "-o", str(tmp_path / "s.db"), "--max-age", "1d")
-    assert alone.returncode == 2 and "add --refresh" in alone.stderr
+    assert alone.returncode == 2
+    assert "add --refresh" in alone.stderr
     piped = run_corral("fetch", str(urls), "-o", "-", "--refresh")
-    assert piped.returncode == 2 and "not -o -" in piped.stderr
+    assert piped.returncode == 2
+    assert "not -o -" in piped.stderr
     bad = run_corral("fetch", str(urls), "--refresh", "--max-age", "soon")
-    assert bad.returncode == 2 and "not an age" in bad.stderr
+    assert bad.returncode == 2
+    assert "not an age" in bad.stderr

@@ -1,0 +1,70 @@
+"""``corral crawl --refresh`` against a real nginx: every recorded page is crawled again with
+its validators, and a page that answers 304 keeps its subtree (elastic/crawler#221 dropped
+the pages under a 304)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from corral_cli import run_corral
+from nginx_server import NginxServer
+
+_PAGES = {
+    "index.html": ["a.html", "b.html"],
+    "a.html": ["c.html"],
+    "b.html": [],
+    "c.html": [],
+}
+
+
+def _page(links: list[str]) -> str:
+    anchors = "".join(f'<a href="/{link}">{link}</a>' for link in links)
+    return f"<html><body>{anchors}</body></html>"
+
+
+def _pages(store: Path) -> dict[str, str | None]:
+    conn = sqlite3.connect(store)
+    try:
+        rows = conn.execute("SELECT url, change FROM results WHERE attempts > 0").fetchall()
+    finally:
+        conn.close()
+    return {url.rsplit("/", 1)[1]: change for url, change in rows}
+
+
+def test_a_304_page_keeps_its_subtree_and_new_links_are_found(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """A refresh of an unchanged site: every page is ``not_modified``, none dropped (the
+    pages under a 304 come again from the frontier). Then the seed gains a link: it is
+    ``changed``, the new page ``new``, the rest ``not_modified``."""
+    for name, links in _PAGES.items():
+        (nginx.root / name).write_text(_page(links))
+    store = tmp_path / "crawl.db"
+    seed = nginx.url("index.html")
+    first = run_corral("crawl", seed, "-o", str(store), "-q")
+    assert first.returncode == 0, first.stderr
+    assert set(_pages(store)) == set(_PAGES)
+
+    again = run_corral("crawl", seed, "-o", str(store), "--refresh", "--no-progress")
+
+    assert again.returncode == 0, again.stderr
+    assert _pages(store) == dict.fromkeys(_PAGES, "not_modified")
+    assert "not_modified 4" in again.stderr, again.stderr
+
+    index = nginx.root / "index.html"
+    index.write_text(_page(["a.html", "b.html", "d.html"]))
+    stat = index.stat()
+    os.utime(index, (stat.st_atime + 60, stat.st_mtime + 60))
+    (nginx.root / "d.html").write_text(_page([]))
+    third = run_corral("crawl", seed, "-o", str(store), "-q", "--refresh")
+
+    assert third.returncode == 0, third.stderr
+    assert _pages(store) == {
+        "index.html": "changed",
+        "a.html": "not_modified",
+        "b.html": "not_modified",
+        "c.html": "not_modified",
+        "d.html": "new",  # found by this run: no earlier record
+    }
