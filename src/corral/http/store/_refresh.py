@@ -8,8 +8,8 @@ the earlier record's ``ETag`` as ``If-None-Match`` and its ``Last-Modified`` as
 ``If-Modified-Since`` (only a record with a body has validators worth sending).
 
 At commit, the new record is compared with the earlier one (``changes``): a 304 is
-``not_modified`` and takes over the earlier body (its digest, its file, its stored bytes:
-moved, not copied); a body with the earlier digest is ``unchanged`` whatever the server did
+``not_modified`` and takes over the earlier body (its digest, its file, its stored bytes,
+which stay where they are); a body with the earlier digest is ``unchanged`` whatever the server did
 with the validators (many ignore them); another body is ``changed``; a URL with no earlier
 body is ``new``. The earlier record moves to ``history`` (``_sqlite``).
 """
@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from corral.http.engine._request import Request
 from corral.http.store._frontier import Done
+from corral.http.store._schema import RESULT_COLUMNS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,11 +104,11 @@ class Earlier(NamedTuple):
 
 
 class Moves(NamedTuple):
-    """What a commit does besides inserting the new records (ids with the earlier run)."""
+    """What a commit does with the earlier records of its rows (by row id)."""
 
-    earlier: list[int]  # rows whose earlier record moves to history
-    carry: list[tuple[int, int]]  # not_modified: the earlier stored body moves forward
-    drop: list[tuple[int, int]]  # unchanged with a stored body: the earlier copy goes
+    earlier: list[int]  # rows with an earlier record: it moves to history
+    kept: set[int]  # not_modified with a stored body: updated in place, the body stays
+    bodiless: set[int]  # unchanged with a stored body: history gets the earlier without it
     parsed: list[int]  # pages with new content: their earlier items are replaced
 
 
@@ -133,7 +134,7 @@ def changes(
     """Return the records with their ``change`` set (a 304 with the earlier body's digest,
     file and validators), and what the commit moves."""
     out: list[Done] = []
-    moves = Moves([], [], [], [])
+    moves = Moves([], set(), set(), [])
     for d in done:
         before = earlier.get(d.ident)
         record = d.result
@@ -148,8 +149,8 @@ def changes(
                 content_type=record.content_type or before.content_type,
                 headers=_carried(record.headers, before),
             )
-            if before.has_body:
-                moves.carry.append((d.ident, before.run))
+            if before.has_body and stores_bodies:
+                moves.kept.add(d.ident)
         elif record.ok and record.sha256 is not None:
             old = before.sha256 if before is not None else None
             change = "new" if old is None else "unchanged" if old == record.sha256 else "changed"
@@ -160,7 +161,7 @@ def changes(
                 and before.has_body
                 and (stores_bodies and record.body is not None)
             ):
-                moves.drop.append((d.ident, before.run))
+                moves.bodiless.add(d.ident)
             if before is not None:
                 moves.parsed.append(d.ident)
         out.append(d._replace(result=record) if record is not d.result else d)
@@ -180,31 +181,48 @@ def _carried(headers: Mapping[str, str] | None, before: Earlier) -> dict[str, st
 
 
 def apply(conn: sqlite3.Connection, moves: Moves, *, history: bool) -> None:
-    """Move the earlier records of a commit out of ``results`` (to ``history``, unless the
-    records live in a JSON lines output), before the new ones go in."""
-    most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    for start in range(0, len(moves.earlier), most):
-        chunk = moves.earlier[start : start + most]
-        marks = ",".join("?" * len(chunk))
-        if history:
-            conn.execute(f"INSERT INTO history SELECT * FROM results WHERE id IN ({marks})", chunk)
-        conn.execute(f"DELETE FROM results WHERE id IN ({marks})", chunk)
+    """Move the earlier records of a commit to ``history`` (unless the records live in a JSON
+    lines output) and out of ``results``, before the new ones go in.
 
-
-def after_insert(conn: sqlite3.Connection, run: int, moves: Moves, *, items: bool) -> None:
-    """Move the bodies of not-modified records forward, drop unchanged earlier copies, and
-    (``items``: a crawl's store) mark the earlier items of pages parsed anew as replaced."""
-    for ident, before in moves.carry:
-        conn.execute(
-            "UPDATE results SET body = (SELECT body FROM history WHERE id = ? AND run = ?) "
-            "WHERE id = ?",
-            (ident, before, ident),
+    A stored body is written once: a not-modified record is updated in place around it
+    (``update_kept``), and history keeps a copy only of a body that changed. (Moving the
+    bodies to history and back made a refresh of 10,000 stored 256 KB bodies twice as slow
+    as the first run: ``docs/benchmarks.md``.)
+    """
+    if history:
+        full = [i for i in moves.earlier if i not in moves.kept and i not in moves.bodiless]
+        _each_chunk(conn, "INSERT INTO history SELECT * FROM results WHERE id IN ({})", full)
+        light = [i for i in moves.earlier if i in moves.kept or i in moves.bodiless]
+        _each_chunk(
+            conn, f"INSERT INTO history SELECT {_NO_BODY} FROM results WHERE id IN ({{}})", light
         )
+    gone = [i for i in moves.earlier if i not in moves.kept]
+    _each_chunk(conn, "DELETE FROM results WHERE id IN ({})", gone)
+
+
+def _each_chunk(conn: sqlite3.Connection, sql: str, ids: Sequence[int]) -> None:
+    most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    for start in range(0, len(ids), most):
+        chunk = ids[start : start + most]
+        conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
+
+_NO_BODY = RESULT_COLUMNS.replace(" body,", " NULL,")
+_UPDATE = ", ".join(f"{name} = ?" for name in RESULT_COLUMNS.split(", ")[1:] if name != "body")
+
+
+def update_kept(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write not-modified records (``result_row`` tuples) over their earlier ones, leaving
+    the stored body where it is."""
+    body = RESULT_COLUMNS.split(", ").index("body")
     conn.executemany(
-        "UPDATE history SET body = NULL WHERE id = ? AND run = ?", [*moves.carry, *moves.drop]
+        f"UPDATE results SET {_UPDATE} WHERE id = ?",
+        [(*row[1:body], *row[body + 1 :], row[0]) for row in rows],
     )
-    if not items:
-        return
+
+
+def after_insert(conn: sqlite3.Connection, run: int, moves: Moves) -> None:
+    """Mark the earlier items of pages parsed anew as replaced (a crawl's store)."""
     conn.executemany(
         "UPDATE items SET replaced_in = ? WHERE url_id = ? AND run < ? AND replaced_in IS NULL",
         [(run, ident, run) for ident in moves.parsed],

@@ -285,12 +285,15 @@ class SQLiteFrontier:
                 refresh.apply(conn, moves, history=in_store)
             if in_store:
                 rows = [result_row(d.ident, d.result, self.run, store_body=True) for d in done]
+                if moves is not None and moves.kept:  # not modified: the body stays put
+                    refresh.update_kept(conn, [r for r in rows if r[0] in moves.kept])
+                    rows = [r for r in rows if r[0] not in moves.kept]
                 insert_rows(conn, "INSERT INTO results", RESULT_COLUMNS, rows)
             elif self._resumable_jsonl:  # the state keeps what a refresh needs, no body
                 rows = [slim_row(d.ident, d.result, self.run) for d in done]
                 insert_rows(conn, "INSERT OR REPLACE INTO results", RESULT_COLUMNS, rows)
-            if moves is not None and in_store:
-                refresh.after_insert(conn, self.run, moves, items=self.kind == "crawl")
+            if moves is not None and self.kind == "crawl":
+                refresh.after_insert(conn, self.run, moves)
             most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             for start in range(0, len(ids), most):  # one statement, not one a row
                 chunk = ids[start : start + most]
