@@ -105,14 +105,16 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output and display")
     output.add_argument(
         "--save-bodies",
-        choices=("none", "store", "dir"),
+        type=_save_bodies,
         default=_DEFAULTS.save_bodies,
-        help="keep bodies: none (default), in the store, or as files in --bodies-dir",
+        metavar="none|store|DIR",
+        help="keep bodies: none (default), in the store, or as files in DIR (named by their "
+        "SHA-256; a large one streamed there and resumed after a failure or a kill)",
     )
     output.add_argument(
         "--bodies-dir",
         default=None,
-        help="directory for --save-bodies dir (files named by SHA-256)",
+        help="the directory of --save-bodies dir (the same as --save-bodies DIR)",
     )
     output.add_argument(
         "--progress",
@@ -149,8 +151,12 @@ def fetch_config(args: argparse.Namespace) -> Any:
             parse_rate(args.rate)
         except ValueError as exc:
             raise UsageError(f"--rate: {exc}") from None
+    if args.save_bodies not in ("none", "store", "dir"):  # --save-bodies DIR
+        if args.bodies_dir is not None and args.bodies_dir != args.save_bodies:
+            raise UsageError("--save-bodies DIR and --bodies-dir name two directories: give one")
+        args.save_bodies, args.bodies_dir = "dir", args.save_bodies
     if args.save_bodies == "dir" and not args.bodies_dir:
-        raise UsageError("--save-bodies dir needs --bodies-dir DIR")
+        raise UsageError("--save-bodies dir needs --bodies-dir DIR (or write --save-bodies DIR)")
     note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
     if note is not None and not args.quiet:
         print(note, file=sys.stderr)
@@ -227,6 +233,13 @@ def _size(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
+
+
+def _save_bodies(text: str) -> str:
+    """Return ``none``, ``store``, ``dir`` or a directory (``./store`` for one named so)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give none, store or a directory")
+    return text
 
 
 def _header(text: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from corral._clock import LOOP_CLOCK, Clock
 from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._dispatch import Dispatcher
+from corral.http.engine._download import Downloads
 from corral.http.engine._flight import Flight
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
@@ -54,8 +56,10 @@ class Engine:
         keep_body: bool | Callable[[str | None], bool],
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        downloads: Downloads | None = None,
     ) -> None:
         self._session = session
+        self._downloads = downloads  # --save-bodies dir in a fetch: large bodies to disk
         self._config = config
         self._politeness = politeness
         self._keep_body = keep_body
@@ -143,7 +147,12 @@ class Engine:
         counters.in_flight += 1  # the live display's "active": a counter, not a scan
         try:
             outcome = await attempt(
-                self._session, request, self._config, self._timeout, keep_body=self._keep_body
+                self._session,
+                request,
+                self._config,
+                self._timeout,
+                keep_body=self._keep_body,
+                downloads=self._downloads,
             )
         except BaseException:  # cancelled (its caller left): the host's slot is free again
             self._politeness.finish(state, None, None, self._clock.now())
@@ -229,6 +238,8 @@ class Engine:
             request.depth,
             request.found_on,
         )
+        if outcome.body_path is not None:  # streamed to disk (a large body)
+            record = replace(record, body_path=outcome.body_path)
         # a password in the URL went with the request; the record shows user:***@
         return record if "@" not in request.url else mask_record(record)
 
