@@ -99,6 +99,7 @@ def test_a_download_killed_in_the_middle_resumes_with_only_the_missing_bytes(
 
     assert again.returncode == 0, again.stderr
     first, second = [line for line in slow_nginx.log_lines() if line[0] == "/big.bin"]
+    assert (first[1], first[3]) == (200, "-")  # the killed run's, cut short
     assert second == ("/big.bin", 206, size - have, f"bytes={have}-")
     status, ok, length, sha, path = _record(store)
     assert (status, ok, length, sha) == (206, 1, size, digest)
