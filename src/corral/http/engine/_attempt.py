@@ -44,6 +44,7 @@ class AttemptOutcome:
     retry_after: float | None = None
     seconds: float = 0.0
     body_path: str | None = None  # a body streamed to disk (``_download``)
+    received: int | None = None  # of ``size``, the bytes this attempt brought (a resumed one)
 
 
 async def attempt(
@@ -156,6 +157,7 @@ async def _download(
         return
     saved = await download(response, downloads, url, partial)
     outcome.size, outcome.sha256, outcome.body_path = saved.size, saved.sha256, saved.path
+    outcome.received = saved.received
     if response.status == 416:  # the part was whole already: nothing more was sent
         outcome.status = 200
 

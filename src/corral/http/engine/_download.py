@@ -151,6 +151,7 @@ class Saved:
     path: str
     size: int
     sha256: str
+    received: int  # bytes this attempt brought (the rest was on disk)
 
 
 async def download(
@@ -193,7 +194,7 @@ async def download(
         raise
     path = await to_thread(_place, part, sidecar, directory, digest)
     downloads.ended(url)
-    return Saved(path, size, digest)
+    return Saved(path, size, digest, size - offset)
 
 
 async def _stream(response: aiohttp.ClientResponse, file: IO[bytes], hasher: Any) -> int:
@@ -259,7 +260,7 @@ async def _finished_before(response: aiohttp.ClientResponse, partial: Partial | 
     digest = hasher.hexdigest()
     directory = str(partial.part.parent.parent)
     path = await to_thread(_place, partial.part, partial.sidecar, directory, digest)
-    return Saved(path, partial.have, digest)
+    return Saved(path, partial.have, digest, 0)
 
 
 def _check_digest(response: aiohttp.ClientResponse, digest: str, offset: int) -> None:

@@ -174,7 +174,7 @@ class Engine:
                 dispatcher.requeue(flight, now + wait)
                 return None
         counters.latency.add(outcome.seconds)
-        counters.bytes += outcome.size
+        counters.bytes += outcome.size if outcome.received is None else outcome.received
         flight.body = outcome.body
         return flight, self._final(flight, outcome, ended)
 
