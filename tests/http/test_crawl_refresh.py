@@ -4,12 +4,17 @@ the pages under a 304)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
 
 from corral_cli import run_corral
 from nginx_server import NginxServer
+
+import corral
+import corral.http
+from corral.http import Page, Refresh
 
 _PAGES = {
     "index.html": ["a.html", "b.html"],
@@ -68,3 +73,53 @@ def test_a_304_page_keeps_its_subtree_and_new_links_are_found(
         "c.html": "not_modified",
         "d.html": "new",  # found by this run: no earlier record
     }
+
+
+def _title(page: Page) -> list[dict[str, str]]:
+    return [{"page": page.url.rsplit("/", 1)[1], "text": (page.body or b"").decode()[:40]}]
+
+
+async def _crawl(store: Path, seed: str, refresh: Refresh | None) -> None:
+    async with corral.http.open_crawler(store=store, parse=_title, refresh=refresh) as crawler:
+        await crawler.run([seed])
+
+
+def test_items_of_a_changed_page_replace_the_earlier_ones(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """Through the Python API (``refresh=Refresh()``): a page that changed is parsed again and
+    its new items replace the earlier ones (``replaced_in``); a 304 page is not parsed and
+    its earlier items stay its latest; ``corral export`` writes the latest items, and every
+    item with ``--all-runs``."""
+    for name, links in _PAGES.items():
+        (nginx.root / name).write_text(_page(links))
+    store = tmp_path / "crawl.db"
+    seed = nginx.url("index.html")
+    corral.run_sync(lambda: _crawl(store, seed, None))
+    page_b = nginx.root / "b.html"
+    page_b.write_text(_page([]) + "<!-- v2 -->")
+    stat = page_b.stat()
+    os.utime(page_b, (stat.st_atime + 60, stat.st_mtime + 60))
+
+    corral.run_sync(lambda: _crawl(store, seed, Refresh()))
+
+    conn = sqlite3.connect(store)
+    try:
+        rows = conn.execute("SELECT url, run, replaced_in FROM items ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    by_page = [(str(url).rsplit("/", 1)[1], run, replaced) for url, run, replaced in rows]
+    assert sorted(by_page) == sorted(
+        [
+            *((name, 1, None) for name in _PAGES if name != "b.html"),
+            ("b.html", 1, 2),
+            ("b.html", 2, None),
+        ]
+    )
+    latest = run_corral("export", str(store), "--table", "items")
+    assert latest.returncode == 0, latest.stderr
+    texts = [json.loads(line)["data"] for line in latest.stdout.splitlines()]
+    assert len(texts) == 4
+    assert [t["text"] for t in texts if t["page"] == "b.html"] == [(_page([]) + "<!-- v2 -->")[:40]]
+    every = run_corral("export", str(store), "--table", "items", "--all-runs")
+    assert len(every.stdout.splitlines()) == 5
