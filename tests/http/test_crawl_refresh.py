@@ -123,3 +123,36 @@ def test_items_of_a_changed_page_replace_the_earlier_ones(
     assert [t["text"] for t in texts if t["page"] == "b.html"] == [(_page([]) + "<!-- v2 -->")[:40]]
     every = run_corral("export", str(store), "--table", "items", "--all-runs")
     assert len(every.stdout.splitlines()) == 5
+
+
+def test_a_refresh_cut_short_is_finished_by_the_next_run(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """A refresh that stopped with pages queued again (made here as a killed refresh leaves
+    the store: every page pending, ``requeued`` noted) is finished by the plain command:
+    the pages still carry their validators (304s), and their records move to history
+    instead of colliding with the earlier ones. ``--max-pages`` in a refresh leaves the
+    pages it did not reach with their earlier records."""
+    for name, links in _PAGES.items():
+        (nginx.root / name).write_text(_page(links))
+    store = tmp_path / "crawl.db"
+    seed = nginx.url("index.html")
+    assert run_corral("crawl", seed, "-o", str(store), "-q").returncode == 0
+    limited = run_corral("crawl", seed, "-o", str(store), "-q", "--refresh", "--max-pages", "1")
+    assert limited.returncode == 0, limited.stderr
+    assert sorted(_pages(store).values(), key=str) == [None, None, None, "not_modified"]
+
+    conn = sqlite3.connect(store)
+    with conn:
+        conn.execute("UPDATE urls SET state = 0")
+        conn.execute("INSERT INTO meta (name, value) VALUES ('requeued', '1')")
+        conn.execute("UPDATE runs SET status = 'killed'")
+    conn.close()
+    before = len(nginx.log_lines())
+    resumed = run_corral("crawl", seed, "-o", str(store), "-q")
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert {status for uri, status, _, _ in nginx.log_lines()[before:] if uri != "/robots.txt"} == {
+        304
+    }
+    assert _pages(store) == dict.fromkeys(_PAGES, "not_modified")

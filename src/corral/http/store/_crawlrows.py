@@ -87,7 +87,18 @@ def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
             f"AND id IN (SELECT r.id FROM results r WHERE {DUE})",
             due.params(),
         )
+        if cursor.rowcount:  # a later run that resumes this one compares its commits too
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('requeued', '1')")
     return int(cursor.rowcount)
+
+
+def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:
+    """Return whether rows a refresh queued again may be left (a refresh run was cut short);
+    ``clear``: none are (the crawl finished)."""
+    if clear:
+        conn.execute("DELETE FROM meta WHERE name = 'requeued'")
+        return False
+    return conn.execute("SELECT 1 FROM meta WHERE name = 'requeued'").fetchone() is not None
 
 
 def found(conn: sqlite3.Connection, run: int, done: Sequence[Done]) -> Committed:
@@ -200,8 +211,9 @@ def skip_rest(conn: sqlite3.Connection, run: int, reason: str) -> int:
     rest = f"state = {PENDING} OR (state = {LEASED} AND lease_run = ?)"
     with conn:
         conn.execute("BEGIN")
+        # (OR IGNORE: a page a refresh queued again and did not reach keeps its record)
         cursor = conn.execute(
-            f"INSERT INTO results ({RESULT_COLUMNS}) "
+            f"INSERT OR IGNORE INTO results ({RESULT_COLUMNS}) "
             "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
             f"NULL, NULL, NULL, 'GET', depth, found_on, ?, NULL, NULL, NULL FROM urls WHERE {rest}",
             (reason, f"not fetched: {reason.replace('_', ' ')}", run, run),

@@ -103,6 +103,9 @@ class SQLiteFrontier:
         self.run = 0
         self._refresh = refresh
         self._bounds: Bounds | None = None
+        # commits compare with earlier records: a refresh, or a crawl resuming one (its
+        # queued-again rows have records already)
+        self._compare = False
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
 
     async def _call(self, fn: Any, *args: Any) -> Any:
@@ -160,6 +163,7 @@ class SQLiteFrontier:
             self.run, self.earlier = begin_run(conn, argv, started_at, ended)
             if self._refresh is not None:
                 self._bounds = bounds(conn, self.run, self._refresh)
+                self._compare = True
             self._input = InputRows(conn, self.run, int(last) + 1, self._bounds)
             # (a fetch never leases: its store has no lease to reap, nor the crawl's indexes)
             if self.kind != "crawl":
@@ -167,6 +171,7 @@ class SQLiteFrontier:
             reaped = crawl.reap(conn)
             if self._bounds is not None:
                 self.refreshing = crawl.requeue(conn, self._bounds)
+            self._compare = self._bounds is not None or crawl.requeued(conn)
             return reaped
         except BaseException as exc:
             self._close()
@@ -200,6 +205,8 @@ class SQLiteFrontier:
                     "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
                     (status, finished_at, json.dumps(dict(summary)), self.run),
                 )
+                if status == "finished" and self.kind == "crawl":
+                    crawl.requeued(self._conn, clear=True)  # nothing queued again is left
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
@@ -234,7 +241,7 @@ class SQLiteFrontier:
     async def claim(self, host: str, limit: int) -> list[PendingRow]:
         """Lease a host's next rows to this run (``Frontier.claim``)."""
         rows: list[PendingRow] = await self._call(
-            partial(crawl.claim, refresh=self._bounds is not None),
+            partial(crawl.claim, refresh=self._compare),
             self._connection(),
             self.run,
             host,
@@ -261,7 +268,7 @@ class SQLiteFrontier:
         jsonl = self._jsonl
         start = jsonl.tell() if jsonl is not None and self._resumable_jsonl else None
         moves = None
-        if self._bounds is not None:  # a refresh: compare with the earlier records
+        if self._compare:  # a refresh: compare with the earlier records
             earlier = refresh.earlier_records(self._connection(), [d.ident for d in done])
             done, moves = refresh.changes(done, earlier, stores_bodies=jsonl is None)
         try:
