@@ -25,8 +25,10 @@ input: one URL a line (blank lines and # comments skipped), or JSON lines of req
 objects {"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}.
 
 output: a SQLite file (the default, table "results"), a .jsonl file, or - for stdout.
-Running the same command again resumes: URLs already recorded are not fetched again. An
-existing file that is not this job's earlier output is refused (--overwrite replaces it).
+Running the same command again resumes: URLs already recorded are not fetched again
+(--refresh fetches them again, conditionally: unchanged ones answer 304). An existing file
+that is not this job's earlier output is refused (--overwrite replaces it). With
+--save-bodies DIR, a large body streams to DIR and a cut-short download is resumed.
 
 exit codes: 0 done (even if some URLs failed), 1 with --fail-on-error when any URL
 failed, 2 bad usage, unreadable input or an unusable output (a full disk, a read-only or
