@@ -136,6 +136,7 @@ def running_nginx(
     *,
     extra_ports: tuple[int, ...] = (),
     access_log: Path | None = None,
+    log_format: str = "$request_uri",
 ) -> Iterator[Nginx]:
     """Serve ``root`` with a private nginx pinned to core 0; stop it on exit.
 
@@ -145,6 +146,8 @@ def running_nginx(
         extra_ports: ports it listens on too, the same site under each (another host each).
         access_log: a file for one line per request, its target (bench/scale.py chaos counts
             the URLs fetched twice from it); default off.
+        log_format: what a line of it holds (nginx variables; bench/refresh.py adds the
+            status and the body bytes sent).
 
     Yields:
         The running server.
@@ -157,7 +160,14 @@ def running_nginx(
     (work / "error.log").write_text("")
     port = free_port()
     config.write_text(
-        _render(root=root, work=work, port=port, extra_ports=extra_ports, access_log=access_log)
+        _render(
+            root=root,
+            work=work,
+            port=port,
+            extra_ports=extra_ports,
+            access_log=access_log,
+            log_format=log_format,
+        )
     )
     argv = ["taskset", "-c", str(SERVER_CORE), binary, "-e", str(work / "error.log")]
     argv += ["-p", str(work), "-c", str(config)]
@@ -199,13 +209,14 @@ def _render(
     port: int,
     extra_ports: tuple[int, ...] = (),
     access_log: Path | None = None,
+    log_format: str = "$request_uri",
 ) -> str:
     user = "user root root;\n" if os.geteuid() == 0 else ""
     affinity = format(1 << SERVER_CORE, "b")
     extra = "".join(f"        listen 127.0.0.1:{p} backlog=4096;\n" for p in extra_ports)
     log = "    access_log off;\n"
     if access_log is not None:
-        log = f"    log_format targets '$request_uri';\n    access_log {access_log} targets;\n"
+        log = f"    log_format targets '{log_format}';\n    access_log {access_log} targets;\n"
     return _CONFIG.format(
         user=user,
         affinity=affinity,

@@ -48,7 +48,14 @@ SHA256 = "9" * 64
 
 
 async def canned_attempt(
-    session: Any, request: Any, config: Any, timeout: Any, *, keep_body: Any, route: Any = None
+    session: Any,
+    request: Any,
+    config: Any,
+    timeout: Any,
+    *,
+    keep_body: Any,
+    route: Any = None,
+    downloads: Any = None,
 ) -> Any:
     """What ``attempt`` returns for a 901-byte page, after one yield to the loop."""
     from corral.http.engine._attempt import AttemptOutcome

@@ -17,6 +17,7 @@ import pytest
 from corral.testing import VirtualTimeLoop
 
 if TYPE_CHECKING:
+    from nginx_server import NginxServer
     from redis_server import RedisServer
 
 pytest_plugins = ["pytester"]
@@ -66,6 +67,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     from redis_server import RedisServer
 
     server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[NginxServer]:
+    """An ``nginx`` of this test's own serving ``tmp_path / "site"`` (ETag, 304, Range)."""
+    from nginx_server import NginxServer
+
+    server = NginxServer(tmp_path / "site", tmp_path / "nginx")
     server.start()
     yield server
     server.stop()

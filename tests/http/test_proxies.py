@@ -346,13 +346,19 @@ def test_a_host_sticks_to_its_proxy_until_it_is_rested() -> None:
 async def test_a_store_made_before_the_proxy_column_gains_it(
     site: Site, socks: MicroSocks, tmp_path: Path
 ) -> None:
-    """A store whose results table has no ``proxy`` column (an earlier corral) is given it
-    when opened: its records keep NULL, the new ones name their proxy."""
+    """A store of schema 1 (an earlier corral: no ``proxy`` column, nor the refresh's) is
+    migrated when opened: its records keep NULL, the new ones name their proxy, and a
+    ``--refresh`` moves the old record to ``history`` column for column (``records``)."""
     urls, out = _urls(tmp_path, site, ["/page/1"]), tmp_path / "old.db"
     first = await acorral("fetch", str(urls), "-o", str(out))
     assert first.returncode == 0, first.stderr
-    with sqlite3.connect(out) as conn:
-        conn.execute("alter table results drop column proxy")
+    with sqlite3.connect(out) as conn:  # back to schema 1's shape
+        conn.execute("drop view records")
+        conn.execute("drop table history")
+        for column in ("etag", "last_modified", "change", "proxy"):
+            conn.execute(f"alter table results drop column {column}")
+        conn.execute("alter table items drop column replaced_in")
+        conn.execute("update meta set value = '1' where name = 'schema_version'")
     urls.write_text(f"{site.url('/page/1')}\n{site.url('/page/2')}\n")
     again = await acorral("fetch", str(urls), "-o", str(out), "--proxy", socks.url)
     assert again.returncode == 0, again.stderr
@@ -360,6 +366,14 @@ async def test_a_store_made_before_the_proxy_column_gains_it(
     assert [(r["url"], r["proxy"]) for r in _records(out)] == [
         (site.url("/page/1"), None), (site.url("/page/2"), shown)
     ]  # fmt: skip
+    fresh = await acorral("fetch", str(urls), "-o", str(out), "--proxy", socks.url, "--refresh")
+    assert fresh.returncode == 0, fresh.stderr
+    with sqlite3.connect(out) as conn:
+        seen = conn.execute("select url, run, proxy, status from records order by url, run")
+        assert list(seen) == [
+            (site.url("/page/1"), 1, None, 200), (site.url("/page/1"), 3, shown, 200),
+            (site.url("/page/2"), 2, shown, 200), (site.url("/page/2"), 3, shown, 200),
+        ]  # fmt: skip
 
 
 async def test_a_refused_tunnel_is_the_proxys_failure(

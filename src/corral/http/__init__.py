@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from corral.http.fetcher._fetcher import Fetcher, fetch, open_fetcher
     from corral.http.report._stats import FetchStatistics
     from corral.http.store._faults import StoreError
+    from corral.http.store._refresh import Refresh
 
 _HOMES = {
     "BadScope": "corral.http._errors",
@@ -43,6 +44,7 @@ _HOMES = {
     "Fetcher": "corral.http.fetcher._fetcher",
     "Page": "corral.http.crawler._config",
     "Parsed": "corral.http.crawler._config",
+    "Refresh": "corral.http.store._refresh",
     "Request": "corral.http.engine._request",
     "StoreError": "corral.http.store._faults",
     "fetch": "corral.http.fetcher._fetcher",
@@ -67,6 +69,7 @@ __all__ = [
     "ResourceExhausted",
     "ScaleError",
     "RedisUnreachable",
+    "Refresh",
     "StoreError",
     "fetch",
     "open_crawler",

@@ -106,14 +106,16 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output and display")
     output.add_argument(
         "--save-bodies",
-        choices=("none", "store", "dir"),
+        type=_save_bodies,
         default=_DEFAULTS.save_bodies,
-        help="keep bodies: none (default), in the store, or as files in --bodies-dir",
+        metavar="none|store|DIR",
+        help="keep bodies: none (default), in the store, or as files in DIR (named by their "
+        "SHA-256; a large one streamed there and resumed after a failure or a kill)",
     )
     output.add_argument(
         "--bodies-dir",
         default=None,
-        help="directory for --save-bodies dir (files named by SHA-256)",
+        help="the directory of --save-bodies dir (the same as --save-bodies DIR)",
     )
     output.add_argument(
         "--progress",
@@ -230,8 +232,12 @@ def fetch_config(args: argparse.Namespace) -> Any:
             parse_rate(args.rate)
         except ValueError as exc:
             raise UsageError(f"--rate: {exc}") from None
+    if args.save_bodies not in ("none", "store", "dir"):  # --save-bodies DIR
+        if args.bodies_dir is not None and args.bodies_dir != args.save_bodies:
+            raise UsageError("--save-bodies DIR and --bodies-dir name two directories: give one")
+        args.save_bodies, args.bodies_dir = "dir", args.save_bodies
     if args.save_bodies == "dir" and not args.bodies_dir:
-        raise UsageError("--save-bodies dir needs --bodies-dir DIR")
+        raise UsageError("--save-bodies dir needs --bodies-dir DIR (or write --save-bodies DIR)")
     session = session_options(args)
     note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
     if note is not None and not args.quiet:
@@ -312,6 +318,13 @@ def _size(text: str) -> int:
     return value
 
 
+def _save_bodies(text: str) -> str:
+    """Return ``none``, ``store``, ``dir`` or a directory (``./store`` for one named so)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give none, store or a directory")
+    return text
+
+
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
@@ -362,3 +375,53 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
     except ScaleError as exc:
         raise UsageError(exc.message) from None
     return RedisTarget(url, args.job, workers=args.workers)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def add_refresh_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally."""
+    again = parser.add_argument_group("fetching again (see 'Refresh' in docs/fetch.md)")
+    again.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch again the URLs this store recorded, with If-None-Match/If-Modified-Since: "
+        "a 304 is not_modified (the earlier body kept), a body with the same SHA-256 unchanged",
+    )
+    again.add_argument(
+        "--max-age",
+        type=duration,
+        default=None,
+        metavar="AGE",
+        help="with --refresh: only records older than AGE, e.g. 1d, 12h, 30m (default: all)",
+    )
+
+
+def refresh_of(args: argparse.Namespace) -> Any:
+    """Return the ``Refresh`` the options ask for, or None.
+
+    Raises:
+        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -``.
+    """
+    from corral.http.store._refresh import Refresh
+
+    if not args.refresh:
+        if args.max_age is not None:
+            raise UsageError("--max-age says which records --refresh fetches again: add --refresh")
+        return None
+    if args.output == "-":
+        raise UsageError("--refresh fetches again what a store recorded: give -o FILE, not -o -")
+    return Refresh(max_age=args.max_age)
+
+
+def duration(text: str) -> float:
+    """Return the seconds of an age such as ``90``, ``30m``, ``12h``, ``1d`` or ``2w``."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not an age: {text!r} (e.g. 30m, 12h, 1d)")
+    value = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value

@@ -11,11 +11,13 @@ from corral._clierrors import UsageError
 from corral.http._arguments import (
     add_fetch_options,
     add_redis_options,
+    add_refresh_options,
     count,
     fetch_config,
     positive,
     progress_mode,
     redis_target,
+    refresh_of,
 )
 
 FETCH_EPILOG = """\
@@ -23,8 +25,10 @@ input: one URL a line (blank lines and # comments skipped), or JSON lines of req
 objects {"url": ..., "method": ..., "headers": {...}, "body": "..." | "json": ...}.
 
 output: a SQLite file (the default, table "results"), a .jsonl file, or - for stdout.
-Running the same command again resumes: URLs already recorded are not fetched again. An
-existing file that is not this job's earlier output is refused (--overwrite replaces it).
+Running the same command again resumes: URLs already recorded are not fetched again
+(--refresh fetches them again, conditionally: unchanged ones answer 304). An existing file
+that is not this job's earlier output is refused (--overwrite replaces it). With
+--save-bodies DIR, a large body streams to DIR and a cut-short download is resumed.
 
 exit codes: 0 done (even if some URLs failed), 1 with --fail-on-error when any URL
 failed, 2 bad usage, unreadable input or an unusable output (a full disk, a read-only or
@@ -66,6 +70,7 @@ def register(subparsers: Any) -> None:
         help="SQLite file, .jsonl file or - (default %(default)s)",
     )
     add_fetch_options(fetch)
+    add_refresh_options(fetch)
     add_redis_options(fetch)
     fetch.set_defaults(handler=_fetch)
 
@@ -160,6 +165,7 @@ def register(subparsers: Any) -> None:
         help="a function given each parsed page; the items it returns go to the items table",
     )
     add_fetch_options(crawl)
+    add_refresh_options(crawl)
     add_redis_options(crawl)
     crawl.set_defaults(handler=_crawl)
 
@@ -172,9 +178,15 @@ def register(subparsers: Any) -> None:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
     export.add_argument(
         "--table",
-        choices=("results", "items", "urls", "runs"),
+        choices=("results", "items", "urls", "runs", "history", "records"),
         default="results",
-        help="default results",
+        help="default results (each URL's latest record); history: records later runs "
+        "replaced; records: both, one per URL per run",
+    )
+    export.add_argument(
+        "--all-runs",
+        action="store_true",
+        help="items: also those a later parse of their page replaced (default: the latest)",
     )
     export.add_argument("-o", "--output", default="-", help="a file, or - for stdout (default)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
@@ -207,6 +219,7 @@ def _fetch(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         redis=redis,
         workers=args.workers if redis is None else 1,
+        refresh=refresh_of(args),
     )
     return _run(run_fetch_job(job))
 
@@ -240,6 +253,7 @@ def _crawl(args: argparse.Namespace) -> int:
         follow_nofollow=args.follow_nofollow,
         frontier_bound=args.frontier_bound,
         trap_guards=not args.no_trap_guards,
+        refresh=refresh_of(args),
     )
     try:  # the seeds and patterns are checked here, before anything is written
         crawl_rules(config, args.seeds)
@@ -267,11 +281,15 @@ def _export(args: argparse.Namespace) -> int:
 
     check_plain_output(args.output, source=args.store, overwrite=args.overwrite)
     if args.output == "-":
-        export(args.store, table=args.table, fmt=args.format, out=sys.stdout)
+        export(
+            args.store, table=args.table, fmt=args.format, out=sys.stdout, all_runs=args.all_runs
+        )
         return 0
     try:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
-            count = export(args.store, table=args.table, fmt=args.format, out=out)
+            count = export(
+                args.store, table=args.table, fmt=args.format, out=out, all_runs=args.all_runs
+            )
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"corral export: {count:,} rows of {args.table} to {args.output}", file=sys.stderr)

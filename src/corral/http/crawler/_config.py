@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._result import FetchResult
+from corral.http.store._refresh import Refresh
 from corral.http.web._rules import DEFAULT_CONTENT_TYPES, CrawlRules
 from corral.http.web._traps import DEFAULT_MAX_DEPTH
 
@@ -37,6 +38,8 @@ class CrawlConfig:
         trap_guards: guard against crawler traps (endless calendars, self-appending
             relative links): the default depth bound and the ``repeated_segment`` rule
             (``docs/crawl.md``, "Trap guards"). False lifts both.
+        refresh: crawl again the pages earlier runs of the store fetched (older than its
+            ``max_age``), with conditional requests (``docs/crawl.md``, "Refresh").
     """
 
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -51,6 +54,7 @@ class CrawlConfig:
     follow_nofollow: bool = False
     frontier_bound: int = 1_000_000
     trap_guards: bool = True
+    refresh: Refresh | None = None
 
     def __post_init__(self) -> None:
         if self.max_pages is not None and self.max_pages < 1:

@@ -123,11 +123,15 @@ class CrawlCore:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        store = self._store = SQLiteFrontier(path, kind="crawl")
+        store = self._store = SQLiteFrontier(path, kind="crawl", refresh=self.config.refresh)
         await store.open(self._argv, utc_now())
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
-        # 12 item 8), and --max-pages bounds the whole crawl
+        # 12 item 8), and --max-pages bounds the whole crawl; pages queued again by
+        # --refresh are this run's
         records, started = await store.earlier_records()
+        records, started = records - store.refreshing, started - store.refreshing
+        counters = self.runtime.counters
+        counters.refreshed = store.refreshing
         counters = self.runtime.counters
         counters.skipped = started
         counters.skipped_before = records - started
@@ -238,7 +242,10 @@ class CrawlCore:
         self._book.note(await self.store.add_links(rows))
 
     async def _commit(self, batch: list[Done]) -> None:
-        self._book.committed(batch, await self.store.commit(batch))
+        committed = await self.store.commit(batch)
+        if committed.changes:
+            self.runtime.counters.by_change.update(committed.changes)
+        self._book.committed(batch, committed)
         if self.coordination is not None:  # the records are in: their entries in Redis go
             await self.coordination.driver.committed([done.ident for done in batch])
 

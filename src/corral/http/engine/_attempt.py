@@ -21,6 +21,7 @@ import aiohttp
 from yarl import URL
 
 from corral.http.engine._config import FetchConfig
+from corral.http.engine._download import Downloads, Partial, download, range_headers, streams
 from corral.http.engine._local import LOCAL, local_errno
 from corral.http.engine._proxies import ProxyRoute, is_proxy_fault
 from corral.http.engine._request import Request
@@ -44,6 +45,8 @@ class AttemptOutcome:
     error: str | None = None
     retry_after: float | None = None
     seconds: float = 0.0
+    body_path: str | None = None  # a body streamed to disk (``_download``)
+    received: int | None = None  # of ``size``, the bytes this attempt brought (a resumed one)
 
 
 async def attempt(
@@ -54,11 +57,14 @@ async def attempt(
     *,
     keep_body: bool | Callable[[str | None], bool],
     route: ProxyRoute | None = None,
+    downloads: Downloads | None = None,
 ) -> AttemptOutcome:
     """Make one request and read its body; never raises for network or HTTP trouble.
 
     Through ``route``'s proxy when one is given: an HTTP(S) proxy as aiohttp's ``proxy=``
-    on ``session``, a SOCKS proxy through its own session.
+    on ``session``, a SOCKS proxy through its own session. With ``downloads``
+    (``--save-bodies dir`` in a fetch), a large body goes to disk, and a download an
+    earlier attempt left short is resumed (``_download``).
     """
     started = time.monotonic()
     outcome = AttemptOutcome()
@@ -67,11 +73,19 @@ async def attempt(
     if route is not None:
         route.requests += 1
         session, proxy = route.session or session, route.http
+    headers = request.headers
+    partial = None
     try:
+        if downloads is not None and request.method == "GET":
+            partial = await downloads.partial(request.url)
+            if partial is not None and partial.resumable:
+                headers = {**headers, **range_headers(partial)}
+            else:
+                partial = None  # nothing to resume: a 200 starts the part over
         async with session.request(
             request.method,
             url,
-            headers=request.headers or None,
+            headers=headers or None,
             data=request.body,
             json=request.json,
             max_redirects=config.max_redirects,
@@ -86,7 +100,12 @@ async def attempt(
             if response.status in (429, 503):
                 outcome.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             keep = keep_body(outcome.content_type) if callable(keep_body) else keep_body
-            await _read_body(response, config.max_bytes, keep, outcome)
+            if response.status == 304:
+                pass  # Not Modified: no body (a --refresh keeps the earlier one)
+            elif downloads is not None and keep and streams(response, partial):
+                await _download(response, downloads, request.url, partial, config, outcome)
+            else:
+                await _read_body(response, config.max_bytes, keep, outcome)
     except Exception as exc:  # every failure becomes a recorded outcome
         outcome.error_kind, outcome.error = classify(exc)
         if outcome.error_kind == "timeout" and not str(exc):
@@ -136,6 +155,27 @@ async def _read_body(
     outcome.sha256 = hasher.hexdigest()
     if keep:
         outcome.body = b"".join(parts)
+
+
+async def _download(
+    response: aiohttp.ClientResponse,
+    downloads: Downloads,
+    url: str,
+    partial: Partial | None,
+    config: FetchConfig,
+    outcome: AttemptOutcome,
+) -> None:
+    """Stream a large body to disk (or resume it) under ``--max-bytes``."""
+    total = partial.length if partial is not None else response.content_length or 0
+    if total > config.max_bytes:
+        outcome.error_kind = "too_large"
+        outcome.error = f"Content-Length {total} is over the {config.max_bytes}-byte limit"
+        return
+    saved = await download(response, downloads, url, partial)
+    outcome.size, outcome.sha256, outcome.body_path = saved.size, saved.sha256, saved.path
+    outcome.received = saved.received
+    if response.status == 416:  # the part was whole already: nothing more was sent
+        outcome.status = 200
 
 
 def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:

@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from corral._clock import LOOP_CLOCK, Clock
 from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._dispatch import Dispatcher
+from corral.http.engine._download import Downloads
 from corral.http.engine._flight import Flight
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
@@ -56,9 +58,11 @@ class Engine:
         rng: random.Random | None = None,
         clock: Clock | None = None,
         proxies: ProxyPool | None = None,
+        downloads: Downloads | None = None,
     ) -> None:
         self._session = session
         self._proxies = proxies
+        self._downloads = downloads  # --save-bodies dir in a fetch: large bodies to disk
         self._config = config
         self._politeness = politeness
         self._keep_body = keep_body
@@ -159,6 +163,7 @@ class Engine:
                 self._timeout,
                 keep_body=self._keep_body,
                 route=route,
+                downloads=self._downloads,
             )
         except BaseException:  # cancelled (its caller left): the host's slot is free again
             self._politeness.finish(state, None, None, self._clock.now())
@@ -182,7 +187,7 @@ class Engine:
                 dispatcher.requeue(flight, now + wait)
                 return None
         counters.latency.add(outcome.seconds)
-        counters.bytes += outcome.size
+        counters.bytes += outcome.size if outcome.received is None else outcome.received
         flight.body = outcome.body
         return flight, self._final(flight, outcome, ended, route)
 
@@ -278,6 +283,8 @@ class Engine:
             request.found_on,
             route.shown if route is not None else None,
         )
+        if outcome.body_path is not None:  # streamed to disk (a large body)
+            record = replace(record, body_path=outcome.body_path)
         # a password in the URL went with the request; the record shows user:***@
         return record if "@" not in request.url else mask_record(record)
 

@@ -53,6 +53,10 @@ class FetchResult:
         depth: crawl depth (0 for input URLs).
         found_on: the page the URL was found on (crawls).
         proxy: the proxy the last attempt went through (its password masked), or None.
+        change: what a ``--refresh`` run found against the URL's earlier record:
+            ``not_modified`` (a 304: the earlier body stands), ``unchanged`` (a body with
+            the earlier digest), ``changed``, or ``new`` (no earlier body); None outside a
+            refresh, and for a record without a response body.
     """
 
     url: str
@@ -74,6 +78,7 @@ class FetchResult:
     depth: int = 0
     found_on: str | None = None
     proxy: str | None = None
+    change: str | None = None
 
     def to_dict(self, *, body_as: str = "omit") -> dict[str, Any]:
         """Return the record as plain JSON-ready data (``body_as``: omit, or base64)."""
@@ -92,7 +97,7 @@ _new = object.__new__
 _SET: Final = tuple(getattr(FetchResult, f).__set__ for f in FetchResult.__dataclass_fields__)
 (_url, _final_url, _status, _ok, _error_kind, _error) = _SET[:6]
 (_attempts, _elapsed_ms, _fetched_at, _bytes, _content_type, _headers) = _SET[6:12]
-(_sha256, _body, _body_path, _method, _depth, _found_on, _proxy) = _SET[12:]
+(_sha256, _body, _body_path, _method, _depth, _found_on, _proxy, _change) = _SET[12:]
 
 
 def make_record(
@@ -141,6 +146,7 @@ def make_record(
     _depth(record, depth)
     _found_on(record, found_on)
     _proxy(record, proxy)
+    _change(record, None)
     return record
 
 

@@ -22,6 +22,7 @@ from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._connector import BoundedConnector, plan_sockets
 from corral.http.engine._cookies import HostJars, read_jar, write_jar
+from corral.http.engine._download import Downloads
 from corral.http.engine._engine import Engine
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
@@ -46,6 +47,12 @@ class Runtime:
     ) -> None:
         self.config = config
         self._keep_body = True if config.save_bodies != "none" else keep_body
+        # a fetch's bodies for files stream there when large; a crawl parses what it reads
+        self._downloads = (
+            Downloads(config.bodies_dir)
+            if config.save_bodies == "dir" and config.bodies_dir and not callable(keep_body)
+            else None
+        )
         self._clock = clock
         self.counters = RunCounters(output=output)
         self._session: aiohttp.ClientSession | None = None
@@ -101,6 +108,7 @@ class Runtime:
             keep_body=self._keep_body,
             clock=self._clock,
             proxies=self.proxies,
+            downloads=self._downloads,
         )
 
     async def __aenter__(self) -> Runtime:

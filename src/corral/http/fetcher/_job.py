@@ -45,6 +45,7 @@ from corral.http.scale._coordinate import coordinating
 from corral.http.scale._processes import ProcessDriver
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
+from corral.http.store._refresh import Refresh
 from corral.http.store._sqlite import SQLiteFrontier
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
@@ -67,6 +68,8 @@ class FetchJob:
         overwrite: replace an existing output that is not this job's (else it is refused).
         workers: worker processes that fetch (1: this process fetches, as always; more:
             ``corral.http.scale._processes``, this process reading and writing the store).
+        refresh: fetch again the input's URLs the store recorded (``docs/fetch.md``,
+            "Refresh"); None: a URL recorded once is done.
     """
 
     input: str
@@ -80,6 +83,7 @@ class FetchJob:
     resumable: bool = True  # False: the same command cannot resume it (the demo's site is gone)
     redis: RedisTarget | None = None  # --redis URL --job NAME: workers anywhere fetch
     workers: int = 1  # worker processes on this machine (without --redis)
+    refresh: Refresh | None = None  # --refresh: fetch again what the store recorded
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -188,7 +192,8 @@ async def _flights(
         added, new = await store.add(batch)
         counters.duplicates += added.duplicates
         counters.skipped += added.earlier_done
-        known += added.new + added.earlier_pending + added.earlier_done
+        counters.refreshed += added.refreshed
+        known += added.new + added.earlier_pending + added.earlier_done + added.refreshed
         counters.queued += len(new)
         if new:
             yield [flight_of_line(ident, item) for ident, item in new]
@@ -219,7 +224,9 @@ def fetch_commit(
             count(counters, done.result)
         if bodies_dir is not None:
             batch = [Done(d.ident, await _save_body(bodies_dir, d.result)) for d in batch]
-        await store.commit(batch)
+        committed = await store.commit(batch)
+        if committed.changes:
+            counters.by_change.update(committed.changes)
         if after is not None:
             await after([done.ident for done in batch])
 
@@ -250,12 +257,13 @@ def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> SQLite
     body_as = "base64" if job.config.save_bodies == "store" else "omit"  # (JSON lines)
     try:
         if kind == "sqlite":
-            return SQLiteFrontier(job.output)
+            return SQLiteFrontier(job.output, refresh=job.refresh)
         if kind == "jsonl":
             # unbuffered: a failed write leaves nothing pending to go out later, so the file
             # can be cut back to its committed length at once (a full disk)
             out = files.enter_context(open(job.output, "a+b", buffering=0))  # noqa: SIM115
-            return SQLiteFrontier(f"{job.output}.corral-state", jsonl=out, body_as=body_as)
+            state = f"{job.output}.corral-state"
+            return SQLiteFrontier(state, jsonl=out, body_as=body_as, refresh=job.refresh)
         tmp = files.enter_context(tempfile.TemporaryDirectory(prefix="corral-"))
         return SQLiteFrontier(
             Path(tmp) / "state.db", jsonl=sys.stdout.buffer, append_only=True, body_as=body_as
@@ -275,4 +283,6 @@ def _summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "elapsed": round(stats.elapsed, 3),
         "by_status": {str(k): v for k, v in stats.by_status.items()},
         "by_error": dict(stats.by_error),
+        "refreshed": stats.refreshed,
+        "by_change": dict(stats.by_change),
     }

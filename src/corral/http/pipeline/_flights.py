@@ -14,6 +14,7 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._request import InvalidLine, Request, request_for
 from corral.http.engine._result import FetchResult
 from corral.http.store._frontier import PendingRow
+from corral.http.store._refresh import conditional
 from corral.http.web._urls import BadURL, mask_credentials
 
 Target = str | Request
@@ -41,6 +42,8 @@ def flight_of_row(row: PendingRow) -> Flight:
     if row.invalid is not None:
         return Flight(None, row.id, preset=invalid_record(row.url, row.invalid))
     request = Request.from_stored(row.url, row.host, row.request, row.depth, row.found_on)
+    if row.etag is not None or row.last_modified is not None:  # fetched again: --refresh
+        request = conditional(request, row.etag, row.last_modified)
     return Flight(request, row.id)
 
 

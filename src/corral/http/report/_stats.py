@@ -102,6 +102,9 @@ class FetchStatistics:
         skipped_before: a crawl's URLs earlier runs recorded without fetching them (skips).
         proxies: per proxy (its URL, password masked): attempts through it, attempts that
             failed through its fault, and times it was rested.
+        refreshed: URLs an earlier run recorded, fetched again (``--refresh``).
+        by_change: a refresh's records by ``change`` (``not_modified``, ``unchanged``,
+            ``changed``, ``new``).
     """
 
     elapsed: float
@@ -130,6 +133,8 @@ class FetchStatistics:
     retry_after_cap: float = 300.0
     skipped_before: int = 0
     proxies: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
+    refreshed: int = 0
+    by_change: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -176,6 +181,8 @@ class RunCounters:
     retry_after_cap: float = 300.0
     skipped_before: int = 0
     proxies: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    refreshed: int = 0
+    by_change: Counter[str] = field(default_factory=Counter)
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -206,4 +213,6 @@ class RunCounters:
             retry_after_cap=self.retry_after_cap,
             skipped_before=self.skipped_before,
             proxies=dict(self.proxies),
+            refreshed=self.refreshed,
+            by_change=dict(self.by_change),
         )

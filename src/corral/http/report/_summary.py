@@ -91,6 +91,8 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
         counts.append(("items", stats.items, "stored by the parse callback, table items"))
     if stats.frontier:
         counts.append(("frontier", stats.frontier, "discovered, not fetched yet"))
+    if stats.refreshed or stats.by_change:
+        counts.append(("refreshed", stats.refreshed, _changes(stats.by_change)))
     digits = max(len(human_count(n)) for _, n, _ in counts)
     lines = [head, _row("URLs", _progress(stats))]
     for label, n, note in counts:
@@ -101,6 +103,13 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
             shown = n or (label == "resumed" and stats.skipped_before)
             lines.append(_row(label, f"{figure}  ({note})" if note and shown else figure))
     return [*lines, *_rates(stats), *_proxies(stats), *_long_waits(stats)]
+
+
+def _changes(by_change: Mapping[str, int]) -> str:
+    """Say what a refresh found, e.g. ``not_modified 9,800, changed 150, unchanged 50``."""
+    order = ("not_modified", "unchanged", "changed", "new")
+    found = [f"{name} {human_count(by_change[name])}" for name in order if by_change.get(name)]
+    return "fetched again: " + (", ".join(found) if found else "none recorded yet")
 
 
 def _resumed_note(stats: FetchStatistics) -> str:
@@ -122,6 +131,8 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "skipped_before": stats.skipped_before,
         "frontier": stats.frontier,
         "items": stats.items,
+        "refreshed": stats.refreshed,
+        "by_change": dict(stats.by_change),
         "retries": stats.retries,
         "elapsed": round(stats.elapsed, 3),
     }

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from corral.http.engine._result import FetchResult
 from corral.http.store._frontier import Committed, Done, LinkRow, ParkedBody, PendingRow
+from corral.http.store._refresh import DUE, VALIDATORS, Bounds
 from corral.http.store._rows import result_row
 from corral.http.store._schema import (
     CRAWL_INDEXES,
@@ -28,6 +29,8 @@ from corral.http.store._schema import (
     RESULT_COLUMNS,
 )
 from corral.http.web._urls import mask_credentials
+
+_MARKS = ",".join("?" * (RESULT_COLUMNS.count(",") + 1))
 
 
 def reap(conn: sqlite3.Connection) -> int:
@@ -44,16 +47,23 @@ def reap(conn: sqlite3.Connection) -> int:
     return int(cursor.rowcount)
 
 
-def claim(conn: sqlite3.Connection, run: int, host: str, limit: int) -> list[PendingRow]:
-    """Lease up to ``limit`` pending rows of ``host`` (lowest depth first) to ``run``."""
-    rows = [
-        PendingRow(*row)
-        for row in conn.execute(
-            f"SELECT {PENDING_COLUMNS} FROM urls "
-            f"WHERE host = ? AND state = {PENDING} ORDER BY depth, id LIMIT ?",
-            (host, limit),
+def claim(
+    conn: sqlite3.Connection, run: int, host: str, limit: int, *, refresh: bool = False
+) -> list[PendingRow]:
+    """Lease up to ``limit`` pending rows of ``host`` (lowest depth first) to ``run``; in a
+    refresh, with the validators of their earlier records."""
+    if refresh:
+        columns = ", ".join(f"u.{name}" for name in PENDING_COLUMNS.split(", "))
+        query = (
+            f"SELECT {columns}, {VALIDATORS} FROM urls u LEFT JOIN results r ON r.id = u.id "
+            f"WHERE u.host = ? AND u.state = {PENDING} ORDER BY u.depth, u.id LIMIT ?"
         )
-    ]
+    else:
+        query = (
+            f"SELECT {PENDING_COLUMNS} FROM urls "
+            f"WHERE host = ? AND state = {PENDING} ORDER BY depth, id LIMIT ?"
+        )
+    rows = [PendingRow(*row) for row in conn.execute(query, (host, limit))]
     with conn:
         conn.execute("BEGIN")
         conn.executemany(
@@ -61,6 +71,34 @@ def claim(conn: sqlite3.Connection, run: int, host: str, limit: int) -> list[Pen
             [(run, row.id) for row in rows],
         )
     return rows
+
+
+def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
+    """Make the rows whose records are due again (``--refresh``) pending; give their count.
+
+    Every recorded page of the crawl is fetched again, so a page that answers 304 (and is
+    not parsed) loses nothing: the pages it links to are in the frontier already and come
+    again on their own (elastic/crawler#221 dropped such a page's subtree).
+    """
+    with conn:
+        conn.execute("BEGIN")
+        cursor = conn.execute(
+            f"UPDATE urls SET state = {PENDING}, lease_run = NULL WHERE state = {DONE} "
+            f"AND id IN (SELECT r.id FROM results r WHERE {DUE})",
+            due.params(),
+        )
+        if cursor.rowcount:  # a later run that resumes this one compares its commits too
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('requeued', '1')")
+    return int(cursor.rowcount)
+
+
+def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:
+    """Return whether rows a refresh queued again may be left (a refresh run was cut short);
+    ``clear``: none are (the crawl finished)."""
+    if clear:
+        conn.execute("DELETE FROM meta WHERE name = 'requeued'")
+        return False
+    return conn.execute("SELECT 1 FROM meta WHERE name = 'requeued'").fetchone() is not None
 
 
 def found(conn: sqlite3.Connection, run: int, done: Sequence[Done]) -> Committed:
@@ -113,7 +151,7 @@ def add_links(conn: sqlite3.Connection, run: int, links: Sequence[LinkRow]) -> C
             continue
         skipped[link.skip] += 1
         conn.execute(
-            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({','.join('?' * 21)})",
+            f"INSERT INTO results ({RESULT_COLUMNS}) VALUES ({_MARKS})",
             result_row(int(cursor.lastrowid or 0), _skip_record(link), run, store_body=False),
         )
     return Committed(new, skipped, 0)
@@ -173,10 +211,12 @@ def skip_rest(conn: sqlite3.Connection, run: int, reason: str) -> int:
     rest = f"state = {PENDING} OR (state = {LEASED} AND lease_run = ?)"
     with conn:
         conn.execute("BEGIN")
+        # (OR IGNORE: a page a refresh queued again and did not reach keeps its record)
         cursor = conn.execute(
-            f"INSERT INTO results ({RESULT_COLUMNS}) "
+            f"INSERT OR IGNORE INTO results ({RESULT_COLUMNS}) "
             "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, NULL, "
-            f"NULL, NULL, NULL, 'GET', depth, found_on, ?, NULL FROM urls WHERE {rest}",
+            f"NULL, NULL, NULL, 'GET', depth, found_on, ?, NULL, NULL, NULL, NULL FROM urls "
+            f"WHERE {rest}",
             (reason, f"not fetched: {reason.replace('_', ' ')}", run, run),
         )
         conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE {rest}", (run,))

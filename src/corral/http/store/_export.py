@@ -24,14 +24,26 @@ from corral.http.store._schema import TABLES, rows_of
 # Columns a store writes as JSON text, per table.
 _JSON_COLUMNS = {
     "results": ("headers",),
+    "history": ("headers",),
+    "records": ("headers",),
     "items": ("data",),
     "runs": ("argv", "summary"),
     "urls": ("request",),
 }
 
 
-def export(store: str, *, table: str, fmt: Literal["jsonl", "csv"], out: IO[str]) -> int:
+def export(
+    store: str,
+    *,
+    table: str,
+    fmt: Literal["jsonl", "csv"],
+    out: IO[str],
+    all_runs: bool = False,
+) -> int:
     """Write a store's table as JSON lines or CSV; return how many rows were written.
+
+    ``results`` holds each URL's latest record (``history`` the ones later runs replaced,
+    ``records`` both); items are those of each page's latest parse unless ``all_runs``.
 
     Raises:
         UsageError: ``table`` is not one of the store's tables.
@@ -41,13 +53,17 @@ def export(store: str, *, table: str, fmt: Literal["jsonl", "csv"], out: IO[str]
         raise UsageError(f"--table must be one of {', '.join(TABLES)}, not {table!r}")
     if not Path(store).is_file():
         raise InputError(f"cannot read store {store}: no such file")
+    latest = not all_runs
+
+    def rows() -> Iterable[dict[str, Any]]:
+        return rows_of(store, table, latest=latest)
+
     try:
         if fmt == "jsonl":
-            return _write_jsonl(_values(rows_of(store, table), table), out)
+            return _write_jsonl(_values(rows(), table), out)
         if table == "items":
-            keys = _item_keys(rows_of(store, table))
-            return _write_csv(_item_rows(rows_of(store, table)), keys, out)
-        return _write_csv((_plain_row(row) for row in rows_of(store, table)), None, out)
+            return _write_csv(_item_rows(rows()), _item_keys(rows()), out)
+        return _write_csv((_plain_row(row) for row in rows()), None, out)
     except sqlite3.DatabaseError as exc:
         raise InputError(f"cannot read store {store}: {exc}") from None
 
@@ -83,7 +99,7 @@ def _values(rows: Iterable[dict[str, Any]], table: str) -> Iterator[dict[str, An
         row = _plain_row(row)
         for name in decode:
             row[name] = _decoded(row.get(name))
-        if table == "results" and "ok" in row:
+        if table in ("results", "history", "records") and "ok" in row:
             row["ok"] = bool(row["ok"])
         yield row
 

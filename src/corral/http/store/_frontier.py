@@ -17,7 +17,7 @@ across runs; a record is committed under its row's id, once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from corral.http.engine._request import InvalidLine, Request
@@ -33,6 +33,7 @@ class Added:
     duplicates: int  # already in this run
     earlier_done: int  # recorded by an earlier run: not fetched again
     earlier_pending: int  # left unfinished by an earlier run: will be fetched
+    refreshed: int = 0  # recorded by an earlier run, fetched again (--refresh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class PendingRow:
     invalid: str | None  # why the input line is not a URL (the row is then recorded so)
     depth: int
     found_on: str | None
+    etag: str | None = None  # a refresh: the earlier record's validators
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class Committed:
     new_by_host: Mapping[str, int]  # new pending rows, by host
     skipped: Mapping[str, int]  # links recorded as skipped, by reason (not those known before)
     items: int
+    changes: Mapping[str, int] = field(default_factory=dict)  # a refresh's, by change
 
 
 class ParkedBody(NamedTuple):

@@ -12,8 +12,9 @@ from typing import IO
 
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, StoreLock, take
+from corral.http.store._migrate import migrate
 from corral.http.store._runs import WrongKind, check_kind
-from corral.http.store._schema import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION
+from corral.http.store._schema import SCHEMA, SCHEMA_VERSION
 
 
 def take_lock(path: str, name: str, argv: list[str], started_at: str) -> StoreLock:
@@ -57,7 +58,6 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
         # descriptor, which a run short of them (issue 12, item 6) then fails to commit.
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.executescript(SCHEMA)
-        add_columns(conn)
     except sqlite3.DatabaseError as exc:
         if is_locked(exc):
             raise  # the caller says who holds it
@@ -65,25 +65,19 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
     return conn
 
 
-def add_columns(conn: sqlite3.Connection) -> None:
-    """Add the columns of ``ADDED_COLUMNS`` a store made by an earlier corral lacks."""
-    for table, column, kind in ADDED_COLUMNS:
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if column not in present:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-
 def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:
-    """Refuse a store of a newer schema or of the other kind of job; record both.
+    """Refuse a store of a newer schema or of the other kind of job; migrate an older one
+    (``_migrate``); record both.
 
     Raises:
         StoreError: made by a newer corral, or by the other kind of job.
     """
     version = meta(conn, "schema_version")
-    if version is None:
-        set_meta(conn, "schema_version", str(SCHEMA_VERSION))
-    elif int(version) > SCHEMA_VERSION:
+    if version is not None and int(version) > SCHEMA_VERSION:
         raise StoreError(f"{path}: made by a newer corral (schema {version})")
+    if version != str(SCHEMA_VERSION):  # a new store, or one an earlier corral wrote
+        migrate(conn, SCHEMA_VERSION if version is None else int(version))
+        set_meta(conn, "schema_version", str(SCHEMA_VERSION))
     try:
         check_kind(conn, kind)
     except WrongKind as other:

@@ -35,8 +35,11 @@ def write_all(file: IO[bytes], data: bytes) -> None:
     file.flush()
 
 
-def result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tuple[Any, ...]:
+def result_row(
+    ident: int, r: FetchResult, run: int, *, store_body: bool, store_headers: bool = True
+) -> tuple[Any, ...]:
     """Return a record as a row of ``results`` (in ``RESULT_COLUMNS`` order)."""
+    headers = r.headers
     return (
         ident,
         r.url,
@@ -50,7 +53,7 @@ def result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tup
         r.fetched_at,
         r.bytes,
         r.content_type,
-        headers_json(r.headers) if r.headers is not None else None,
+        headers_json(headers) if headers is not None and store_headers else None,
         r.sha256,
         r.body if store_body else None,
         r.body_path,
@@ -58,8 +61,17 @@ def result_row(ident: int, r: FetchResult, run: int, *, store_body: bool) -> tup
         r.depth,
         r.found_on,
         run,
+        (headers.get("ETag") or headers.get("Etag") or headers.get("etag")) if headers else None,
+        (headers.get("Last-Modified") or headers.get("last-modified")) if headers else None,
+        r.change,
         r.proxy,
     )
+
+
+def slim_row(ident: int, r: FetchResult, run: int) -> tuple[Any, ...]:
+    """Return a record as the state of a JSON lines output keeps it: no headers, no body
+    (the line has them), its validators and digest for a later ``--refresh``."""
+    return result_row(ident, r, run, store_body=False, store_headers=False)
 
 
 # json.dumps builds an encoder at every call (2.5 µs for a response's eight headers); the

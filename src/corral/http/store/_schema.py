@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: results' validators, change and proxy, history, items.replaced_in
 # urls.lease_until is unused: leases are held by the run that holds the store (the lock,
 # ``_lock``), never by a deadline. Kept so stores made by earlier versions open unchanged.
 SCHEMA = """
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS items (
     url_id INTEGER NOT NULL REFERENCES urls (id),
     url TEXT NOT NULL,
     data TEXT NOT NULL,
-    run INTEGER NOT NULL
+    run INTEGER NOT NULL,
+    replaced_in INTEGER
 );
 CREATE TABLE IF NOT EXISTS parked (
     id INTEGER PRIMARY KEY REFERENCES urls (id),
@@ -70,12 +71,39 @@ CREATE TABLE IF NOT EXISTS results (
     depth INTEGER NOT NULL,
     found_on TEXT,
     run INTEGER NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    change TEXT,
     proxy TEXT
 );
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER NOT NULL REFERENCES urls (id),
+    url TEXT NOT NULL,
+    final_url TEXT,
+    status INTEGER,
+    ok INTEGER NOT NULL,
+    error_kind TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    elapsed_ms REAL NOT NULL,
+    fetched_at TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    content_type TEXT,
+    headers TEXT,
+    sha256 TEXT,
+    body BLOB,
+    body_path TEXT,
+    method TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    found_on TEXT,
+    run INTEGER NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    change TEXT,
+    proxy TEXT,
+    PRIMARY KEY (id, run)
+);
 """
-# Columns added since a store's table was made: ``connect`` adds those a store lacks
-# (ALTER TABLE ... ADD COLUMN: no rewrite, and an older corral still reads the table).
-ADDED_COLUMNS = (("results", "proxy", "TEXT"),)
 
 # urls.state: pending -> leased (a crawl's claim) -> done (its record is committed). SQL
 # writes them as literals (f-strings), not parameters: SQLite uses a partial index
@@ -89,23 +117,37 @@ CREATE INDEX IF NOT EXISTS urls_host_pending ON urls (host, depth, id) WHERE sta
 CREATE INDEX IF NOT EXISTS urls_leased ON urls (lease_run) WHERE state = {LEASED};
 """
 
-TABLES = ("results", "items", "urls", "runs")
+# Each URL's latest record is in ``results``; a record a later run replaced moves to
+# ``history`` (same columns), so ``records`` (a view, ``_migrate``) has one row per URL per run.
+TABLES = ("results", "items", "urls", "runs", "history", "records")
 URL_COLUMNS = "id, key, url, host, request, invalid, depth, found_on, run"
 PENDING_COLUMNS = "id, url, host, request, invalid, depth, found_on"  # a PendingRow's
 RESULT_COLUMNS = (
     "id, url, final_url, status, ok, error_kind, error, attempts, elapsed_ms, fetched_at, "
-    "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run, proxy"
+    "bytes, content_type, headers, sha256, body, body_path, method, depth, found_on, run, "
+    "etag, last_modified, change, proxy"
 )
 
 
-def rows_of(path: str, table: str = "results") -> Iterable[dict[str, Any]]:
-    """Yield the rows of a store's table as dicts (for export and tests)."""
+def rows_of(path: str, table: str = "results", *, latest: bool = False) -> Iterable[dict[str, Any]]:
+    """Yield the rows of a store's table as dicts (for export and tests).
+
+    Args:
+        path: the store.
+        table: one of ``TABLES``.
+        latest: for ``items``, only those of each page's latest parse (not replaced).
+    """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
+    order = "id, run" if table in ("history", "records") else "id"
     try:
-        for row in conn.execute(f"SELECT * FROM {table} ORDER BY id"):
+        where = ""
+        if latest and table == "items":  # (a store no corral 17 has opened has no such column)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+            where = " WHERE replaced_in IS NULL" if "replaced_in" in columns else ""
+        for row in conn.execute(f"SELECT * FROM {table}{where} ORDER BY {order}"):
             yield dict(row)
     finally:
         conn.close()

@@ -6,11 +6,12 @@ is in WAL mode with ``synchronous=NORMAL``: a commit survives the process being 
 (``kill -9``), which is what resuming needs; a power cut may lose the last commits, which a
 resumed run then fetches again.
 
-Exactly one record per URL: a URL's record and the flip of its row to done are written in
-one transaction, and the record's primary key is the row's id. With a JSONL output the lines
-are appended before that transaction, and the file's length is committed with it; a resumed
-run first cuts the file back to the committed length, so lines whose transaction never
-committed are dropped and their URLs fetched (and written) again.
+Exactly one record per URL per run: a URL's record and the flip of its row to done are
+written in one transaction, and the record's primary key is the row's id; a ``--refresh``
+run moves the URL's earlier record to ``history`` in that transaction (``_refresh``). With
+a JSONL output the lines are appended before that transaction, and the file's length is
+committed with it; a resumed run first cuts the file back to the committed length, so lines
+whose transaction never committed are dropped and their URLs fetched (and written) again.
 
 One run holds the store for its whole life (an OS lock, ``_lock``): its leases cannot be
 taken by another run, so ``renew`` has nothing to do, and at ``open`` every lease is a dead
@@ -21,16 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sqlite3
 from collections import Counter
 from collections.abc import Coroutine, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
 from corral import ThreadLimit, to_thread
 from corral.http.engine._request import InvalidLine, Request
 from corral.http.store import _crawlrows as crawl
+from corral.http.store import _refresh as refresh
 from corral.http.store._faults import FileWatch, StoreError, describe_fault
 from corral.http.store._frontier import (
     Added,
@@ -44,7 +48,8 @@ from corral.http.store._frontier import (
 from corral.http.store._inputrows import InputRows
 from corral.http.store._lock import StoreLock
 from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set_meta, take_lock
-from corral.http.store._rows import insert_rows, jsonl_lines, result_row, write_all
+from corral.http.store._refresh import Bounds, Refresh, bounds
+from corral.http.store._rows import insert_rows, jsonl_lines, result_row, slim_row, write_all
 from corral.http.store._runs import EarlierRun, begin_run, last_write
 from corral.http.store._schema import DONE, RESULT_COLUMNS
 
@@ -67,6 +72,7 @@ class SQLiteFrontier:
         jsonl: IO[bytes] | None = None,
         append_only: bool = False,
         body_as: str = "omit",
+        refresh: Refresh | None = None,
     ) -> None:
         """Args:
         path: the SQLite database (the job's state, beside a JSONL output).
@@ -76,6 +82,8 @@ class SQLiteFrontier:
         append_only: the JSONL output is a stream never to cut back (stdout, which may be
             a user's file opened with ``>>``: cutting it to this run's length erased it).
         body_as: how a JSONL line carries a body: ``base64`` or ``omit``.
+        refresh: fetch again what earlier runs recorded (``_refresh``); None: a URL
+            recorded once is done.
         """
         self.path = str(path)
         self.kind = kind
@@ -93,6 +101,12 @@ class SQLiteFrontier:
         self.earlier: EarlierRun | None = None
         self._slot = ThreadLimit(1)
         self.run = 0
+        self._refresh = refresh
+        self._bounds: Bounds | None = None
+        # commits compare with earlier records: a refresh, or a crawl resuming one (its
+        # queued-again rows have records already)
+        self._compare = False
+        self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn`` in the store's thread; a fault on the files becomes a one-line
@@ -147,9 +161,18 @@ class SQLiteFrontier:
                 cut_jsonl(conn, self._jsonl, self.path)
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
             self.run, self.earlier = begin_run(conn, argv, started_at, ended)
-            self._input = InputRows(conn, self.run, int(last) + 1)
+            if self._refresh is not None:
+                self._bounds = bounds(conn, self.run, self._refresh)
+                self._compare = True
+            self._input = InputRows(conn, self.run, int(last) + 1, self._bounds)
             # (a fetch never leases: its store has no lease to reap, nor the crawl's indexes)
-            return crawl.reap(conn) if self.kind == "crawl" else 0
+            if self.kind != "crawl":
+                return 0
+            reaped = crawl.reap(conn)
+            if self._bounds is not None:
+                self.refreshing = crawl.requeue(conn, self._bounds)
+            self._compare = self._bounds is not None or crawl.requeued(conn)
+            return reaped
         except BaseException as exc:
             self._close()
             if is_locked(exc):  # another program (not a corral run) is writing to it
@@ -182,6 +205,8 @@ class SQLiteFrontier:
                     "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
                     (status, finished_at, json.dumps(dict(summary)), self.run),
                 )
+                if status == "finished" and self.kind == "crawl":
+                    crawl.requeued(self._conn, clear=True)  # nothing queued again is left
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
@@ -216,7 +241,11 @@ class SQLiteFrontier:
     async def claim(self, host: str, limit: int) -> list[PendingRow]:
         """Lease a host's next rows to this run (``Frontier.claim``)."""
         rows: list[PendingRow] = await self._call(
-            crawl.claim, self._connection(), self.run, host, limit
+            partial(crawl.claim, refresh=self._compare),
+            self._connection(),
+            self.run,
+            host,
+            limit,
         )
         return rows
 
@@ -238,10 +267,14 @@ class SQLiteFrontier:
     def _commit(self, done: Sequence[Done]) -> Committed:
         jsonl = self._jsonl
         start = jsonl.tell() if jsonl is not None and self._resumable_jsonl else None
+        moves = None
+        if self._compare:  # a refresh: compare with the earlier records
+            earlier = refresh.earlier_records(self._connection(), [d.ident for d in done])
+            done, moves = refresh.changes(done, earlier, stores_bodies=jsonl is None)
         try:
             if jsonl is not None:
                 write_all(jsonl, jsonl_lines([d.result for d in done], self._body_as))
-            return self._commit_rows(done)
+            return self._commit_rows(done, moves)
         except BaseException:
             if jsonl is not None and start is not None:  # whole committed lines only
                 with contextlib.suppress(OSError):
@@ -249,14 +282,25 @@ class SQLiteFrontier:
                     jsonl.seek(start)
             raise
 
-    def _commit_rows(self, done: Sequence[Done]) -> Committed:
+    def _commit_rows(self, done: Sequence[Done], moves: refresh.Moves | None) -> Committed:
         conn = self._connection()
         ids = [d.ident for d in done]
+        in_store = self._jsonl is None
         with conn:
             conn.execute("BEGIN")
-            if self._jsonl is None:
+            if moves is not None:
+                refresh.apply(conn, moves, history=in_store)
+            if in_store:
                 rows = [result_row(d.ident, d.result, self.run, store_body=True) for d in done]
+                if moves is not None and moves.kept:  # not modified: the body stays put
+                    refresh.update_kept(conn, [r for r in rows if r[0] in moves.kept])
+                    rows = [r for r in rows if r[0] not in moves.kept]
                 insert_rows(conn, "INSERT INTO results", RESULT_COLUMNS, rows)
+            elif self._resumable_jsonl:  # the state keeps what a refresh needs, no body
+                rows = [slim_row(d.ident, d.result, self.run) for d in done]
+                insert_rows(conn, "INSERT OR REPLACE INTO results", RESULT_COLUMNS, rows)
+            if moves is not None and self.kind == "crawl":
+                refresh.after_insert(conn, self.run, moves)
             most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             for start in range(0, len(ids), most):  # one statement, not one a row
                 chunk = ids[start : start + most]
@@ -268,6 +312,9 @@ class SQLiteFrontier:
             committed = crawl.found(conn, self.run, done)
             if self._jsonl is not None and self._resumable_jsonl:
                 set_meta(conn, "jsonl_length", str(self._jsonl.tell()))
+        if moves is not None:
+            changes = Counter(d.result.change for d in done if d.result.change is not None)
+            committed = dataclasses.replace(committed, changes=changes)
         return committed
 
     async def unpark(self, limit: int) -> list[ParkedBody]:
