@@ -66,6 +66,7 @@ def register(subparsers: Any) -> None:
         help="SQLite file, .jsonl file or - (default %(default)s)",
     )
     add_fetch_options(fetch)
+    _add_report_option(fetch)
     add_redis_options(fetch)
     fetch.set_defaults(handler=_fetch)
 
@@ -160,6 +161,7 @@ def register(subparsers: Any) -> None:
         help="a function given each parsed page; the items it returns go to the items table",
     )
     add_fetch_options(crawl)
+    _add_report_option(crawl)
     add_redis_options(crawl)
     crawl.set_defaults(handler=_crawl)
 
@@ -179,6 +181,23 @@ def register(subparsers: Any) -> None:
     export.add_argument("-o", "--output", default="-", help="a file, or - for stdout (default)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     export.set_defaults(handler=_export)
+
+
+def _add_report_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--report",
+        action="store_true",
+        help="write the run's HTML report beside the store at the end (corral report STORE)",
+    )
+
+
+def _ended(args: argparse.Namespace, code: int) -> int:
+    """Write the run's report if asked (``--report``, a SQLite store), and return ``code``."""
+    if not args.report or args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
+        return code
+    from corral.http._reportcli import report_after_run
+
+    return report_after_run(args.output, code)
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -204,7 +223,7 @@ def _fetch(args: argparse.Namespace) -> int:
         redis=redis,
         workers=args.workers if redis is None else 1,
     )
-    return _run(run_fetch_job(job))
+    return _ended(args, _run(run_fetch_job(job)))
 
 
 def _crawl(args: argparse.Namespace) -> int:
@@ -252,7 +271,7 @@ def _crawl(args: argparse.Namespace) -> int:
         argv=["corral", *sys.argv[1:]],
         overwrite=args.overwrite,
     )
-    return _run(run_crawl_job(job))
+    return _ended(args, _run(run_crawl_job(job)))
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -1,0 +1,36 @@
+"""The run's own samples (table ``samples``): what the records cannot tell afterwards, such as
+how long the crawl's frontier was, or how many hosts were throttled, at each moment.
+
+A run writes one row every few seconds (``store._samples``); a store made before runs did
+has no such table, and the report draws what the records tell alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from corral.http.runreport._pass import MAX_POINTS
+from corral.http.runreport._runs import epoch
+
+COLUMNS = ("in_flight", "queued", "frontier", "throttled", "done")
+
+
+def read_samples(conn: sqlite3.Connection) -> dict[str, list[float]] | None:
+    """Return the samples of every run as columns (``t`` in Unix seconds), thinned evenly to
+    at most ``MAX_POINTS``; None when the store has none."""
+    known = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples'"
+    ).fetchone()
+    if known is None:
+        return None
+    (n,) = conn.execute("SELECT count(*) FROM samples").fetchone()
+    if not n:
+        return None
+    every = -(-int(n) // MAX_POINTS)  # (ceiling)
+    rows = conn.execute(
+        f"SELECT at, {', '.join(COLUMNS)} FROM samples ORDER BY run, at"
+    ).fetchall()[::every]
+    columns: dict[str, list[float]] = {"t": [round(epoch(row[0]), 3) for row in rows]}
+    for index, name in enumerate(COLUMNS, start=1):
+        columns[name] = [row[index] for row in rows]
+    return columns
