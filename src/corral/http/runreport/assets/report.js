@@ -45,12 +45,19 @@
     Object.keys(extra || {}).forEach(function (k) { s[k] = extra[k]; });
     return s;
   }
-  function bars(label, color) {
+  // bars of one series (align 0), or of two side by side (align -1 and 1)
+  function bars(label, color, align) {
+    var size = align ? [0.4, 32] : [0.6, 48];
     return { label: label, stroke: color, fill: color + "cc", width: 1,
-             paths: uPlot.paths.bars({ size: [0.6, 48] }), points: { show: false } };
+             paths: uPlot.paths.bars({ size: size, align: align || 0 }), points: { show: false } };
   }
+  // an axis of whole numbers (attempts, depth)
+  var countAxis = function (label) {
+    return { label: label, incrs: [1, 2, 5, 10, 20, 50, 100],
+             values: function (u, v) { return v.map(function (n) { return n < 0 ? "" : n; }); } };
+  };
   function axisY(label, values) {
-    var a = { label: label, size: 60, labelSize: 18 };
+    var a = { label: label, size: values ? 78 : 60, labelSize: 18 };
     if (values) a.values = values;
     return a;
   }
@@ -72,7 +79,7 @@
   var latency = card("Latency", "p50, p90 and p99 of each bucket's responses, in ms" +
                      (anyLatency ? " (log scale)" : ": no responses"));
   chart(latency, { name: "latency",
-                   scales: { y: anyLatency ? { distr: 3 } : {} },
+                   scales: { y: anyLatency ? { distr: 3 } : { range: [0, 100] } },
                    series: [{}, line("p50", C.blue), line("p90", C.violet), line("p99", C.err)],
                    axes: [{}, axisY("ms")] }, [t, S.p50, S.p90, S.p99]);
   grid([through, latency]);
@@ -84,7 +91,7 @@
   var retries = card("Attempts per URL", "how many URLs needed 1, 2, 3... attempts");
   var R = F.retries.length ? F.retries : [[1, 0]];
   chart(retries, { name: "retries", scales: { x: countX },
-                   series: [{}, bars("URLs", C.blue)], axes: [{ label: "attempts" }, axisY("URLs")] },
+                   series: [{}, bars("URLs", C.blue)], axes: [countAxis("attempts"), axisY("URLs")] },
         [R.map(function (r) { return r[0]; }), R.map(function (r) { return r[1]; })]);
   grid([bytes, retries]);
 
@@ -107,8 +114,8 @@
     var D = F.crawl.depths.length ? F.crawl.depths : [[0, 0, 0]];
     var depth = card("Depth", "pages fetched and URLs skipped, by links from a seed");
     chart(depth, { name: "depth", scales: { x: countX },
-                   series: [{}, bars("fetched", C.ok), bars("skipped", C.skip)],
-                   axes: [{ label: "depth" }, axisY("URLs")] },
+                   series: [{}, bars("fetched", C.ok, -1), bars("skipped", C.skip, 1)],
+                   axes: [countAxis("depth"), axisY("URLs")] },
           [D.map(function (d) { return d[0]; }), D.map(function (d) { return d[1]; }),
            D.map(function (d) { return d[2]; })]);
     row.push(growth, depth);
