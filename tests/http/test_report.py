@@ -119,7 +119,8 @@ async def test_finished_fetch(site: Site, browser: Chromium, tmp_path: Path) -> 
     assert view.figures["status"] == "done"
     assert shown(view) == store_header(db) == {"urls": "63", "ok": "61", "failed": "2"}
     assert view.chart("throughput")["colors"][OK_GREEN] > 20
-    assert {c["name"] for c in view.canvases} == {"throughput", "latency", "bytes", "retries"}
+    names = {c["name"] for c in view.canvases}
+    assert names == {"throughput", "latency", "bytes", "retries", "samples"}
 
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
@@ -181,7 +182,7 @@ async def test_crawl(site: Site, browser: Chromium, tmp_path: Path) -> None:
     assert view.figures["status"] == "done"
     assert shown(view) == store_header(db)
     assert int(view.figures["ok"]) >= 80
-    assert {"pages", "depth"} <= {c["name"] for c in view.canvases}
+    assert {"pages", "frontier", "depth"} <= {c["name"] for c in view.canvases}
 
 
 async def test_empty_store(browser: Chromium, tmp_path: Path) -> None:

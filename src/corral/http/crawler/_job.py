@@ -13,6 +13,7 @@ from corral.http.crawler._config import CrawlConfig, ParseCallback
 from corral.http.crawler._core import CrawlCore
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._open import open_store
+from corral.http.store._sqlite import SQLiteFrontier
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,8 +74,14 @@ async def run_crawl_job(job: CrawlJob) -> int:
     ending = Ending(
         kind="sqlite", quiet=job.quiet, argv=job.argv, notes=lambda: _notes(core, job.config)
     )
+    store = core.store
     stats = await run_to_end(
-        work, statistics=core.statistics, progress=job.progress, close=core.close, ending=ending
+        work,
+        statistics=core.statistics,
+        progress=job.progress,
+        close=core.close,
+        ending=ending,
+        sample=store.sample if isinstance(store, SQLiteFrontier) else None,
     )
     return 1 if job.fail_on_error and stats.failed else 0
 

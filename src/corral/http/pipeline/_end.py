@@ -11,6 +11,7 @@ from typing import Literal
 
 from corral._clierrors import OutputError
 from corral.http.pipeline._interrupt import stoppable
+from corral.http.pipeline._sampler import Record, sampling
 from corral.http.report._human import human_count
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
@@ -51,8 +52,10 @@ async def run_to_end(
     progress: ProgressMode,
     close: Callable[[str, FetchStatistics], Awaitable[None]],
     ending: Ending,
+    sample: Record | None = None,
 ) -> FetchStatistics:
     """Run ``work``, then ``close(status, stats)`` (record the run's end) and print the summary.
+    Meanwhile ``sample`` records the counters every few seconds (``_sampler``), if given.
 
     Returns:
         The run's final statistics.
@@ -64,7 +67,11 @@ async def run_to_end(
     """
     status, fault = "interrupted", None
     try:
-        async with open_progress(statistics, mode=progress), stoppable():
+        async with (
+            open_progress(statistics, mode=progress),
+            stoppable(),
+            sampling(statistics, sample),
+        ):
             await work()
         status = "finished"
     except StoreError as exc:

@@ -49,6 +49,9 @@ from corral.http.store._runs import EarlierRun, begin_run, last_write
 from corral.http.store._schema import DONE, RESULT_COLUMNS
 
 T = TypeVar("T")
+# every other sample of a run, the first kept
+_THIN = """DELETE FROM samples WHERE rowid IN (SELECT rowid FROM (SELECT rowid,
+    row_number() OVER (ORDER BY rowid) AS n FROM samples WHERE run = ?) WHERE n % 2 = 0)"""
 JobKind = Literal["fetch", "crawl"]
 
 
@@ -184,6 +187,22 @@ class SQLiteFrontier:
                 )
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
+
+    async def sample(self, at: str, figures: tuple[int, ...], thin: bool) -> None:
+        """Record the run's counters at ``at`` (done, in flight, queued, frontier, hosts
+        throttled); ``thin``: first drop every other sample this run kept."""
+        await self._call(self._sample, at, figures, thin)
+
+    def _sample(self, at: str, figures: tuple[int, ...], thin: bool) -> None:
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            if thin:
+                conn.execute(_THIN, (self.run,))
+            conn.execute(
+                "INSERT INTO samples (run, at, done, in_flight, queued, frontier, throttled) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.run, at, *figures),
+            )
 
     # --- adding and taking rows -------------------------------------------------------------
 
