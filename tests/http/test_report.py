@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,7 @@ async def test_finished_fetch(site: Site, browser: Chromium, tmp_path: Path) -> 
     store's, the ok line drawn on the throughput chart."""
     urls = [site.url(f"/page/{i}") for i in range(60)]
     urls += [site.url("/status/404"), site.url("/status/410"), site.url("/flaky/1/a")]
+    urls += [site.url("/retry-after/1")]  # a 429 each attempt: the host throttled
     source = tmp_path / "urls.txt"
     source.write_text("\n".join(urls) + "\n", encoding="utf-8")
     db = tmp_path / "run.db"
@@ -117,7 +119,7 @@ async def test_finished_fetch(site: Site, browser: Chromium, tmp_path: Path) -> 
     assert f"report: {page}" in done.stderr
     view = await look(browser, page, "finished-fetch")
     assert view.figures["status"] == "done"
-    assert shown(view) == store_header(db) == {"urls": "63", "ok": "61", "failed": "2"}
+    assert shown(view) == store_header(db) == {"urls": "64", "ok": "61", "failed": "3"}
     assert view.chart("throughput")["colors"][OK_GREEN] > 20
     names = {c["name"] for c in view.canvases}
     assert names == {"throughput", "latency", "bytes", "retries", "samples"}
@@ -199,19 +201,54 @@ async def test_empty_store(browser: Chromium, tmp_path: Path) -> None:
 
 
 async def test_json_format_has_the_same_figures(site: Site, tmp_path: Path) -> None:
-    """--format json writes the figures the page draws, for scripts and CI."""
+    """--format json writes the figures the page draws, for scripts and CI; the host's
+    Retry-After waits and slow-downs are among them (the run's events)."""
     source = tmp_path / "urls.txt"
-    source.write_text("\n".join(site.url(f"/page/{i}") for i in range(10)) + "\n")
+    urls = [site.url(f"/page/{i}") for i in range(10)] + [site.url("/retry-after/1")]
+    source.write_text("\n".join(urls) + "\n")
     db = tmp_path / "run.db"
     done = await acorral("fetch", str(source), "-o", str(db), "--no-progress")
     assert done.returncode == 0, done.stderr
     out = await report(db, tmp_path / "run.json", "--format", "json")
     figures = json.loads(out.read_text())
     assert figures["header"]["ok"] == 10
+    assert figures["header"]["failed"] == 1
     assert figures["header"]["status"] == "done"
-    assert figures["statuses"][0]["status"] == 200
-    assert figures["statuses"][0]["count"] == 10
+    assert figures["statuses"] == [
+        {"status": 200, "count": 10, "samples": urls[:3]},
+        {"status": 429, "count": 1, "samples": [urls[-1]]},
+    ]
     assert figures["settings"]["concurrency"] == 100
+    (host,) = figures["throttling"]["hosts"]
+    assert host["host"] == site.url("/").split("/")[2]
+    assert host["retry_afters"] == 4  # the first attempt and 3 retries, each closing it 1 s
+    assert host["closed_s"] == 4.0
+    assert host["slow_downs"] >= 1
+
+
+async def test_the_page_loads_nothing_from_elsewhere(site: Site, tmp_path: Path) -> None:
+    """The page is one file: no script, stylesheet or image by URL; uPlot's licence ships
+    beside it in the package."""
+    source = tmp_path / "urls.txt"
+    source.write_text(site.url("/page/1") + "\n")
+    db = tmp_path / "run.db"
+    done = await acorral("fetch", str(source), "-o", str(db), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    page = (await report(db, tmp_path / "run.html")).read_text()
+    for needle in ("<script src", "<link", "<img", "@import", "url("):
+        assert needle not in page
+    assets = resources.files("corral.http.runreport") / "assets"
+    assert "MIT License" in (assets / "uPlot.LICENSE").read_text()
+
+
+async def test_report_needs_a_sqlite_store(tmp_path: Path) -> None:
+    """--report with a JSON lines output is refused before anything runs (exit 2)."""
+    source = tmp_path / "urls.txt"
+    source.write_text("http://127.0.0.1:9/\n")
+    done = await acorral("fetch", str(source), "-o", str(tmp_path / "out.jsonl"), "--report")
+    assert done.returncode == 2
+    assert "--report" in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.parametrize(

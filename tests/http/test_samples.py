@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from corral.http.engine._engine import utc_now
+from corral.http.engine._politeness import Event
 from corral.http.pipeline._sampler import sampling
 from corral.http.report._stats import FetchStatistics, RunCounters
 from corral.http.store._sqlite import SQLiteFrontier
@@ -31,9 +32,9 @@ async def test_samples_stay_bounded_and_spread(tmp_path: Path) -> None:
         counters.done += 1  # each sample sees one more record done
         return counters.snapshot()
 
-    async def record(at: str, figures: tuple[int, ...], thin: bool) -> None:
+    async def record(at: str, figures: tuple[int, ...], thin: bool, events: list[Event]) -> None:
         nonlocal taken
-        await store.sample(at, figures, thin)
+        await store.sample(at, figures, thin, events)
         taken += 1
         if taken == 40:
             enough.set()

@@ -192,8 +192,8 @@ def _add_report_option(command: argparse.ArgumentParser) -> None:
 
 
 def _ended(args: argparse.Namespace, code: int) -> int:
-    """Write the run's report if asked (``--report``, a SQLite store), and return ``code``."""
-    if not args.report or args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
+    """Write the run's report if asked (``--report``), and return ``code``."""
+    if not args.report:
         return code
     from corral.http._reportcli import report_after_run
 
@@ -208,6 +208,11 @@ def _fetch(args: argparse.Namespace) -> int:
         if sys.stdin.isatty():
             raise UsageError("give an input file of URLs, or - to read them from stdin")
         source = "-"
+    if args.report and (args.output == "-" or args.output.endswith((".jsonl", ".ndjson"))):
+        raise UsageError(
+            f"--report reads the run's SQLite store, and -o {args.output} writes JSON lines: "
+            "give -o FILE.db, or drop --report"
+        )
     redis = redis_target(args, source, args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")

@@ -82,6 +82,7 @@ async def run_crawl_job(job: CrawlJob) -> int:
         close=core.close,
         ending=ending,
         sample=store.sample if isinstance(store, SQLiteFrontier) else None,
+        events=core.runtime.politeness.take_events,
     )
     return 1 if job.fail_on_error and stats.failed else 0
 

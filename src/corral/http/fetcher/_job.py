@@ -148,6 +148,10 @@ async def run_fetch_job(job: FetchJob) -> int:
             close=close,
             ending=ending,
             sample=store.sample if kind == "sqlite" else None,
+            # (this process's politeness paces the requests only when it fetches itself)
+            events=runtime.politeness.take_events
+            if driver is None and coordination is None
+            else None,
         )
     return 1 if job.fail_on_error and stats.failed else 0
 

@@ -13,12 +13,14 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from corral.http.engine._engine import utc_now
+from corral.http.engine._politeness import Event
 from corral.http.report._stats import FetchStatistics
 from corral.http.store._faults import StoreError
 
 SAMPLE_EVERY = 2.0  # seconds between samples, at first
 MAX_SAMPLES = 1000  # rows a run keeps at most
-Record = Callable[[str, tuple[int, ...], bool], Awaitable[None]]
+# (time, figures: done, in flight, queued, frontier, hosts throttled; thin first; events)
+Record = Callable[[str, tuple[int, ...], bool, list[Event]], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
@@ -26,37 +28,48 @@ async def sampling(
     statistics: Callable[[], FetchStatistics],
     record: Record | None,
     *,
+    events: Callable[[], list[Event]] | None = None,
     every: float = SAMPLE_EVERY,
     limit: int = MAX_SAMPLES,
 ) -> AsyncIterator[None]:
-    """Record samples while the block runs (nothing when ``record`` is None)."""
+    """Record samples while the block runs (nothing when ``record`` is None), with the
+    throttle events ``events()`` gives since the last sample; a last one on leaving."""
     if record is None:
         yield
         return
-    task = asyncio.create_task(_sample(statistics, record, every, limit))
+    take = events or _none
+    task = asyncio.create_task(_sample(statistics, record, take, every, limit))
     try:
         yield
     finally:
         task.cancel()
         await asyncio.wait({task})
+        # (a sampler that returned met a store fault: nothing more is written then)
+        if task.cancelled() and (last := take()):
+            with contextlib.suppress(StoreError):  # (the run's end says what went wrong)
+                await record(utc_now(), _figures(statistics()), False, last)
+
+
+def _none() -> list[Event]:
+    return []
+
+
+def _figures(stats: FetchStatistics) -> tuple[int, ...]:
+    return (stats.done, stats.in_flight, stats.queued, stats.frontier, len(stats.throttled))
 
 
 async def _sample(
-    statistics: Callable[[], FetchStatistics], record: Record, every: float, limit: int
+    statistics: Callable[[], FetchStatistics],
+    record: Record,
+    events: Callable[[], list[Event]],
+    every: float,
+    limit: int,
 ) -> None:
     kept = 0
     while True:
-        stats = statistics()
-        figures = (
-            stats.done,
-            stats.in_flight,
-            stats.queued,
-            stats.frontier,
-            len(stats.throttled),
-        )
         thin = kept + 1 >= limit
         try:
-            await record(utc_now(), figures, thin)
+            await record(utc_now(), _figures(statistics()), thin, events())
         except StoreError:
             return  # the run's own commits meet the fault and say what it is
         kept += 1

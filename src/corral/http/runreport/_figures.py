@@ -28,7 +28,7 @@ from corral.http.runreport._pass import (
     time_span,
 )
 from corral.http.runreport._runs import Run, job_kind, read_runs
-from corral.http.runreport._samples import read_samples
+from corral.http.runreport._samples import read_events, read_samples
 
 FORMAT = 1
 TOP_HOSTS = 200  # rows of the per-host table (the rest are counted)
@@ -85,6 +85,7 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
         ],
         "crawl": _crawl(counts) if kind == "crawl" else None,
         "samples": read_samples(conn),
+        "throttling": read_events(conn),
     }
 
 

@@ -34,3 +34,42 @@ def read_samples(conn: sqlite3.Connection) -> dict[str, list[float]] | None:
     for index, name in enumerate(COLUMNS, start=1):
         columns[name] = [row[index] for row in rows]
     return columns
+
+
+def read_events(conn: sqlite3.Connection) -> dict[str, object] | None:
+    """Return the hosts' throttle events (table ``events``) summed per host, the most
+    throttled first, and how many events went unrecorded; None when there are none."""
+    known = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()
+    if known is None:
+        return None
+    hosts: dict[str, dict[str, float]] = {}
+    dropped = 0
+    rows = conn.execute(
+        "SELECT host, kind, count(*), sum(value), max(value) FROM events GROUP BY host, kind"
+    )
+    for host, kind, n, total, largest in rows:
+        if kind == "dropped":
+            dropped += int(total)
+            continue
+        entry = hosts.setdefault(
+            str(host), {"slow_downs": 0, "retry_afters": 0, "closed_s": 0.0, "crawl_delay": 0.0}
+        )
+        if kind == "slow_down":
+            entry["slow_downs"] += n
+        elif kind == "retry_after":
+            entry["retry_afters"] += n
+            entry["closed_s"] += round(float(total), 3)
+        elif kind == "crawl_delay":
+            entry["crawl_delay"] = float(largest)
+    if not hosts and not dropped:
+        return None
+    ranked = sorted(
+        hosts.items(), key=lambda kv: (-kv[1]["slow_downs"] - kv[1]["retry_afters"], kv[0])
+    )
+    return {
+        "hosts": [{"host": host, **entry} for host, entry in ranked[:200]],
+        "throttled": sum(1 for _, e in ranked if e["slow_downs"] or e["retry_afters"]),
+        "dropped": dropped,
+    }

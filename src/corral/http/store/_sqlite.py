@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
 from corral import ThreadLimit, to_thread
+from corral.http.engine._politeness import Event
 from corral.http.engine._request import InvalidLine, Request
 from corral.http.store import _crawlrows as crawl
 from corral.http.store._faults import FileWatch, StoreError, describe_fault
@@ -46,12 +47,14 @@ from corral.http.store._lock import StoreLock
 from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set_meta, take_lock
 from corral.http.store._rows import insert_rows, jsonl_lines, result_row, write_all
 from corral.http.store._runs import EarlierRun, begin_run, last_write
+from corral.http.store._samplerows import add_sample
 from corral.http.store._schema import DONE, RESULT_COLUMNS
 
 T = TypeVar("T")
+
+
 # every other sample of a run, the first kept
-_THIN = """DELETE FROM samples WHERE rowid IN (SELECT rowid FROM (SELECT rowid,
-    row_number() OVER (ORDER BY rowid) AS n FROM samples WHERE run = ?) WHERE n % 2 = 0)"""
+
 JobKind = Literal["fetch", "crawl"]
 
 
@@ -96,6 +99,7 @@ class SQLiteFrontier:
         self.earlier: EarlierRun | None = None
         self._slot = ThreadLimit(1)
         self.run = 0
+        self._events = 0  # throttle events this run recorded (``sample``)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn`` in the store's thread; a fault on the files becomes a one-line
@@ -188,21 +192,18 @@ class SQLiteFrontier:
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
-    async def sample(self, at: str, figures: tuple[int, ...], thin: bool) -> None:
+    async def sample(
+        self, at: str, figures: tuple[int, ...], thin: bool, events: list[Event]
+    ) -> None:
         """Record the run's counters at ``at`` (done, in flight, queued, frontier, hosts
-        throttled); ``thin``: first drop every other sample this run kept."""
-        await self._call(self._sample, at, figures, thin)
+        throttled) and its throttle events; ``thin``: first drop every other sample this
+        run kept. Past ``MAX_EVENTS`` events a run, the rest are only counted."""
+        await self._call(self._sample, at, figures, thin, events)
 
-    def _sample(self, at: str, figures: tuple[int, ...], thin: bool) -> None:
-        with self._connection() as conn:
-            conn.execute("BEGIN")
-            if thin:
-                conn.execute(_THIN, (self.run,))
-            conn.execute(
-                "INSERT INTO samples (run, at, done, in_flight, queued, frontier, throttled) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.run, at, *figures),
-            )
+    def _sample(self, at: str, figures: tuple[int, ...], thin: bool, events: list[Event]) -> None:
+        self._events = add_sample(
+            self._connection(), self.run, at, figures, thin=thin, events=events, kept=self._events
+        )
 
     # --- adding and taking rows -------------------------------------------------------------
 

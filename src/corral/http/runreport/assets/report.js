@@ -203,6 +203,22 @@
   hosts.appendChild(el("div", { "class": "tablewrap" }, [hostTable]));
   main.appendChild(el("div", { "class": "grid" }, [hosts]));
 
+  var T = F.throttling;
+  if (T) {
+    var throttle = card("Throttled hosts", fmt(T.throttled) + " hosts slowed down or closed " +
+      "(429/503 answers, Retry-After), and robots.txt Crawl-delays" +
+      (T.dropped ? "; " + fmt(T.dropped) + " later events not recorded" : ""));
+    var throttleTable = table([{ label: "host", key: "host" },
+      { label: "slow-downs", key: "slow_downs", n: true },
+      { label: "Retry-After", key: "retry_afters", n: true },
+      { label: "closed s", key: "closed_s", n: true },
+      { label: "Crawl-delay s", key: "crawl_delay", n: true }], T.hosts, true);
+    throttleTable.rows_ = T.hosts.slice();
+    throttleTable.refill = function () { throttleTable.fill(throttleTable.rows_); };
+    throttle.appendChild(el("div", { "class": "tablewrap" }, [throttleTable]));
+    main.appendChild(el("div", { "class": "grid" }, [throttle]));
+  }
+
   var slow = card("Slowest URLs", "the final attempt's time");
   slow.appendChild(F.slowest.length ? table(
     [{ label: "ms", key: "ms", n: true }, { label: "status", key: "status" },
