@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -93,15 +95,19 @@ def _insert(
     )
 
 
-def one_round(store: Path, page: Path) -> float:
-    """Run ``corral report`` once and return its wall time in seconds."""
+def one_round(store: Path, page: Path) -> tuple[float, float]:
+    """Run ``corral report`` once and return its wall time and CPU time in seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "corral", "report", str(store), "-o", str(page)],
         check=True,
         capture_output=True,
     )
-    return time.perf_counter() - began
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu
 
 
 def main() -> int:
@@ -124,9 +130,12 @@ def main() -> int:
         page = work / "report.html"
         times = []
         for index in range(args.rounds):
-            seconds = one_round(store, page)
+            seconds, cpu = one_round(store, page)
             times.append(seconds)
-            print(f"round {index + 1}: {seconds:.2f} s, page {page.stat().st_size / 1e6:.3f} MB")
+            print(
+                f"round {index + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU, "
+                f"page {page.stat().st_size / 1e6:.3f} MB, load {os.getloadavg()[0]:.1f}"
+            )
         median, size = statistics.median(times), page.stat().st_size
         print(
             f"median {median:.2f} s (target < {TARGET_SECONDS:.0f} s), "

@@ -33,7 +33,8 @@ async def sampling(
     limit: int = MAX_SAMPLES,
 ) -> AsyncIterator[None]:
     """Record samples while the block runs (nothing when ``record`` is None), with the
-    throttle events ``events()`` gives since the last sample; a last one on leaving."""
+    throttle events ``events()`` gives since the last sample; a last one on leaving, so the
+    charts reach the run's end."""
     if record is None:
         yield
         return
@@ -45,9 +46,9 @@ async def sampling(
         task.cancel()
         await asyncio.wait({task})
         # (a sampler that returned met a store fault: nothing more is written then)
-        if task.cancelled() and (last := take()):
+        if task.cancelled():
             with contextlib.suppress(StoreError):  # (the run's end says what went wrong)
-                await record(utc_now(), _figures(statistics()), False, last)
+                await record(utc_now(), _figures(statistics()), False, take())
 
 
 def _none() -> list[Event]:

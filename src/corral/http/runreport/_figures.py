@@ -46,10 +46,10 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
     from corral import __version__
 
     runs = read_runs(conn, path)
-    span = time_span(conn)
-    if span is None:  # nothing fetched: the runs' own times give the charts their axis
-        first = runs[0].started if runs else 0.0
-        span = (first, runs[-1].ended if runs else first)
+    # the charts' axis: the runs' own times (records fall within them; a scan less), or the
+    # records' first and last for a store whose runs say nothing
+    span = (runs[0].started, max(run.ended for run in runs)) if runs else time_span(conn)
+    span = span or (0.0, 0.0)
     step = bucket_step(span[1] - span[0])
     points = max(2, int((span[1] - span[0]) / step) + 1)  # (two: an axis to draw)
     tally = gather(conn, span[0], step, points)
