@@ -31,6 +31,7 @@ pytestmark = pytest.mark.corral_guard(strict=False)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 OK_GREEN = "#2e9d5b"  # the "ok" line of the throughput chart (report.js)
+P50_BLUE = "#2f6fdb"  # the p50 line of the latency chart
 SKIPS = (
     "robots",
     "out_of_scope",
@@ -85,7 +86,7 @@ async def report(db: Path, out: Path, *extra: str) -> Path:
 
 async def look(browser: Chromium, page: Path, name: str) -> PageView:
     """Open the page, keep its screenshot, and check what every report page must be."""
-    view = await browser.view(page, colors=[OK_GREEN])
+    view = await browser.view(page, colors=[OK_GREEN, P50_BLUE])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{name}.png").write_bytes(view.screenshot)
     assert view.errors == []
@@ -121,6 +122,7 @@ async def test_finished_fetch(site: Site, browser: Chromium, tmp_path: Path) -> 
     assert view.figures["status"] == "done"
     assert shown(view) == store_header(db) == {"urls": "64", "ok": "61", "failed": "3"}
     assert view.chart("throughput")["colors"][OK_GREEN] > 20
+    assert view.chart("latency")["colors"][P50_BLUE] > 20
     names = {c["name"] for c in view.canvases}
     assert names == {"throughput", "latency", "bytes", "retries", "samples"}
 
@@ -168,6 +170,7 @@ async def test_running_then_interrupted_fetch(
     page = await report(db, tmp_path / "interrupted.html")
     view = await look(browser, page, "interrupted-fetch")
     assert view.figures["status"] == "interrupted"
+    assert view.chart("latency")["colors"][P50_BLUE] > 20
     assert shown(view) == store_header(db)
     assert 0 < int(view.figures["pending"]) < 300
 
@@ -184,6 +187,7 @@ async def test_crawl(site: Site, browser: Chromium, tmp_path: Path) -> None:
     assert view.figures["status"] == "done"
     assert shown(view) == store_header(db)
     assert int(view.figures["ok"]) >= 80
+    assert view.chart("latency")["colors"][P50_BLUE] > 20
     assert {"pages", "frontier", "depth"} <= {c["name"] for c in view.canvases}
 
 

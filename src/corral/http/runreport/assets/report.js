@@ -78,9 +78,14 @@
   var anyLatency = S.p50.some(function (v) { return v != null; });
   var latency = card("Latency", "p50, p90 and p99 of each bucket's responses, in ms" +
                      (anyLatency ? " (log scale)" : ": no responses"));
+  // buckets with no response are skipped over (spanGaps), and a sparse series shows its
+  // points: one bucket between two empty ones would otherwise draw nothing
+  var buckets = S.p50.filter(function (v) { return v != null; }).length;
+  var sparse = { spanGaps: true, points: { show: buckets < 60, size: 5 } };
   chart(latency, { name: "latency",
                    scales: { y: anyLatency ? { distr: 3 } : { range: [0, 100] } },
-                   series: [{}, line("p50", C.blue), line("p90", C.violet), line("p99", C.err)],
+                   series: [{}, line("p50", C.blue, sparse), line("p90", C.violet, sparse),
+                            line("p99", C.err, sparse)],
                    axes: [{}, axisY("ms")] }, [t, S.p50, S.p90, S.p99]);
   grid([through, latency]);
 
