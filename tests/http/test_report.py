@@ -275,3 +275,24 @@ async def test_a_file_that_is_no_store_is_refused(
     assert len(lines) == 1
     assert str(store) in lines[0]
     assert says in lines[0]
+
+
+async def test_a_killed_run_says_killed(site: Site, tmp_path: Path) -> None:
+    """A run killed with SIGKILL left its row 'running' and nobody holds the store's lock:
+    the report says killed, with the URLs left, and its duration ends at the last write."""
+    urls = [site.url(f"/delay/{30 + i % 7}?i={i}") for i in range(300)]
+    source = tmp_path / "urls.txt"
+    source.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    db = tmp_path / "killed.db"
+    job = _start(["fetch", str(source), "-o", str(db), "--per-host", "4", "--no-progress"])
+    try:
+        await site.wait_until(lambda _: _count(db) >= 20)
+    finally:
+        job.send_signal(signal.SIGKILL)
+        job.communicate(timeout=60)
+    out = await report(db, tmp_path / "killed.json", "--format", "json")
+    header = json.loads(out.read_text())["header"]
+    assert header["status"] == "killed"
+    assert header["ok"] == _count(db)
+    assert 0 < header["pending"] < 300
+    assert 0 < header["seconds"] < 60
