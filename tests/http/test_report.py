@@ -245,6 +245,20 @@ async def test_the_page_loads_nothing_from_elsewhere(site: Site, tmp_path: Path)
     assert "MIT License" in (assets / "uPlot.LICENSE").read_text()
 
 
+async def test_the_report_never_replaces_a_database(site: Site, tmp_path: Path) -> None:
+    """``-o`` naming the store (or any SQLite file) is refused, the file left as it was."""
+    source = tmp_path / "urls.txt"
+    source.write_text(site.url("/page/1") + "\n")
+    db = tmp_path / "run.db"
+    done = await acorral("fetch", str(source), "-o", str(db), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    before = db.read_bytes()
+    made = await acorral("report", str(db), "-o", str(db))
+    assert made.returncode == 2
+    assert "is a SQLite database" in made.stderr
+    assert db.read_bytes() == before
+
+
 async def test_report_needs_a_sqlite_store(tmp_path: Path) -> None:
     """--report with a JSON lines output is refused before anything runs (exit 2)."""
     source = tmp_path / "urls.txt"

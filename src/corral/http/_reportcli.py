@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
         "-o",
         "--output",
         default=None,
-        help="where to write it (default: beside the store, STORE.report.html)",
+        help="where to write it (default: beside the store, x.db -> x.report.html)",
     )
     report.add_argument(
         "--format", choices=("html", "json"), default="html", help="default %(default)s"

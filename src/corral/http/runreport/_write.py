@@ -54,6 +54,17 @@ def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[s
         conn.close()
 
 
+def _refuse_a_database(target: str) -> None:
+    """Refuse to write over a SQLite file (the store itself, given as ``-o`` by mistake)."""
+    try:
+        with open(target, "rb") as existing:
+            head = existing.read(16)
+    except OSError:
+        return  # (none there, or unreadable: the write says so)
+    if head == b"SQLite format 3\x00":
+        raise ReportError(f"-o {target} is a SQLite database: the report would replace it")
+
+
 def write_report(
     store: str,
     output: str | None = None,
@@ -72,9 +83,10 @@ def write_report(
     Raises:
         ReportError: the store cannot be read, or the report cannot be written.
     """
+    target = output or default_output(store, fmt)
+    _refuse_a_database(target)
     data = read_figures(store, settings=settings)
     text = render_page(data) if fmt == "html" else json.dumps(data, indent=1) + "\n"
-    target = output or default_output(store, fmt)
     partial = f"{target}.part"
     try:  # written whole, then renamed: a reader never sees half a page
         Path(partial).write_text(text, encoding="utf-8")
