@@ -69,13 +69,14 @@ def make_report(store: str, output: str | None = None, *, fmt: str = "html") -> 
     Raises:
         UsageError: the store cannot be read, or the report not written (one line).
     """
-    from corral.http.runreport._write import ReportError, write_report
+    from corral.http.runreport._write import write_report
+    from corral.http.store._faults import StoreError
 
     try:
         return write_report(
             store, output, fmt="json" if fmt == "json" else "html", settings=settings
         )
-    except ReportError as exc:
+    except StoreError as exc:
         raise UsageError(str(exc)) from None
 
 

@@ -12,12 +12,9 @@ from typing import Literal
 
 from corral.http.runreport._figures import ArgvSettings, figures
 from corral.http.runreport._page import render_page
+from corral.http.store._faults import StoreError
 
 ReportFormat = Literal["html", "json"]
-
-
-class ReportError(Exception):
-    """The store cannot be read as a corral store (the message says what and where)."""
 
 
 def _no_settings(argv: Sequence[str]) -> Mapping[str, object]:
@@ -35,21 +32,21 @@ def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[s
     """Return the figures of a store (what the report shows).
 
     Raises:
-        ReportError: the file is missing, or is not a corral store.
+        StoreError: the file is missing, or is not a corral store.
     """
     if not os.path.isfile(store):
-        raise ReportError(f"{store}: no such store")
+        raise StoreError(f"{store}: no such store")
     try:  # read-only: a run writing beside it is not disturbed, nor the file changed
         conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise ReportError(f"{store}: cannot open: {exc}") from None
+        raise StoreError(f"{store}: cannot open: {exc}") from None
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         if not {"runs", "urls", "results"} <= tables:
-            raise ReportError(f"{store}: not a store written by corral fetch or crawl")
+            raise StoreError(f"{store}: not a store written by corral fetch or crawl")
         return figures(conn, store, settings)
     except sqlite3.DatabaseError as exc:
-        raise ReportError(f"{store}: cannot read: {exc}") from None
+        raise StoreError(f"{store}: cannot read: {exc}") from None
     finally:
         conn.close()
 
@@ -62,7 +59,7 @@ def _refuse_a_database(target: str) -> None:
     except OSError:
         return  # (none there, or unreadable: the write says so)
     if head == b"SQLite format 3\x00":
-        raise ReportError(f"-o {target} is a SQLite database: the report would replace it")
+        raise StoreError(f"-o {target} is a SQLite database: the report would replace it")
 
 
 def write_report(
@@ -72,7 +69,7 @@ def write_report(
     fmt: ReportFormat = "html",
     settings: ArgvSettings = _no_settings,
 ) -> str:
-    """Write the report of ``store`` and return its path.
+    """Write the report of ``store`` and return its path (``corral report STORE``).
 
     Args:
         store: a SQLite store written by ``corral fetch`` or ``corral crawl``.
@@ -80,8 +77,12 @@ def write_report(
         fmt: ``html`` (one self-contained page) or ``json`` (the figures).
         settings: what a run's command line set, for the header (given by the CLI).
 
+    Returns:
+        Where the report was written.
+
     Raises:
-        ReportError: the store cannot be read, or the report cannot be written.
+        StoreError: the store cannot be read, or the report cannot be written (or would
+            replace a SQLite file).
     """
     target = output or default_output(store, fmt)
     _refuse_a_database(target)
@@ -92,5 +93,5 @@ def write_report(
         Path(partial).write_text(text, encoding="utf-8")
         os.replace(partial, target)
     except OSError as exc:
-        raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
     return target
