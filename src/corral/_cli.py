@@ -20,6 +20,7 @@ from corral._clierrors import CliError
 _COMMAND_MODULES: tuple[str, ...] = (
     "corral.http._cli",
     "corral.http._scalecli",
+    "corral.http._reportcli",
     "corral.guard._cli",
     "corral.lint._cli",
 )

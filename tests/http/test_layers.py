@@ -2,7 +2,7 @@
 
 The subpackages, lowest first::
 
-    _errors, web, report -> engine -> store -> pipeline -> scale -> fetcher -> crawler
+    _errors, web, report -> engine -> store -> runreport -> pipeline -> scale -> fetcher -> crawler
         -> _arguments, _cli
 
 A module may import its own layer and the layers below it, never one above: the web's rules
@@ -22,11 +22,12 @@ _LAYERS = (
     ("_errors", "web", "report"),
     ("engine",),
     ("store",),
+    ("runreport",),
     ("pipeline",),
     ("scale",),
     ("fetcher",),
     ("crawler",),
-    ("_arguments", "_cli", "_scalecli"),
+    ("_arguments", "_jobargs", "_cli", "_scalecli", "_reportcli"),
 )
 _ROOT = Path(corral.http.__file__).parent
 

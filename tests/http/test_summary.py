@@ -72,6 +72,7 @@ def test_summary_shows_every_figure() -> None:
                 "  pandas:  import sqlite3, pandas as pd; "
                 'df = pd.read_sql("select * from results", sqlite3.connect("out.db"))'
             ),
+            "  report:  corral report out.db",
             "",
             "interrupted with 5,000 of 25,000 URLs left. To resume, run the same command again",
             "(URLs already done are not fetched again):",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from corral.http.engine._result import ERROR_KINDS, FetchResult
     from corral.http.fetcher._fetcher import Fetcher, fetch, open_fetcher
     from corral.http.report._stats import FetchStatistics
+    from corral.http.runreport._write import write_report
     from corral.http.store._faults import StoreError
     from corral.http.store._refresh import Refresh
 
@@ -51,6 +52,7 @@ _HOMES = {
     "open_crawler": "corral.http.crawler._crawler",
     "open_fetcher": "corral.http.fetcher._fetcher",
     "request_for": "corral.http.engine._request",
+    "write_report": "corral.http.runreport._write",
 }
 
 __all__ = [
@@ -75,6 +77,7 @@ __all__ = [
     "open_crawler",
     "open_fetcher",
     "request_for",
+    "write_report",
 ]
 
 

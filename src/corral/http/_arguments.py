@@ -14,7 +14,6 @@ from typing import Any
 
 from corral._clierrors import UsageError
 from corral.http.engine._config import FetchConfig
-from corral.http.scale._address import RedisTarget
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -330,98 +329,3 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         raise UsageError(f"--header {text!r}: expected 'Name: value'")
     return name.strip(), value.strip()
-
-
-def add_redis_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--redis URL --job NAME``: one job fetched by workers on any machine."""
-    scale = parser.add_argument_group("scale-out (see docs/scale.md)")
-    scale.add_argument(
-        "--redis",
-        metavar="URL",
-        default=None,
-        help="coordinate the job through this Redis (redis://HOST:PORT/DB): it feeds the "
-        "input to workers (corral worker, here or on other machines) and writes every record "
-        "into -o",
-    )
-    scale.add_argument(
-        "--job", metavar="NAME", default=None, help="the job's name in Redis (with --redis)"
-    )
-
-
-def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTarget | None:
-    """Return the ``--redis``/``--job`` target of a command line, or None without ``--redis``.
-
-    Raises:
-        UsageError: one without the other, a bad URL or name, or an output that cannot be
-            resumed (stdout), which a coordinator needs.
-    """
-    from corral.http._errors import ScaleError
-    from corral.http.scale._address import check_url
-    from corral.http.scale._redis import check_job
-
-    if args.redis is None:
-        if args.job is not None:
-            raise UsageError("--job names a job in Redis: give --redis URL with it")
-        return None
-    if args.job is None:
-        raise UsageError("--redis needs --job NAME: the job's name in Redis (e.g. --job prices)")
-    if output == "-":
-        raise UsageError("--redis writes into a store that can be resumed: give -o FILE, not -o -")
-    if source == "-":
-        raise UsageError("--redis reads its input from a file (a resumed job reads it again)")
-    try:
-        url = check_url(args.redis)
-        check_job(args.job)
-    except ScaleError as exc:
-        raise UsageError(exc.message) from None
-    return RedisTarget(url, args.job, workers=args.workers)
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def add_refresh_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally."""
-    again = parser.add_argument_group("fetching again (see 'Refresh' in docs/fetch.md)")
-    again.add_argument(
-        "--refresh",
-        action="store_true",
-        help="fetch again the URLs this store recorded, with If-None-Match/If-Modified-Since: "
-        "a 304 is not_modified (the earlier body kept), a body with the same SHA-256 unchanged",
-    )
-    again.add_argument(
-        "--max-age",
-        type=duration,
-        default=None,
-        metavar="AGE",
-        help="with --refresh: only records older than AGE, e.g. 1d, 12h, 30m (default: all)",
-    )
-
-
-def refresh_of(args: argparse.Namespace) -> Any:
-    """Return the ``Refresh`` the options ask for, or None.
-
-    Raises:
-        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -``.
-    """
-    from corral.http.store._refresh import Refresh
-
-    if not args.refresh:
-        if args.max_age is not None:
-            raise UsageError("--max-age says which records --refresh fetches again: add --refresh")
-        return None
-    if args.output == "-":
-        raise UsageError("--refresh fetches again what a store recorded: give -o FILE, not -o -")
-    return Refresh(max_age=args.max_age)
-
-
-def duration(text: str) -> float:
-    """Return the seconds of an age such as ``90``, ``30m``, ``12h``, ``1d`` or ``2w``."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not an age: {text!r} (e.g. 30m, 12h, 1d)")
-    value = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value

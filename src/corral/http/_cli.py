@@ -10,15 +10,12 @@ from typing import Any
 from corral._clierrors import UsageError
 from corral.http._arguments import (
     add_fetch_options,
-    add_redis_options,
-    add_refresh_options,
     count,
     fetch_config,
     positive,
     progress_mode,
-    redis_target,
-    refresh_of,
 )
+from corral.http._jobargs import add_redis_options, add_refresh_options, redis_target, refresh_of
 
 FETCH_EPILOG = """\
 input: one URL a line (blank lines and # comments skipped), or JSON lines of request
@@ -71,6 +68,7 @@ def register(subparsers: Any) -> None:
     )
     add_fetch_options(fetch)
     add_refresh_options(fetch)
+    _add_report_option(fetch)
     add_redis_options(fetch)
     fetch.set_defaults(handler=_fetch)
 
@@ -166,6 +164,7 @@ def register(subparsers: Any) -> None:
     )
     add_fetch_options(crawl)
     add_refresh_options(crawl)
+    _add_report_option(crawl)
     add_redis_options(crawl)
     crawl.set_defaults(handler=_crawl)
 
@@ -193,6 +192,23 @@ def register(subparsers: Any) -> None:
     export.set_defaults(handler=_export)
 
 
+def _add_report_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--report",
+        action="store_true",
+        help="write the run's HTML report beside the store at the end (corral report STORE)",
+    )
+
+
+def _ended(args: argparse.Namespace, code: int) -> int:
+    """Write the run's report if asked (``--report``), and return ``code``."""
+    if not args.report:
+        return code
+    from corral.http._reportcli import report_after_run
+
+    return report_after_run(args.output, code)
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from corral.http.fetcher._job import FetchJob, run_fetch_job
 
@@ -201,6 +217,11 @@ def _fetch(args: argparse.Namespace) -> int:
         if sys.stdin.isatty():
             raise UsageError("give an input file of URLs, or - to read them from stdin")
         source = "-"
+    if args.report and (args.output == "-" or args.output.endswith((".jsonl", ".ndjson"))):
+        raise UsageError(
+            f"--report reads the run's SQLite store, and -o {args.output} writes JSON lines: "
+            "give -o FILE.db, or drop --report"
+        )
     redis = redis_target(args, source, args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
@@ -221,7 +242,7 @@ def _fetch(args: argparse.Namespace) -> int:
         workers=args.workers if redis is None else 1,
         refresh=refresh_of(args),
     )
-    return _run(run_fetch_job(job))
+    return _ended(args, _run(run_fetch_job(job)))
 
 
 def _crawl(args: argparse.Namespace) -> int:
@@ -272,7 +293,7 @@ def _crawl(args: argparse.Namespace) -> int:
         workers=args.workers if redis is None else 1,
         redis=redis,
     )
-    return _run(run_crawl_job(job))
+    return _ended(args, _run(run_crawl_job(job)))
 
 
 def _export(args: argparse.Namespace) -> int:

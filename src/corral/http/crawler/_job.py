@@ -17,6 +17,7 @@ from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._open import open_store
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
+from corral.http.store._sqlite import SQLiteFrontier
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,8 +99,15 @@ async def _run(job: CrawlJob, core: CrawlCore) -> int:
     ending = Ending(
         kind="sqlite", quiet=job.quiet, argv=job.argv, notes=lambda: _notes(core, job.config)
     )
+    store = core.store
     stats = await run_to_end(
-        work, statistics=core.statistics, progress=job.progress, close=core.close, ending=ending
+        work,
+        statistics=core.statistics,
+        progress=job.progress,
+        close=core.close,
+        ending=ending,
+        sample=store.sample if isinstance(store, SQLiteFrontier) else None,
+        events=core.runtime.politeness.take_events,
     )
     return 1 if job.fail_on_error and stats.failed else 0
 

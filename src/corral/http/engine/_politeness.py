@@ -17,11 +17,20 @@ back to the configured values.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 
 _MIN_THROTTLE_INTERVAL = 0.1  # seconds: the first slow-down of a host with no fixed rate
 _MAX_THROTTLE_INTERVAL = 5.0  # seconds: the slowest adaptive pace (Retry-After may ask more)
 _CUT_HOLD = 1.0  # seconds between two cuts of one host
+_EVENTS = 10_000  # throttle events kept until the run's sampler takes them (the oldest go)
+
+# (wall-clock time, host, kind, value): ``slow_down`` (a 429/503 cut the host's pace; value:
+# its seconds between starts, or its concurrency while above one as a negative number),
+# ``retry_after`` (the host closed for value seconds), ``crawl_delay`` (robots.txt asked
+# value seconds between starts). The run report's per-host columns come from these.
+Event = tuple[float, str, str, float]
 
 
 class HostState:
@@ -90,6 +99,7 @@ class Politeness:
         # host -> its robots.txt interval; a lane of it ("host via proxy", --per-proxy) too
         self._floors: dict[str, float] = {}
         self._listeners: list[Callable[[], None]] = []
+        self.events: deque[Event] = deque(maxlen=_EVENTS)
 
     def host(self, name: str) -> HostState:
         """Return the state of ``name``, making it on first use."""
@@ -109,6 +119,7 @@ class Politeness:
         for state in (self.host(name), *lanes):
             state.base_interval = max(state.base_interval, interval)
             state.interval = max(state.interval, state.base_interval)
+        self.events.append((time.time(), name, "crawl_delay", interval))
 
     def can_start(self, state: HostState, now: float) -> bool:
         """Return whether a request to ``state`` may start now."""
@@ -133,16 +144,20 @@ class Politeness:
         self.active -= 1
         if status in (429, 503):
             if retry_after is not None:
-                until = now + self._wait(state, retry_after)
-                state.cooldown_until = max(state.cooldown_until, until)
+                wait = self._wait(state, retry_after)
+                state.cooldown_until = max(state.cooldown_until, now + wait)
+                self.events.append((time.time(), state.name, "retry_after", wait))
             if self.adaptive and now - state.cut_at >= _CUT_HOLD:
                 state.cut_at = now
                 state.streak = 0
                 if state.limit > 1:
                     state.limit //= 2
+                    pace = -float(state.limit)
                 else:
                     slower = max(state.interval * 2, _MIN_THROTTLE_INTERVAL)
                     state.interval = max(state.base_interval, min(slower, _MAX_THROTTLE_INTERVAL))
+                    pace = state.interval
+                self.events.append((time.time(), state.name, "slow_down", pace))
         elif status is not None and status < 400 and self.adaptive and state.throttled(now):
             state.streak += 1
             if state.streak % 4 == 0 and state.interval > state.base_interval:
@@ -173,6 +188,12 @@ class Politeness:
     def throttled_hosts(self, now: float) -> tuple[str, ...]:
         """Return the hosts running below their configured pace now."""
         return tuple(name for name, s in self.hosts.items() if s.throttled(now))
+
+    def take_events(self) -> list[Event]:
+        """Return the throttle events since the last call, oldest first, and forget them."""
+        taken = list(self.events)
+        self.events.clear()
+        return taken
 
     def changed(self) -> None:
         """Tell every listener (each run's dispatcher) that a slot came free or a pace changed."""

@@ -145,7 +145,16 @@ async def run_fetch_job(job: FetchJob) -> int:
 
         ending = Ending(kind=kind, quiet=job.quiet, argv=job.argv, resumable=job.resumable)
         stats = await run_to_end(
-            work, statistics=statistics, progress=mode, close=close, ending=ending
+            work,
+            statistics=statistics,
+            progress=mode,
+            close=close,
+            ending=ending,
+            sample=store.sample if kind == "sqlite" else None,
+            # (this process's politeness paces the requests only when it fetches itself)
+            events=runtime.politeness.take_events
+            if driver is None and coordination is None
+            else None,
         )
     return 1 if job.fail_on_error and stats.failed else 0
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from corral._clierrors import OutputError
+from corral.http.engine._politeness import Event
 from corral.http.pipeline._interrupt import stoppable
+from corral.http.pipeline._sampler import Record, sampling
 from corral.http.report._human import human_count
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
@@ -51,8 +53,12 @@ async def run_to_end(
     progress: ProgressMode,
     close: Callable[[str, FetchStatistics], Awaitable[None]],
     ending: Ending,
+    sample: Record | None = None,
+    events: Callable[[], list[Event]] | None = None,
 ) -> FetchStatistics:
     """Run ``work``, then ``close(status, stats)`` (record the run's end) and print the summary.
+    Meanwhile ``sample`` records the counters every few seconds (``_sampler``), if given,
+    with the throttle events ``events()`` gives.
 
     Returns:
         The run's final statistics.
@@ -64,7 +70,11 @@ async def run_to_end(
     """
     status, fault = "interrupted", None
     try:
-        async with open_progress(statistics, mode=progress), stoppable():
+        async with (
+            open_progress(statistics, mode=progress),
+            stoppable(),
+            sampling(statistics, sample, events=events),
+        ):
             await work()
         status = "finished"
     except StoreError as exc:

@@ -241,6 +241,7 @@ def _whereabouts(output: str, store_kind: StoreKind, table: str) -> list[str]:
         f"results: {output} (SQLite, table {table})",
         f'  shell:   sqlite3 {shell_path} "{query}"',
         f"  pandas:  import sqlite3, pandas as pd; df = {read}",
+        f"  report:  corral report {shell_path}",
     ]
 
 

@@ -103,7 +103,31 @@ CREATE TABLE IF NOT EXISTS history (
     proxy TEXT,
     PRIMARY KEY (id, run)
 );
+CREATE TABLE IF NOT EXISTS samples (
+    run INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    done INTEGER NOT NULL,
+    in_flight INTEGER NOT NULL,
+    queued INTEGER NOT NULL,
+    frontier INTEGER NOT NULL,
+    throttled INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    run INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value REAL NOT NULL
+);
 """
+
+# samples: what the run's counters said every few seconds, for the report's charts of what
+# the records cannot tell afterwards (the frontier's length, requests in flight, hosts
+# throttled). At most a thousand rows a run (``pipeline._sampler``); a store made before
+# runs kept them gets the table, empty, when a run next opens it.
+# events: the hosts' throttle events (``engine._politeness.Event``: slow_down, retry_after,
+# crawl_delay), at most ``MAX_EVENTS`` a run (``store._sqlite``; the later ones are counted
+# in the run's last row of kind ``dropped``).
 
 # urls.state: pending -> leased (a crawl's claim) -> done (its record is committed). SQL
 # writes them as literals (f-strings), not parameters: SQLite uses a partial index

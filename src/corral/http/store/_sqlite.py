@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
 from corral import ThreadLimit, to_thread
+from corral.http.engine._politeness import Event
 from corral.http.engine._request import InvalidLine, Request
 from corral.http.store import _crawlrows as crawl
 from corral.http.store import _refresh as refresh
@@ -51,9 +52,14 @@ from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set
 from corral.http.store._refresh import Bounds, Refresh, bounds
 from corral.http.store._rows import insert_rows, jsonl_lines, result_row, slim_row, write_all
 from corral.http.store._runs import EarlierRun, begin_run, last_write
+from corral.http.store._samplerows import add_sample
 from corral.http.store._schema import DONE, RESULT_COLUMNS
 
 T = TypeVar("T")
+
+
+# every other sample of a run, the first kept
+
 JobKind = Literal["fetch", "crawl"]
 
 
@@ -107,6 +113,7 @@ class SQLiteFrontier:
         # queued-again rows have records already)
         self._compare = False
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
+        self._events = 0  # throttle events this run recorded (``sample``)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn`` in the store's thread; a fault on the files becomes a one-line
@@ -209,6 +216,19 @@ class SQLiteFrontier:
                     crawl.requeued(self._conn, clear=True)  # nothing queued again is left
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
+
+    async def sample(
+        self, at: str, figures: tuple[int, ...], thin: bool, events: list[Event]
+    ) -> None:
+        """Record the run's counters at ``at`` (done, in flight, queued, frontier, hosts
+        throttled) and its throttle events; ``thin``: first drop every other sample this
+        run kept. Past ``MAX_EVENTS`` events a run, the rest are only counted."""
+        await self._call(self._sample, at, figures, thin, events)
+
+    def _sample(self, at: str, figures: tuple[int, ...], thin: bool, events: list[Event]) -> None:
+        self._events = add_sample(
+            self._connection(), self.run, at, figures, thin=thin, events=events, kept=self._events
+        )
 
     # --- adding and taking rows -------------------------------------------------------------
 

@@ -1,0 +1,97 @@
+"""``corral report STORE``: read a store (read-only, beside a run still writing) and write
+its report, an HTML page or the same figures as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+from corral.http.runreport._figures import ArgvSettings, figures
+from corral.http.runreport._page import render_page
+from corral.http.store._faults import StoreError
+
+ReportFormat = Literal["html", "json"]
+
+
+def _no_settings(argv: Sequence[str]) -> Mapping[str, object]:
+    return {}
+
+
+def default_output(store: str, fmt: ReportFormat = "html") -> str:
+    """Return where the report of ``store`` goes by default: beside it, ``STORE.report.html``
+    (``corral.db`` -> ``corral.report.html``)."""
+    path = Path(store)
+    return str(path.with_name(f"{path.stem}.report.{fmt}"))
+
+
+def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[str, object]:
+    """Return the figures of a store (what the report shows).
+
+    Raises:
+        StoreError: the file is missing, or is not a corral store.
+    """
+    if not os.path.isfile(store):
+        raise StoreError(f"{store}: no such store")
+    try:  # read-only: a run writing beside it is not disturbed, nor the file changed
+        conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{store}: cannot open: {exc}") from None
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if not {"runs", "urls", "results"} <= tables:
+            raise StoreError(f"{store}: not a store written by corral fetch or crawl")
+        return figures(conn, store, settings)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{store}: cannot read: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _refuse_a_database(target: str) -> None:
+    """Refuse to write over a SQLite file (the store itself, given as ``-o`` by mistake)."""
+    try:
+        with open(target, "rb") as existing:
+            head = existing.read(16)
+    except OSError:
+        return  # (none there, or unreadable: the write says so)
+    if head == b"SQLite format 3\x00":
+        raise StoreError(f"-o {target} is a SQLite database: the report would replace it")
+
+
+def write_report(
+    store: str,
+    output: str | None = None,
+    *,
+    fmt: ReportFormat = "html",
+    settings: ArgvSettings = _no_settings,
+) -> str:
+    """Write the report of ``store`` and return its path (``corral report STORE``).
+
+    Args:
+        store: a SQLite store written by ``corral fetch`` or ``corral crawl``.
+        output: where to write it (default: beside the store, ``default_output``).
+        fmt: ``html`` (one self-contained page) or ``json`` (the figures).
+        settings: what a run's command line set, for the header (given by the CLI).
+
+    Returns:
+        Where the report was written.
+
+    Raises:
+        StoreError: the store cannot be read, or the report cannot be written (or would
+            replace a SQLite file).
+    """
+    target = output or default_output(store, fmt)
+    _refuse_a_database(target)
+    data = read_figures(store, settings=settings)
+    text = render_page(data) if fmt == "html" else json.dumps(data, indent=1) + "\n"
+    partial = f"{target}.part"
+    try:  # written whole, then renamed: a reader never sees half a page
+        Path(partial).write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
