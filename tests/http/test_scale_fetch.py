@@ -399,7 +399,8 @@ async def test_the_store_keeps_the_redis_password_masked(
     site: Site, tmp_path: Path, redis_server: RedisServer
 ) -> None:
     """A ``--redis`` URL with a password: the run's command line in the store shows it as
-    ``***`` (the resume hint on the terminal keeps it, or it would not work)."""
+    ``***`` (the resume hint on the terminal keeps it, or it would not work), and the local
+    worker gets it in its environment, not on the command line ``ps`` shows any user."""
     import redis.asyncio
 
     admin = redis.asyncio.Redis.from_url(redis_server.url)
@@ -407,9 +408,17 @@ async def test_the_store_keeps_the_redis_password_masked(
     await admin.aclose()
     url = redis_server.url.replace("redis://", "redis://:sekret@")
     out = tmp_path / "out.db"
-    urls = _urls(tmp_path, site, ["/page/1"])
-    done = await acorral("fetch", str(urls), "--redis", url, "--job", "pw", "-o", str(out))
-    assert done.returncode == 0, done.stderr
+    urls = _urls(tmp_path, site, [f"/delay/50?n={n}" for n in range(200)])
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", "fetch", str(urls), "--redis", url, "--job", "pw",
+        "-o", str(out), "--no-progress", stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await site.wait_until(lambda stats: stats.requests >= 20)
+    (worker,) = _local_workers(run.pid)
+    command = Path(f"/proc/{worker}/cmdline").read_bytes()
+    _, err = await asyncio.wait_for(run.communicate(), 90)
+    assert run.returncode == 0, err
+    assert b"sekret" not in command
     with sqlite3.connect(out) as conn:
         (argv,) = conn.execute("select argv from runs").fetchone()
     assert "sekret" not in argv

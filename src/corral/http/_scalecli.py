@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import Any
 
@@ -57,7 +58,13 @@ def register(subparsers: Any) -> None:
 
 
 def _add_address(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--redis", metavar="URL", required=True, help="redis://HOST:PORT/DB")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="redis://HOST:PORT/DB (default: $CORRAL_REDIS_URL, which keeps a password off "
+        "the command line that ps shows)",
+    )
     parser.add_argument("--job", metavar="NAME", required=True, help="the job's name")
 
 
@@ -66,9 +73,12 @@ def _checked(args: argparse.Namespace) -> tuple[str, str]:
     from corral.http.scale._address import check_url
     from corral.http.scale._redis import check_job
 
+    url = args.redis or os.environ.get("CORRAL_REDIS_URL")
+    if not url:
+        raise UsageError("give --redis URL (or set CORRAL_REDIS_URL)")
     try:
         check_job(args.job)
-        return check_url(args.redis), args.job
+        return check_url(url), args.job
     except ScaleError as exc:
         raise UsageError(exc.message) from None
 

@@ -175,9 +175,11 @@ async def _bind(queue: JobQueue, target: RedisTarget, owner: str, kind: str) -> 
 async def _start_worker(target: RedisTarget) -> asyncio.subprocess.Process:
     """Start a local ``corral worker``, tied to this process by its stdin: when the pipe
     closes (this process hangs up, ends, or is killed), it stops."""
-    command = [sys.executable, "-m", "corral", "worker", "--redis", target.url, "--job", target.job]
+    command = [sys.executable, "-m", "corral", "worker", "--job", target.job]
     command.append("--until-stdin-closes")
-    return await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE)
+    # the URL (its password) in the environment: a command line is any user's to read
+    env = {**os.environ, "CORRAL_REDIS_URL": target.url}
+    return await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE, env=env)
 
 
 def _say(line: str) -> None:
