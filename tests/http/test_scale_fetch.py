@@ -81,6 +81,13 @@ async def test_a_coordinated_fetch_writes_one_record_per_url_into_the_store(
     assert (site.url("/status/404"), 404) in records
     assert site.statistics().requests == 201  # the invalid line was never sent to a worker
     assert await _left(redis_url, "one") == {"meta": "finished", "stats": "kept"}
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:  # the fetch settings (headers, proxies: credentials, maybe) went with the job
+        assert await client.hget("corral:{one}:meta", "config") is None
+    finally:
+        await client.aclose()
 
 
 async def test_remote_workers_do_the_fetching_and_exit_when_the_job_is_finished(

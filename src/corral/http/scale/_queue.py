@@ -293,8 +293,9 @@ class JobQueue:
             await pipe.execute()
 
     async def delete(self, *, keep_state_for: float | None = None) -> None:
-        """Delete every key of the job; with ``keep_state_for``, all but its settings, state and
-        counts, which then expire after that many seconds (so that workers started apart,
+        """Delete every key of the job; with ``keep_state_for``, all but its state, counts and
+        settings (less the fetch settings, ``config``, which may hold credentials), which
+        then expire after that many seconds (so that workers started apart,
         which look once a second, see that the job is finished rather than gone, and
         ``corral status`` says how it ended)."""
         kept = {(self.prefix + name).encode() for name in ("meta", "stats")}
@@ -309,6 +310,9 @@ class JobQueue:
         if batch:
             await self._client.unlink(*batch)
         if keep_state_for is not None:
+            # the settings a worker fetched with go: their headers and proxies may hold
+            # credentials, and a finished job's workers need its state only
+            await self._client.hdel(self.prefix + "meta", "config", "crawl")
             for key in kept:
                 await self._client.pexpire(key, max(1, round(keep_state_for * 1000)))
 
