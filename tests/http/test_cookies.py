@@ -167,6 +167,21 @@ async def test_a_bad_jar_file_is_one_line_and_exit_2(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["fetch", "crawl"])
+async def test_a_jar_in_a_missing_directory_is_refused_before_the_run(
+    tmp_path: Path, command: str
+) -> None:
+    """``--cookie-jar nodir/jar.json``: one line before anything is fetched, exit 2 (the
+    run went to its end, then died of a FileNotFoundError writing the jar)."""
+    jar, out, urls = tmp_path / "nodir" / "jar.json", tmp_path / "out.db", tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/\n")
+    source = str(urls) if command == "fetch" else "http://127.0.0.1:9/"
+    done = await acorral(command, source, "-o", str(out), "--cookie-jar", str(jar))
+    assert done.returncode == 2
+    assert done.stderr == f"corral: error: --cookie-jar {jar}: no directory {jar.parent}\n"
+    assert not out.exists()
+
+
 async def test_cookies_with_worker_processes_are_refused(tmp_path: Path) -> None:
     """``--cookies --workers 2``: each process would keep a jar of its own; refused, exit 2."""
     urls = tmp_path / "urls.txt"

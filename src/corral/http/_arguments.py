@@ -8,6 +8,7 @@ loads aiohttp, is imported when a command runs, not when the parser is built.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from typing import Any
@@ -204,6 +205,12 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
         jar = f"{args.output}.cookies.json"  # the jar survives a resume, as the store does
     if jar is not None:
         from corral.http.engine._cookies import CookieFileError, read_jar
+
+        folder = os.path.dirname(os.path.abspath(jar))
+        if not os.path.isdir(folder):  # (it is written at the end: say so before the run)
+            raise UsageError(f"--cookie-jar {jar}: no directory {folder}")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"--cookie-jar {jar}: cannot write in {folder}")
 
         try:
             read_jar(jar)  # read again as the run opens: here, only checked
