@@ -218,6 +218,9 @@ async def test_a_crawl_goes_through_the_proxy_robots_txt_included(
             ["--proxy", "http://u:pw@127.0.0.1:99999"], "malformed proxy URL", id="malformed"
         ),
         pytest.param(["--proxy", "127.0.0.1:3128"], "SCHEME://", id="no-scheme"),
+        pytest.param(
+            ["--proxy", "http://u:pw#x@127.0.0.1:1"], "'http://u:***@127.0.0.1:1'", id="raw-hash"
+        ),
         pytest.param(["--proxies", "missing.txt"], "cannot read missing.txt", id="no-file"),
         pytest.param(["--per-proxy"], "give --proxy or --proxies", id="per-proxy-alone"),
     ],
@@ -233,6 +236,7 @@ async def test_bad_proxy_input_is_one_line_and_exit_2(
     assert len(done.stderr.splitlines()) == 1
     assert message in done.stderr
     assert "pw@" not in done.stderr
+    assert "pw#" not in done.stderr
     assert not out.exists()
 
 

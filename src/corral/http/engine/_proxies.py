@@ -46,14 +46,17 @@ def check_proxy(url: str) -> str:
         ValueError: a malformed URL, an unknown scheme, no host or no port.
     """
     text = url.strip()
-    shown = mask_credentials(text)
+    shown = _masked(text)
     if "://" not in text:
         raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
     try:
         parsed = URL(text)
         port = parsed.port
     except ValueError as exc:
-        raise ValueError(f"malformed proxy URL {shown!r} ({exc})") from None
+        hint = ""
+        if "@" in text:  # a # / ? in the password ends the URL's address part early
+            hint = "; a password with # / ? @ in it is written percent-encoded (# as %23)"
+        raise ValueError(f"malformed proxy URL {shown!r} ({exc}{hint})") from None
     if parsed.scheme not in SCHEMES:
         raise ValueError(
             f"proxy {shown!r}: unknown scheme {parsed.scheme or 'none'!r} "
@@ -66,6 +69,18 @@ def check_proxy(url: str) -> str:
     if port is None or parsed.path not in ("", "/") or parsed.query_string:
         raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
     return text
+
+
+def _masked(text: str) -> str:
+    """Return a proxy URL as messages show it: what stands before its last ``@`` (its
+    credentials, however malformed: a raw ``#`` ends a URL's address for URL parsers) as
+    ``USER:***``."""
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest:
+        return mask_credentials(text)
+    userinfo, _, address = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{address}" if colon else f"{scheme}://***@{address}"
 
 
 def read_proxies(path: str) -> list[str]:
