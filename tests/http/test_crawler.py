@@ -250,6 +250,24 @@ async def test_frontier_bound_parks_bodies_and_crawls_everything(
     assert await count_rows(store, "parked") == 0
 
 
+async def test_a_tiny_frontier_bound_loses_no_item_of_the_parse_callback(
+    site: Site, tmp_path: Path
+) -> None:
+    """A frontier bound that would park bodies, and a parse callback: every page fetched
+    gets its item (parked pages were parsed for links only, later: their items were lost,
+    472 of 1,728 in a trial)."""
+
+    def parse(page: Page) -> dict[str, object]:
+        return {"url": page.url}
+
+    store = tmp_path / "crawl.db"
+    async with open_crawler(store=store, parse=parse, frontier_bound=3) as crawler:
+        pages = [p async for p in crawler.crawl([site.url("/site/0.html")])]
+    html = [p for p in pages if p.result.ok and "html" in (p.result.content_type or "")]
+    assert len(html) > 100
+    assert await count_rows(store, "items") == len(html)
+
+
 async def test_running_again_resumes_without_refetching(site: Site, tmp_path: Path) -> None:
     """The same crawl again finds everything recorded and fetches nothing."""
     store = tmp_path / "crawl.db"

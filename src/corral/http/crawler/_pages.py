@@ -103,6 +103,7 @@ class PageExaminer:
     ) -> None:
         self.parses = parses
         self._parse = parse
+        self.calls_back = parse is not None  # a parse callback runs on each page
         self._follow_nofollow = follow_nofollow
         self.failures = failures
         self.parser = ParseBatcher(company)
@@ -212,7 +213,9 @@ class PageWork:
                 self.examiner.failures.note(str(flight.remote["e"]))
         else:
             parsed = result.ok and body is not None and self.examiner.parses(result.content_type)
-            if parsed and self._book.frontier_full():
+            # (a page parked is parsed for links later, without the parse callback: with one,
+            # every page is examined as it comes, or its items would be lost)
+            if parsed and not self.examiner.calls_back and self._book.frontier_full():
                 page = Page(url=result.url, depth=request.depth, found_on=request.found_on,
                             result=result, body=body)  # fmt: skip
                 parked = (result.content_type, body or b"")
