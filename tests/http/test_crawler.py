@@ -257,8 +257,8 @@ async def test_a_tiny_frontier_bound_loses_no_item_of_the_parse_callback(
     gets its item (parked pages were parsed for links only, later: their items were lost,
     472 of 1,728 in a trial)."""
 
-    def parse(page: Page) -> dict[str, object]:
-        return {"url": page.url}
+    def parse(page: Page) -> list[dict[str, object]]:
+        return [{"url": page.url}]
 
     store = tmp_path / "crawl.db"
     async with open_crawler(store=store, parse=parse, frontier_bound=3) as crawler:
