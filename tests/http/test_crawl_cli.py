@@ -74,6 +74,11 @@ async def test_crawl_cli_records_and_summarises(site: Site, tmp_path: Path) -> N
         pytest.param(
             ["crawl", "http://127.0.0.1:9/", "--parse", "nomodule"], "--parse", id="bad-parse"
         ),
+        pytest.param(
+            ["crawl", "http://127.0.0.1:9/", "--parse", "./myparse.py:title"],
+            "give the module's name, not its file (myparse:title",
+            id="parse-file-path",
+        ),
         pytest.param(["export", "/no/such/store.db"], "cannot read store", id="missing-store"),
     ],
 )
