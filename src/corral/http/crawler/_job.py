@@ -47,9 +47,9 @@ def load_callback(spec: str) -> ParseCallback:
     if not sep or not module_name or not name:
         raise UsageError(f"--parse {spec!r}: expected MODULE:FUNCTION")
     if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
-        module = module_name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].removesuffix(".py")
+        stem = module_name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].removesuffix(".py")
         raise UsageError(
-            f"--parse {spec!r}: give the module's name, not its file ({module}:{name}, run "
+            f"--parse {spec!r}: give the module's name, not its file ({stem}:{name}, run "
             "from the module's directory)"
         )
     sys.path.insert(0, ".")
