@@ -192,6 +192,27 @@ async def test_crawl(site: Site, browser: Chromium, tmp_path: Path) -> None:
     assert {"pages", "frontier", "depth"} <= {c["name"] for c in view.canvases}
 
 
+async def test_a_job_over_redis_has_a_line_per_worker(
+    site: Site, browser: Chromium, tmp_path: Path, redis_url: str
+) -> None:
+    """A fetch coordinated through Redis with two local workers: the report (page and JSON)
+    has a line per worker, their records adding up to the store's."""
+    urls = [site.url(f"/delay/30?i={i}") for i in range(120)]
+    source = tmp_path / "urls.txt"
+    source.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    db = tmp_path / "job.db"
+    args = ["fetch", str(source), "-o", str(db), "--redis", redis_url, "--job", "rep"]
+    done = await acorral(*args, "--workers", "2", "--no-progress", "--report")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads((await report(db, tmp_path / "job.json", "--format", "json")).read_text())
+    workers = figures["workers"]
+    assert sum(int(w["records"]) for w in workers) == 120
+    assert all(str(w["worker"]).endswith(tuple("0123456789")) for w in workers)  # host-pid
+    view = await look(browser, tmp_path / "job.report.html", "redis-job")
+    assert view.figures["workers"] == str(len(workers))
+    assert shown(view) == store_header(db)
+
+
 async def test_empty_store(browser: Chromium, tmp_path: Path) -> None:
     """A run of no URLs still gives a page: its axes drawn, zeros in the header."""
     source = tmp_path / "none.txt"

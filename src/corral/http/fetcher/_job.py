@@ -40,6 +40,7 @@ from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
+from corral.http.report._summary import worker_fields
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
 from corral.http.scale._processes import ProcessDriver
@@ -294,4 +295,5 @@ def _summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "by_error": dict(stats.by_error),
         "refreshed": stats.refreshed,
         "by_change": dict(stats.by_change),
+        **worker_fields(stats),
     }

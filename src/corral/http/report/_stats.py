@@ -100,6 +100,7 @@ class FetchStatistics:
             with the longest they asked; each was closed for the cap only.
         retry_after_cap: the cap, the longest Retry-After honoured (seconds).
         skipped_before: a crawl's URLs earlier runs recorded without fetching them (skips).
+        by_worker: a job over Redis: (records, ok) by the worker that made them.
         proxies: per proxy (its URL, password masked): attempts through it, attempts that
             failed through its fault, and times it was rested.
         refreshed: URLs an earlier run recorded, fetched again (``--refresh``).
@@ -132,6 +133,7 @@ class FetchStatistics:
     long_retry_after: Mapping[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
     skipped_before: int = 0
+    by_worker: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     proxies: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
     refreshed: int = 0
     by_change: Mapping[str, int] = field(default_factory=dict)
@@ -180,6 +182,8 @@ class RunCounters:
     long_retry_after: dict[str, float] = field(default_factory=dict)
     retry_after_cap: float = 300.0
     skipped_before: int = 0
+    # a job over Redis: records by the worker that made them, (records, ok)
+    by_worker: dict[str, tuple[int, int]] = field(default_factory=dict)
     proxies: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     refreshed: int = 0
     by_change: Counter[str] = field(default_factory=Counter)
@@ -212,6 +216,7 @@ class RunCounters:
             long_retry_after=dict(self.long_retry_after),
             retry_after_cap=self.retry_after_cap,
             skipped_before=self.skipped_before,
+            by_worker=dict(self.by_worker),
             proxies=dict(self.proxies),
             refreshed=self.refreshed,
             by_change=dict(self.by_change),

@@ -135,7 +135,17 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "by_change": dict(stats.by_change),
         "retries": stats.retries,
         "elapsed": round(stats.elapsed, 3),
+        **worker_fields(stats),
     }
+
+
+def worker_fields(stats: FetchStatistics) -> dict[str, object]:
+    """Return ``{"workers": {name: {"records": n, "ok": n}}}`` for a job over Redis (the
+    report's per-worker lines), or nothing."""
+    if not stats.by_worker:
+        return {}
+    shown = {name: {"records": n, "ok": ok} for name, (n, ok) in sorted(stats.by_worker.items())}
+    return {"workers": shown}
 
 
 def _skips(figure: str, by_skip: Mapping[str, int]) -> list[str]:

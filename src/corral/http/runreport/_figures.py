@@ -6,6 +6,7 @@ Its shape is documented in docs/report.md; ``FORMAT`` changes when a field chang
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections import Counter
@@ -69,6 +70,7 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
         "command": last.as_json()["command"] if last else None,
         "settings": dict(settings(last.argv)) if last else {},
         "runs": [run.as_json() for run in runs],
+        "workers": _workers(conn),
         "series": _series(tally),
         "statuses": [
             {"status": status, "count": n, "samples": tally.status_samples.get(status, [])}
@@ -216,3 +218,20 @@ def _crawl(counts: _Counts) -> dict[str, object]:
         "depths": [[d, counts.fetched_depth[d], counts.skipped_depth[d]] for d in depths],
         "skips": [{"reason": r, "count": n} for r, n in counts.skips.most_common()],
     }
+
+
+def _workers(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    """Return a job over Redis's records by worker, all runs together (the coordinator
+    writes them into each run's summary), busiest first; [] for a job of one process."""
+    totals: dict[str, list[int]] = {}
+    for (text,) in conn.execute("SELECT summary FROM runs WHERE summary IS NOT NULL"):
+        try:
+            workers = json.loads(text).get("workers") or {}
+        except (ValueError, AttributeError):
+            continue
+        for name, figures in workers.items() if isinstance(workers, dict) else ():
+            total = totals.setdefault(str(name), [0, 0])
+            total[0] += int(figures.get("records", 0))
+            total[1] += int(figures.get("ok", 0))
+    rows = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [{"worker": name, "records": n, "ok": ok, "failed": n - ok} for name, (n, ok) in rows]

@@ -229,6 +229,8 @@ def _tasks(flights: Sequence[Flight]) -> list[tuple[int, str, str, str, str | No
 def _count_attempts(counters: RunCounters, outcome: Outcome) -> None:
     """Count what the workers did for this record (attempts, bytes, latency)."""
     result = outcome.result
+    records, ok = counters.by_worker.get(outcome.worker, (0, 0))
+    counters.by_worker[outcome.worker] = (records + 1, ok + bool(result.ok))
     counters.retries += max(0, result.attempts - 1)
     counters.bytes += result.bytes
     if result.attempts:

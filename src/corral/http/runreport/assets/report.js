@@ -234,6 +234,15 @@
     { label: "seconds", key: "seconds", n: true }, { label: "ended", key: "status" },
     { label: "command", key: "command", url: true }], F.runs));
   var lower = [slow, runs];
+  if (F.workers && F.workers.length) {  // a job over Redis: who made the records
+    var workers = card("Workers", "records each corral worker made (a job over Redis)");
+    workers.setAttribute("data-figure", "workers");  // (how many: for scripts and tests)
+    workers.setAttribute("data-value", String(F.workers.length));
+    workers.appendChild(table([{ label: "worker", key: "worker" },
+      { label: "records", key: "records", n: true }, { label: "ok", key: "ok", n: true },
+      { label: "failed", key: "failed", n: true }], F.workers));
+    lower.push(workers);
+  }
   if (F.crawl) {
     var skips = card("Skipped, by reason", "URLs the crawl met and did not fetch");
     skips.appendChild(F.crawl.skips.length ? table([{ label: "reason", key: "reason" },
