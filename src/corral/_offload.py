@@ -93,6 +93,11 @@ class ThreadLimit:
         with self._lock:
             while self._waiters:
                 loop, future = self._waiters.popleft()
+                if not loop.is_running():
+                    # its loop's run is over (a run_sync call that returned with this task
+                    # still waiting, its loop kept for the next call): granted there, the
+                    # slot would wait for that loop to run again, or for ever
+                    continue
                 try:
                     loop.call_soon_threadsafe(_grant, future)
                 except RuntimeError:  # that waiter's loop is closed: it will never take it
