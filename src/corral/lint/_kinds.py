@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from corral.lint._context import FileContext
 from corral.lint._names import Binding
+from corral.lint._types import annotation_type
 
 FIX_THREAD = "use `await corral.to_thread(...)`"
 FIX_FILE = "use `await corral.to_thread(...)` for the file IO"
@@ -347,19 +348,5 @@ def _binding_kind(binding: Binding, ctx: FileContext, depth: int) -> str | None:
 
 def annotation_kind(annotation: ast.expr, ctx: FileContext) -> str | None:
     """Return the kind an annotation names, looking through ``X | None`` and ``Optional[X]``."""
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            annotation = ast.parse(annotation.value, mode="eval").body
-        except SyntaxError:
-            return None
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        sides = [annotation.left, annotation.right]
-        others = [s for s in sides if not (isinstance(s, ast.Constant) and s.value is None)]
-        return annotation_kind(others[0], ctx) if len(others) == 1 else None
-    if isinstance(annotation, ast.Subscript):
-        base = ctx.resolve(annotation.value)
-        if base == "typing.Optional":
-            return annotation_kind(annotation.slice, ctx)
-        return FACTORIES.get(base) if base else None
-    qualname = ctx.resolve(annotation)
-    return FACTORIES.get(qualname) if qualname else None
+    named = annotation_type(annotation, ctx)
+    return FACTORIES.get(named) if named else None

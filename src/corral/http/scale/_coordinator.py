@@ -29,7 +29,7 @@ from corral import open_scope
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.report._stats import RunCounters
-from corral.http.scale._link import Link
+from corral.http.scale._link import Link, still_cancelled
 from corral.http.scale._redis import masked
 from corral.http.scale._wire import task_request
 
@@ -144,7 +144,7 @@ class RedisDriver:
 
     async def _drain(self, counters: RunCounters, sink: Sink) -> None:
         while True:
-            _still_cancelled()
+            still_cancelled()
             outcomes = await self._link.call(
                 self._link.queue.results, self._consumer, _READ, _BLOCK_MS
             )
@@ -177,7 +177,7 @@ class RedisDriver:
 
     async def _reap(self) -> None:
         while not self._back.is_set():
-            _still_cancelled()
+            still_cancelled()
             # A plain sleep: asyncio.timeout around an event can lose the cancel of an
             # interrupted run in Python 3.11 (the run then aborted after 10 s).
             await asyncio.sleep(_REAP_EVERY)
@@ -226,20 +226,6 @@ def _tasks(flights: Sequence[Flight]) -> list[tuple[int, str, str, str, str | No
         assert isinstance(flight.ident, int)
         tasks.append((flight.ident, request.key, request.url, request.host, task_request(request)))
     return tasks
-
-
-def _still_cancelled() -> None:
-    """Raise the cancel of this task if one was asked and swallowed: redis-py can eat the
-    cancel of a blocking read (it returns, or fails as an outage), and a loop that only
-    reads again never ended (a coordinator's Ctrl-C ended in "aborted" after 10 s, once in
-    a few dozen runs on a loaded machine).
-
-    Raises:
-        asyncio.CancelledError: the task was cancelled.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _count_attempts(counters: RunCounters, outcome: Outcome) -> None:

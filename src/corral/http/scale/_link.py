@@ -57,12 +57,10 @@ class Link:
                     await self._back()
                 return await step(*args)
             except self.queue.outage as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # redis-py turned this task's cancel into a connection error (a blocking
-                    # read cut short): the cancel stands, or the step is tried forever (a
-                    # coordinator's Ctrl-C ended in "aborted" after 10 s, now and then)
-                    raise asyncio.CancelledError from exc
+                # redis-py may turn this task's cancel into a connection error (a blocking
+                # read cut short): the cancel stands, or the step is tried forever (a
+                # coordinator's Ctrl-C ended in "aborted" after 10 s, now and then)
+                still_cancelled()
                 if time.monotonic() - self._back_at < _STALE_AFTER_BACK:
                     # a connection from before Redis came back, found closed: not a new
                     # outage (no line, no second hand-back); the pool makes a new one
@@ -86,3 +84,16 @@ class Link:
             self._back_at = time.monotonic()
             for hook in self._hooks:
                 await hook()
+
+
+def still_cancelled() -> None:
+    """Raise the cancel of this task if one was asked and swallowed: redis-py can eat the
+    cancel of a blocking read (it returns, or fails as an outage), and a loop that only
+    reads again never ends.
+
+    Raises:
+        asyncio.CancelledError: the task was cancelled.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
