@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import corral
 
@@ -23,3 +25,17 @@ def run_corral(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
 async def acorral(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the command to its end in a thread, the test's loop serving its sites meanwhile."""
     return await corral.to_thread(lambda: run_corral(*args))
+
+
+def children(parent: int, module: str) -> list[int]:
+    """Return the processes of ``parent`` running ``python -m module`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and module in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+    return found

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from corral_cli import ENV
+from corral_cli import ENV, children
 
 import corral
 from corral.testing import RobotsPolicy, Site, SiteLayout, open_site
@@ -88,17 +88,8 @@ def _items(db: Path) -> list[tuple[str, int]]:
 
 
 def _children(parent: int) -> list[int]:
-    """Return the crawl's worker processes (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == parent and _CHILD in (entry / "cmdline").read_text():
-                found.append(int(entry.name))
-    return found
+    """Return the job's worker processes (from /proc)."""
+    return children(parent, _CHILD)
 
 
 async def test_workers_record_and_parse_what_one_process_does(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from corral_cli import COMMAND, ENV, acorral
+from corral_cli import COMMAND, ENV, acorral, children
 
 import corral
 from corral.testing import Site, SiteLayout, open_site
@@ -62,17 +62,8 @@ def _summary(db: Path) -> dict[str, object]:
 
 
 def _children(parent: int) -> list[int]:
-    """Return the worker processes whose parent is ``parent`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == parent and _CHILD in (entry / "cmdline").read_text():
-                found.append(int(entry.name))
-    return found
+    """Return the job's worker processes (from /proc)."""
+    return children(parent, _CHILD)
 
 
 def _alive(pid: int) -> bool:
