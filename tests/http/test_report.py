@@ -281,6 +281,35 @@ async def test_the_report_never_replaces_a_database(site: Site, tmp_path: Path) 
     assert db.read_bytes() == before
 
 
+async def test_the_report_replaces_its_own_file_but_not_anothers(
+    site: Site, tmp_path: Path
+) -> None:
+    """A second report replaces the first (page or JSON); ``-o`` naming a file of the user's
+    is refused, one line, the file as it was, unless ``--overwrite`` (it was replaced
+    without a word)."""
+    source = tmp_path / "urls.txt"
+    source.write_text(site.url("/page/1") + "\n")
+    db = tmp_path / "run.db"
+    done = await acorral("fetch", str(source), "-o", str(db), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    for extra in ((), ("--format", "json")):
+        for _ in range(2):
+            again = await acorral("report", str(db), "-o", str(tmp_path / "r.out"), *extra)
+            assert again.returncode == 0, again.stderr
+    notes = tmp_path / "notes.html"
+    notes.write_text("my notes\n")
+    refused = await acorral("report", str(db), "-o", str(notes))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"corral: error: {notes} exists and is not a corral report; to replace it, add "
+        "--overwrite, or give another -o\n"
+    )
+    assert notes.read_text() == "my notes\n"
+    replaced = await acorral("report", str(db), "-o", str(notes), "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert notes.read_text().startswith("<!doctype html>")
+
+
 async def test_report_needs_a_sqlite_store(tmp_path: Path) -> None:
     """--report with a JSON lines output is refused before anything runs (exit 2)."""
     source = tmp_path / "urls.txt"

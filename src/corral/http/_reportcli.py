@@ -55,15 +55,22 @@ def register(subparsers: Any) -> None:
     report.add_argument(
         "--format", choices=("html", "json"), default="html", help="default %(default)s"
     )
+    report.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing -o file that is not a corral report",
+    )
     report.set_defaults(handler=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
-    print(make_report(args.store, args.output, fmt=args.format))
+    print(make_report(args.store, args.output, fmt=args.format, overwrite=args.overwrite))
     return 0
 
 
-def make_report(store: str, output: str | None = None, *, fmt: str = "html") -> str:
+def make_report(
+    store: str, output: str | None = None, *, fmt: str = "html", overwrite: bool = False
+) -> str:
     """Write the report of ``store`` and return its path.
 
     Raises:
@@ -74,7 +81,11 @@ def make_report(store: str, output: str | None = None, *, fmt: str = "html") -> 
 
     try:
         return write_report(
-            store, output, fmt="json" if fmt == "json" else "html", settings=settings
+            store,
+            output,
+            fmt="json" if fmt == "json" else "html",
+            settings=settings,
+            overwrite=overwrite,
         )
     except StoreError as exc:
         raise UsageError(str(exc)) from None

@@ -51,15 +51,27 @@ def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[s
         conn.close()
 
 
-def _refuse_a_database(target: str) -> None:
-    """Refuse to write over a SQLite file (the store itself, given as ``-o`` by mistake)."""
+# How a report corral wrote begins: a page (its generator tag within the first lines) or the
+# JSON figures (their first key): such a file is the report's to replace, as a build's output.
+_OURS = (b'<meta name="generator" content="corral report">', b'{\n "format": ')
+
+
+def _refuse_to_replace(target: str, *, overwrite: bool) -> None:
+    """Refuse to write over a SQLite file (the store itself, given as ``-o`` by mistake),
+    or, without ``overwrite``, over a file with content that is not a report corral wrote
+    (``-o notes.html``: it was replaced without a word)."""
     try:
         with open(target, "rb") as existing:
-            head = existing.read(16)
+            head = existing.read(512)
     except OSError:
         return  # (none there, or unreadable: the write says so)
-    if head == b"SQLite format 3\x00":
+    if head.startswith(b"SQLite format 3\x00"):
         raise StoreError(f"-o {target} is a SQLite database: the report would replace it")
+    if head and not overwrite and not any(mark in head for mark in _OURS):
+        raise StoreError(
+            f"{target} exists and is not a corral report; to replace it, add --overwrite, "
+            "or give another -o"
+        )
 
 
 def write_report(
@@ -68,6 +80,7 @@ def write_report(
     *,
     fmt: ReportFormat = "html",
     settings: ArgvSettings = _no_settings,
+    overwrite: bool = False,
 ) -> str:
     """Write the report of ``store`` and return its path (``corral report STORE``).
 
@@ -76,16 +89,17 @@ def write_report(
         output: where to write it (default: beside the store, ``default_output``).
         fmt: ``html`` (one self-contained page) or ``json`` (the figures).
         settings: what a run's command line set, for the header (given by the CLI).
+        overwrite: replace ``output`` even when it is not a report corral wrote.
 
     Returns:
         Where the report was written.
 
     Raises:
         StoreError: the store cannot be read, or the report cannot be written (or would
-            replace a SQLite file).
+            replace a SQLite file, or another file without ``overwrite``).
     """
     target = output or default_output(store, fmt)
-    _refuse_a_database(target)
+    _refuse_to_replace(target, overwrite=overwrite)
     data = read_figures(store, settings=settings)
     text = render_page(data) if fmt == "html" else json.dumps(data, indent=1) + "\n"
     partial = f"{target}.part"
