@@ -14,7 +14,7 @@ import pytest
 
 from corral.http._errors import RedisUnreachable, ScaleError
 from corral.http.engine._result import FetchResult
-from corral.http.scale._queue import BACKPRESSURE_WAIT, JobQueue, Task
+from corral.http.scale._queue import BACKPRESSURE_WAIT, ENDED, JobQueue, Task
 from corral.http.scale._status import JobStatus
 
 MINUTE = "60000"
@@ -62,6 +62,15 @@ async def test_each_url_is_claimed_once(queue: JobQueue) -> None:
     first, second = await asyncio.gather(worker("w1"), worker("w2"))
     assert sorted(first + second) == list(range(1, 61))
     assert (await queue.claim("w3", 10)) == ([], None)
+
+
+async def test_a_claim_after_the_job_ended_says_so(queue: JobQueue) -> None:
+    """claim: once the job is finished, a claim hands out nothing, even of what is still
+    queued, and says the job ended (a waiting worker, woken by the finish, exits at once
+    instead of at its next look at the job's state)."""
+    await add_urls(queue, "a", 3)
+    await queue.finish("finished")
+    assert await queue.claim("w", 10) == ([], ENDED)
 
 
 async def test_a_task_carries_its_request(queue: JobQueue) -> None:

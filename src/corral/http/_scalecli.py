@@ -7,10 +7,13 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral._clierrors import UsageError
 from corral.http._arguments import positive
+
+if TYPE_CHECKING:
+    from corral.http.scale._child import After
 
 _GIVE_UP_AFTER = 5.0  # seconds a stopping worker process takes at most (see run_worker)
 
@@ -83,8 +86,15 @@ def _checked(args: argparse.Namespace) -> tuple[str, str]:
         raise UsageError(exc.message) from None
 
 
-def _worker(args: argparse.Namespace) -> int:
+def _examiner(settings: dict[str, Any]) -> After:
+    """Return what examines a crawl job's pages (imported only for a crawl: a fetch
+    worker's start is spared the crawler's modules)."""
     from corral.http.crawler._child import RemoteExaminer
+
+    return RemoteExaminer(settings)
+
+
+def _worker(args: argparse.Namespace) -> int:
     from corral.http.scale._worker import run_worker
 
     url, job = _checked(args)
@@ -97,7 +107,7 @@ def _worker(args: argparse.Namespace) -> int:
                 name=args.name,
                 lifeline=sys.stdin if args.until_stdin_closes else None,
                 give_up_after=_GIVE_UP_AFTER,
-                make_after=RemoteExaminer,  # (a crawl job's pages are examined here)
+                make_after=_examiner,  # (a crawl job's pages are examined here)
             )
         )
     except KeyboardInterrupt:

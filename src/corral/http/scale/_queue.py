@@ -27,6 +27,7 @@ GROUP = "coordinator"
 DEFAULTS = {"kind": "fetch", "per_host": "8", "gap_ms": "0", "lease_ms": "30000"}
 DEFAULTS |= {"max_results": "10000", "state": "running"}
 BACKPRESSURE_WAIT = 1.0  # seconds; an acknowledge that makes room wakes the workers sooner
+ENDED = float("inf")  # a claim's wait once the job is not running: nothing more will come
 _SEP = "\x1f"
 _SCRIPTS = [
     "ADD",
@@ -146,10 +147,13 @@ class JobQueue:
 
         Returns:
             The tasks, and the seconds until the next host is due (None when nothing is
-            queued at all); with the results stream full (back-pressure), no tasks.
+            queued at all); with the results stream full (back-pressure), no tasks; once
+            the job is finished, no tasks and ``ENDED``.
         """
         flat, wait_ms = await self._run("CLAIM", [limit, worker])
         tasks = [_task(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
+        if wait_ms == -3:
+            return tasks, ENDED
         if wait_ms == -2:
             return tasks, BACKPRESSURE_WAIT
         return tasks, None if wait_ms == -1 else wait_ms / 1000

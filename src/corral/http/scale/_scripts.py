@@ -109,13 +109,15 @@ return added
 )
 
 # ARGV: limit, worker.  Returns {{token, host, element, ...}, wait_ms}: wait -1 = nothing queued,
-# -2 = back-pressure (the results stream is full).
+# -2 = back-pressure (the results stream is full), -3 = the job is not running any more.
 CLAIM = (
     _PRELUDE
     + r"""
 local now, limit = now_ms(), tonumber(ARGV[1])
 local maxc, gap = meta_num('per_host', 8), meta_num('gap_ms', 0)
 local lease, maxr = meta_num('lease_ms', 30000), meta_num('max_results', 0)
+local state = redis.call('HGET', P .. 'meta', 'state')
+if state and state ~= 'running' then return {{}, -3} end  -- finished: nothing more to fetch
 if maxr > 0 and redis.call('XLEN', P .. 'res') >= maxr then return {{}, -2} end
 local out, left = {}, limit
 for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)) do

@@ -36,7 +36,7 @@ from corral.http.engine._runtime import Runtime, count
 from corral.http.scale._child import After, AfterFactory
 from corral.http.scale._joining import RETRY_EVERY, ready_job
 from corral.http.scale._link import Link
-from corral.http.scale._queue import JobQueue, Task
+from corral.http.scale._queue import ENDED, JobQueue, Task
 from corral.http.scale._redis import masked
 from corral.http.scale._retrying import retry_wait
 from corral.http.scale._signals import graceful_signals, unless_signalled
@@ -200,6 +200,8 @@ class Worker:
             if tasks:
                 self.held.update((task.token, task) for task in tasks)
                 yield [_flight(task) for task in tasks]
+            elif wait == ENDED:  # (woken by the finish: no need to wait for the keeper's look)
+                self.stop(self.exit_code)
             else:
                 await self._idle(wait)
 
