@@ -11,7 +11,9 @@ Usage:
 ``cost``: the workers benchmark's nginx (core 0) with 8 hosts split 4 and 4 by partition,
 and a private redis-server on core 0 beside it. One process pinned to core 1 (as
 bench/fetch.py) against the same job through Redis: ``--redis URL --job NAME --workers 1``
-(the coordinator and one ``corral worker``), pinned to core 1 alone and free on both cores;
+(the coordinator and one ``corral worker``), pinned to core 1 alone and free on both cores,
+and ``redis-w1-apart``: the worker alone on core 1 (the core the single process has) and the
+coordinator (``--workers 0``) on core 0 beside nginx and Redis, as on a machine of its own;
 ``--workers 2`` without Redis (local processes) and ``--redis --workers 2`` on both cores.
 Each tuned (``--per-host`` = concurrency) and the redis runs also with default settings.
 Redis is flushed before each run; its CPU seconds over the run (``/proc/PID/stat``) are
@@ -70,6 +72,21 @@ RUNNERS = [
     _corral("single", workers=1, redis=False),
     _corral("redis-w1", workers=1, redis=True),
     _corral("redis-w1-2cores", workers=1, redis=True, both_cores=True),
+    # One worker with a core to itself, as the single process has: the coordinator (its
+    # SQLite drain) runs on core 0 beside nginx and Redis, as it would on another machine.
+    h.Runner(
+        name="redis-w1-apart",
+        role="corral",
+        argv=[
+            "sh",
+            "-c",
+            "taskset -c 1 {corral} worker --redis {redis} --job {job} & "
+            "taskset -c 0 {corral} fetch {urls} -o out.db --workers 0 --no-progress --quiet "
+            "--redis {redis} --job {job} --concurrency {concurrency} --per-host {concurrency}"
+            " && wait",
+        ],
+        count=_COUNT,
+    ),
     _corral("local-w2", workers=2, redis=False, both_cores=True),
     _corral("redis-w2", workers=2, redis=True, both_cores=True),
     _corral("single-defaults", workers=1, redis=False, tuned=False),
@@ -78,6 +95,7 @@ RUNNERS = [
 _RATIOS = (
     ("redis-w1", "single"),
     ("redis-w1-2cores", "single"),
+    ("redis-w1-apart", "single"),
     ("local-w2", "single"),
     ("redis-w2", "single"),
     ("redis-w2", "local-w2"),

@@ -64,8 +64,8 @@ async def test_a_record_round_trips_field_for_field(record: FetchResult) -> None
     "data",
     [
         pytest.param(b"\x80\x04\x95", id="pickle"),
-        pytest.param(b"[1, 2]", id="not-an-object"),
-        pytest.param(b'{"url": "http://a.test/"}', id="fields-missing"),
+        pytest.param(b'{"url": "http://a.test/"}', id="not-an-array"),
+        pytest.param(b'["http://a.test/", null, 200]', id="fields-missing"),
     ],
 )
 async def test_anything_else_is_refused(data: bytes) -> None:
