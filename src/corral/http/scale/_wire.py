@@ -29,8 +29,8 @@ def encode_result(result: FetchResult, extra: object = None) -> tuple[bytes, byt
     data sent with it (a crawl worker's examination of the page), after the fields.
 
     The fields go as an array in ``_FIELDS`` order, not an object: a record crosses Redis
-    once per URL, and the array is a quarter shorter and about 30% cheaper to encode and
-    decode (docs/design.md). Worker and coordinator are of one corral version.
+    once per URL, and the array is a quarter shorter and cheaper to encode and decode.
+    Worker and coordinator are of one corral version.
     """
     values = list(_values(result))
     if result.headers is not None:
