@@ -191,14 +191,17 @@ def test_the_distributed_jobs_settings_carry_the_proxies() -> None:
     assert config_from_json(config_to_json(config)) == config
 
 
+@pytest.mark.parametrize("workers", [pytest.param([], id="one-process"), ["--workers", "2"]])
 async def test_a_crawl_goes_through_the_proxy_robots_txt_included(
-    site: Site, tinyproxy: TinyProxy, tmp_path: Path
+    site: Site, tinyproxy: TinyProxy, tmp_path: Path, workers: list[str]
 ) -> None:
-    """``corral crawl --proxy``: robots.txt and the pages come through tinyproxy."""
+    """``corral crawl --proxy``: robots.txt and the pages come through tinyproxy, and the
+    proxy's line counts them all (robots.txt, read by the parent, too with ``--workers``)."""
     out = tmp_path / "crawl.db"
     done = await acorral(
-        "crawl", site.url("/"), "-o", str(out), "--max-pages", "5", "--proxy", tinyproxy.url
-    )
+        "crawl", site.url("/"), "-o", str(out), "--max-pages", "5", "--proxy", tinyproxy.url,
+        *workers,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     fetched = [r for r in _records(out) if r["attempts"]]
     assert len(fetched) == 5
@@ -206,6 +209,7 @@ async def test_a_crawl_goes_through_the_proxy_robots_txt_included(
     log = await _text(tinyproxy.log)
     assert site.url("/robots.txt") in log
     assert all(str(r["url"]) in log for r in fetched)
+    assert f"127.0.0.1:{tinyproxy.port}  6 requests, 0 errors" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -404,3 +408,70 @@ async def test_a_refused_tunnel_is_the_proxys_failure(
     assert record["error_kind"] not in (None, "proxy")
     assert record["attempts"] == 1
     assert "rested 1x" in next(line for line in done.stderr.splitlines() if narrow.url in line)
+
+
+async def test_a_proxy_spelled_twice_is_one_route_and_one_line(
+    site: Site, tinyproxy: TinyProxy, tmp_path: Path
+) -> None:
+    """The same proxy given as ``http://h:P`` and ``HTTP://h:P/`` (``--proxy`` and a
+    ``--proxies`` file): one route, one summary line; one URL makes "1 request", "0 errors"."""
+    urls, out = _urls(tmp_path, site, ["/page/1"]), tmp_path / "o.db"
+    spelled = tinyproxy.url.replace("http://", "HTTP://") + "/"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", tinyproxy.url,
+        "--proxies", str(_proxy_file(tmp_path, spelled)),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in done.stderr.splitlines()]
+    assert [words[1:] for words in lines if words[:1] == ["proxy"]] == [
+        [f"http://ann:***@127.0.0.1:{tinyproxy.port}", "1", "request,", "0", "errors,",
+         "rested", "0x"],
+    ]  # fmt: skip
+    config = FetchConfig(proxies=(tinyproxy.url, spelled, "http://127.0.0.1:1"))
+    assert config.proxies == (tinyproxy.url, "http://127.0.0.1:1")
+
+
+async def test_a_407_names_its_proxy_once(
+    site: Site, wants_credentials: str, tmp_path: Path
+) -> None:
+    """A 407 recorded as the URL's error (no other proxy) names the proxy once, masked."""
+    urls, out = _urls(tmp_path, site, ["/page/1"]), tmp_path / "o.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", wants_credentials, "--retries", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    (record,) = _records(out)
+    error = str(record["error"])
+    assert error.count("127.0.0.1:") == 1, error
+    assert "ann:***@" in error
+
+
+async def test_tinyproxys_401_for_a_wrong_password_is_the_proxys_not_the_sites(
+    site: Site, tinyproxy: TinyProxy, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """tinyproxy 1.11.1 refuses a wrong password with a 401 of its own (no Via header, which
+    it puts on every answer it forwards): that is the proxy's failure (rested, the host moved
+    to the SOCKS proxy; alone, a ``proxy`` error with status 401); a site's own 401 through
+    the right password stays the site's."""
+    wrong = tinyproxy.url.replace("s3cret", "wrong")
+    urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
+    done = await acorral("fetch", str(urls), "-o", str(out), "--proxy", wrong, "--proxy", socks.url)
+    assert done.returncode == 0, done.stderr
+    assert [(r["ok"], r["attempts"]) for r in _records(out)] == [(1, 1), (1, 1)]
+    assert "rested 1x" in next(line for line in done.stderr.splitlines() if "ann:***" in line)
+    alone = tmp_path / "alone.db"
+    done = await acorral("fetch", str(urls), "-o", str(alone), "--proxy", wrong, "--retries", "0")
+    assert done.returncode == 0, done.stderr
+    records = _records(alone)
+    assert [(r["error_kind"], r["status"]) for r in records] == [("proxy", 401), ("proxy", 401)]
+    assert "401 from proxy" in str(records[0]["error"])
+    assert site.statistics().by_prefix.get("/page", 0) == 2  # (only the SOCKS proxy's two)
+    own = tmp_path / "own.db"
+    (tmp_path / "own.txt").write_text(f"{site.url('/status/401')}\n{site.url('/page/3')}\n")
+    done = await acorral(
+        "fetch", str(tmp_path / "own.txt"), "-o", str(own), "--proxy", tinyproxy.url
+    )
+    assert done.returncode == 0, done.stderr
+    assert [(r["error_kind"], r["status"]) for r in _records(own)] == [
+        ("http_status", 401), (None, 200)
+    ]  # fmt: skip

@@ -69,7 +69,7 @@ async def attempt(
     started = time.monotonic()
     outcome = AttemptOutcome()
     url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
-    proxy = None
+    proxy, forwarded = None, False
     if route is not None:
         route.requests += 1
         session, proxy = route.session or session, route.http
@@ -93,6 +93,7 @@ async def attempt(
             proxy=proxy,
         ) as response:
             outcome.status = response.status
+            forwarded = "Via" in response.headers  # (a proxy's mark on what it forwards)
             # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
             outcome.final_url = request.url if response.url is url else str(response.url)
             outcome.headers = _headers(response)
@@ -112,15 +113,31 @@ async def attempt(
             outcome.error = _timed_out(outcome.status, timeout.total)
     outcome.seconds = time.monotonic() - started
     if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
-        if outcome.status == 407 and route is not None:  # (a plain http URL: no tunnel)
+        if route is not None and _refused_by_proxy(route, url, outcome.status, forwarded):
             outcome.error_kind = "proxy"
-            outcome.error = f"HTTP 407 from proxy {route.shown}: it wants other credentials"
+            outcome.error = (
+                f"HTTP {outcome.status} from proxy {route.shown}: it wants other credentials"
+            )
         else:
             outcome.error_kind = "http_status"
             outcome.error = f"HTTP {outcome.status}"
+    if route is not None and outcome.status is not None and outcome.error_kind != "proxy":
+        route.reached = True  # a site answered through it: its credentials are good
     if route is not None and outcome.error_kind == "proxy":
-        outcome.error = mask_credentials(f"{outcome.error} (through proxy {route.shown})")
+        error = mask_credentials(outcome.error or "")
+        outcome.error = error if route.shown in error else f"{error} (through proxy {route.shown})"
     return outcome
+
+
+def _refused_by_proxy(route: ProxyRoute, url: URL, status: int, forwarded: bool) -> bool:
+    """Return whether an answer is an HTTP proxy's refusal of its credentials: to a plain
+    http URL (an https URL goes through a tunnel, whose refusal raises), a 407, or a 401
+    without ``Via`` before any site answered through the proxy (tinyproxy before 1.11.2
+    refuses a wrong password with a 401 of its own, tinyproxy/tinyproxy#532; a proxy puts
+    ``Via`` on the answers it forwards, RFC 9110 section 7.6.3)."""
+    if route.session is not None or url.scheme != "http":
+        return False  # (a SOCKS proxy, or a tunnel: the site's answer)
+    return status == 407 or (status == 401 and not forwarded and not route.reached)
 
 
 async def _read_body(

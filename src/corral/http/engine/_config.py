@@ -95,7 +95,8 @@ class FetchConfig:
         given: object = self.proxies  # (typed as a tuple; a caller may pass one string)
         if isinstance(given, str):
             raise ValueError("proxies must be a sequence of proxy URLs, not one string")
-        object.__setattr__(self, "proxies", tuple(check_proxy(p) for p in self.proxies))
+        proxies = dict.fromkeys(check_proxy(p) for p in self.proxies)  # (one route a proxy)
+        object.__setattr__(self, "proxies", tuple(proxies))
         if self.per_proxy and not self.proxies:
             raise ValueError("per_proxy needs proxies")
         if self.cookie_jar is not None:

@@ -40,7 +40,9 @@ _SITE_REPLIES = frozenset({3, 4, 5, 6})
 
 
 def check_proxy(url: str) -> str:
-    """Return ``url`` stripped, if it is a proxy URL corral can use.
+    """Return ``url`` in one spelling (scheme and host in lower case, no ``/`` after the port,
+    no default port), if it is a proxy URL corral can use: a proxy given twice, spelled two
+    ways, is then one route.
 
     Raises:
         ValueError: a malformed URL, an unknown scheme, no host or no port.
@@ -68,7 +70,7 @@ def check_proxy(url: str) -> str:
         raise ValueError(f"proxy {shown!r}: a SOCKS5 proxy needs its port (e.g. :1080)")
     if port is None or parsed.path not in ("", "/") or parsed.query_string:
         raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
-    return text
+    return str(parsed.with_path(""))  # (the credentials stay as written: percent-encoded)
 
 
 def _masked(text: str) -> str:
@@ -131,6 +133,7 @@ class ProxyRoute:
         requests: attempts made through it.
         errors: attempts that failed through its fault.
         rested: times it was rested.
+        reached: a site answered through it (its credentials are good: a 401 is the site's).
     """
 
     url: str
@@ -141,6 +144,7 @@ class ProxyRoute:
     rested: int = 0
     resting_until: float = float("-inf")
     failures_in_a_row: int = 0
+    reached: bool = False
 
     @property
     def http(self) -> str | None:

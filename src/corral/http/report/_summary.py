@@ -185,12 +185,17 @@ def _proxies(stats: FetchStatistics) -> list[str]:
     return [
         _row(
             "proxy",
-            f"{shown}  {human_count(requests)} requests",
-            f"{human_count(errors)} errors",
+            f"{shown}  {_counted(requests, 'request')}",
+            _counted(errors, "error"),
             f"rested {human_count(rested)}x",
         )
         for shown, (requests, errors, rested) in stats.proxies.items()
     ]
+
+
+def _counted(n: int, noun: str) -> str:
+    """Return ``1 request``, ``2,310 requests``."""
+    return f"{human_count(n)} {noun}{'' if n == 1 else 's'}"
 
 
 def _long_waits(stats: FetchStatistics) -> list[str]:

@@ -10,7 +10,7 @@ counted by the parent's commit, as in one process.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -98,19 +98,25 @@ class RunFigures:
     def amend(self, stats: FetchStatistics) -> FetchStatistics:
         """Return the parent's statistics with the children's gauges in them."""
         throttled = tuple(sorted({h for hosts in self._throttled.values() for h in hosts}))
-        proxies: dict[str, tuple[int, int, int]] = {}
-        for child in self._proxies.values():  # (a child's counts stay after it ends)
-            for shown, counts in child.items():
-                before = proxies.get(shown, (0, 0, 0))
-                proxies[shown] = (
-                    before[0] + counts[0],
-                    before[1] + counts[1],
-                    before[2] + counts[2],
-                )
+        # the parent's own requests (a crawl's robots.txt and sitemaps), and the children's
+        # (a child's counts stay after it ends)
+        proxies = add_proxy_figures(stats.proxies, *self._proxies.values())
         return replace(
             stats,
             hosts=sum(self._hosts.values()),
             throttled=throttled,
             long_retry_after=dict(self._long),
-            proxies=proxies or stats.proxies,
+            proxies=proxies,
         )
+
+
+def add_proxy_figures(
+    *parts: Mapping[str, Sequence[int]],
+) -> dict[str, tuple[int, int, int]]:
+    """Return the sum of several processes' per-proxy (requests, errors, rested)."""
+    total: dict[str, tuple[int, int, int]] = {}
+    for part in parts:
+        for shown, (requests, errors, rested) in part.items():
+            before = total.get(shown, (0, 0, 0))
+            total[shown] = (before[0] + requests, before[1] + errors, before[2] + rested)
+    return total
