@@ -4,6 +4,7 @@ credentials masked, bad proxy input refused in one line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from corral_cli import acorral
-from proxy_servers import MicroSocks, TinyProxy, owner_of
+from proxy_servers import MicroSocks, TinyProxy, TlsProxy, clients_of, owner_of
 from redis_server import free_port
 
-from corral import to_thread
+from corral import open_scope, to_thread
 from corral.http import FetchConfig, open_fetcher
 from corral.http.scale._wire import config_from_json, config_to_json
 from corral.testing import Site, SiteLayout, open_site
@@ -475,3 +476,114 @@ async def test_tinyproxys_401_for_a_wrong_password_is_the_proxys_not_the_sites(
     assert [(r["error_kind"], r["status"]) for r in _records(own)] == [
         ("http_status", 401), (None, 200)
     ]  # fmt: skip
+
+
+@pytest.fixture
+def tls_proxy(tmp_path: Path) -> Iterator[TlsProxy]:
+    server = TlsProxy(tmp_path, user="ann", password="s3cret")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_an_https_proxy_with_its_ca_given_carries_the_requests(
+    site: Site, tls_proxy: TlsProxy, tmp_path: Path
+) -> None:
+    """``--proxy https://...`` (TLS to the proxy: socat in front of tinyproxy) with
+    ``--proxy-ca`` naming its self-signed certificate: every URL comes through it, the site's
+    peer is tinyproxy's socket, the records name the proxy with its password masked."""
+    paths = [f"/page/{n}" for n in range(1, 6)] + ["/echo"]
+    urls, out = _urls(tmp_path, site, paths), tmp_path / "out.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", tls_proxy.url,
+        "--proxy-ca", str(tls_proxy.certificate), "--save-bodies", "store",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = _records(out)
+    assert [r["status"] for r in records] == [200] * 6
+    shown = f"https://ann:***@127.0.0.1:{tls_proxy.port}"
+    assert {r["proxy"] for r in records} == {shown}
+    body = records[-1]["body"]
+    assert isinstance(body, bytes)
+    echo = json.loads(body)
+    assert "tinyproxy" in echo["headers"]["Via"]
+    assert "Proxy-Authorization" not in echo["headers"]
+    log = await _text(tls_proxy.inner.log)
+    assert all(site.url(p) in log for p in paths)
+    assert f"{shown}  6 requests, 0 errors" in done.stderr
+    assert "s3cret" not in done.stderr
+
+
+async def test_the_site_sees_the_https_proxys_connection(site: Site, tls_proxy: TlsProxy) -> None:
+    """From Python (``FetchConfig.proxy_ca``): while a request is at the site, the one
+    connection the site has is tinyproxy's (behind the TLS proxy), not corral's."""
+    config = FetchConfig(proxies=(tls_proxy.url,), proxy_ca=str(tls_proxy.certificate))
+    async with open_fetcher(config) as fetcher, open_scope() as scope:
+        slow = await scope.spawn(fetcher.fetch, site.url("/delay/2000"))
+        async with asyncio.timeout(10):
+            await site.wait_until(lambda stats: stats.in_flight == 1)
+        assert await to_thread(clients_of, site.port) == {tls_proxy.inner.pid}
+        result = await slow
+    assert result.ok, result.error
+    assert result.proxy == f"https://ann:***@127.0.0.1:{tls_proxy.port}"
+
+
+async def test_an_https_proxy_whose_certificate_is_not_trusted_is_the_proxys_failure(
+    site: Site, tls_proxy: TlsProxy, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """Without ``--proxy-ca``, the proxy's self-signed certificate is refused (corral checks
+    a proxy's certificate as a site's): a failure of the proxy, rested, its host moved to the
+    SOCKS proxy; alone, a ``proxy`` error that says so, and nothing reached the site.
+    ``SSL_CERT_FILE`` naming the certificate trusts it too."""
+    urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", tls_proxy.url, "--proxy", socks.url
+    )
+    assert done.returncode == 0, done.stderr
+    assert [(r["ok"], r["attempts"]) for r in _records(out)] == [(1, 1), (1, 1)]
+    assert "rested 1x" in next(line for line in done.stderr.splitlines() if "https://" in line)
+    alone = tmp_path / "alone.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(alone), "--proxy", tls_proxy.url, "--retries", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    records = _records(alone)
+    assert [r["error_kind"] for r in records] == ["proxy", "proxy"]
+    assert "certificate" in str(records[0]["error"])
+    assert "--proxy-ca" in str(records[0]["error"])
+    assert site.statistics().by_prefix.get("/page", 0) == 2  # (the SOCKS proxy's two only)
+    trusted = tmp_path / "trusted.db"
+    env = {"SSL_CERT_FILE": str(tls_proxy.certificate)}
+    done = await acorral("fetch", str(urls), "-o", str(trusted), "--proxy", tls_proxy.url, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r in _records(trusted)] == [200, 200]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--proxy-ca", "{tmp}/missing.pem"], "cannot read", id="no-file"),
+        pytest.param(["--proxy-ca", "{tmp}/urls.txt"], "no certificate", id="not-pem"),
+        pytest.param(
+            ["--proxy-ca", "{cert}", "--proxy", "http://127.0.0.1:1"],
+            "give an https:// proxy",
+            id="no-https-proxy",
+        ),
+    ],
+)
+async def test_a_bad_proxy_ca_is_one_line_and_exit_2(
+    tmp_path: Path, tls_proxy: TlsProxy, args: list[str], message: str
+) -> None:
+    """``--proxy-ca`` that cannot be read, is not a PEM certificate, or has no https:// proxy
+    to serve: one line, exit 2, no store."""
+    urls, out = tmp_path / "urls.txt", tmp_path / "out.db"
+    urls.write_text("http://127.0.0.1:9/\n")
+    args = [a.replace("{cert}", str(tls_proxy.certificate)) for a in args]
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--proxy" not in args:
+        args += ["--proxy", tls_proxy.url]
+    done = await acorral("fetch", str(urls), "-o", str(out), *args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert message in done.stderr
+    assert not out.exists()

@@ -69,10 +69,12 @@ async def attempt(
     started = time.monotonic()
     outcome = AttemptOutcome()
     url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
-    proxy, forwarded = None, False
+    proxy, forwarded, untrusted = None, False, False
+    context: ssl.SSLContext | bool = True  # (aiohttp's default: the system's CAs)
     if route is not None:
         route.requests += 1
         session, proxy = route.session or session, route.http
+        context = route.ssl or True
     headers = request.headers
     partial = None
     try:
@@ -91,6 +93,7 @@ async def attempt(
             max_redirects=config.max_redirects,
             timeout=timeout,
             proxy=proxy,
+            ssl=context,
         ) as response:
             outcome.status = response.status
             forwarded = "Via" in response.headers  # (a proxy's mark on what it forwards)
@@ -111,6 +114,9 @@ async def attempt(
         outcome.error_kind, outcome.error = classify(exc)
         if outcome.error_kind == "timeout" and not str(exc):
             outcome.error = _timed_out(outcome.status, timeout.total)
+        if route is not None and _at_proxy(exc, route):
+            outcome.error_kind = "proxy"  # (its TLS failed: aiohttp says so as of a site)
+            untrusted = isinstance(exc, aiohttp.ClientConnectorCertificateError)
     outcome.seconds = time.monotonic() - started
     if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
         if route is not None and _refused_by_proxy(route, url, outcome.status, forwarded):
@@ -121,12 +127,29 @@ async def attempt(
         else:
             outcome.error_kind = "http_status"
             outcome.error = f"HTTP {outcome.status}"
-    if route is not None and outcome.status is not None and outcome.error_kind != "proxy":
-        route.reached = True  # a site answered through it: its credentials are good
-    if route is not None and outcome.error_kind == "proxy":
-        error = mask_credentials(outcome.error or "")
-        outcome.error = error if route.shown in error else f"{error} (through proxy {route.shown})"
+    if route is not None:
+        _through(route, outcome)
+        if untrusted:
+            outcome.error = f"{outcome.error}; to trust its certificate: --proxy-ca FILE"
     return outcome
+
+
+def _through(route: ProxyRoute, outcome: AttemptOutcome) -> None:
+    """Note that a site answered through ``route``, or name it in its own failure."""
+    if outcome.error_kind != "proxy":
+        route.reached = route.reached or outcome.status is not None  # (credentials good)
+        return
+    error = mask_credentials(outcome.error or "")
+    outcome.error = error if route.shown in error else f"{error} (through proxy {route.shown})"
+
+
+def _at_proxy(exc: BaseException, route: ProxyRoute) -> bool:
+    """Return whether a connection error is one to the HTTP(S) proxy itself (a certificate
+    refused, a TLS handshake failed), not to the site behind it."""
+    if route.session is not None or not isinstance(exc, aiohttp.ClientConnectorError):
+        return False
+    proxy = URL(route.url)
+    return (exc.host, exc.port) == (proxy.host, proxy.port)
 
 
 def _refused_by_proxy(route: ProxyRoute, url: URL, status: int, forwarded: bool) -> bool:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from corral._offload import to_thread
 from corral.http.web._urls import mask_credentials
 
 if TYPE_CHECKING:  # (FetchConfig checks proxy URLs: importing it does not load aiohttp)
@@ -108,6 +110,34 @@ def read_proxies(path: str) -> list[str]:
     return proxies
 
 
+def check_ca(ca: str, proxies: Iterable[str]) -> None:
+    """Check that ``ca`` (``--proxy-ca``) is a PEM file of certificates, for an https:// proxy.
+
+    Raises:
+        ValueError: it cannot be read, holds no certificate, or no proxy is https://.
+    """
+    if not any(URL(p).scheme == "https" for p in proxies):
+        raise ValueError("it is for https:// proxies' certificates: give an https:// proxy")
+    try:
+        trusting(ca)
+    except ssl.SSLError:
+        raise ValueError("no certificate in it (a PEM file of certificates)") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
+
+
+def trusting(ca: str) -> ssl.SSLContext:
+    """Return a context that checks certificates against the system's CAs and ``ca``'s.
+
+    Raises:
+        OSError: ``ca`` cannot be read.
+        ssl.SSLError: ``ca`` holds no certificate.
+    """
+    context = ssl.create_default_context()
+    context.load_verify_locations(ca)
+    return context
+
+
 def is_proxy_fault(exc: BaseException) -> bool:
     """Return whether an attempt's exception is the proxy's failure, not the site's."""
     import aiohttp
@@ -130,6 +160,8 @@ class ProxyRoute:
         url: the proxy URL, with its credentials (used for requests only).
         shown: the URL with the password masked, as records and summaries show it.
         session: the session of a SOCKS proxy (None: the fetcher's session, ``proxy=url``).
+        ssl: what checks the certificates of an https:// proxy given a CA (``proxy_ca``):
+            aiohttp checks the proxy's and the site's with one context, the request's.
         requests: attempts made through it.
         errors: attempts that failed through its fault.
         rested: times it was rested.
@@ -139,6 +171,7 @@ class ProxyRoute:
     url: str
     shown: str
     session: aiohttp.ClientSession | None = None
+    ssl: ssl.SSLContext | None = None
     requests: int = 0
     errors: int = 0
     rested: int = 0
@@ -155,16 +188,29 @@ class ProxyRoute:
 class ProxyPool:
     """The routes of a fetcher's proxies, which host uses which, and their rests."""
 
-    def __init__(self, urls: Iterable[str], *, per_proxy: bool) -> None:
+    def __init__(self, urls: Iterable[str], *, per_proxy: bool, ca: str | None = None) -> None:
         self.routes = [ProxyRoute(url, mask_credentials(url)) for url in urls]
         self.per_proxy = per_proxy
+        self._ca = ca
         self._sticky: dict[str, ProxyRoute] = {}  # host -> its proxy (not per_proxy)
         self._turn = itertools.cycle(range(len(self.routes)))
 
     async def open(self, session: dict[str, Any], connector: dict[str, Any]) -> None:
-        """Make a session for each SOCKS proxy (HTTP proxies share the fetcher's)."""
+        """Make a session for each SOCKS proxy (HTTP proxies share the fetcher's), and the
+        context that trusts ``ca`` for the https:// ones.
+
+        Raises:
+            OSError: ``ca`` cannot be read.
+            ssl.SSLError: ``ca`` holds no certificate.
+        """
         import aiohttp
         from aiohttp_socks import ProxyConnector
+
+        if self._ca is not None:
+            context = await to_thread(trusting, self._ca)
+            for route in self.routes:
+                if route.url.startswith("https://"):
+                    route.ssl = context
 
         for route in self.routes:  # one session a proxy, for the whole run (closed in close())
             if route.url.startswith("socks5://"):
