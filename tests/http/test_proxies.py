@@ -273,21 +273,57 @@ def test_per_proxy_lanes_keep_the_hosts_robots_interval() -> None:
     assert (before.interval, after.interval, other.interval) == (2.0, 2.0, 0.0)
 
 
-async def test_a_redis_job_hands_the_proxies_to_its_workers(
+async def test_a_redis_job_hands_the_proxies_to_its_workers_and_sums_their_counts(
     site: Site, socks: MicroSocks, tmp_path: Path, redis_url: str
 ) -> None:
-    """``--redis``: the job's settings carry the proxy; the worker fetches through it."""
-    urls, out = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 11)]), tmp_path / "o.db"
+    """``--redis`` with two workers: the job's settings carry the proxies; the workers fetch
+    through them; the coordinator's summary has each proxy's line, the workers' counts added
+    up (a dead proxy first: each worker that met it rested it, each attempt an error)."""
+    urls, out = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 41)]), tmp_path / "o.db"
+    dead = f"http://127.0.0.1:{free_port()}"
     done = await acorral(
         "fetch", str(urls), "-o", str(out), "--redis", redis_url, "--job", "proxied",
-        "--proxy", socks.url,
+        "--workers", "2", "--proxy", dead, "--proxy", socks.url, "--retries", "0",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     records = _records(out)
-    assert len(records) == 10
-    assert {r["proxy"] for r in records} == {f"socks5://bob:***@127.0.0.1:{socks.port}"}
+    assert len(records) == 40
+    shown = f"socks5://bob:***@127.0.0.1:{socks.port}"
+    assert {r["proxy"] for r in records} == {shown}
     assert "hunter2" not in done.stderr
     assert f"connected to 127.0.0.1:{site.port}" in await _text(socks.log)
+    lines = {words[1]: words[2:] for line in done.stderr.splitlines() if (words := line.split())}
+    assert lines[shown][:2] == ["40", "requests,"]
+    requests, errors, rested = (int(lines[dead][n].rstrip("x")) for n in (0, 2, 5))
+    assert requests == errors >= rested >= 1, lines[dead]  # (those in flight: one rest)
+    assert rested <= 2, lines[dead]
+
+
+async def test_status_shows_the_workers_proxy_counts_added_up(redis_url: str) -> None:
+    """Each worker's heartbeat carries its per-proxy counts; ``corral status`` adds them up
+    over the job's workers, one line a proxy."""
+    from corral.http.scale._queue import JobQueue
+    from corral.http.scale._statusview import render
+
+    queue = await JobQueue.connect(redis_url, "proxy-status")
+    try:
+        await queue.configure({"per_host": "1"})
+        await queue.heartbeat("w1", {"fetched": 3}, {"http://p:1": (3, 1, 1)})
+        await queue.heartbeat(
+            "w2", {"fetched": 5}, {"http://p:1": (4, 0, 0), "socks5://q:2": (1, 0, 0)}
+        )
+        status = await queue.status()
+        assert status.proxies == {"http://p:1": (7, 1, 1), "socks5://q:2": (1, 0, 0)}
+        assert [figures for _, _, figures in status.workers] == [{"fetched": 3}, {"fetched": 5}]
+        lines = render("proxy-status", status)
+        at = lines.index("proxies (the workers' attempts so far):")
+        assert lines[at + 1 : at + 3] == [
+            "  http://p:1  7 requests, 1 error, rested 1x",
+            "  socks5://q:2  1 request, 0 errors, rested 0x",
+        ]
+    finally:
+        await queue.delete()
+        await queue.close()
 
 
 @pytest.fixture

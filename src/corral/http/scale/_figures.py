@@ -10,11 +10,11 @@ counted by the parent's commit, as in one process.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from corral.http.report._stats import FetchStatistics, RunCounters
+from corral.http.report._stats import FetchStatistics, RunCounters, add_proxy_figures
 
 GAUGE_EVERY = 0.5  # seconds between a child's gauges (hosts, throttled): a display's pace
 
@@ -108,15 +108,3 @@ class RunFigures:
             long_retry_after=dict(self._long),
             proxies=proxies,
         )
-
-
-def add_proxy_figures(
-    *parts: Mapping[str, Sequence[int]],
-) -> dict[str, tuple[int, int, int]]:
-    """Return the sum of several processes' per-proxy (requests, errors, rested)."""
-    total: dict[str, tuple[int, int, int]] = {}
-    for part in parts:
-        for shown, (requests, errors, rested) in part.items():
-            before = total.get(shown, (0, 0, 0))
-            total[shown] = (before[0] + requests, before[1] + errors, before[2] + rested)
-    return total

@@ -16,18 +16,24 @@ from corral.http.engine._config import FetchConfig
 from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 
+ProxyFigures = dict[str, tuple[int, int, int]]  # proxy (masked) -> requests, errors, rested
 _FIELDS = tuple(name for name in FetchResult.__dataclass_fields__ if name != "body")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def encode_result(result: FetchResult, extra: object = None) -> tuple[bytes, bytes | None]:
+def encode_result(
+    result: FetchResult, extra: object = None, proxies: ProxyFigures | None = None
+) -> tuple[bytes, bytes | None]:
     """Return ``result`` as (its fields as JSON, its body or None); ``extra``, JSON-ready
-    data sent with it (a crawl worker's examination of the page), under the key ``x``."""
+    data sent with it (a crawl worker's examination of the page), under the key ``x``;
+    ``proxies``, the worker's per-proxy counts so far, under ``px``."""
     data: dict[str, Any] = {name: getattr(result, name) for name in _FIELDS}
     if result.headers is not None:
         data["headers"] = dict(result.headers)
     if extra is not None:
         data["x"] = extra
+    if proxies is not None:
+        data["px"] = proxies
     return _dumps(data).encode(), result.body
 
 
@@ -40,8 +46,11 @@ def decode_result(data: bytes, body: bytes | None) -> FetchResult:
     return decode_outcome(data, body)[0]
 
 
-def decode_outcome(data: bytes, body: bytes | None) -> tuple[FetchResult, object]:
-    """Return the record ``encode_result`` made ``(data, body)`` of, and its ``extra``.
+def decode_outcome(
+    data: bytes, body: bytes | None
+) -> tuple[FetchResult, object, ProxyFigures | None]:
+    """Return the record ``encode_result`` made ``(data, body)`` of, its ``extra`` and the
+    per-proxy counts sent with it.
 
     Raises:
         ValueError: ``data`` is not the JSON of a record's fields.
@@ -51,10 +60,14 @@ def decode_outcome(data: bytes, body: bytes | None) -> tuple[FetchResult, object
         if not isinstance(fields, dict):
             raise TypeError("not the fields of a record")
         extra = fields.pop("x", None)
+        sent = fields.pop("px", None)
         if set(fields) != set(_FIELDS):
             raise TypeError("not the fields of a record")
-        return FetchResult(**fields, body=body), extra
-    except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        proxies = None
+        if sent is not None:
+            proxies = {str(k): (int(r), int(e), int(s)) for k, (r, e, s) in sent.items()}
+        return FetchResult(**fields, body=body), extra, proxies
+    except (TypeError, AttributeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a corral result ({exc})") from exc
 
 
