@@ -141,11 +141,19 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
 
 def worker_fields(stats: FetchStatistics) -> dict[str, object]:
     """Return ``{"workers": {name: {"records": n, "ok": n}}}`` for a job over Redis (the
-    report's per-worker lines), or nothing."""
-    if not stats.by_worker:
-        return {}
-    shown = {name: {"records": n, "ok": ok} for name, (n, ok) in sorted(stats.by_worker.items())}
-    return {"workers": shown}
+    report's per-worker lines) and ``{"proxies": {url: {"requests": n, "errors": n,
+    "rested": n}}}`` for a run through proxies (its per-proxy lines), or nothing."""
+    fields: dict[str, object] = {}
+    if stats.by_worker:
+        fields["workers"] = {
+            name: {"records": n, "ok": ok} for name, (n, ok) in sorted(stats.by_worker.items())
+        }
+    if stats.proxies:
+        fields["proxies"] = {
+            shown: {"requests": requests, "errors": errors, "rested": rested}
+            for shown, (requests, errors, rested) in stats.proxies.items()
+        }
+    return fields
 
 
 def _skips(figure: str, by_skip: Mapping[str, int]) -> list[str]:
