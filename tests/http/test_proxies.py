@@ -623,3 +623,37 @@ async def test_a_bad_proxy_ca_is_one_line_and_exit_2(
     assert len(done.stderr.splitlines()) == 1
     assert message in done.stderr
     assert not out.exists()
+
+
+async def test_an_https_url_through_an_https_proxy_is_tls_in_tls(
+    tls_proxy: TlsProxy, tmp_path: Path
+) -> None:
+    """An https URL through the https:// proxy: a ``CONNECT`` tunnel inside the TLS to the
+    proxy, and the site's own TLS inside that (the site here serves the proxy's certificate,
+    which ``proxy_ca`` trusts: through that proxy, for the site too)."""
+    import ssl
+
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"hello over {request.scheme}")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_proxy.certificate, tmp_path / "proxy-key.pem")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    secure = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await secure.start()
+    try:
+        config = FetchConfig(
+            proxies=(tls_proxy.url,), proxy_ca=str(tls_proxy.certificate), save_bodies="store"
+        )
+        async with open_fetcher(config) as fetcher:
+            result = await fetcher.fetch(f"https://127.0.0.1:{secure.port}/")
+    finally:
+        await runner.cleanup()
+    assert result.ok, result.error
+    assert result.body == b"hello over https"
+    assert f"CONNECT 127.0.0.1:{secure.port}" in await _text(tls_proxy.inner.log)
