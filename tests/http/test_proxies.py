@@ -657,3 +657,24 @@ async def test_an_https_url_through_an_https_proxy_is_tls_in_tls(
     assert result.ok, result.error
     assert result.body == b"hello over https"
     assert f"CONNECT 127.0.0.1:{secure.port}" in await _text(tls_proxy.inner.log)
+
+
+async def test_a_worker_without_the_jobs_proxy_ca_file_says_so(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A job whose settings name a ``--proxy-ca`` file this machine does not have: the
+    worker ends at once with one line naming it, exit 2."""
+    from corral.http.scale._queue import JobQueue
+
+    missing = tmp_path / "elsewhere.pem"
+    config = FetchConfig(proxies=("https://127.0.0.1:1",), proxy_ca=str(missing))
+    queue = await JobQueue.connect(redis_url, "ca-job")
+    try:
+        await queue.configure({"config": config_to_json(config)})
+        done = await acorral("worker", "--redis", redis_url, "--job", "ca-job")
+    finally:
+        await queue.delete()
+        await queue.close()
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"--proxy-ca {missing}: cannot read it" in done.stderr

@@ -114,7 +114,7 @@ async def attempt(
         outcome.error_kind, outcome.error = classify(exc)
         if outcome.error_kind == "timeout" and not str(exc):
             outcome.error = _timed_out(outcome.status, timeout.total)
-        if route is not None and _at_proxy(exc, route):
+        if route is not None and outcome.error_kind != LOCAL and _at_proxy(exc, route):
             outcome.error_kind = "proxy"  # (its TLS failed: aiohttp says so as of a site)
             untrusted = isinstance(exc, aiohttp.ClientConnectorCertificateError)
     outcome.seconds = time.monotonic() - started
