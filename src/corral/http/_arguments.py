@@ -186,7 +186,8 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
     """Return ``FetchConfig``'s proxy and cookie fields from parsed options.
 
     Raises:
-        UsageError: a bad proxy URL, an unreadable --proxies file, --per-proxy alone.
+        UsageError: a bad proxy URL, an unreadable --proxies file, --per-proxy alone, a
+            --proxy-ca file that is not certificates or has no https:// proxy to serve.
     """
     from corral.http.engine._proxies import check_ca, check_proxy, read_proxies
 

@@ -74,7 +74,7 @@ async def attempt(
     if route is not None:
         route.requests += 1
         session, proxy = route.session or session, route.http
-        context = route.ssl or True
+        context = route.context or True
     headers = request.headers
     partial = None
     try:
@@ -96,7 +96,7 @@ async def attempt(
             ssl=context,
         ) as response:
             outcome.status = response.status
-            forwarded = "Via" in response.headers  # (a proxy's mark on what it forwards)
+            forwarded = proxy is not None and "Via" in response.headers  # (a proxy's mark)
             # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
             outcome.final_url = request.url if response.url is url else str(response.url)
             outcome.headers = _headers(response)

@@ -160,7 +160,7 @@ class ProxyRoute:
         url: the proxy URL, with its credentials (used for requests only).
         shown: the URL with the password masked, as records and summaries show it.
         session: the session of a SOCKS proxy (None: the fetcher's session, ``proxy=url``).
-        ssl: what checks the certificates of an https:// proxy given a CA (``proxy_ca``):
+        context: what checks the certificates of an https:// proxy given a CA (``proxy_ca``):
             aiohttp checks the proxy's and the site's with one context, the request's.
         requests: attempts made through it.
         errors: attempts that failed through its fault.
@@ -171,7 +171,7 @@ class ProxyRoute:
     url: str
     shown: str
     session: aiohttp.ClientSession | None = None
-    ssl: ssl.SSLContext | None = None
+    context: ssl.SSLContext | None = None
     requests: int = 0
     errors: int = 0
     rested: int = 0
@@ -210,7 +210,7 @@ class ProxyPool:
             context = await to_thread(trusting, self._ca)
             for route in self.routes:
                 if route.url.startswith("https://"):
-                    route.ssl = context
+                    route.context = context
 
         for route in self.routes:  # one session a proxy, for the whole run (closed in close())
             if route.url.startswith("socks5://"):
