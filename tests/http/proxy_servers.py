@@ -133,6 +133,8 @@ class TlsProxy(ProxyServer):
 
     def start(self) -> None:
         """Make the certificate, start tinyproxy, then socat in front of it."""
+        if shutil.which("openssl") is None:
+            pytest.fail("openssl is not installed (apt-get install openssl)")
         subprocess.run(
             [
                 "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
