@@ -80,10 +80,12 @@ RUNNERS = [
         argv=[
             "sh",
             "-c",
-            "taskset -c 1 {corral} worker --redis {redis} --job {job} & "
-            "taskset -c 0 {corral} fetch {urls} -o out.db --workers 0 --no-progress --quiet "
-            "--redis {redis} --job {job} --concurrency {concurrency} --per-host {concurrency}"
-            " && wait",
+            (
+                "taskset -c 1 {corral} worker --redis {redis} --job {job} & "
+                "taskset -c 0 {corral} fetch {urls} -o out.db --workers 0 --no-progress "
+                "--quiet --redis {redis} --job {job} --concurrency {concurrency} "
+                "--per-host {concurrency} && wait"
+            ),
         ],
         count=_COUNT,
     ),

@@ -15,16 +15,26 @@ COMMAND = [sys.executable, "-m", "corral"]
 ENV = {**os.environ, "PYTHONWARNINGS": "error"}  # a warning in the command fails the test
 
 
-def run_corral(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m corral ARGS`` to its end and return what it did."""
+def run_corral(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m corral ARGS`` to its end and return what it did (``env``: variables
+    set for it beside the test's)."""
     return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False, env=ENV
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**ENV, **(env or {})},
     )
 
 
-async def acorral(*args: str) -> subprocess.CompletedProcess[str]:
+async def acorral(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the command to its end in a thread, the test's loop serving its sites meanwhile."""
-    return await corral.to_thread(lambda: run_corral(*args))
+    return await corral.to_thread(lambda: run_corral(*args, env=env))
 
 
 def children(parent: int, module: str) -> list[int]:

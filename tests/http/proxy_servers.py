@@ -1,9 +1,11 @@
-"""Real proxy servers for the tests: tinyproxy (HTTP) and microsocks (SOCKS5), each on
-127.0.0.1 and a free port, started by the test and stopped by it (a helper module, imported
-as ``from proxy_servers import ...``: pytest puts tests/http on sys.path).
+"""Real proxy servers for the tests: tinyproxy (HTTP), microsocks (SOCKS5) and socat in front
+of a tinyproxy (HTTPS: TLS to the proxy), each on 127.0.0.1 and a free port, started by the
+test and stopped by it (a helper module, imported as ``from proxy_servers import ...``:
+pytest puts tests/http on sys.path).
 
-Also ``owner_of(port)``: the process holding a local TCP port on 127.0.0.1, read from
-/proc, so that a test can tell whose connection a site saw.
+Also ``owner_of(port)``: the process holding a local TCP port on 127.0.0.1, and
+``clients_of(port)``: those connected to one, read from /proc, so that a test can tell whose
+connection a site saw.
 """
 
 from __future__ import annotations
@@ -111,6 +113,47 @@ class MicroSocks(ProxyServer):
         return command
 
 
+class TlsProxy(ProxyServer):
+    """An https:// proxy: socat speaking TLS on its port (a self-signed certificate for
+    127.0.0.1, made by ``openssl req``: ``certificate``) in front of a tinyproxy."""
+
+    scheme = "https"
+
+    def __init__(self, directory: Path, *, user: str | None = None, password: str = "") -> None:
+        super().__init__(directory, user=user, password=password)
+        self.inner = TinyProxy(directory, user=user, password=password)
+        self.certificate = directory / "proxy-cert.pem"
+        self._key = directory / "proxy-key.pem"
+
+    def command(self) -> list[str]:
+        both = self.directory / "proxy-both.pem"
+        both.write_bytes(self._key.read_bytes() + self.certificate.read_bytes())
+        listen = f"OPENSSL-LISTEN:{self.port},bind=127.0.0.1,cert={both},verify=0,fork,reuseaddr"
+        return ["socat", listen, f"TCP:127.0.0.1:{self.inner.port}"]
+
+    def start(self) -> None:
+        """Make the certificate, start tinyproxy, then socat in front of it."""
+        if shutil.which("openssl") is None:
+            pytest.fail("openssl is not installed (apt-get install openssl)")
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", str(self._key), "-out", str(self.certificate),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        self.inner.start()
+        super().start()
+
+    def stop(self) -> None:
+        """Stop socat and tinyproxy."""
+        super().stop()
+        self.inner.stop()
+
+
 def owner_of(port: int) -> int | None:
     """Return the id of the process holding the TCP socket bound to 127.0.0.1:``port``."""
     inodes = set()
@@ -127,3 +170,13 @@ def owner_of(port: int) -> int | None:
         if any(f"socket:[{inode}]" in links for inode in inodes):
             return int(pid)
     return None
+
+
+def clients_of(port: int) -> set[int | None]:
+    """Return the processes holding the open TCP connections to 127.0.0.1:``port``."""
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == f"0100007F:{port:04X}" and fields[3] == "01":  # (ESTABLISHED)
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return {owner_of(local) for local in ports}

@@ -4,6 +4,7 @@ credentials masked, bad proxy input refused in one line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from corral_cli import acorral
-from proxy_servers import MicroSocks, TinyProxy, owner_of
+from proxy_servers import MicroSocks, TinyProxy, TlsProxy, clients_of, owner_of
 from redis_server import free_port
 
-from corral import to_thread
+from corral import open_scope, to_thread
 from corral.http import FetchConfig, open_fetcher
 from corral.http.scale._wire import config_from_json, config_to_json
 from corral.testing import Site, SiteLayout, open_site
@@ -191,14 +192,17 @@ def test_the_distributed_jobs_settings_carry_the_proxies() -> None:
     assert config_from_json(config_to_json(config)) == config
 
 
+@pytest.mark.parametrize("workers", [pytest.param([], id="one-process"), ["--workers", "2"]])
 async def test_a_crawl_goes_through_the_proxy_robots_txt_included(
-    site: Site, tinyproxy: TinyProxy, tmp_path: Path
+    site: Site, tinyproxy: TinyProxy, tmp_path: Path, workers: list[str]
 ) -> None:
-    """``corral crawl --proxy``: robots.txt and the pages come through tinyproxy."""
+    """``corral crawl --proxy``: robots.txt and the pages come through tinyproxy, and the
+    proxy's line counts them all (robots.txt, read by the parent, too with ``--workers``)."""
     out = tmp_path / "crawl.db"
     done = await acorral(
-        "crawl", site.url("/"), "-o", str(out), "--max-pages", "5", "--proxy", tinyproxy.url
-    )
+        "crawl", site.url("/"), "-o", str(out), "--max-pages", "5", "--proxy", tinyproxy.url,
+        *workers,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     fetched = [r for r in _records(out) if r["attempts"]]
     assert len(fetched) == 5
@@ -206,6 +210,7 @@ async def test_a_crawl_goes_through_the_proxy_robots_txt_included(
     log = await _text(tinyproxy.log)
     assert site.url("/robots.txt") in log
     assert all(str(r["url"]) in log for r in fetched)
+    assert f"127.0.0.1:{tinyproxy.port}  6 requests, 0 errors" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -268,21 +273,57 @@ def test_per_proxy_lanes_keep_the_hosts_robots_interval() -> None:
     assert (before.interval, after.interval, other.interval) == (2.0, 2.0, 0.0)
 
 
-async def test_a_redis_job_hands_the_proxies_to_its_workers(
+async def test_a_redis_job_hands_the_proxies_to_its_workers_and_sums_their_counts(
     site: Site, socks: MicroSocks, tmp_path: Path, redis_url: str
 ) -> None:
-    """``--redis``: the job's settings carry the proxy; the worker fetches through it."""
-    urls, out = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 11)]), tmp_path / "o.db"
+    """``--redis`` with two workers: the job's settings carry the proxies; the workers fetch
+    through them; the coordinator's summary has each proxy's line, the workers' counts added
+    up (a dead proxy first: each worker that met it rested it, each attempt an error)."""
+    urls, out = _urls(tmp_path, site, [f"/page/{n}" for n in range(1, 41)]), tmp_path / "o.db"
+    dead = f"http://127.0.0.1:{free_port()}"
     done = await acorral(
         "fetch", str(urls), "-o", str(out), "--redis", redis_url, "--job", "proxied",
-        "--proxy", socks.url,
+        "--workers", "2", "--proxy", dead, "--proxy", socks.url, "--retries", "0",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     records = _records(out)
-    assert len(records) == 10
-    assert {r["proxy"] for r in records} == {f"socks5://bob:***@127.0.0.1:{socks.port}"}
+    assert len(records) == 40
+    shown = f"socks5://bob:***@127.0.0.1:{socks.port}"
+    assert {r["proxy"] for r in records} == {shown}
     assert "hunter2" not in done.stderr
     assert f"connected to 127.0.0.1:{site.port}" in await _text(socks.log)
+    lines = {words[1]: words[2:] for line in done.stderr.splitlines() if (words := line.split())}
+    assert lines[shown][:2] == ["40", "requests,"]
+    requests, errors, rested = (int(lines[dead][n].rstrip("x")) for n in (0, 2, 5))
+    assert requests == errors >= rested >= 1, lines[dead]  # (those in flight: one rest)
+    assert rested <= 2, lines[dead]
+
+
+async def test_status_shows_the_workers_proxy_counts_added_up(redis_url: str) -> None:
+    """Each worker's heartbeat carries its per-proxy counts; ``corral status`` adds them up
+    over the job's workers, one line a proxy."""
+    from corral.http.scale._queue import JobQueue
+    from corral.http.scale._statusview import render
+
+    queue = await JobQueue.connect(redis_url, "proxy-status")
+    try:
+        await queue.configure({"per_host": "1"})
+        await queue.heartbeat("w1", {"fetched": 3}, {"http://p:1": (3, 1, 1)})
+        await queue.heartbeat(
+            "w2", {"fetched": 5}, {"http://p:1": (4, 0, 0), "socks5://q:2": (1, 0, 0)}
+        )
+        status = await queue.status()
+        assert status.proxies == {"http://p:1": (7, 1, 1), "socks5://q:2": (1, 0, 0)}
+        assert [figures for _, _, figures in status.workers] == [{"fetched": 3}, {"fetched": 5}]
+        lines = render("proxy-status", status)
+        at = lines.index("proxies (the workers' attempts so far):")
+        assert lines[at + 1 : at + 3] == [
+            "  http://p:1  7 requests, 1 error, rested 1x",
+            "  socks5://q:2  1 request, 0 errors, rested 0x",
+        ]
+    finally:
+        await queue.delete()
+        await queue.close()
 
 
 @pytest.fixture
@@ -404,3 +445,236 @@ async def test_a_refused_tunnel_is_the_proxys_failure(
     assert record["error_kind"] not in (None, "proxy")
     assert record["attempts"] == 1
     assert "rested 1x" in next(line for line in done.stderr.splitlines() if narrow.url in line)
+
+
+async def test_a_proxy_spelled_twice_is_one_route_and_one_line(
+    site: Site, tinyproxy: TinyProxy, tmp_path: Path
+) -> None:
+    """The same proxy given as ``http://h:P`` and ``HTTP://h:P/`` (``--proxy`` and a
+    ``--proxies`` file): one route, one summary line; one URL makes "1 request", "0 errors"."""
+    urls, out = _urls(tmp_path, site, ["/page/1"]), tmp_path / "o.db"
+    spelled = tinyproxy.url.replace("http://", "HTTP://") + "/"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", tinyproxy.url,
+        "--proxies", str(_proxy_file(tmp_path, spelled)),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in done.stderr.splitlines()]
+    assert [words[1:] for words in lines if words[:1] == ["proxy"]] == [
+        [f"http://ann:***@127.0.0.1:{tinyproxy.port}", "1", "request,", "0", "errors,",
+         "rested", "0x"],
+    ]  # fmt: skip
+    config = FetchConfig(proxies=(tinyproxy.url, spelled, "http://127.0.0.1:1"))
+    assert config.proxies == (tinyproxy.url, "http://127.0.0.1:1")
+
+
+async def test_a_407_names_its_proxy_once(
+    site: Site, wants_credentials: str, tmp_path: Path
+) -> None:
+    """A 407 recorded as the URL's error (no other proxy) names the proxy once, masked."""
+    urls, out = _urls(tmp_path, site, ["/page/1"]), tmp_path / "o.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", wants_credentials, "--retries", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    (record,) = _records(out)
+    error = str(record["error"])
+    assert error.count("127.0.0.1:") == 1, error
+    assert "ann:***@" in error
+
+
+async def test_tinyproxys_401_for_a_wrong_password_is_the_proxys_not_the_sites(
+    site: Site, tinyproxy: TinyProxy, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """tinyproxy 1.11.1 refuses a wrong password with a 401 of its own (no Via header, which
+    it puts on every answer it forwards): that is the proxy's failure (rested, the host moved
+    to the SOCKS proxy; alone, a ``proxy`` error with status 401); a site's own 401 through
+    the right password stays the site's."""
+    wrong = tinyproxy.url.replace("s3cret", "wrong")
+    urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
+    done = await acorral("fetch", str(urls), "-o", str(out), "--proxy", wrong, "--proxy", socks.url)
+    assert done.returncode == 0, done.stderr
+    assert [(r["ok"], r["attempts"]) for r in _records(out)] == [(1, 1), (1, 1)]
+    assert "rested 1x" in next(line for line in done.stderr.splitlines() if "ann:***" in line)
+    alone = tmp_path / "alone.db"
+    done = await acorral("fetch", str(urls), "-o", str(alone), "--proxy", wrong, "--retries", "0")
+    assert done.returncode == 0, done.stderr
+    records = _records(alone)
+    assert [(r["error_kind"], r["status"]) for r in records] == [("proxy", 401), ("proxy", 401)]
+    assert "401 from proxy" in str(records[0]["error"])
+    assert site.statistics().by_prefix.get("/page", 0) == 2  # (only the SOCKS proxy's two)
+    own = tmp_path / "own.db"
+    (tmp_path / "own.txt").write_text(f"{site.url('/status/401')}\n{site.url('/page/3')}\n")
+    done = await acorral(
+        "fetch", str(tmp_path / "own.txt"), "-o", str(own), "--proxy", tinyproxy.url
+    )
+    assert done.returncode == 0, done.stderr
+    assert [(r["error_kind"], r["status"]) for r in _records(own)] == [
+        ("http_status", 401), (None, 200)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def tls_proxy(tmp_path: Path) -> Iterator[TlsProxy]:
+    server = TlsProxy(tmp_path, user="ann", password="s3cret")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_an_https_proxy_with_its_ca_given_carries_the_requests(
+    site: Site, tls_proxy: TlsProxy, tmp_path: Path
+) -> None:
+    """``--proxy https://...`` (TLS to the proxy: socat in front of tinyproxy) with
+    ``--proxy-ca`` naming its self-signed certificate: every URL comes through it, the site's
+    peer is tinyproxy's socket, the records name the proxy with its password masked."""
+    paths = [f"/page/{n}" for n in range(1, 6)] + ["/echo"]
+    urls, out = _urls(tmp_path, site, paths), tmp_path / "out.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", tls_proxy.url,
+        "--proxy-ca", str(tls_proxy.certificate), "--save-bodies", "store",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = _records(out)
+    assert [r["status"] for r in records] == [200] * 6
+    shown = f"https://ann:***@127.0.0.1:{tls_proxy.port}"
+    assert {r["proxy"] for r in records} == {shown}
+    body = records[-1]["body"]
+    assert isinstance(body, bytes)
+    echo = json.loads(body)
+    assert "tinyproxy" in echo["headers"]["Via"]
+    assert "Proxy-Authorization" not in echo["headers"]
+    log = await _text(tls_proxy.inner.log)
+    assert all(site.url(p) in log for p in paths)
+    assert f"{shown}  6 requests, 0 errors" in done.stderr
+    assert "s3cret" not in done.stderr
+
+
+async def test_the_site_sees_the_https_proxys_connection(site: Site, tls_proxy: TlsProxy) -> None:
+    """From Python (``FetchConfig.proxy_ca``): while a request is at the site, the one
+    connection the site has is tinyproxy's (behind the TLS proxy), not corral's."""
+    config = FetchConfig(proxies=(tls_proxy.url,), proxy_ca=str(tls_proxy.certificate))
+    async with open_fetcher(config) as fetcher, open_scope() as scope:
+        slow = await scope.spawn(fetcher.fetch, site.url("/delay/2000"))
+        async with asyncio.timeout(10):
+            await site.wait_until(lambda stats: stats.in_flight == 1)
+        assert await to_thread(clients_of, site.port) == {tls_proxy.inner.pid}
+        result = await slow
+    assert result.ok, result.error
+    assert result.proxy == f"https://ann:***@127.0.0.1:{tls_proxy.port}"
+
+
+async def test_an_https_proxy_whose_certificate_is_not_trusted_is_the_proxys_failure(
+    site: Site, tls_proxy: TlsProxy, socks: MicroSocks, tmp_path: Path
+) -> None:
+    """Without ``--proxy-ca``, the proxy's self-signed certificate is refused (corral checks
+    a proxy's certificate as a site's): a failure of the proxy, rested, its host moved to the
+    SOCKS proxy; alone, a ``proxy`` error that says so, and nothing reached the site.
+    ``SSL_CERT_FILE`` naming the certificate trusts it too."""
+    urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--proxy", tls_proxy.url, "--proxy", socks.url
+    )
+    assert done.returncode == 0, done.stderr
+    assert [(r["ok"], r["attempts"]) for r in _records(out)] == [(1, 1), (1, 1)]
+    assert "rested 1x" in next(line for line in done.stderr.splitlines() if "https://" in line)
+    alone = tmp_path / "alone.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(alone), "--proxy", tls_proxy.url, "--retries", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    records = _records(alone)
+    assert [r["error_kind"] for r in records] == ["proxy", "proxy"]
+    assert "certificate" in str(records[0]["error"])
+    assert "--proxy-ca" in str(records[0]["error"])
+    assert site.statistics().by_prefix.get("/page", 0) == 2  # (the SOCKS proxy's two only)
+    trusted = tmp_path / "trusted.db"
+    env = {"SSL_CERT_FILE": str(tls_proxy.certificate)}
+    done = await acorral("fetch", str(urls), "-o", str(trusted), "--proxy", tls_proxy.url, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r in _records(trusted)] == [200, 200]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--proxy-ca", "{tmp}/missing.pem"], "cannot read", id="no-file"),
+        pytest.param(["--proxy-ca", "{tmp}/urls.txt"], "no certificate", id="not-pem"),
+        pytest.param(
+            ["--proxy-ca", "{cert}", "--proxy", "http://127.0.0.1:1"],
+            "give an https:// proxy",
+            id="no-https-proxy",
+        ),
+    ],
+)
+async def test_a_bad_proxy_ca_is_one_line_and_exit_2(
+    tmp_path: Path, tls_proxy: TlsProxy, args: list[str], message: str
+) -> None:
+    """``--proxy-ca`` that cannot be read, is not a PEM certificate, or has no https:// proxy
+    to serve: one line, exit 2, no store."""
+    urls, out = tmp_path / "urls.txt", tmp_path / "out.db"
+    urls.write_text("http://127.0.0.1:9/\n")
+    args = [a.replace("{cert}", str(tls_proxy.certificate)) for a in args]
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--proxy" not in args:
+        args += ["--proxy", tls_proxy.url]
+    done = await acorral("fetch", str(urls), "-o", str(out), *args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert message in done.stderr
+    assert not out.exists()
+
+
+async def test_an_https_url_through_an_https_proxy_is_tls_in_tls(
+    tls_proxy: TlsProxy, tmp_path: Path
+) -> None:
+    """An https URL through the https:// proxy: a ``CONNECT`` tunnel inside the TLS to the
+    proxy, and the site's own TLS inside that (the site here serves the proxy's certificate,
+    which ``proxy_ca`` trusts: through that proxy, for the site too)."""
+    import ssl
+
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"hello over {request.scheme}")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_proxy.certificate, tmp_path / "proxy-key.pem")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    secure = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await secure.start()
+    try:
+        config = FetchConfig(
+            proxies=(tls_proxy.url,), proxy_ca=str(tls_proxy.certificate), save_bodies="store"
+        )
+        async with open_fetcher(config) as fetcher:
+            result = await fetcher.fetch(f"https://127.0.0.1:{secure.port}/")
+    finally:
+        await runner.cleanup()
+    assert result.ok, result.error
+    assert result.body == b"hello over https"
+    assert f"CONNECT 127.0.0.1:{secure.port}" in await _text(tls_proxy.inner.log)
+
+
+async def test_a_worker_without_the_jobs_proxy_ca_file_says_so(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A job whose settings name a ``--proxy-ca`` file this machine does not have: the
+    worker ends at once with one line naming it, exit 2."""
+    from corral.http.scale._queue import JobQueue
+
+    missing = tmp_path / "elsewhere.pem"
+    config = FetchConfig(proxies=("https://127.0.0.1:1",), proxy_ca=str(missing))
+    queue = await JobQueue.connect(redis_url, "ca-job")
+    try:
+        await queue.configure({"config": config_to_json(config)})
+        done = await acorral("worker", "--redis", redis_url, "--job", "ca-job")
+    finally:
+        await queue.delete()
+        await queue.close()
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"--proxy-ca {missing}: cannot read it" in done.stderr

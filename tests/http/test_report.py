@@ -23,6 +23,7 @@ import pytest
 from chromium import Chromium, PageView, open_chromium
 from corral_cli import acorral
 
+import corral
 from corral.testing import Site, SiteLayout, open_site
 
 # What these tests check runs in subprocesses (the command, the browser); the test body reads
@@ -361,3 +362,34 @@ async def test_a_killed_run_says_killed(site: Site, tmp_path: Path) -> None:
     assert header["ok"] == _count(db)
     assert 0 < header["pending"] < 300
     assert 0 < header["seconds"] < 60
+
+
+async def test_a_run_through_proxies_has_a_line_per_proxy(
+    site: Site, browser: Chromium, tmp_path: Path
+) -> None:
+    """Two runs on one store through tinyproxy and a dead proxy: the report (JSON and page)
+    has a line per proxy, its requests, errors and rests of both runs added up, as the
+    summaries said them."""
+    from proxy_servers import TinyProxy
+    from redis_server import free_port
+
+    proxy = TinyProxy(tmp_path)
+    await corral.to_thread(proxy.start)
+    try:
+        dead = f"http://127.0.0.1:{free_port()}"
+        db = tmp_path / "proxied.db"
+        for batch in ("a", "b"):
+            source = tmp_path / f"{batch}.txt"
+            source.write_text("".join(f"{site.url(f'/page/{i}?{batch}')}\n" for i in range(20)))
+            args = ["fetch", str(source), "-o", str(db), "--proxy", dead, "--proxy", proxy.url]
+            done = await acorral(*args, "--no-progress", "--retries", "0")
+            assert done.returncode == 0, done.stderr
+    finally:
+        await corral.to_thread(proxy.stop)
+    figures = json.loads((await report(db, tmp_path / "p.json", "--format", "json")).read_text())
+    rows = {row["proxy"]: row for row in figures["proxies"]}
+    assert rows[f"http://127.0.0.1:{proxy.port}"]["requests"] == 40
+    assert rows[dead]["rested"] == 2  # once a run
+    assert rows[dead]["errors"] == rows[dead]["requests"] >= 2
+    view = await look(browser, await report(db, tmp_path / "p.html"), "proxies")
+    assert view.figures["proxies"] == "2"

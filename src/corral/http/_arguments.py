@@ -155,6 +155,13 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         "--proxies", metavar="FILE", default=None, help="a file of proxy URLs, one a line"
     )
     session.add_argument(
+        "--proxy-ca",
+        metavar="FILE",
+        default=None,
+        help="a PEM file of CA certificates to trust for https:// proxies, beside the "
+        "system's (a proxy's self-signed certificate)",
+    )
+    session.add_argument(
         "--per-proxy",
         action="store_true",
         help="spread each host over every proxy, politeness per (host, proxy): for sites "
@@ -179,9 +186,10 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
     """Return ``FetchConfig``'s proxy and cookie fields from parsed options.
 
     Raises:
-        UsageError: a bad proxy URL, an unreadable --proxies file, --per-proxy alone.
+        UsageError: a bad proxy URL, an unreadable --proxies file, --per-proxy alone, a
+            --proxy-ca file that is not certificates or has no https:// proxy to serve.
     """
-    from corral.http.engine._proxies import check_proxy, read_proxies
+    from corral.http.engine._proxies import check_ca, check_proxy, read_proxies
 
     try:
         proxies = [check_proxy(url) for url in args.proxy]
@@ -200,6 +208,11 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
         proxies += listed
     if args.per_proxy and not proxies:
         raise UsageError("--per-proxy spreads hosts over proxies: give --proxy or --proxies")
+    if args.proxy_ca is not None:
+        try:
+            check_ca(args.proxy_ca, proxies)
+        except ValueError as exc:
+            raise UsageError(f"--proxy-ca {args.proxy_ca}: {exc}") from None
     jar = args.cookie_jar
     if jar is None and args.cookies and args.output not in ("-", None):
         jar = f"{args.output}.cookies.json"  # the jar survives a resume, as the store does
@@ -221,6 +234,7 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "proxies": tuple(dict.fromkeys(proxies)),  # (a proxy given twice: one route)
         "per_proxy": args.per_proxy,
+        "proxy_ca": args.proxy_ca,
         "cookies": args.cookies or args.cookie_jar is not None,
         "cookie_jar": jar,
     }

@@ -69,10 +69,12 @@ async def attempt(
     started = time.monotonic()
     outcome = AttemptOutcome()
     url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
-    proxy = None
+    proxy, forwarded, untrusted = None, False, False
+    context: ssl.SSLContext | bool = True  # (aiohttp's default: the system's CAs)
     if route is not None:
         route.requests += 1
         session, proxy = route.session or session, route.http
+        context = route.context or True
     headers = request.headers
     partial = None
     try:
@@ -91,8 +93,10 @@ async def attempt(
             max_redirects=config.max_redirects,
             timeout=timeout,
             proxy=proxy,
+            ssl=context,
         ) as response:
             outcome.status = response.status
+            forwarded = proxy is not None and "Via" in response.headers  # (a proxy's mark)
             # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
             outcome.final_url = request.url if response.url is url else str(response.url)
             outcome.headers = _headers(response)
@@ -110,17 +114,53 @@ async def attempt(
         outcome.error_kind, outcome.error = classify(exc)
         if outcome.error_kind == "timeout" and not str(exc):
             outcome.error = _timed_out(outcome.status, timeout.total)
+        if route is not None and outcome.error_kind != LOCAL and _at_proxy(exc, route):
+            outcome.error_kind = "proxy"  # (its TLS failed: aiohttp says so as of a site)
+            untrusted = isinstance(exc, aiohttp.ClientConnectorCertificateError)
     outcome.seconds = time.monotonic() - started
     if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
-        if outcome.status == 407 and route is not None:  # (a plain http URL: no tunnel)
+        if route is not None and _refused_by_proxy(route, url, outcome.status, forwarded):
             outcome.error_kind = "proxy"
-            outcome.error = f"HTTP 407 from proxy {route.shown}: it wants other credentials"
+            outcome.error = (
+                f"HTTP {outcome.status} from proxy {route.shown}: it wants other credentials"
+            )
         else:
             outcome.error_kind = "http_status"
             outcome.error = f"HTTP {outcome.status}"
-    if route is not None and outcome.error_kind == "proxy":
-        outcome.error = mask_credentials(f"{outcome.error} (through proxy {route.shown})")
+    if route is not None:
+        _through(route, outcome)
+        if untrusted:
+            outcome.error = f"{outcome.error}; to trust its certificate: --proxy-ca FILE"
     return outcome
+
+
+def _through(route: ProxyRoute, outcome: AttemptOutcome) -> None:
+    """Note that a site answered through ``route``, or name it in its own failure."""
+    if outcome.error_kind != "proxy":
+        route.reached = route.reached or outcome.status is not None  # (credentials good)
+        return
+    error = mask_credentials(outcome.error or "")
+    outcome.error = error if route.shown in error else f"{error} (through proxy {route.shown})"
+
+
+def _at_proxy(exc: BaseException, route: ProxyRoute) -> bool:
+    """Return whether a connection error is one to the HTTP(S) proxy itself (a certificate
+    refused, a TLS handshake failed), not to the site behind it."""
+    if route.session is not None or not isinstance(exc, aiohttp.ClientConnectorError):
+        return False
+    proxy = URL(route.url)
+    return (exc.host, exc.port) == (proxy.host, proxy.port)
+
+
+def _refused_by_proxy(route: ProxyRoute, url: URL, status: int, forwarded: bool) -> bool:
+    """Return whether an answer is an HTTP proxy's refusal of its credentials: to a plain
+    http URL (an https URL goes through a tunnel, whose refusal raises), a 407, or a 401
+    without ``Via`` before any site answered through the proxy (tinyproxy before 1.11.2
+    refuses a wrong password with a 401 of its own, tinyproxy/tinyproxy#532; a proxy puts
+    ``Via`` on the answers it forwards, RFC 9110 section 7.6.3)."""
+    if route.session is not None or url.scheme != "http":
+        return False  # (a SOCKS proxy, or a tunnel: the site's answer)
+    return status == 407 or (status == 401 and not forwarded and not route.reached)
 
 
 async def _read_body(

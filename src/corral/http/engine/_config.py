@@ -48,6 +48,9 @@ class FetchConfig:
             URL) the requests go through; a host sticks to one while it works.
         per_proxy: spread each host's requests over every proxy, with the politeness of a
             host of its own per (host, proxy): for sites that limit by IP.
+        proxy_ca: a PEM file of certificates trusted, beside the system's, for the
+            ``https://`` proxies' own certificates (a proxy's self-signed one; read by each
+            process that fetches: a worker on another machine needs it at the same path).
         cookies: keep the cookies sites set, one jar per host (off: stateless).
         cookie_jar: a file the jar is loaded from (a corral JSON jar, or a Netscape
             ``cookies.txt``) and saved to as a JSON jar when the fetcher closes; implies
@@ -73,6 +76,7 @@ class FetchConfig:
     adaptive: bool = True
     proxies: tuple[str, ...] = ()
     per_proxy: bool = False
+    proxy_ca: str | None = None
     cookies: bool = False
     cookie_jar: str | None = None
 
@@ -95,9 +99,12 @@ class FetchConfig:
         given: object = self.proxies  # (typed as a tuple; a caller may pass one string)
         if isinstance(given, str):
             raise ValueError("proxies must be a sequence of proxy URLs, not one string")
-        object.__setattr__(self, "proxies", tuple(check_proxy(p) for p in self.proxies))
+        proxies = dict.fromkeys(check_proxy(p) for p in self.proxies)  # (one route a proxy)
+        object.__setattr__(self, "proxies", tuple(proxies))
         if self.per_proxy and not self.proxies:
             raise ValueError("per_proxy needs proxies")
+        if self.proxy_ca is not None and not any(p.startswith("https:") for p in self.proxies):
+            raise ValueError("proxy_ca is for https:// proxies: give one")
         if self.cookie_jar is not None:
             object.__setattr__(self, "cookies", True)
 

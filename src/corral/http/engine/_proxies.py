@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from corral._offload import to_thread
 from corral.http.web._urls import mask_credentials
 
 if TYPE_CHECKING:  # (FetchConfig checks proxy URLs: importing it does not load aiohttp)
@@ -40,7 +42,9 @@ _SITE_REPLIES = frozenset({3, 4, 5, 6})
 
 
 def check_proxy(url: str) -> str:
-    """Return ``url`` stripped, if it is a proxy URL corral can use.
+    """Return ``url`` in one spelling (scheme and host in lower case, no ``/`` after the port,
+    no default port), if it is a proxy URL corral can use: a proxy given twice, spelled two
+    ways, is then one route.
 
     Raises:
         ValueError: a malformed URL, an unknown scheme, no host or no port.
@@ -68,7 +72,7 @@ def check_proxy(url: str) -> str:
         raise ValueError(f"proxy {shown!r}: a SOCKS5 proxy needs its port (e.g. :1080)")
     if port is None or parsed.path not in ("", "/") or parsed.query_string:
         raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
-    return text
+    return str(parsed.with_path(""))  # (the credentials stay as written: percent-encoded)
 
 
 def _masked(text: str) -> str:
@@ -106,6 +110,34 @@ def read_proxies(path: str) -> list[str]:
     return proxies
 
 
+def check_ca(ca: str, proxies: Iterable[str]) -> None:
+    """Check that ``ca`` (``--proxy-ca``) is a PEM file of certificates, for an https:// proxy.
+
+    Raises:
+        ValueError: it cannot be read, holds no certificate, or no proxy is https://.
+    """
+    if not any(URL(p).scheme == "https" for p in proxies):
+        raise ValueError("it is for https:// proxies' certificates: give an https:// proxy")
+    try:
+        trusting(ca)
+    except ssl.SSLError:
+        raise ValueError("no certificate in it (a PEM file of certificates)") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
+
+
+def trusting(ca: str) -> ssl.SSLContext:
+    """Return a context that checks certificates against the system's CAs and ``ca``'s.
+
+    Raises:
+        OSError: ``ca`` cannot be read.
+        ssl.SSLError: ``ca`` holds no certificate.
+    """
+    context = ssl.create_default_context()
+    context.load_verify_locations(ca)
+    return context
+
+
 def is_proxy_fault(exc: BaseException) -> bool:
     """Return whether an attempt's exception is the proxy's failure, not the site's."""
     import aiohttp
@@ -128,19 +160,24 @@ class ProxyRoute:
         url: the proxy URL, with its credentials (used for requests only).
         shown: the URL with the password masked, as records and summaries show it.
         session: the session of a SOCKS proxy (None: the fetcher's session, ``proxy=url``).
+        context: what checks the certificates of an https:// proxy given a CA (``proxy_ca``):
+            aiohttp checks the proxy's and the site's with one context, the request's.
         requests: attempts made through it.
         errors: attempts that failed through its fault.
         rested: times it was rested.
+        reached: a site answered through it (its credentials are good: a 401 is the site's).
     """
 
     url: str
     shown: str
     session: aiohttp.ClientSession | None = None
+    context: ssl.SSLContext | None = None
     requests: int = 0
     errors: int = 0
     rested: int = 0
     resting_until: float = float("-inf")
     failures_in_a_row: int = 0
+    reached: bool = False
 
     @property
     def http(self) -> str | None:
@@ -151,16 +188,29 @@ class ProxyRoute:
 class ProxyPool:
     """The routes of a fetcher's proxies, which host uses which, and their rests."""
 
-    def __init__(self, urls: Iterable[str], *, per_proxy: bool) -> None:
+    def __init__(self, urls: Iterable[str], *, per_proxy: bool, ca: str | None = None) -> None:
         self.routes = [ProxyRoute(url, mask_credentials(url)) for url in urls]
         self.per_proxy = per_proxy
+        self._ca = ca
         self._sticky: dict[str, ProxyRoute] = {}  # host -> its proxy (not per_proxy)
         self._turn = itertools.cycle(range(len(self.routes)))
 
     async def open(self, session: dict[str, Any], connector: dict[str, Any]) -> None:
-        """Make a session for each SOCKS proxy (HTTP proxies share the fetcher's)."""
+        """Make a session for each SOCKS proxy (HTTP proxies share the fetcher's), and the
+        context that trusts ``ca`` for the https:// ones.
+
+        Raises:
+            OSError: ``ca`` cannot be read.
+            ssl.SSLError: ``ca`` holds no certificate.
+        """
         import aiohttp
         from aiohttp_socks import ProxyConnector
+
+        if self._ca is not None:
+            context = await to_thread(trusting, self._ca)
+            for route in self.routes:
+                if route.url.startswith("https://"):
+                    route.context = context
 
         for route in self.routes:  # one session a proxy, for the whole run (closed in close())
             if route.url.startswith("socks5://"):

@@ -66,7 +66,9 @@ class Runtime:
         )
         self._streams: weakref.WeakSet[AsyncGenerator[Any, None]] = weakref.WeakSet()
         self.proxies = (
-            ProxyPool(config.proxies, per_proxy=config.per_proxy) if config.proxies else None
+            ProxyPool(config.proxies, per_proxy=config.per_proxy, ca=config.proxy_ca)
+            if config.proxies
+            else None
         )
         self.cookies: HostJars | None = None
         self._save_jar = False  # (the jar's file is a JSON jar, or new)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Buckets grow by 2**(1/8) (about 9%), from 0.1 ms to about 30 minutes: 190 counters.
@@ -185,6 +185,8 @@ class RunCounters:
     # a job over Redis: records by the worker that made them, (records, ok)
     by_worker: dict[str, tuple[int, int]] = field(default_factory=dict)
     proxies: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # a job over Redis: each worker's per-proxy counts, as its last commit brought them
+    worker_proxies: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
     refreshed: int = 0
     by_change: Counter[str] = field(default_factory=Counter)
 
@@ -217,7 +219,17 @@ class RunCounters:
             retry_after_cap=self.retry_after_cap,
             skipped_before=self.skipped_before,
             by_worker=dict(self.by_worker),
-            proxies=dict(self.proxies),
+            proxies=add_proxy_figures(self.proxies, *self.worker_proxies.values()),
             refreshed=self.refreshed,
             by_change=dict(self.by_change),
         )
+
+
+def add_proxy_figures(*parts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, int, int]]:
+    """Return the sum of several processes' per-proxy (requests, errors, rested)."""
+    total: dict[str, tuple[int, int, int]] = {}
+    for part in parts:
+        for shown, (requests, errors, rested) in part.items():
+            before = total.get(shown, (0, 0, 0))
+            total[shown] = (before[0] + requests, before[1] + errors, before[2] + rested)
+    return total

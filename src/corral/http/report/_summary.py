@@ -141,11 +141,19 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
 
 def worker_fields(stats: FetchStatistics) -> dict[str, object]:
     """Return ``{"workers": {name: {"records": n, "ok": n}}}`` for a job over Redis (the
-    report's per-worker lines), or nothing."""
-    if not stats.by_worker:
-        return {}
-    shown = {name: {"records": n, "ok": ok} for name, (n, ok) in sorted(stats.by_worker.items())}
-    return {"workers": shown}
+    report's per-worker lines) and ``{"proxies": {url: {"requests": n, "errors": n,
+    "rested": n}}}`` for a run through proxies (its per-proxy lines), or nothing."""
+    fields: dict[str, object] = {}
+    if stats.by_worker:
+        fields["workers"] = {
+            name: {"records": n, "ok": ok} for name, (n, ok) in sorted(stats.by_worker.items())
+        }
+    if stats.proxies:
+        fields["proxies"] = {
+            shown: {"requests": requests, "errors": errors, "rested": rested}
+            for shown, (requests, errors, rested) in stats.proxies.items()
+        }
+    return fields
 
 
 def _skips(figure: str, by_skip: Mapping[str, int]) -> list[str]:
@@ -182,15 +190,23 @@ def _rates(stats: FetchStatistics) -> list[str]:
 
 def _proxies(stats: FetchStatistics) -> list[str]:
     """One line a proxy: attempts through it, its own failures, and its rests."""
+    return [_row("proxy", *proxy_figures(shown, counts)) for shown, counts in stats.proxies.items()]
+
+
+def proxy_figures(shown: str, counts: tuple[int, int, int]) -> list[str]:
+    """Return a proxy's figures as its line says them: ``URL  2,310 requests``, ``3 errors``,
+    ``rested 1x``."""
+    requests, errors, rested = counts
     return [
-        _row(
-            "proxy",
-            f"{shown}  {human_count(requests)} requests",
-            f"{human_count(errors)} errors",
-            f"rested {human_count(rested)}x",
-        )
-        for shown, (requests, errors, rested) in stats.proxies.items()
+        f"{shown}  {_counted(requests, 'request')}",
+        _counted(errors, "error"),
+        f"rested {human_count(rested)}x",
     ]
+
+
+def _counted(n: int, noun: str) -> str:
+    """Return ``1 request``, ``2,310 requests``."""
+    return f"{human_count(n)} {noun}{'' if n == 1 else 's'}"
 
 
 def _long_waits(stats: FetchStatistics) -> list[str]:

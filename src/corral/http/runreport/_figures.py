@@ -71,6 +71,7 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
         "settings": dict(settings(last.argv)) if last else {},
         "runs": [run.as_json() for run in runs],
         "workers": _workers(conn),
+        "proxies": _proxies(conn),
         "series": _series(tally),
         "statuses": [
             {"status": status, "count": n, "samples": tally.status_samples.get(status, [])}
@@ -235,3 +236,22 @@ def _workers(conn: sqlite3.Connection) -> list[dict[str, object]]:
             total[1] += int(figures.get("ok", 0))
     rows = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return [{"worker": name, "records": n, "ok": ok, "failed": n - ok} for name, (n, ok) in rows]
+
+
+def _proxies(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    """Return each proxy's requests, errors and rests, all runs together (each run's summary
+    has them), in the order the runs named them; [] for runs without proxies."""
+    totals: dict[str, list[int]] = {}
+    for (text,) in conn.execute("SELECT summary FROM runs WHERE summary IS NOT NULL"):
+        try:
+            proxies = json.loads(text).get("proxies") or {}
+        except (ValueError, AttributeError):
+            continue
+        for shown, figures in proxies.items() if isinstance(proxies, dict) else ():
+            total = totals.setdefault(str(shown), [0, 0, 0])
+            for n, name in enumerate(("requests", "errors", "rested")):
+                total[n] += int(figures.get(name, 0))
+    return [
+        {"proxy": shown, "requests": requests, "errors": errors, "rested": rested}
+        for shown, (requests, errors, rested) in totals.items()
+    ]

@@ -149,6 +149,8 @@ class RedisDriver:
                 self._link.queue.results, self._consumer, _READ, _BLOCK_MS
             )
             for outcome in outcomes:
+                if outcome.proxies is not None:  # (its worker's counts so far: the latest)
+                    counters.worker_proxies[outcome.worker] = outcome.proxies
                 flight = self._out.pop(outcome.ident, None)
                 if flight is None:
                     self._early[outcome.ident] = outcome

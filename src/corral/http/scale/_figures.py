@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from corral.http.report._stats import FetchStatistics, RunCounters
+from corral.http.report._stats import FetchStatistics, RunCounters, add_proxy_figures
 
 GAUGE_EVERY = 0.5  # seconds between a child's gauges (hosts, throttled): a display's pace
 
@@ -98,19 +98,13 @@ class RunFigures:
     def amend(self, stats: FetchStatistics) -> FetchStatistics:
         """Return the parent's statistics with the children's gauges in them."""
         throttled = tuple(sorted({h for hosts in self._throttled.values() for h in hosts}))
-        proxies: dict[str, tuple[int, int, int]] = {}
-        for child in self._proxies.values():  # (a child's counts stay after it ends)
-            for shown, counts in child.items():
-                before = proxies.get(shown, (0, 0, 0))
-                proxies[shown] = (
-                    before[0] + counts[0],
-                    before[1] + counts[1],
-                    before[2] + counts[2],
-                )
+        # the parent's own requests (a crawl's robots.txt and sitemaps), and the children's
+        # (a child's counts stay after it ends)
+        proxies = add_proxy_figures(stats.proxies, *self._proxies.values())
         return replace(
             stats,
             hosts=sum(self._hosts.values()),
             throttled=throttled,
             long_retry_after=dict(self._long),
-            proxies=proxies or stats.proxies,
+            proxies=proxies,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from corral import to_thread
 from corral.http._errors import RedisUnreachable, ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.scale._queue import JobQueue
@@ -20,7 +21,10 @@ async def ready_job(url: str, job: str) -> tuple[JobQueue, FetchConfig, dict[str
     queue = await _connect(url, job)
     try:
         settings = await _job_settings(queue)
-        return queue, _job_config(queue, settings), settings
+        config = _job_config(queue, settings)
+        if config.proxy_ca is not None:  # (a path: on this machine too?)
+            await _check_ca(queue, config)
+        return queue, config, settings
     except BaseException:
         await queue.close()
         raise
@@ -47,6 +51,20 @@ def _job_config(queue: JobQueue, settings: dict[str, str]) -> FetchConfig:
         return config_from_json(settings["config"]) if "config" in settings else FetchConfig()
     except ValueError as exc:
         raise ScaleError(f"job {queue.job}: {exc}", exit_code=2) from None
+
+
+async def _check_ca(queue: JobQueue, config: FetchConfig) -> None:
+    from corral.http.engine._proxies import check_ca
+
+    assert config.proxy_ca is not None
+    try:
+        await to_thread(check_ca, config.proxy_ca, config.proxies)
+    except ValueError as exc:
+        raise ScaleError(
+            f"job {queue.job}: --proxy-ca {config.proxy_ca}: {exc} (each worker reads the "
+            "file at that path)",
+            exit_code=2,
+        ) from None
 
 
 async def _job_settings(queue: JobQueue) -> dict[str, str]:

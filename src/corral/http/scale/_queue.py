@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from corral.http.engine._result import FetchResult
 from corral.http.scale import _scripts
 from corral.http.scale._redis import MAX_BLOCK, check_job, masked, open_client, outage_errors
-from corral.http.scale._status import JobStatus, read_status
-from corral.http.scale._wire import decode_outcome, encode_result
+from corral.http.scale._status import PROXY_FIELD, JobStatus, read_status
+from corral.http.scale._wire import ProxyFigures, decode_outcome, encode_result
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -67,6 +67,7 @@ class Outcome:
     result: FetchResult
     worker: str
     extra: object = None  # what the worker sent with the record (a crawl's page examined)
+    proxies: ProxyFigures | None = None  # the worker's per-proxy counts so far, if sent
 
 
 def fingerprint(key: str) -> bytes:
@@ -166,18 +167,22 @@ class JobQueue:
         return [token.decode() for token in lost]
 
     async def commit(
-        self, worker: str, done: Sequence[tuple[str, FetchResult, object]]
+        self,
+        worker: str,
+        done: Sequence[tuple[str, FetchResult, object]],
+        proxies: ProxyFigures | None = None,
     ) -> tuple[int, int]:
         """Record ``(token, result, extra)`` triples, each fenced by its lease token, in one
-        step (``extra``: JSON-ready data for the coordinator, or None).
+        step (``extra``: JSON-ready data for the coordinator, or None; ``proxies``: the
+        worker's per-proxy counts so far, sent with the last record).
 
         Returns:
             (committed, stale): a stale token's lease expired and was reaped (another worker
             has the URL): its result is dropped.
         """
         args: list[Any] = [worker]
-        for token, result, extra in done:
-            data, body = encode_result(result, extra)
+        for n, (token, result, extra) in enumerate(done, 1):
+            data, body = encode_result(result, extra, proxies if n == len(done) else None)
             args += (token, data, b"0" if body is None else b"1", body or b"")
         ok, stale = await self._run("COMMIT", args)
         return int(ok), int(stale)
@@ -272,9 +277,15 @@ class JobQueue:
         limit = MAX_BLOCK if seconds is None else min(seconds, MAX_BLOCK)
         await self._client.blpop([self.prefix + "wake"], timeout=limit)
 
-    async def heartbeat(self, worker: str, figures: Mapping[str, int]) -> None:
-        """Record that ``worker`` is alive, with its figures (fetched, ok, failed, in_flight)."""
-        await self._run("HEARTBEAT", [worker, *(x for pair in figures.items() for x in pair)])
+    async def heartbeat(
+        self, worker: str, figures: Mapping[str, int], proxies: ProxyFigures | None = None
+    ) -> None:
+        """Record that ``worker`` is alive, with its figures (fetched, ok, failed, in_flight)
+        and its per-proxy counts (fields ``proxy URL``, "requests errors rested")."""
+        fields: dict[str, object] = dict(figures)
+        for shown, counts in (proxies or {}).items():
+            fields[PROXY_FIELD + shown] = " ".join(map(str, counts))
+        await self._run("HEARTBEAT", [worker, *(x for pair in fields.items() for x in pair)])
 
     async def status(self) -> JobStatus:
         """Return the job's progress: counts, the busiest hosts, the workers.
@@ -328,6 +339,6 @@ def _task(token: bytes, host: bytes, element: bytes, attempts: bytes) -> Task:
 
 
 def _outcome(entry_id: bytes, fields: dict[bytes, bytes]) -> Outcome:
-    result, extra = decode_outcome(fields[b"data"], fields.get(b"body"))
+    result, extra, proxies = decode_outcome(fields[b"data"], fields.get(b"body"))
     worker = fields[b"worker"].decode()
-    return Outcome(entry_id.decode(), int(fields[b"ident"]), result, worker, extra)
+    return Outcome(entry_id.decode(), int(fields[b"ident"]), result, worker, extra, proxies)

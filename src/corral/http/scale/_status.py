@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.http._errors import ScaleError
+from corral.http.report._stats import add_proxy_figures
 
 TOP_HOSTS = 20
+PROXY_FIELD = "proxy "  # a worker's heartbeat field "proxy URL": "requests errors rested"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +26,8 @@ class JobStatus:
         hosts: ``(host, queued, in_flight, seconds until it may start)``, the
             ``TOP_HOSTS`` with most queued.
         workers: ``(name, seconds since its heartbeat, its figures)``.
+        proxies: per proxy (password masked), the workers' (requests, errors, rested), all
+            the job's workers together, as their last heartbeats said.
         started_ms: when the job was first configured (Redis time, ms).
         now_ms: when this status was read (Redis time, ms).
     """
@@ -36,6 +40,7 @@ class JobStatus:
     reaped: int
     hosts: list[tuple[str, int, int, float]]
     workers: list[tuple[str, float, dict[str, int]]]
+    proxies: dict[str, tuple[int, int, int]]
     started_ms: int
     now_ms: int
 
@@ -70,6 +75,7 @@ async def read_status(client: Any, prefix: str, now_script: Any, where: str) -> 
         for name, _ in workers:
             pipe.hgetall(prefix + "w:" + name.decode())
         details = await pipe.execute()
+    figures = [_heartbeat(f) for f in details[len(hosts) :]]
     return JobStatus(
         state=meta.get(b"state", b"").decode(),
         queued=int(stats.get(b"queued", 0)),
@@ -82,16 +88,25 @@ async def read_status(client: Any, prefix: str, now_script: Any, where: str) -> 
             for (host, queued), detail in zip(hosts, details, strict=False)
         ],
         workers=[
-            (
-                name.decode(),
-                max(0.0, (now - seen) / 1000),
-                {k.decode(): int(v) for k, v in f.items()},
-            )
-            for (name, seen), f in zip(workers, details[len(hosts) :], strict=True)
+            (name.decode(), max(0.0, (now - seen) / 1000), counts)
+            for (name, seen), (counts, _) in zip(workers, figures, strict=True)
         ],
+        proxies=add_proxy_figures(*(proxies for _, proxies in figures)),
         started_ms=int(meta.get(b"started", now)),
         now_ms=now,
     )
+
+
+def _heartbeat(fields: dict[bytes, bytes]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Return a worker's heartbeat figures, and its per-proxy counts apart."""
+    counts, proxies = {}, {}
+    for key, value in fields.items():
+        name = key.decode()
+        if name.startswith(PROXY_FIELD):
+            proxies[name.removeprefix(PROXY_FIELD)] = [int(n) for n in value.split()]
+        else:
+            counts[name] = int(value)
+    return counts, proxies
 
 
 def _host(

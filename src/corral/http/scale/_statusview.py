@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from corral.http.report._human import human_duration
+from corral.http.report._summary import proxy_figures
 
 _GONE_AFTER = 10.0  # seconds without a heartbeat after which a worker is shown as gone?
 
@@ -64,6 +65,10 @@ def render(job: str, status: JobStatus) -> list[str]:
             "no worker has been seen for 10 s: start one with corral worker (or the job's "
             "coordinator, which runs its own)"
         )
+    if status.proxies:
+        lines.append("proxies (the workers' attempts so far):")
+        for shown, counts in status.proxies.items():
+            lines.append("  " + ", ".join(proxy_figures(shown, counts)))
     if status.hosts:
         lines.append("hosts (most queued first):")
         for host, queued, in_flight, due_in in status.hosts:

@@ -17,6 +17,7 @@ from corral.http.engine._config import FetchConfig
 from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 
+ProxyFigures = dict[str, tuple[int, int, int]]  # proxy (masked) -> requests, errors, rested
 _FIELDS = tuple(name for name in FetchResult.__dataclass_fields__ if name != "body")
 _N = len(_FIELDS)
 _HEADERS = _FIELDS.index("headers")
@@ -24,9 +25,12 @@ _values = attrgetter(*_FIELDS)
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def encode_result(result: FetchResult, extra: object = None) -> tuple[bytes, bytes | None]:
+def encode_result(
+    result: FetchResult, extra: object = None, proxies: ProxyFigures | None = None
+) -> tuple[bytes, bytes | None]:
     """Return ``result`` as (its fields as JSON, its body or None); ``extra``, JSON-ready
-    data sent with it (a crawl worker's examination of the page), after the fields.
+    data sent with it (a crawl worker's examination of the page), and ``proxies``, the
+    worker's per-proxy counts so far, after the fields.
 
     The fields go as an array in ``_FIELDS`` order, not an object: a record crosses Redis
     once per URL, and the array is a quarter shorter and cheaper to encode and decode.
@@ -35,8 +39,10 @@ def encode_result(result: FetchResult, extra: object = None) -> tuple[bytes, byt
     values = list(_values(result))
     if result.headers is not None:
         values[_HEADERS] = dict(result.headers)
-    if extra is not None:
+    if extra is not None or proxies is not None:
         values.append(extra)
+    if proxies is not None:
+        values.append(proxies)
     return _dumps(values).encode(), result.body
 
 
@@ -49,19 +55,27 @@ def decode_result(data: bytes, body: bytes | None) -> FetchResult:
     return decode_outcome(data, body)[0]
 
 
-def decode_outcome(data: bytes, body: bytes | None) -> tuple[FetchResult, object]:
-    """Return the record ``encode_result`` made ``(data, body)`` of, and its ``extra``.
+def decode_outcome(
+    data: bytes, body: bytes | None
+) -> tuple[FetchResult, object, ProxyFigures | None]:
+    """Return the record ``encode_result`` made ``(data, body)`` of, its ``extra`` and the
+    per-proxy counts sent with it.
 
     Raises:
         ValueError: ``data`` is not the JSON of a record's fields.
     """
     try:
         values = json.loads(data)
-        if not isinstance(values, list) or not _N <= len(values) <= _N + 1:
+        if not isinstance(values, list) or not _N <= len(values) <= _N + 2:
             raise TypeError("not the fields of a record")
+        sent = values.pop() if len(values) == _N + 2 else None
         extra = values.pop() if len(values) > _N else None
-        return FetchResult(**dict(zip(_FIELDS, values, strict=True)), body=body), extra
-    except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        proxies = None
+        if sent is not None:
+            proxies = {str(k): (int(r), int(e), int(s)) for k, (r, e, s) in sent.items()}
+        result = FetchResult(**dict(zip(_FIELDS, values, strict=True)), body=body)
+        return result, extra, proxies
+    except (TypeError, AttributeError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a corral result ({exc})") from exc
 
 

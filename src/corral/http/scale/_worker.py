@@ -269,7 +269,7 @@ class Worker:
         again, self.retrying = self.retrying, []
         try:
             if done:
-                _, stale = await self.call(self.queue.commit, self.name, done)
+                _, stale = await self.call(self.queue.commit, self.name, done, self.proxies())
                 self.stale += stale
             if again:
                 _, stale = await self.call(self.queue.retry, self.name, again)
@@ -312,7 +312,7 @@ class Worker:
         """Heartbeat, and the job's state, every second; reap every few seconds."""
         beats = 0
         while not self._ending.is_set():
-            await self.call(self.queue.heartbeat, self.name, self.figures())
+            await self.call(self.queue.heartbeat, self.name, self.figures(), self.proxies())
             settings = await self.call(self.queue.settings)
             if settings is None:
                 self._gone()
@@ -347,6 +347,12 @@ class Worker:
         counters = self._runtime.counters
         fetched, ok = counters.done, counters.ok
         return {"fetched": fetched, "ok": ok, "failed": fetched - ok, "in_flight": len(self.held)}
+
+    def proxies(self) -> dict[str, tuple[int, int, int]] | None:
+        """Return this worker's per-proxy counts so far (None without proxies)."""
+        assert self._runtime is not None
+        pool = self._runtime.proxies
+        return pool.figures() if pool is not None else None
 
 
 def _flight(task: Task) -> Flight:

@@ -243,6 +243,16 @@
       { label: "failed", key: "failed", n: true }], F.workers));
     lower.push(workers);
   }
+  if (F.proxies && F.proxies.length) {  // runs through proxies: the summary's proxy lines
+    var proxies = card("Proxies", "attempts through each proxy, those that failed by its " +
+      "fault, and its rests (all runs)");
+    proxies.setAttribute("data-figure", "proxies");
+    proxies.setAttribute("data-value", String(F.proxies.length));
+    proxies.appendChild(table([{ label: "proxy", key: "proxy", url: true },
+      { label: "requests", key: "requests", n: true }, { label: "errors", key: "errors", n: true },
+      { label: "rested", key: "rested", n: true }], F.proxies));
+    lower.push(proxies);
+  }
   if (F.crawl) {
     var skips = card("Skipped, by reason", "URLs the crawl met and did not fetch");
     skips.appendChild(F.crawl.skips.length ? table([{ label: "reason", key: "reason" },
