@@ -9,7 +9,13 @@ import pytest
 from corral._retry import Backoff
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._result import ERROR_KINDS, FetchResult
-from corral.http.scale._wire import config_from_json, config_to_json, decode_result, encode_result
+from corral.http.scale._wire import (
+    config_from_json,
+    config_to_json,
+    decode_outcome,
+    decode_result,
+    encode_result,
+)
 
 BODY = bytes(range(256)) * 3  # every byte value, NUL and invalid UTF-8 included
 
@@ -98,3 +104,21 @@ async def test_anything_else_is_refused(data: bytes) -> None:
 async def test_a_fetch_config_round_trips(config: FetchConfig) -> None:
     """The job's configuration reaches every worker as it was given."""
     assert config_from_json(config_to_json(config)) == config
+
+
+@pytest.mark.parametrize(
+    ("extra", "proxies"),
+    [
+        (None, None),
+        ({"links": [["http://a.test/x", 1]]}, None),
+        (None, {"http://127.0.0.1:3128": (4, 1, 0)}),
+        ({"links": []}, {"http://127.0.0.1:3128": (4, 1, 1)}),
+    ],
+)
+async def test_the_extra_and_the_proxy_figures_travel_with_the_record(
+    extra: object, proxies: dict[str, tuple[int, int, int]] | None
+) -> None:
+    """A crawl's examination and a worker's per-proxy counts come back as sent, each
+    whether or not the other is there."""
+    record = FetchResult(url="http://a.test/", status=200, ok=True, attempts=1)
+    assert decode_outcome(*encode_result(record, extra, proxies)) == (record, extra, proxies)
