@@ -167,11 +167,13 @@ return {run, earlier[1], earlier[2], earlier[3], reaped, tonumber(stats[1] or '0
 """
 )
 
-# ARGV: run, status, finished_at, summary JSON.
+# ARGV: run, status, finished_at, summary JSON.  A run marked killed stays so.
 FINISH = (
     PRELUDE
     + r"""
-redis.call('HSET', P .. 'run:' .. ARGV[1], 'status', ARGV[2], 'ended', ARGV[3], 'summary', ARGV[4])
+local run = P .. 'run:' .. ARGV[1]
+if redis.call('HGET', run, 'status') ~= 'running' then return 0 end  -- (taken for dead: so be it)
+redis.call('HSET', run, 'status', ARGV[2], 'ended', ARGV[3], 'summary', ARGV[4])
 redis.call('ZREM', P .. 'live', ARGV[1])
 return 1
 """
