@@ -77,6 +77,7 @@ for k = 0, n - 1 do
   end
   link = link + links
 end
+count_pending(new)
 redis.call('HINCRBY', P .. 'stats', 'records', records)
 redis.call('HINCRBY', P .. 'stats', 'fetched', fetched)
 return {flat(new), flat(skipped), stale}
@@ -109,6 +110,7 @@ for i = 3, 2 + n do
 end
 local new, skipped = {}, {}
 add_links(ARGV[1], 3 + n, #ARGV, new, skipped)
+count_pending(new)
 return {flat(new), flat(skipped)}
 """
 )

@@ -42,7 +42,8 @@ local function pending_delta(host, n)
   end
 end
 -- Queue an element on its host and depth: new ones at the tail; one coming back (reaped)
--- before the first element with a higher id, so each list stays in id order.
+-- before the first element with a higher id, so each list stays in id order. The caller
+-- adds it to the host's pending count (``count_pending``).
 local function enqueue(host, depth, el, back)
   local q = P .. 'q:' .. host .. ':' .. depth
   local placed = false
@@ -61,9 +62,13 @@ local function enqueue(host, depth, el, back)
       pos = pos + 64
     end
   end
-  if not placed then redis.call('RPUSH', q, el) end
-  redis.call('ZADD', P .. 'd:' .. host, depth, depth)
-  pending_delta(host, 1)
+  -- (a list that was empty gets its depth listed; the host's count is the caller's, once)
+  if not placed and redis.call('RPUSH', q, el) == 1 then
+    redis.call('ZADD', P .. 'd:' .. host, depth, depth)
+  end
+end
+local function count_pending(by_host)
+  for host, n in pairs(by_host) do pending_delta(host, n) end
 end
 local function split_lease(v)
   local a = string.find(v, '\30', 1, true)
@@ -121,11 +126,14 @@ local function reap_all(now)
     end
   end
   table.sort(back, function(x, y) return x[1] > y[1] end)  -- (each then goes to a head)
+  local by_host = {}
   for _, row in ipairs(back) do
     redis.call('ZREM', P .. 'lease', row[1])
     redis.call('HDEL', P .. 'ld', row[1])
     enqueue(row[2], row[3], row[4], true)
+    by_host[row[2]] = (by_host[row[2]] or 0) + 1
   end
+  count_pending(by_host)
   return #back
 end
 """
@@ -244,6 +252,7 @@ ADD_LINKS = (
 live(ARGV[1], now_ms())
 local new, skipped = {}, {}
 add_links(ARGV[1], 2, #ARGV, new, skipped)
+count_pending(new)
 return {flat(new), flat(skipped)}
 """
 )
