@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from redis_server import RedisServer
 
+from corral.http.engine._request import InvalidLine
 from corral.http.engine._result import FetchResult
 from corral.http.scale._frontier import RedisFrontier
 from corral.http.store._faults import StoreError
@@ -198,3 +199,22 @@ async def test_redis_gone_mid_run_is_one_line(redis_server: RedisServer) -> None
     assert "\n" not in str(caught.value)
     await asyncio.to_thread(redis_server.start)
     await store._close()
+
+
+async def test_a_fetch_row_with_separators_comes_back_whole(redis_url: str) -> None:
+    """An input line holding the element's separators is kept whole: a later run's
+    leftovers hand it back as it was read."""
+    odd = InvalidLine("not\x1fa url\x1e", "not_a_url", 1)
+    store = RedisFrontier(redis_url, "odd", kind="fetch")
+    await store.open(["corral", "fetch"], T0)
+    added, handed = await store.add([odd, InvalidLine("plain", "not_a_url", 2)])
+    assert (added.new, [item for _, item in handed]) == (2, [odd, handed[1][1]])
+    await store.finish("interrupted", T0, {})
+    later = RedisFrontier(redis_url, "odd", kind="fetch")
+    await later.open(["corral", "fetch"], T0)
+    rows = await later.leftovers(0, 10)
+    assert [(r.url, r.invalid) for r in rows] == [
+        ("not\x1fa url\x1e", "not_a_url"),
+        ("plain", "not_a_url"),
+    ]
+    await later.finish("finished", T0, {})
