@@ -218,3 +218,25 @@ async def test_a_fetch_row_with_separators_comes_back_whole(redis_url: str) -> N
         ("plain", "not_a_url"),
     ]
     await later.finish("finished", T0, {})
+
+
+async def test_links_from_concurrent_runs_are_added_once(redis_url: str) -> None:
+    """Runs committing pages at once, every page linking the same URLs, add each URL once:
+    the seen set decides inside each commit's script."""
+    runs = [await opened(redis_url) for _ in range(3)]
+    await runs[0].add_links([link(f"http://a.test/{n}") for n in range(30)])
+    shared = [link(f"http://b.test/{n}", 1) for n in range(50)]
+
+    async def work(store: RedisFrontier) -> int:
+        new = 0
+        while rows := await store.claim("a.test", 2):
+            committed = await store.commit([fetched(row, *shared) for row in rows])
+            new += sum(committed.new_by_host.values())
+        return new
+
+    added = await asyncio.gather(*(work(store) for store in runs))
+    assert sum(added) == 50
+    assert dict(await runs[0].pending_by_host()) == {"b.test": 50}
+    assert len(await runs[0].records()) == 30
+    for store in runs:
+        await store.finish("finished", T0, {})

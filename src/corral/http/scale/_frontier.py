@@ -12,8 +12,9 @@ Keys, beside a ``JobQueue``'s under the same job (``corral:{JOB}:``, one hash ta
 under ``f:``, so neither ever reads the other's keys and a future script may touch both in
 one slot::
 
-    f:meta      HASH   kind (fetch | crawl), version, lease_ms
-    f:runs      STRING the run counter;  f:run:<n> HASH status, argv, started, ended, summary
+    f:meta      HASH   kind (fetch | crawl), version
+    f:runs      STRING the run counter;  f:run:<n> HASH status, lease_ms (its own), argv,
+                       started, ended, summary
     f:live      ZSET   run -> ms its life ends unless it calls again
     f:id        STRING the row id counter (ids are integers, unique, kept across runs)
     f:s:<xxxx>  HASH   the seen set: 2**16 buckets by the key's fingerprint's first 2 bytes,

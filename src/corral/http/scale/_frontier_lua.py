@@ -19,9 +19,6 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function fail(what) error({err = 'CORRAL ' .. what}) end
-local function lease_ms()
-  return tonumber(redis.call('HGET', P .. 'meta', 'lease_ms') or '30000')
-end
 local function kind() return redis.call('HGET', P .. 'meta', 'kind') end
 local function bucket(fp)
   local b1, b2 = string.byte(fp, 1, 2)
@@ -29,12 +26,16 @@ local function bucket(fp)
 end
 local function ident(el) return tonumber(string.sub(el, 9, string.find(el, '\31', 9, true) - 1)) end
 local function rest(el) return string.sub(el, string.find(el, '\31', 9, true) + 1) end
--- A run calls: it must still be running (not taken for dead), and it lives on.
+-- A run calls: it must still be running (not taken for dead), and it lives on for its lease
+-- time (each run's own), which it returns.
 local function live(run, now)
-  if redis.call('HGET', P .. 'run:' .. run, 'status') ~= 'running' then
+  local st = redis.call('HMGET', P .. 'run:' .. run, 'status', 'lease_ms')
+  if st[1] ~= 'running' then
     fail('run ' .. run .. ' is over (finished, or taken for dead after no call for the lease time)')
   end
-  redis.call('ZADD', P .. 'live', now + lease_ms(), run)
+  local lease = tonumber(st[2])
+  redis.call('ZADD', P .. 'live', now + lease, run)
+  return lease
 end
 local function pending_delta(host, n)
   if tonumber(redis.call('ZINCRBY', P .. 'hosts', n, host)) <= 0 then
@@ -149,10 +150,11 @@ if meta[1] and meta[1] ~= ARGV[1] then return {'kind', meta[1]} end
 if meta[2] and tonumber(meta[2]) > tonumber(ARGV[5]) then
   fail('was made by a newer corral (frontier version ' .. meta[2] .. '); upgrade corral')
 end
-redis.call('HSET', P .. 'meta', 'kind', ARGV[1], 'version', ARGV[5], 'lease_ms', ARGV[2])
+redis.call('HSET', P .. 'meta', 'kind', ARGV[1], 'version', ARGV[5])
 local now, lease = now_ms(), tonumber(ARGV[2])
 for _, r in ipairs(redis.call('ZRANGEBYSCORE', P .. 'live', '-inf', '(' .. now)) do
-  local last = tonumber(redis.call('ZSCORE', P .. 'live', r)) - lease
+  local its = tonumber(redis.call('HGET', P .. 'run:' .. r, 'lease_ms') or lease)
+  local last = tonumber(redis.call('ZSCORE', P .. 'live', r)) - its
   redis.call('HSET', P .. 'run:' .. r, 'status', 'killed', 'last_ms', last)
   redis.call('ZREM', P .. 'live', r)
 end
@@ -165,7 +167,8 @@ if previous > 0 then
   end
 end
 local run = redis.call('INCR', P .. 'runs')
-redis.call('HSET', P .. 'run:' .. run, 'status', 'running', 'argv', ARGV[3], 'started', ARGV[4])
+redis.call('HSET', P .. 'run:' .. run, 'status', 'running', 'argv', ARGV[3], 'started', ARGV[4],
+  'lease_ms', lease)
 redis.call('ZADD', P .. 'live', now + lease, run)
 local reaped = reap_all(now)
 local stats = redis.call('HMGET', P .. 'stats', 'records', 'fetched')
@@ -264,8 +267,7 @@ CLAIM = (
     + r"""
 local run, host, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
-live(run, now)
-local deadline, out, left = now + lease_ms(), {}, limit
+local deadline, out, left = now + live(run, now), {}, limit
 for _, depth in ipairs(redis.call('ZRANGE', P .. 'd:' .. host, 0, -1)) do
   if left <= 0 then break end
   local q = P .. 'q:' .. host .. ':' .. depth
@@ -292,8 +294,7 @@ RENEW = (
     PRELUDE
     + r"""
 local now, run = now_ms(), ARGV[1]
-live(run, now)
-local deadline, lost = now + lease_ms(), {}
+local deadline, lost = now + live(run, now), {}
 for i = 2, #ARGV do
   local v = redis.call('HGET', P .. 'ld', ARGV[i])
   if v and split_lease(v) == run then
