@@ -240,3 +240,19 @@ async def test_links_from_concurrent_runs_are_added_once(redis_url: str) -> None
     assert len(await runs[0].records()) == 30
     for store in runs:
         await store.finish("finished", T0, {})
+
+
+async def test_redis_out_of_memory_is_one_line(redis_url: str) -> None:
+    """A step Redis refuses for its maxmemory raises a one-line StoreError saying so, and
+    writes nothing of its batch."""
+    store = await opened(redis_url)
+    client: Any = store._client
+    await client.config_set("maxmemory", "1")
+    try:
+        with pytest.raises(StoreError, match="out of memory") as caught:
+            await store.add_links([link("http://a.test/")])
+    finally:
+        await client.config_set("maxmemory", "0")
+    assert "\n" not in str(caught.value)
+    assert dict(await store.pending_by_host()) == {}
+    await store.finish("finished", T0, {})

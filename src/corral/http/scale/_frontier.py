@@ -125,6 +125,11 @@ class RedisFrontier:
             return await call
         except ResponseError as exc:
             text = str(exc).split(" script: ", 1)[0]
+            if "maxmemory" in text:  # (OOM: a script refused whole, nothing of it written)
+                text = (
+                    "Redis is out of memory (maxmemory); what was committed before is kept: "
+                    "give it more memory, then run the same command again to resume"
+                )
             raise StoreError(f"{self.name}: {text.removeprefix('CORRAL ')}") from None
         except outage_errors() as exc:
             why = mask_credentials(str(exc).strip().rstrip(".")) or type(exc).__name__
