@@ -32,8 +32,8 @@ one slot::
     f:pq        ZSET   parked body ids;  f:pk:<id> HASH url, depth, type, body
 
 A crawl's coordinator would drain ``f:rec`` into its SQLite store (``records``, then
-``forget`` once stored), as it drains a ``JobQueue``'s results today; docs/scale.md,
-"RedisFrontier", says how ``crawl --redis`` would use it.
+``forget`` once stored), as it drains a ``JobQueue``'s results today; docs/scale.md ("A
+crawl's frontier in Redis") says how ``crawl --redis`` would use it.
 """
 
 from __future__ import annotations
