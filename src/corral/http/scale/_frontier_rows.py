@@ -45,6 +45,7 @@ def pack(fields: Sequence[str | None]) -> bytes:
 
 
 def unpack(packed: bytes) -> list[str | None]:
+    """Return the fields ``pack`` packed, five of them (None where empty)."""
     text = packed.decode()
     parts: list[str] = json.loads(text[1:]) if text.startswith(_JSON) else text.split(_SEP)
     return [part or None for part in parts] + [None] * (5 - len(parts))
