@@ -115,16 +115,22 @@ local function flat(t)
   end
   return out
 end
--- Expired leases, and leases of runs no longer live, back to their queues; how many.
+-- The leases of the runs in the set `runs` (run -> true) expire now: those runs are gone.
+-- (A run that finished; one gone silent had its leases run out with its life already, and
+-- this only makes sure.) So a reap reads the expired leases only, not every lease.
+local function expire_leases_of(runs)
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'lease', 0, -1)) do
+    if runs[split_lease(redis.call('HGET', P .. 'ld', id))] then
+      redis.call('ZADD', P .. 'lease', 'XX', 0, id)
+    end
+  end
+end
+-- Expired leases back to their queues, each into its place; how many.
 local function reap_all(now)
   local back = {}
-  local leases = redis.call('ZRANGE', P .. 'lease', 0, -1, 'WITHSCORES')
-  for i = 1, #leases, 2 do
-    local holder, host, depth, el = split_lease(redis.call('HGET', P .. 'ld', leases[i]))
-    local alive = redis.call('ZSCORE', P .. 'live', holder)
-    if tonumber(leases[i + 1]) < now or not alive or tonumber(alive) < now then
-      back[#back + 1] = {tonumber(leases[i]), host, depth, el}
-    end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'lease', '-inf', now)) do
+    local _, host, depth, el = split_lease(redis.call('HGET', P .. 'ld', id))
+    back[#back + 1] = {tonumber(id), host, depth, el}
   end
   table.sort(back, function(x, y) return x[1] > y[1] end)  -- (each then goes to a head)
   local by_host = {}
@@ -152,12 +158,15 @@ if meta[2] and tonumber(meta[2]) > tonumber(ARGV[5]) then
 end
 redis.call('HSET', P .. 'meta', 'kind', ARGV[1], 'version', ARGV[5])
 local now, lease = now_ms(), tonumber(ARGV[2])
+local killed = {}
 for _, r in ipairs(redis.call('ZRANGEBYSCORE', P .. 'live', '-inf', '(' .. now)) do
   local its = tonumber(redis.call('HGET', P .. 'run:' .. r, 'lease_ms') or lease)
   local last = tonumber(redis.call('ZSCORE', P .. 'live', r)) - its
   redis.call('HSET', P .. 'run:' .. r, 'status', 'killed', 'last_ms', last)
   redis.call('ZREM', P .. 'live', r)
+  killed[r] = true
 end
+if next(killed) then expire_leases_of(killed) end
 local previous = tonumber(redis.call('GET', P .. 'runs') or '0')
 local earlier = {'', '', ''}
 if previous > 0 then
@@ -186,6 +195,7 @@ local run = P .. 'run:' .. ARGV[1]
 if redis.call('HGET', run, 'status') ~= 'running' then return 0 end  -- (taken for dead: so be it)
 redis.call('HSET', run, 'status', ARGV[2], 'ended', ARGV[3], 'summary', ARGV[4])
 redis.call('ZREM', P .. 'live', ARGV[1])
+expire_leases_of({[ARGV[1]] = true})  -- (a later open or any run's reap takes them back)
 return 1
 """
 )
