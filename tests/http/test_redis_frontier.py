@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -256,3 +257,28 @@ async def test_redis_out_of_memory_is_one_line(redis_url: str) -> None:
     assert "\n" not in str(caught.value)
     assert dict(await store.pending_by_host()) == {}
     await store.finish("finished", T0, {})
+
+
+async def test_the_frontier_survives_a_redis_restart_with_aof(tmp_path: Path) -> None:
+    """With the AOF on, a Redis restart keeps the frontier: the next run reaps the lease
+    left, does not claim the committed row again, and counts its record."""
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    await asyncio.to_thread(server.start)
+    try:
+        store = await opened(server.url)
+        await store.add_links([link(f"http://a.test/{n}") for n in range(3)])
+        done, left = await store.claim("a.test", 2)
+        await store.commit([fetched(done)])
+        await store.finish("interrupted", T0, {})
+        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(server.start)
+        later = RedisFrontier(server.url, "site")
+        assert await later.open(["corral", "crawl"], T0) == 1
+        assert await later.earlier_records() == (1, 1)
+        assert later.earlier is not None
+        assert later.earlier.status == "interrupted"
+        again = await later.claim("a.test", 10)
+        assert [r.url for r in again] == [left.url, "http://a.test/2"]
+        await later.finish("finished", T0, {})
+    finally:
+        await asyncio.to_thread(server.stop)
