@@ -8,7 +8,13 @@ result, by ``MEMORY USAGE``), and reads the known-key buckets alone (``k:*``, by
 USAGE ... SAMPLES 0``: bytes per known URL, what a job's seen set costs), then acknowledges
 everything (what is left of the job).
 
-Usage: python bench/redis_memory.py [--n 100000] [--hosts 1000]
+Then the same through a crawl's ``RedisFrontier``: ``--n`` links (each with its referring
+page, as a crawl finds them) added over ``--hosts`` hosts (bytes per queued URL, everything
+included), every row claimed and committed with a small record and the records stream
+drained (bytes per seen URL: what the whole frontier keeps of a done URL), and the seen
+buckets alone (``f:s:*``).
+
+Usage: python bench/redis_memory.py [--n 100000] [--hosts 1000] [--frontier-only]
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ import tempfile
 from typing import Any
 
 from corral.http.engine._result import FetchResult
+from corral.http.scale._frontier import RedisFrontier
 from corral.http.scale._queue import JobQueue
+from corral.http.store._frontier import Done, LinkRow
+
+T0 = "2026-12-04T00:00:00+00:00"
 
 
 def free_port() -> int:
@@ -78,7 +88,7 @@ async def measure(url: str, n: int, hosts: int) -> dict[str, float]:
     figures = {"queued_url_bytes": (await used(client) - before) / n}
     record = FetchResult(url="https://shop1.example.com/products/item-1?ref=list", status=200)
     while tasks := (await queue.claim("bench", 1000))[0]:
-        await queue.commit("bench", [(task.token, record) for task in tasks])
+        await queue.commit("bench", [(task.token, record, None) for task in tasks])
     figures["known_url_bytes"] = await key_bytes(client, queue.prefix + "k:*") / n
     figures["undrained_result_bytes"] = await key_bytes(client, queue.prefix + "res") / n
     while outcomes := await queue.results("bench", 1000, 0):
@@ -89,15 +99,44 @@ async def measure(url: str, n: int, hosts: int) -> dict[str, float]:
     return figures
 
 
+def crawl_link(i: int, hosts: int) -> LinkRow:
+    host = f"shop{i % hosts}.example.com"
+    url = f"https://{host}/products/item-{i}?ref=list"
+    return LinkRow(url, url, host, 1, f"https://{host}/category/page-{i // 50}", None)
+
+
+async def measure_frontier(url: str, n: int, hosts: int) -> dict[str, float]:
+    """Bytes per queued and per seen URL of a crawl's ``RedisFrontier``."""
+    store = RedisFrontier(url, "frontier-memory", kind="crawl")
+    await store.open(["bench"], T0)
+    client: Any = store._client  # the benchmark reads Redis's own figures
+    before = await used(client)
+    for start in range(0, n, 1000):
+        await store.add_links([crawl_link(i, hosts) for i in range(start, min(n, start + 1000))])
+    figures = {"frontier_queued_url_bytes": (await used(client) - before) / n}
+    for h in range(hosts):
+        while rows := await store.claim(f"shop{h}.example.com", 1000):
+            done = [Done(r.id, FetchResult(url=r.url, status=200, attempts=1)) for r in rows]
+            await store.commit(done)
+            while records := await store.records(count=1000):
+                await store.forget([record.entry for record in records])
+    figures["frontier_seen_url_bytes"] = (await used(client) - before) / n
+    figures["frontier_seen_buckets_bytes"] = await key_bytes(client, store.prefix + "s:*") / n
+    await store.finish("finished", T0, {})
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--frontier-only", action="store_true", help="skip the JobQueue")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         process, url = start_redis(directory)
         try:
-            figures = asyncio.run(measure(url, args.n, args.hosts))
+            figures = {} if args.frontier_only else asyncio.run(measure(url, args.n, args.hosts))
+            figures |= asyncio.run(measure_frontier(url, args.n, args.hosts))
         finally:
             process.terminate()
             process.communicate()

@@ -6,6 +6,7 @@ passes by adding its name to the ``frontier`` fixture's params and a branch that
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ import pytest
 
 from corral.http.engine._request import InvalidLine, Request, parse_line
 from corral.http.engine._result import FetchResult
+from corral.http.scale._frontier import RedisFrontier
 from corral.http.store._faults import StoreError
 from corral.http.store._frontier import Done, Frontier, LinkRow, PendingRow
 from corral.http.store._sqlite import JobKind, SQLiteFrontier
@@ -22,11 +24,16 @@ Make = Callable[[JobKind], Frontier]  # a job kind -> a frontier on the shared s
 T0 = "2026-11-21T00:00:00+00:00"
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "redis"])
 def frontier(request: pytest.FixtureRequest, tmp_path: Path) -> Make:
-    """Return a maker of frontiers that all share one store (a run, then the next run)."""
+    """Return a maker of frontiers that all share one store (a run, then the next run):
+    one SQLite file, or one job (named for the test) on a real redis-server."""
     if request.param == "sqlite":
         return lambda kind: SQLiteFrontier(tmp_path / "frontier.db", kind=kind)
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        job = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:100]
+        return lambda kind: RedisFrontier(url, job, kind=kind)
     raise AssertionError(f"no frontier backend {request.param!r}")
 
 
