@@ -5,14 +5,17 @@ the host, a worker killed mid-crawl replaced with one record per URL (issue 15).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -182,3 +185,67 @@ async def test_ctrl_c_stops_the_workers_and_the_crawl_resumes(
     assert again.returncode == 0, stderr
     await _finish(_crawl(tmp_path, *seeds, "-o", str(one), "--no-progress"))
     assert _records(db) == _records(one)
+
+
+_BLOCKING = """\
+import time
+import urllib.request
+
+
+def items(page):
+    if page.url.endswith("/site/3.html"):
+        urllib.request.urlopen(page.url.replace("/site/3.html", "/status/204"))  # "I block now"
+        time.sleep(600)
+    return []
+"""
+
+
+def _wait_dead(pids: list[int], timeout: float) -> list[int]:
+    """Wait up to ``timeout`` seconds for every process of ``pids`` to end; return those that
+    still run (a pidfd is readable once its process has ended, reaped or not)."""
+    fds = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # already ended and reaped
+            fds.append((pid, os.pidfd_open(pid)))
+    try:
+        deadline = time.monotonic() + timeout
+        waiting = [fd for _, fd in fds]
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(waiting, [], [], left)
+            waiting = [fd for fd in waiting if fd not in ready]
+        return [pid for pid, fd in fds if fd in waiting]
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
+async def test_workers_end_with_a_killed_crawl_even_in_a_blocking_callback(
+    tmp_path: Path,
+) -> None:
+    """``kill -9`` of ``corral crawl --workers 2`` while a worker is in a callback that blocks
+    for ten minutes: the workers end with it (they lived on until the callback returned)."""
+    (tmp_path / "myparse.py").write_text(_BLOCKING, encoding="utf-8")
+    async with open_site(layout=SiteLayout(pages=20)) as site:
+        job = _crawl(
+            tmp_path, site.url("/site/0.html"), "-o", str(tmp_path / "c.db"),
+            "--workers", "2", "--no-progress",
+        )  # fmt: skip
+        workers: list[int] = []
+        try:
+            async with asyncio.timeout(60):
+                await site.wait_until(
+                    lambda stats: any(r.target == "/status/204" for r in stats.recent)
+                )
+            workers = await corral.to_thread(_children, job.pid)
+            assert workers
+            job.kill()
+            await corral.to_thread(job.wait)  # (not communicate: the workers share its pipes)
+            alive = await corral.to_thread(_wait_dead, workers, 10.0)
+        finally:
+            job.kill()
+            for pid in workers:  # (left over when the test fails: this test started them)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            await _finish(job)
+    assert workers
+    assert alive == []

@@ -28,6 +28,7 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
 from corral.http.scale._figures import GAUGE_EVERY, FigureDeltas
+from corral.http.scale._orphans import die_with_parent
 from corral.http.scale._procwire import (
     decode_request,
     encode_result,
@@ -167,6 +168,7 @@ async def _pipes(
 def main(make_after: AfterFactory | None = None) -> int:
     """Run the worker on the settings and flights of stdin; return its exit code."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers (SIGTERM)
+    die_with_parent()  # ... or, killed, cannot: the kernel does
     try:
         asyncio.run(serve(make_after))
     except asyncio.CancelledError:  # SIGTERM

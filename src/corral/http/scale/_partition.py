@@ -19,6 +19,7 @@ from corral.http._errors import ScaleError
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.scale._figures import RunFigures
+from corral.http.scale._orphans import parent_env
 from corral.http.scale._procwire import decode_result, encode_request, frame, read_frame
 
 MAX_DEATHS = 3  # deaths in a row, no record between them: the child cannot work here
@@ -54,6 +55,7 @@ class Partition:
             *self._argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env=parent_env(),
         )
         self.pids.append(self._process.pid)
         await self._write(frame(self._settings))
