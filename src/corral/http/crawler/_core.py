@@ -33,6 +33,7 @@ from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
+from corral.http.crawler._robotshold import HeldBack
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
@@ -168,12 +169,17 @@ class CrawlCore:
         leased to this run (claimed, queued for a host, in flight, or fetched and not yet
         committed). Pending alone left out the leased ones and jumped at every claim.
         """
-        claimed = len(self._claimer.claimed) if self._claimer is not None else 0
+        claimer = self._claimer
+        claimed = len(claimer.claimed) + claimer.hold.rows() if claimer is not None else 0
         left = self._book.pending_total() + claimed + self._book.active
         counters = self.runtime.counters
         counters.frontier = counters.queued = left
         stats = self.runtime.statistics()
         return stats if self.driver is None else self.driver.amend(stats)
+
+    def held_back(self) -> list[HeldBack]:
+        """Return the hosts not crawled in this run: their robots.txt did not answer."""
+        return self._claimer.hold.held_back() if self._claimer is not None else []
 
     def set_rules(self, seeds: Iterable[str]) -> None:
         """Build the crawl rules of ``seeds`` and the configuration.
@@ -191,9 +197,11 @@ class CrawlCore:
         assert rules is not None
         assert claimer is not None
         links = LinkRows(rules)
-        await self._add_seeds(rules, links)
+        # earlier runs' pending rows, then the seeds (counted by their commit: before, a new
+        # seed was counted twice)
         for host, n in (await store.pending_by_host()).items():
             book.add_pending(host, n)
+        await self._add_seeds(rules, links)
         politeness = self.runtime.politeness
         examiner = PageExaminer(
             rules.parses,
