@@ -34,6 +34,7 @@ from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
 from corral.http.crawler._robotshold import HeldBack
+from corral.http.crawler._sameness import crawl_identity
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
@@ -83,6 +84,8 @@ class CrawlCore:
         self.config = config
         self._store_path = store
         self._parse = parse
+        self._parse_spec = parse_spec
+        self._job_checked = False  # the store's crawl is this one (``_sameness``)
         self._clock = clock or LOOP_CLOCK
         self._argv = list(argv)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -124,7 +127,13 @@ class CrawlCore:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        store = self._store = SQLiteFrontier(path, kind="crawl", refresh=self.config.refresh)
+        # the command knows its seeds before it opens: a store of another crawl is refused
+        # before this run is recorded; open_crawler's come with crawl() (``run`` checks)
+        job = self._identity() if self._rules is not None else None
+        self._job_checked = job is not None
+        store = self._store = SQLiteFrontier(
+            path, kind="crawl", refresh=self.config.refresh, job=job
+        )
         await store.open(self._argv, utc_now())
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
         # 12 item 8), and --max-pages bounds the whole crawl; pages queued again by
@@ -177,6 +186,10 @@ class CrawlCore:
         stats = self.runtime.statistics()
         return stats if self.driver is None else self.driver.amend(stats)
 
+    def _identity(self) -> dict[str, Any]:
+        assert self._rules is not None
+        return crawl_identity(self.config, self._rules.seeds, self._parse, self._parse_spec)
+
     def held_back(self) -> list[HeldBack]:
         """Return the hosts not crawled in this run: their robots.txt did not answer."""
         return self._claimer.hold.held_back() if self._claimer is not None else []
@@ -196,6 +209,10 @@ class CrawlCore:
         rules, store, claimer, book = self._rules, self.store, self._claimer, self._book
         assert rules is not None
         assert claimer is not None
+        if not self._job_checked and isinstance(store, SQLiteFrontier):
+            self.status = "refused"  # (not "interrupted": the next run is no resume of it)
+            await store.check_job(self._identity())
+            self._job_checked, self.status = True, "interrupted"
         links = LinkRows(rules)
         # earlier runs' pending rows, then the seeds (counted by their commit: before, a new
         # seed was counted twice)

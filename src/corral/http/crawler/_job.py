@@ -97,10 +97,10 @@ async def run_crawl_job(job: CrawlJob) -> int:
 
 
 async def _run(job: CrawlJob, core: CrawlCore) -> int:
+    core.set_rules(job.seeds)  # (checked by the command line: the store refuses another crawl)
     await open_store(job.store, "sqlite", core.open, overwrite=job.overwrite, quiet=job.quiet)
 
     async def work() -> None:
-        core.set_rules(job.seeds)
         await core.run(None)
 
     ending = Ending(

@@ -5,10 +5,12 @@ These run in the store's thread, before a run begins (``SQLiteFrontier.open``).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
-from typing import IO
+from collections.abc import Mapping
+from typing import IO, Any
 
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, StoreLock, take
@@ -105,6 +107,41 @@ def cut_jsonl(conn: sqlite3.Connection, jsonl: IO[bytes], path: str) -> None:
     if length > committed:
         jsonl.truncate(committed)
     jsonl.seek(committed)
+
+
+def check_job(conn: sqlite3.Connection, name: str, job: Mapping[str, Any]) -> None:
+    """Record what the store's job is (a crawl's seeds, callback, scope: ``job``), or refuse
+    a run of another one (``crawler/_sameness.py``). A store from before this was recorded
+    takes this run's.
+
+    Raises:
+        StoreError: the store holds another job; the message names the first difference.
+    """
+    now = json.loads(json.dumps(job))  # (tuples as lists: what the store gives back)
+    recorded = meta(conn, "job_identity")
+    if recorded is None:
+        set_meta(conn, "job_identity", json.dumps(now))
+        return
+    was = json.loads(recorded)
+    for key, value in now.items():
+        if key in was and was[key] != value:
+            raise StoreError(
+                f"{name} holds another crawl ({_option(key, was[key])}; this command: "
+                f"{_option(key, value)}): give this one another -o, or --overwrite to "
+                "replace that one (its own command resumes it)"
+            )
+
+
+def _option(key: str, value: Any) -> str:
+    """Return how the command line said ``key``: ``--parse shop:item``, ``without --x``."""
+    if isinstance(value, bool):
+        return f"with {key}" if value else f"without {key}"
+    if value is None or value == []:
+        return f"no {key}"
+    if isinstance(value, list):
+        shown = " ".join(str(v) for v in value[:3]) + (" ..." if len(value) > 3 else "")
+        return f"{key} {shown}"
+    return f"{key} {value}"
 
 
 def meta(conn: sqlite3.Connection, name: str) -> str | None:

@@ -48,7 +48,15 @@ from corral.http.store._frontier import (
 )
 from corral.http.store._inputrows import InputRows
 from corral.http.store._lock import StoreLock
-from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set_meta, take_lock
+from corral.http.store._opening import (
+    check,
+    check_job,
+    connect,
+    cut_jsonl,
+    is_locked,
+    set_meta,
+    take_lock,
+)
 from corral.http.store._refresh import Bounds, Refresh, bounds
 from corral.http.store._rows import insert_rows, jsonl_lines, result_row, slim_row, write_all
 from corral.http.store._runs import EarlierRun, begin_run, last_write
@@ -79,6 +87,7 @@ class SQLiteFrontier:
         append_only: bool = False,
         body_as: str = "omit",
         refresh: Refresh | None = None,
+        job: Mapping[str, Any] | None = None,
     ) -> None:
         """Args:
         path: the SQLite database (the job's state, beside a JSONL output).
@@ -90,6 +99,8 @@ class SQLiteFrontier:
         body_as: how a JSONL line carries a body: ``base64`` or ``omit``.
         refresh: fetch again what earlier runs recorded (``_refresh``); None: a URL
             recorded once is done.
+        job: what the job is (a crawl's seeds, callback, scope), recorded by its first run;
+            ``open`` refuses a run of another one, before it records anything.
         """
         self.path = str(path)
         self.kind = kind
@@ -108,6 +119,7 @@ class SQLiteFrontier:
         self._slot = ThreadLimit(1)
         self.run = 0
         self._refresh = refresh
+        self._job = job
         self._bounds: Bounds | None = None
         # commits compare with earlier records: a refresh, or a crawl resuming one (its
         # queued-again rows have records already)
@@ -164,6 +176,8 @@ class SQLiteFrontier:
             ended = last_write(self.path)
             self._conn = conn = connect(self.path, resumable=self._resumable)
             check(conn, self.path, self.name, self.kind)
+            if self._job is not None:
+                check_job(conn, self.name, self._job)
             if self._jsonl is not None and self._resumable_jsonl:
                 cut_jsonl(conn, self._jsonl, self.path)
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
@@ -188,6 +202,15 @@ class SQLiteFrontier:
                     "wait for it or use another -o"
                 ) from None
             raise
+
+    async def check_job(self, job: Mapping[str, Any]) -> None:
+        """Check ``job`` as ``job=`` does at opening, for a job known once the store is open
+        (``open_crawler``'s seeds come with ``crawl``).
+
+        Raises:
+            StoreError: the store holds another job.
+        """
+        await self._call(check_job, self._connection(), self.name, job)
 
     def _close(self) -> None:
         """Close the database, then let go of the lock (closing first: see ``_lock``)."""
