@@ -146,6 +146,29 @@ async def test_the_command_counts_parse_errors_and_shows_the_first_traceback_onc
     assert "To resume" not in run.stderr
 
 
+@pytest.mark.corral_guard(strict=False)  # the command runs in a subprocess, waited in a thread
+async def test_system_exit_in_a_callback_is_that_pages_parse_error(
+    site: Site, tmp_path: Path
+) -> None:
+    """``raise SystemExit`` in a callback ended the crawl (exit 4, "Task exception was never
+    retrieved"): it is the page's parse error, the crawl goes on, exit 0."""
+    text = (
+        "def price(page):\n    if page.url.endswith('/site/3.html'):\n        raise SystemExit(4)\n"
+    )
+    await corral.to_thread((tmp_path / "shop.py").write_text, text)
+    args = ["crawl", site.url("/site/0.html"), "-o", "c.db", "--parse", "shop:price"]
+    run = await corral.to_thread(run_corral, tmp_path, *args, "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert "parse errors 1" in run.stderr
+    assert "never retrieved" not in run.stderr
+    rows = await stored(tmp_path / "c.db")
+    assert rows[site.url("/site/3.html")][2:] == (
+        "parse_error",
+        "SystemExit: 4 (in price at shop.py:3)",
+    )
+    assert len(rows) > LAYOUT.pages
+
+
 async def test_an_item_with_nan_is_a_parse_error_naming_the_field(
     site: Site, tmp_path: Path
 ) -> None:

@@ -125,7 +125,9 @@ class PageExaminer:
                         result=result, body=body, links=tuple(follow))  # fmt: skip
             try:
                 items, chosen = await self._callback(seen)
-            except Exception as exc:  # the callback's bug: this page's outcome, not the crawl's
+            # the callback's bug: this page's outcome, not the crawl's (a SystemExit too: it
+            # ended the crawl, or its worker, with "Task exception was never retrieved")
+            except (Exception, SystemExit) as exc:
                 result = self.failures.record(result, exc, self._parse)
             else:
                 if chosen is not None:

@@ -47,8 +47,9 @@ class After(Protocol):
         """Return whether the engine keeps a body of ``content_type`` for ``examine``."""
         ...
 
-    def start(self, runtime: Runtime) -> None:
-        """Begin, with the child's runtime open."""
+    def start(self, runtime: Runtime, tell: Tell | None = None) -> None:
+        """Begin, with the child's runtime open; ``tell(flight, record)`` says at once
+        (before ``examine`` runs) which page is examined now (``Partition``'s blame)."""
         ...
 
     async def examine(self, flight: Flight, result: FetchResult) -> tuple[FetchResult, Any]:
@@ -59,6 +60,9 @@ class After(Protocol):
         """End what ``start`` began."""
         ...
 
+
+# Says which page a child examines now (its flight, its record): a frame of its own, at once.
+Tell = Callable[[Flight, FetchResult], None]
 
 # Makes the ``After`` of a child from its first frame (the parent's settings for it).
 AfterFactory = Callable[[dict[str, Any]], After | None]
@@ -83,6 +87,11 @@ class _Outbox:
             result, extra = await self._after.examine(flight, result)
             self._records.append([flight.ident, encode_result(result), extra])
         self._ready.set()
+
+    def tell(self, flight: Flight, result: FetchResult) -> None:
+        """Say which page is examined now: written at once (not batched), so that the parent
+        knows it if the examination kills this process."""
+        self._writer.write(frame({"x": [flight.ident, encode_result(result)]}))
 
     async def send_all(self) -> None:
         """Send what waits (and the figures), every time something does, or every so often."""
@@ -126,13 +135,13 @@ async def serve(make_after: AfterFactory | None = None) -> None:
         after = make_after(first) if make_after is not None else None
         keep_body = after.keep_body if after is not None else False
         async with Runtime(config, keep_body=keep_body) as runtime:
-            if after is not None:
-                after.start(runtime)
             pool = runtime.proxies
             figures = FigureDeltas(
                 runtime.counters, runtime.statistics, pool.figures if pool is not None else None
             )
             outbox = _Outbox(writer, figures, after)
+            if after is not None:
+                after.start(runtime, outbox.tell)
             sending = loop.create_task(outbox.send_all())
             try:
                 flights = _flights(reader, runtime)
