@@ -67,12 +67,14 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
     return conn
 
 
-def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:
-    """Refuse a store of a newer schema or of the other kind of job; migrate an older one
-    (``_migrate``); record both.
+def check(
+    conn: sqlite3.Connection, path: str, name: str, kind: str, job: Mapping[str, Any] | None
+) -> None:
+    """Refuse a store of a newer schema, of the other kind of job or of another job
+    (``check_job``); migrate an older one (``_migrate``); record them.
 
     Raises:
-        StoreError: made by a newer corral, or by the other kind of job.
+        StoreError: made by a newer corral, by the other kind of job, or by another job.
     """
     version = meta(conn, "schema_version")
     if version is not None and int(version) > SCHEMA_VERSION:
@@ -87,6 +89,8 @@ def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:
             f"{name} holds the results of a corral {other}; "
             f"corral {kind} cannot add to it: use another -o"
         ) from None
+    if job is not None:
+        check_job(conn, name, job)
 
 
 def cut_jsonl(conn: sqlite3.Connection, jsonl: IO[bytes], path: str) -> None:

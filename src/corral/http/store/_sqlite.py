@@ -48,15 +48,7 @@ from corral.http.store._frontier import (
 )
 from corral.http.store._inputrows import InputRows
 from corral.http.store._lock import StoreLock
-from corral.http.store._opening import (
-    check,
-    check_job,
-    connect,
-    cut_jsonl,
-    is_locked,
-    set_meta,
-    take_lock,
-)
+from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set_meta, take_lock
 from corral.http.store._refresh import Bounds, Refresh, bounds
 from corral.http.store._rows import insert_rows, jsonl_lines, result_row, slim_row, write_all
 from corral.http.store._runs import EarlierRun, begin_run, last_write
@@ -99,8 +91,7 @@ class SQLiteFrontier:
         body_as: how a JSONL line carries a body: ``base64`` or ``omit``.
         refresh: fetch again what earlier runs recorded (``_refresh``); None: a URL
             recorded once is done.
-        job: what the job is (a crawl's seeds, callback, scope), recorded by its first run;
-            ``open`` refuses a run of another one, before it records anything.
+        job: what the job is, recorded by its first run (``_opening.check_job``: no other).
         """
         self.path = str(path)
         self.kind = kind
@@ -175,9 +166,7 @@ class SQLiteFrontier:
         try:
             ended = last_write(self.path)
             self._conn = conn = connect(self.path, resumable=self._resumable)
-            check(conn, self.path, self.name, self.kind)
-            if self._job is not None:
-                check_job(conn, self.name, self._job)
+            check(conn, self.path, self.name, self.kind, self._job)
             if self._jsonl is not None and self._resumable_jsonl:
                 cut_jsonl(conn, self._jsonl, self.path)
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
@@ -204,13 +193,8 @@ class SQLiteFrontier:
             raise
 
     async def check_job(self, job: Mapping[str, Any]) -> None:
-        """Check ``job`` as ``job=`` does at opening, for a job known once the store is open
-        (``open_crawler``'s seeds come with ``crawl``).
-
-        Raises:
-            StoreError: the store holds another job.
-        """
-        await self._call(check_job, self._connection(), self.name, job)
+        """Check ``job`` as ``job=`` does at opening (``open_crawler``'s seeds come later)."""
+        await self._call(check, self._connection(), self.path, self.name, self.kind, job)
 
     def _close(self) -> None:
         """Close the database, then let go of the lock (closing first: see ``_lock``)."""
