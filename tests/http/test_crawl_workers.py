@@ -192,7 +192,7 @@ import time
 import urllib.request
 
 
-def items(page):
+{kind}def items(page):
     if page.url.endswith("/site/3.html"):
         urllib.request.urlopen(page.url.replace("/site/3.html", "/status/204"))  # "I block now"
         time.sleep(600)
@@ -219,12 +219,19 @@ def _wait_dead(pids: list[int], timeout: float) -> list[int]:
             os.close(fd)
 
 
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("", id="sync-in-a-thread"),
+        pytest.param("async ", id="async-blocking-the-loop"),
+    ],
+)
 async def test_workers_end_with_a_killed_crawl_even_in_a_blocking_callback(
-    tmp_path: Path,
+    tmp_path: Path, kind: str
 ) -> None:
     """``kill -9`` of ``corral crawl --workers 2`` while a worker is in a callback that blocks
     for ten minutes: the workers end with it (they lived on until the callback returned)."""
-    (tmp_path / "myparse.py").write_text(_BLOCKING, encoding="utf-8")
+    (tmp_path / "myparse.py").write_text(_BLOCKING.format(kind=kind), encoding="utf-8")
     async with open_site(layout=SiteLayout(pages=20)) as site:
         job = _crawl(
             tmp_path, site.url("/site/0.html"), "-o", str(tmp_path / "c.db"),
