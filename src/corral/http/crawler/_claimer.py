@@ -3,7 +3,8 @@
 It leases a few rows at a time from each host that has room, round-robin, so one big host
 cannot starve the others; within a host the store hands out the lowest depth first
 (breadth first). Each leased row becomes a flight (or, refused by robots.txt, a flight with
-its record preset); ``--max-pages`` counts the pages sent to fetch, this run's and earlier.
+its record preset; or, its robots.txt not answering, it waits in the ``RobotsHold``);
+``--max-pages`` counts the pages sent to fetch, this run's and earlier.
 """
 
 from __future__ import annotations
