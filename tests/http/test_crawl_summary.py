@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import corral
-from corral.http import Page, open_crawler
+from corral.http import Page, Refresh, open_crawler
 from corral.http.report._stats import RunCounters
 from corral.http.report._summary import render_summary
 from corral.testing import Site, SiteLayout, open_site
@@ -78,13 +78,15 @@ async def test_skips_are_counted_by_reason_and_never_as_failures(
 
 
 async def test_a_later_run_counts_only_the_skips_it_recorded(site: Site, tmp_path: Path) -> None:
-    """A second crawl on the same store meets links the first already recorded as skipped:
-    they are not counted again (the store ignored them), so its counts are its own records."""
+    """A second run on the same store meets links the first already recorded as skipped
+    (a refresh parses the page again): they are not counted again (the store ignored them),
+    so its counts are its own records. (It crawled other seeds into the store: another
+    crawl, refused since; test_crawl_sameness.py.)"""
     store = tmp_path / "c.db"
     async with open_crawler(store=store, max_depth=0) as crawler:
         await crawler.run([site.url("/site/0.html")])
-    async with open_crawler(store=store, max_depth=0) as crawler:
-        await crawler.run([site.url("/site/5.html")])
+    async with open_crawler(store=store, max_depth=0, refresh=Refresh(max_age=1e-9)) as crawler:
+        await crawler.run([site.url("/site/0.html")])
         stats = crawler.statistics()
     kinds = await corral.to_thread(_kinds, store)
     assert kinds.pop("") == stats.done == 1

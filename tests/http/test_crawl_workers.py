@@ -5,14 +5,17 @@ the host, a worker killed mid-crawl replaced with one record per URL (issue 15).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -182,3 +185,150 @@ async def test_ctrl_c_stops_the_workers_and_the_crawl_resumes(
     assert again.returncode == 0, stderr
     await _finish(_crawl(tmp_path, *seeds, "-o", str(one), "--no-progress"))
     assert _records(db) == _records(one)
+
+
+_BLOCKING = """\
+import time
+import urllib.request
+
+
+{kind}def items(page):
+    if page.url.endswith("/site/3.html"):
+        urllib.request.urlopen(page.url.replace("/site/3.html", "/status/204"))  # "I block now"
+        time.sleep(600)
+    return []
+"""
+
+
+def _wait_dead(pids: list[int], timeout: float) -> list[int]:
+    """Wait up to ``timeout`` seconds for every process of ``pids`` to end; return those that
+    still run (a pidfd is readable once its process has ended, reaped or not)."""
+    fds = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # already ended and reaped
+            fds.append((pid, os.pidfd_open(pid)))
+    try:
+        deadline = time.monotonic() + timeout
+        waiting = [fd for _, fd in fds]
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(waiting, [], [], left)
+            waiting = [fd for fd in waiting if fd not in ready]
+        return [pid for pid, fd in fds if fd in waiting]
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("", id="sync-in-a-thread"),
+        pytest.param("async ", id="async-blocking-the-loop"),
+    ],
+)
+async def test_workers_end_with_a_killed_crawl_even_in_a_blocking_callback(
+    tmp_path: Path, kind: str
+) -> None:
+    """``kill -9`` of ``corral crawl --workers 2`` while a worker is in a callback that blocks
+    for ten minutes: the workers end with it (they lived on until the callback returned)."""
+    (tmp_path / "myparse.py").write_text(_BLOCKING.format(kind=kind), encoding="utf-8")
+    async with open_site(layout=SiteLayout(pages=20)) as site:
+        job = _crawl(
+            tmp_path, site.url("/site/0.html"), "-o", str(tmp_path / "c.db"),
+            "--workers", "2", "--no-progress",
+        )  # fmt: skip
+        workers: list[int] = []
+        try:
+            async with asyncio.timeout(60):
+                await site.wait_until(
+                    lambda stats: any(r.target == "/status/204" for r in stats.recent)
+                )
+            workers = await corral.to_thread(_children, job.pid)
+            assert workers
+            job.kill()
+            await corral.to_thread(job.wait)  # (not communicate: the workers share its pipes)
+            alive = await corral.to_thread(_wait_dead, workers, 10.0)
+        finally:
+            job.kill()
+            for pid in workers:  # (left over when the test fails: this test started them)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            await _finish(job)
+    assert workers
+    assert alive == []
+
+
+async def test_workers_start_as_hosts_need_them(tmp_path: Path) -> None:
+    """``--workers 8`` on one site: one worker process, never eight (a process starts with
+    its first host; 64 of them for 5 pages took 52 s on a loaded machine); the crawl is
+    the one process's."""
+    _callback(tmp_path, slow=True, fail=False)
+    async with open_site(layout=SiteLayout(pages=60)) as site:
+        db = tmp_path / "c.db"
+        args = [site.url("/site/0.html"), "-o", str(db), "--no-progress"]
+        job = _crawl(tmp_path, *args, "--workers", "8")
+        try:
+            await site.wait_until(lambda stats: stats.requests >= 20)
+            workers = await corral.to_thread(_children, job.pid)
+        finally:
+            stderr = await _finish(job)
+        assert job.returncode == 0, stderr
+        assert len(workers) == 1
+        one = tmp_path / "one.db"
+        await _finish(_crawl(tmp_path, *args[:1], "-o", str(one), "--no-progress"))
+    assert _records(db) == _records(one)
+
+
+_KILLING = """\
+import os
+import signal
+
+
+def items(page):
+    if page.url.endswith("/site/3.html"):
+        {kill}
+    if page.url.endswith("/site/5.html"):
+        raise SystemExit(4)
+    return [{{"url": page.url, "links": len(page.links)}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("kill", "how"),
+    [
+        pytest.param("os._exit(3)", "exit code 3", id="exit"),
+        pytest.param("os.kill(os.getpid(), signal.SIGSEGV)", "signal SIGSEGV", id="segfault"),
+    ],
+)
+async def test_a_page_whose_callback_kills_its_worker_is_failed_and_the_crawl_goes_on(
+    tmp_path: Path, kill: str, how: str
+) -> None:
+    """A callback that ends its worker process on one page (``os._exit``, a segfault): the
+    crawl finishes (exit 0; it ended 2 on every resume), that page recorded ``parse_error``
+    naming the callback and the death, the others crawled once each with their items; a
+    ``SystemExit`` in the callback is that page's parse error, with no stray traceback."""
+    (tmp_path / "myparse.py").write_text(_KILLING.format(kill=kill), encoding="utf-8")
+    async with open_site(layout=SiteLayout(pages=20)) as site:
+        db = tmp_path / "c.db"
+        args = [site.url("/site/0.html"), "-o", str(db), "--no-progress", "--workers", "2"]
+        job = _crawl(tmp_path, *args)
+        stderr = await _finish(job)
+    assert job.returncode == 0, stderr
+    records = {str(r[0]).removeprefix(site.base_url): r for r in _records(db)}
+    assert {f"/site/{i}.html" for i in range(20)} <= set(records)
+    assert records["/site/3.html"][1:] == (200, 0, "parse_error")
+    assert records["/site/5.html"][1:] == (200, 0, "parse_error")
+    with_items = [url.removeprefix(site.base_url) for url, _ in _items(db)]
+    assert len(with_items) == len(set(with_items))  # (once each: no page examined twice)
+    assert {f"/site/{i}.html" for i in range(20)} - set(with_items) == {
+        "/site/3.html",
+        "/site/5.html",
+    }
+    with sqlite3.connect(db) as conn:
+        errors = dict(conn.execute("select url, error from results where error_kind is not null"))
+    died = errors[site.url("/site/3.html")]
+    assert died.startswith("myparse:items ended its worker process (")
+    assert how in died
+    assert errors[site.url("/site/5.html")].startswith("SystemExit: 4 (in items at myparse.py:")
+    assert "Task exception was never retrieved" not in stderr
+    assert f"{site.url('/site/3.html')}" in stderr  # the page is named as it is failed

@@ -10,6 +10,7 @@ traceback once.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -143,3 +144,59 @@ async def test_the_command_counts_parse_errors_and_shows_the_first_traceback_onc
     assert 'shop.py", line 4, in price' in run.stderr
     assert "KeyError" in run.stderr
     assert "To resume" not in run.stderr
+
+
+@pytest.mark.corral_guard(strict=False)  # the command runs in a subprocess, waited in a thread
+async def test_system_exit_in_a_callback_is_that_pages_parse_error(
+    site: Site, tmp_path: Path
+) -> None:
+    """``raise SystemExit`` in a callback ended the crawl (exit 4, "Task exception was never
+    retrieved"): it is the page's parse error, the crawl goes on, exit 0."""
+    text = (
+        "def price(page):\n    if page.url.endswith('/site/3.html'):\n        raise SystemExit(4)\n"
+    )
+    await corral.to_thread((tmp_path / "shop.py").write_text, text)
+    args = ["crawl", site.url("/site/0.html"), "-o", "c.db", "--parse", "shop:price"]
+    run = await corral.to_thread(run_corral, tmp_path, *args, "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert "parse errors 1" in run.stderr
+    assert "never retrieved" not in run.stderr
+    rows = await stored(tmp_path / "c.db")
+    assert rows[site.url("/site/3.html")][2:] == (
+        "parse_error",
+        "SystemExit: 4 (in price at shop.py:3)",
+    )
+    assert len(rows) > LAYOUT.pages
+
+
+async def test_an_item_with_nan_is_a_parse_error_naming_the_field(
+    site: Site, tmp_path: Path
+) -> None:
+    """NaN or infinity in an item is not JSON: the page's outcome is ``parse_error`` naming the
+    item and field, and the store holds only valid JSON (it once stored a bare ``NaN``)."""
+
+    def ratio(page: Page) -> list[dict[str, Any]]:
+        bad = page.url.endswith("/site/1.html")
+        return [{"url": page.url, "scores": {"ratio": float("nan") if bad else 0.5}}]
+
+    store = tmp_path / "c.db"
+    async with open_crawler(store=store, parse=ratio, max_pages=3) as crawler:
+        pages = [page async for page in crawler.crawl([site.url("/site/0.html")])]
+    bad = next(page for page in pages if page.url.endswith("/site/1.html"))
+    assert bad.result.error_kind == "parse_error"
+    assert (bad.result.error or "").startswith(
+        "ValueError: item 0: scores.ratio is NaN, not JSON (store null or skip it) (in ratio at "
+    )
+    assert bad.items == ()
+
+    def read() -> list[str]:
+        with sqlite3.connect(store) as conn:
+            return [row[0] for row in conn.execute("select data from items")]
+
+    data = await corral.to_thread(read)
+    assert len(data) == 2
+    assert all(json.loads(text, parse_constant=_reject) for text in data)
+
+
+def _reject(name: str) -> None:
+    raise AssertionError(f"invalid JSON constant {name} in the store")

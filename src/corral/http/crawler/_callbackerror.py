@@ -30,7 +30,7 @@ class ParseErrors:
         if self.first is None and text:
             self.first = text
 
-    def record(self, result: FetchResult, exc: Exception, callback: object) -> FetchResult:
+    def record(self, result: FetchResult, exc: BaseException, callback: object) -> FetchResult:
         """Return a page's record once its parse callback raised ``exc``: ``parse_error``."""
         self.count += 1
         if self.first is None:

@@ -9,6 +9,7 @@ keeps what needs the whole crawl: the frontier, the seen set, the scope rules, r
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
@@ -18,7 +19,7 @@ from corral.http.crawler._pages import PageExaminer
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
-from corral.http.scale._child import main
+from corral.http.scale._child import Tell, main
 from corral.http.web._rules import parsed_types
 
 
@@ -33,11 +34,17 @@ class RemoteExaminer:
         self._failures = ParseErrors()
         self._told = False  # the first failure's traceback went to the parent
         self._examiner: PageExaminer | None = None
+        # this process replaces one that died: it examines one page at a time and says which
+        # first, so that a page whose callback kills the process is named (``Partition``)
+        self._careful = bool(settings.get("careful"))
+        self._one = asyncio.Lock()
+        self._tell: Tell | None = None
 
     def keep_body(self, content_type: str | None) -> bool:
         return self._parses(content_type)
 
-    def start(self, runtime: Runtime) -> None:
+    def start(self, runtime: Runtime, tell: Tell | None = None) -> None:
+        self._tell = tell
         politeness = runtime.politeness
         self._examiner = PageExaminer(
             self._parses,
@@ -52,7 +59,12 @@ class RemoteExaminer:
         if flight.request is None:
             return result, None
         failed = result.error_kind == "parse_error"
-        result, examined = await self._examiner.examine(result, flight.body, flight.request)
+        if self._careful and self._tell is not None:
+            async with self._one:  # one page at a time, said before it starts
+                self._tell(flight, result)
+                result, examined = await self._examiner.examine(result, flight.body, flight.request)
+        else:
+            result, examined = await self._examiner.examine(result, flight.body, flight.request)
         failure = None
         if result.error_kind == "parse_error" and not failed:  # this page's callback raised
             # (its traceback once: the parent keeps the first; pages examined meanwhile

@@ -3,7 +3,8 @@
 It leases a few rows at a time from each host that has room, round-robin, so one big host
 cannot starve the others; within a host the store hands out the lowest depth first
 (breadth first). Each leased row becomes a flight (or, refused by robots.txt, a flight with
-its record preset); ``--max-pages`` counts the pages sent to fetch, this run's and earlier.
+its record preset; or, its robots.txt not answering, it waits in the ``RobotsHold``);
+``--max-pages`` counts the pages sent to fetch, this run's and earlier.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from corral.http.crawler._book import FrontierBook
 from corral.http.crawler._config import CrawlConfig
 from corral.http.crawler._robotsgate import RobotsGate
+from corral.http.crawler._robotshold import RobotsHold
 from corral.http.engine._flight import Flight
 from corral.http.engine._politeness import Politeness
 from corral.http.pipeline._flights import flight_of_row, refused_flight
@@ -44,6 +46,7 @@ class Claimer:
         self.hungry = False  # ... and has nothing to claim at all: only a commit can help
         # commits what the job's writer holds (set by the crawl once its writer exists)
         self.flush: Callable[[], Awaitable[None]] = _nothing
+        self.hold = RobotsHold(config.robots_backoff, book.notify)
 
     async def flights(self) -> AsyncIterator[Flight]:
         """Yield a flight per claimed row until nothing is pending or in flight (or the
@@ -51,16 +54,19 @@ class Claimer:
         book, buffer = self._book, self.claimed
         while not self.limit_reached():
             if not buffer:
+                buffer.extend(self.hold.due())
                 buffer.extend(await self._claim_round())
                 if buffer:
                     continue
                 pending = any(book.pending.values())
-                if not book.active and not book.parked and not pending:
+                if not (book.active or book.parked or pending or self.hold.waiting()):
                     return
                 await self._wait_for_work(hungry=not pending)
                 continue
             flight = await self._flight(buffer[0])
             buffer.popleft()
+            if flight is None:  # held: its host's robots.txt did not answer
+                continue
             book.active += 1
             if flight.preset is None:
                 self._started += 1
@@ -133,6 +139,11 @@ class Claimer:
                 rotation.remove(host)
                 del pending[host]
                 continue
+            if self.hold.blocks(host):  # robots.txt unreachable: not now, or not this run
+                if self.hold.gave_up(host):
+                    self.hold.leave(host, pending[host])
+                    pending[host] = 0
+                continue
             if self._politeness.host(host).queued >= room:
                 continue
             rows = await self._store.claim(host, room)
@@ -142,14 +153,18 @@ class Claimer:
                 break
         return claimed
 
-    async def _flight(self, row: PendingRow) -> Flight:
+    async def _flight(self, row: PendingRow) -> Flight | None:
+        """Return the row's flight (refused by robots.txt, maybe), or None: held."""
         if self._config.obey_robots:
+            if self.hold.keep(row):
+                return None
             policy = await self.gate.policy(row.url)
+            if policy.verdict == "disallow_all":  # unreachable: not a refusal (_robotshold)
+                self.hold.failed(row, policy.reason or "no answer", policy.max_age)
+                return None
+            self.hold.cleared(row.host)
             if not self.gate.allows(policy, row.url):
-                why = "disallowed by robots.txt"
-                if policy.verdict == "disallow_all":
-                    why = f"robots.txt unreachable ({policy.status or 'no answer'}): disallowed"
-                return refused_flight(row, why)
+                return refused_flight(row, "disallowed by robots.txt")
         return flight_of_row(row)
 
 

@@ -40,6 +40,9 @@ class CrawlConfig:
             (``docs/crawl.md``, "Trap guards"). False lifts both.
         refresh: crawl again the pages earlier runs of the store fetched (older than its
             ``max_age``), with conditional requests (``docs/crawl.md``, "Refresh").
+        robots_backoff: seconds before each new try of a robots.txt that did not answer
+            (5xx, 429, a connect or proxy error), in the run; the host's URLs wait meanwhile,
+            and after the last try stay pending for the next run (never recorded refused).
     """
 
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -55,6 +58,7 @@ class CrawlConfig:
     frontier_bound: int = 1_000_000
     trap_guards: bool = True
     refresh: Refresh | None = None
+    robots_backoff: Sequence[float] = (1.0, 2.0, 4.0)
 
     def __post_init__(self) -> None:
         if self.max_pages is not None and self.max_pages < 1:
@@ -63,6 +67,8 @@ class CrawlConfig:
             raise ValueError("max_depth cannot be negative")
         if self.frontier_bound < 1:
             raise ValueError("frontier_bound must be at least 1")
+        if any(not delay >= 0 for delay in self.robots_backoff):
+            raise ValueError("robots_backoff takes seconds, none negative")
 
     @property
     def depth_bound(self) -> int | None:

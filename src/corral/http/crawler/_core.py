@@ -33,6 +33,8 @@ from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
+from corral.http.crawler._robotshold import HeldBack
+from corral.http.crawler._sameness import crawl_identity
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
@@ -82,6 +84,8 @@ class CrawlCore:
         self.config = config
         self._store_path = store
         self._parse = parse
+        self._parse_spec = parse_spec
+        self._job_checked = False  # the store's crawl is this one (``_sameness``)
         self._clock = clock or LOOP_CLOCK
         self._argv = list(argv)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -123,7 +127,13 @@ class CrawlCore:
         if path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="corral-crawl-")
             path = Path(self._tmp.name) / "crawl.db"
-        store = self._store = SQLiteFrontier(path, kind="crawl", refresh=self.config.refresh)
+        # the command knows its seeds before it opens: a store of another crawl is refused
+        # before this run is recorded; open_crawler's come with crawl() (``run`` checks)
+        job = self._identity() if self._rules is not None else None
+        self._job_checked = job is not None
+        store = self._store = SQLiteFrontier(
+            path, kind="crawl", refresh=self.config.refresh, job=job
+        )
         await store.open(self._argv, utc_now())
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
         # 12 item 8), and --max-pages bounds the whole crawl; pages queued again by
@@ -168,12 +178,21 @@ class CrawlCore:
         leased to this run (claimed, queued for a host, in flight, or fetched and not yet
         committed). Pending alone left out the leased ones and jumped at every claim.
         """
-        claimed = len(self._claimer.claimed) if self._claimer is not None else 0
+        claimer = self._claimer
+        claimed = len(claimer.claimed) + claimer.hold.rows() if claimer is not None else 0
         left = self._book.pending_total() + claimed + self._book.active
         counters = self.runtime.counters
         counters.frontier = counters.queued = left
         stats = self.runtime.statistics()
         return stats if self.driver is None else self.driver.amend(stats)
+
+    def _identity(self) -> dict[str, Any]:
+        assert self._rules is not None
+        return crawl_identity(self.config, self._rules.seeds, self._parse, self._parse_spec)
+
+    def held_back(self) -> list[HeldBack]:
+        """Return the hosts not crawled in this run: their robots.txt did not answer."""
+        return self._claimer.hold.held_back() if self._claimer is not None else []
 
     def set_rules(self, seeds: Iterable[str]) -> None:
         """Build the crawl rules of ``seeds`` and the configuration.
@@ -190,10 +209,16 @@ class CrawlCore:
         rules, store, claimer, book = self._rules, self.store, self._claimer, self._book
         assert rules is not None
         assert claimer is not None
+        if not self._job_checked and isinstance(store, SQLiteFrontier):
+            self.status = "refused"  # (not "interrupted": the next run is no resume of it)
+            await store.check_job(self._identity())
+            self._job_checked, self.status = True, "interrupted"
         links = LinkRows(rules)
-        await self._add_seeds(rules, links)
+        # earlier runs' pending rows, then the seeds (counted by their commit: before, a new
+        # seed was counted twice)
         for host, n in (await store.pending_by_host()).items():
             book.add_pending(host, n)
+        await self._add_seeds(rules, links)
         politeness = self.runtime.politeness
         examiner = PageExaminer(
             rules.parses,

@@ -15,6 +15,7 @@ from corral._clock import Clock
 from corral._offload import to_thread
 from corral.http.crawler._config import CrawlConfig, Page, ParseCallback
 from corral.http.crawler._core import CrawlCore
+from corral.http.crawler._robotshold import HeldBack
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import streamed
 from corral.http.report._stats import FetchStatistics
@@ -53,6 +54,13 @@ class Crawler:
     def parse_errors(self) -> int:
         """Return how many pages' parse callback raised (their outcome: ``parse_error``)."""
         return self._core.parse_errors.count
+
+    @property
+    def held_back(self) -> list[HeldBack]:
+        """Return the hosts not crawled in this run because their robots.txt did not answer
+        (5xx, 429, a connect or proxy error) after ``robots_backoff``'s tries: their URLs
+        are still pending in the store, for the next run."""
+        return self._core.held_back()
 
     def statistics(self) -> FetchStatistics:
         """Return a snapshot of the crawl so far (the frontier size included)."""

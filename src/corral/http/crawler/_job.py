@@ -13,6 +13,7 @@ from typing import Literal
 from corral._clierrors import UsageError
 from corral.http.crawler._config import CrawlConfig, ParseCallback
 from corral.http.crawler._core import CrawlCore, examine_settings
+from corral.http.crawler._robotshold import held_back_lines
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._open import open_store
 from corral.http.scale._address import RedisTarget
@@ -96,10 +97,10 @@ async def run_crawl_job(job: CrawlJob) -> int:
 
 
 async def _run(job: CrawlJob, core: CrawlCore) -> int:
+    core.set_rules(job.seeds)  # (checked by the command line: the store refuses another crawl)
     await open_store(job.store, "sqlite", core.open, overwrite=job.overwrite, quiet=job.quiet)
 
     async def work() -> None:
-        core.set_rules(job.seeds)
         await core.run(None)
 
     ending = Ending(
@@ -115,12 +116,14 @@ async def _run(job: CrawlJob, core: CrawlCore) -> int:
         sample=store.sample if isinstance(store, SQLiteFrontier) else None,
         events=core.runtime.politeness.take_events,
     )
-    return 1 if job.fail_on_error and stats.failed else 0
+    # hosts held back: the crawl is not complete (their URLs pending), whatever --fail-on-error
+    return 1 if (job.fail_on_error and stats.failed) or core.held_back() else 0
 
 
 def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
-    """Return the summary's lines on parse errors and on the trap guards' depth bound."""
-    lines = []
+    """Return the summary's lines on parse errors, hosts held back and the trap guards'
+    depth bound."""
+    lines = held_back_lines(core.held_back())
     skipped = core.runtime.counters.by_skip
     if config.max_depth is None and config.trap_guards and skipped.get("max_depth", 0):
         lines.append(

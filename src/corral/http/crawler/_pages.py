@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -124,7 +125,9 @@ class PageExaminer:
                         result=result, body=body, links=tuple(follow))  # fmt: skip
             try:
                 items, chosen = await self._callback(seen)
-            except Exception as exc:  # the callback's bug: this page's outcome, not the crawl's
+            # the callback's bug: this page's outcome, not the crawl's (a SystemExit too: it
+            # ended the crawl, or its worker, with "Task exception was never retrieved")
+            except (Exception, SystemExit) as exc:
                 result = self.failures.record(result, exc, self._parse)
             else:
                 if chosen is not None:
@@ -264,16 +267,42 @@ def _base(result: FetchResult) -> str:
 def _items_and_links(
     produced: object,
 ) -> tuple[tuple[Mapping[str, Any], ...], Sequence[str] | None]:
+    links: Sequence[str] | None = None
     if produced is None:
         return (), None
     if isinstance(produced, Parsed):
-        return tuple(produced.items), (
-            tuple(produced.links) if produced.links is not None else None
+        items = tuple(produced.items)
+        links = tuple(produced.links) if produced.links is not None else None
+    elif isinstance(produced, Mapping):
+        items = (produced,)
+    elif isinstance(produced, Iterable):
+        items = tuple(produced)
+    else:
+        raise TypeError(
+            f"a parse callback returns Parsed, items or None, not {type(produced).__name__}"
         )
-    if isinstance(produced, Mapping):
-        return (produced,), None
-    if isinstance(produced, Iterable):
-        return tuple(produced), None
-    raise TypeError(
-        f"a parse callback returns Parsed, items or None, not {type(produced).__name__}"
-    )
+    for index, item in enumerate(items):
+        _check_json(item, f"item {index}: ", "")
+    return items, links
+
+
+def _check_json(value: object, prefix: str, path: str) -> None:
+    """Raise ValueError naming the field if ``value`` holds NaN or an infinity.
+
+    ``json.dumps`` writes them as bare ``NaN`` / ``Infinity``, which is not JSON: sqlite's
+    json functions, jq and most JSON readers reject the row. The page's outcome says which
+    field (a ``parse_error``) rather than the store holding what no tool can read, or corral
+    guessing null for the user.
+    """
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            name = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+            raise ValueError(
+                f"{prefix}{path or 'the item'} is {name}, not JSON (store null or skip it)"
+            )
+    elif isinstance(value, Mapping):
+        for key, inner in value.items():
+            _check_json(inner, prefix, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            _check_json(inner, prefix, f"{path}[{index}]")

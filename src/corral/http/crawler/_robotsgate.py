@@ -3,7 +3,9 @@
 Before a crawl's first request to an origin it reads that origin's robots.txt (RFC 9309:
 4xx allows all, 5xx or no answer disallows all until it is read again), and turns its
 ``Crawl-delay`` / ``Request-rate`` into the host's minimum interval between starts. Waiters
-for the same origin share one fetch.
+for the same origin share one fetch. An unreachable answer is not cached: the claimer holds
+the host and asks again (``_robotshold``); the policy says why (``reason``) and for how long
+the server asked to wait (``max_age``: its ``Retry-After``, 0 without one).
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ class RobotsGate:
         outcome = await self._runtime.raw(key)
         status = outcome.status if outcome.error_kind in (None, "http_status") else None
         policy = RobotsPolicy.from_response(
-            status, outcome.body or b"", url=key, retry_after=outcome.retry_after or 300.0
+            status, outcome.body or b"", url=key, retry_after=outcome.retry_after or 0.0
         )
+        if policy.verdict == "disallow_all":  # unreachable: the claimer holds the host
+            policy.reason = outcome.error or f"HTTP {status}"
+            return policy
         interval = policy.min_interval(self._agent)
         if interval:
             host = host_key(parse(key))

@@ -28,6 +28,7 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
 from corral.http.scale._figures import GAUGE_EVERY, FigureDeltas
+from corral.http.scale._orphans import die_with_parent
 from corral.http.scale._procwire import (
     decode_request,
     encode_result,
@@ -46,8 +47,9 @@ class After(Protocol):
         """Return whether the engine keeps a body of ``content_type`` for ``examine``."""
         ...
 
-    def start(self, runtime: Runtime) -> None:
-        """Begin, with the child's runtime open."""
+    def start(self, runtime: Runtime, tell: Tell | None = None) -> None:
+        """Begin, with the child's runtime open; ``tell(flight, record)`` says at once
+        (before ``examine`` runs) which page is examined now (``Partition``'s blame)."""
         ...
 
     async def examine(self, flight: Flight, result: FetchResult) -> tuple[FetchResult, Any]:
@@ -58,6 +60,9 @@ class After(Protocol):
         """End what ``start`` began."""
         ...
 
+
+# Says which page a child examines now (its flight, its record): a frame of its own, at once.
+Tell = Callable[[Flight, FetchResult], None]
 
 # Makes the ``After`` of a child from its first frame (the parent's settings for it).
 AfterFactory = Callable[[dict[str, Any]], After | None]
@@ -82,6 +87,11 @@ class _Outbox:
             result, extra = await self._after.examine(flight, result)
             self._records.append([flight.ident, encode_result(result), extra])
         self._ready.set()
+
+    def tell(self, flight: Flight, result: FetchResult) -> None:
+        """Say which page is examined now: written at once (not batched), so that the parent
+        knows it if the examination kills this process."""
+        self._writer.write(frame({"x": [flight.ident, encode_result(result)]}))
 
     async def send_all(self) -> None:
         """Send what waits (and the figures), every time something does, or every so often."""
@@ -125,13 +135,13 @@ async def serve(make_after: AfterFactory | None = None) -> None:
         after = make_after(first) if make_after is not None else None
         keep_body = after.keep_body if after is not None else False
         async with Runtime(config, keep_body=keep_body) as runtime:
-            if after is not None:
-                after.start(runtime)
             pool = runtime.proxies
             figures = FigureDeltas(
                 runtime.counters, runtime.statistics, pool.figures if pool is not None else None
             )
             outbox = _Outbox(writer, figures, after)
+            if after is not None:
+                after.start(runtime, outbox.tell)
             sending = loop.create_task(outbox.send_all())
             try:
                 flights = _flights(reader, runtime)
@@ -167,6 +177,7 @@ async def _pipes(
 def main(make_after: AfterFactory | None = None) -> int:
     """Run the worker on the settings and flights of stdin; return its exit code."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers (SIGTERM)
+    die_with_parent()  # ... or, killed, cannot: the kernel does
     try:
         asyncio.run(serve(make_after))
     except asyncio.CancelledError:  # SIGTERM

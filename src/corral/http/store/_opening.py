@@ -5,10 +5,12 @@ These run in the store's thread, before a run begins (``SQLiteFrontier.open``).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
-from typing import IO
+from collections.abc import Mapping
+from typing import IO, Any
 
 from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, StoreLock, take
@@ -65,12 +67,14 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
     return conn
 
 
-def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:
-    """Refuse a store of a newer schema or of the other kind of job; migrate an older one
-    (``_migrate``); record both.
+def check(
+    conn: sqlite3.Connection, path: str, name: str, kind: str, job: Mapping[str, Any] | None
+) -> None:
+    """Refuse a store of a newer schema, of the other kind of job or of another job
+    (``check_job``); migrate an older one (``_migrate``); record them.
 
     Raises:
-        StoreError: made by a newer corral, or by the other kind of job.
+        StoreError: made by a newer corral, by the other kind of job, or by another job.
     """
     version = meta(conn, "schema_version")
     if version is not None and int(version) > SCHEMA_VERSION:
@@ -85,6 +89,8 @@ def check(conn: sqlite3.Connection, path: str, name: str, kind: str) -> None:
             f"{name} holds the results of a corral {other}; "
             f"corral {kind} cannot add to it: use another -o"
         ) from None
+    if job is not None:
+        check_job(conn, name, job)
 
 
 def cut_jsonl(conn: sqlite3.Connection, jsonl: IO[bytes], path: str) -> None:
@@ -105,6 +111,41 @@ def cut_jsonl(conn: sqlite3.Connection, jsonl: IO[bytes], path: str) -> None:
     if length > committed:
         jsonl.truncate(committed)
     jsonl.seek(committed)
+
+
+def check_job(conn: sqlite3.Connection, name: str, job: Mapping[str, Any]) -> None:
+    """Record what the store's job is (a crawl's seeds, callback, scope: ``job``), or refuse
+    a run of another one (``crawler/_sameness.py``). A store from before this was recorded
+    takes this run's.
+
+    Raises:
+        StoreError: the store holds another job; the message names the first difference.
+    """
+    now = json.loads(json.dumps(job))  # (tuples as lists: what the store gives back)
+    recorded = meta(conn, "job_identity")
+    if recorded is None:
+        set_meta(conn, "job_identity", json.dumps(now))
+        return
+    was = json.loads(recorded)
+    for key, value in now.items():
+        if key in was and was[key] != value:
+            raise StoreError(
+                f"{name} holds another crawl ({_option(key, was[key])}; this command: "
+                f"{_option(key, value)}): give this one another -o, or --overwrite to "
+                "replace that one (its own command resumes it)"
+            )
+
+
+def _option(key: str, value: Any) -> str:
+    """Return how the command line said ``key``: ``--parse shop:item``, ``without --x``."""
+    if isinstance(value, bool):
+        return f"with {key}" if value else f"without {key}"
+    if value is None or value == []:
+        return f"no {key}"
+    if isinstance(value, list):
+        shown = " ".join(str(v) for v in value[:3]) + (" ..." if len(value) > 3 else "")
+        return f"{key} {shown}"
+    return f"{key} {value}"
 
 
 def meta(conn: sqlite3.Connection, name: str) -> str | None:

@@ -79,6 +79,7 @@ class SQLiteFrontier:
         append_only: bool = False,
         body_as: str = "omit",
         refresh: Refresh | None = None,
+        job: Mapping[str, Any] | None = None,
     ) -> None:
         """Args:
         path: the SQLite database (the job's state, beside a JSONL output).
@@ -90,6 +91,7 @@ class SQLiteFrontier:
         body_as: how a JSONL line carries a body: ``base64`` or ``omit``.
         refresh: fetch again what earlier runs recorded (``_refresh``); None: a URL
             recorded once is done.
+        job: what the job is, recorded by its first run (``_opening.check_job``: no other).
         """
         self.path = str(path)
         self.kind = kind
@@ -108,6 +110,7 @@ class SQLiteFrontier:
         self._slot = ThreadLimit(1)
         self.run = 0
         self._refresh = refresh
+        self._job = job
         self._bounds: Bounds | None = None
         # commits compare with earlier records: a refresh, or a crawl resuming one (its
         # queued-again rows have records already)
@@ -163,7 +166,7 @@ class SQLiteFrontier:
         try:
             ended = last_write(self.path)
             self._conn = conn = connect(self.path, resumable=self._resumable)
-            check(conn, self.path, self.name, self.kind)
+            check(conn, self.path, self.name, self.kind, self._job)
             if self._jsonl is not None and self._resumable_jsonl:
                 cut_jsonl(conn, self._jsonl, self.path)
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
@@ -188,6 +191,10 @@ class SQLiteFrontier:
                     "wait for it or use another -o"
                 ) from None
             raise
+
+    async def check_job(self, job: Mapping[str, Any]) -> None:
+        """Check ``job`` as ``job=`` does at opening (``open_crawler``'s seeds come later)."""
+        await self._call(check, self._connection(), self.path, self.name, self.kind, job)
 
     def _close(self) -> None:
         """Close the database, then let go of the lock (closing first: see ``_lock``)."""

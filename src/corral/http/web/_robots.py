@@ -73,9 +73,11 @@ class RobotsPolicy:
         max_age: seconds the policy stays valid in a ``RobotsCache``.
         sitemaps: the file's ``Sitemap:`` URLs, absolute.
         truncated: the body was longer than 500 KiB and only its start was read.
+        reason: why an unreachable one is (the status, or the connect error), when the
+            engine knows it.
     """
 
-    __slots__ = ("_parser", "max_age", "sitemaps", "status", "truncated", "verdict")
+    __slots__ = ("_parser", "max_age", "reason", "sitemaps", "status", "truncated", "verdict")
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class RobotsPolicy:
         self.max_age = max_age
         self.sitemaps = sitemaps
         self.truncated = truncated
+        self.reason: str | None = None
 
     @classmethod
     def from_response(
