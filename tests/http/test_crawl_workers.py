@@ -134,7 +134,9 @@ async def test_robots_crawl_delay_holds_in_the_worker_that_has_the_host(tmp_path
         starts = [r.at for r in site.statistics().recent if r.target.startswith("/site/")]
     assert len(starts) >= 4  # (the 5 pages: one of them may be on the other host name)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.29, gaps
+    # The site's clock sees arrivals: a request whose start was delayed on a loaded machine
+    # shortens the next gap by that delay (0.289 seen). Without the delay they are ms apart.
+    assert min(gaps) >= 0.25, gaps
 
 
 async def test_a_killed_worker_is_replaced_and_each_url_recorded_once(

@@ -140,7 +140,9 @@ async def test_robots_crawl_delay_holds_across_workers(tmp_path: Path, redis_url
         starts = [r.at for r in site.statistics().recent if r.target.startswith("/site/")]
     assert len(starts) >= 4  # (of the 8 pages, some are on the other host name)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.29, gaps
+    # The site's clock sees arrivals: a request whose start was delayed on a loaded machine
+    # shortens the next gap by that delay (0.289 seen). Without the delay they are ms apart.
+    assert min(gaps) >= 0.25, gaps
 
 
 async def test_a_killed_coordinator_is_run_again_with_one_record_per_url(
