@@ -87,6 +87,70 @@ async def test_the_jar_survives_a_resume(site: Site, tmp_path: Path) -> None:
     assert statuses == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}
 
 
+async def _wait_for_jar(
+    jar: Path, run: asyncio.subprocess.Process, site: Site
+) -> dict[str, object]:
+    """Return the jar file's hosts once it holds the session cookie, with pages of the site
+    still to fetch (a run saves its jar every few seconds while it changes, not only at its
+    end)."""
+    while run.returncode is None:
+        hosts: dict[str, object] = json.loads(jar.read_text())["hosts"] if jar.exists() else {}
+        if _TOKEN in json.dumps(hosts):
+            assert site.statistics().by_prefix.get("/cookie", 0) < 6, "saved at the end only"
+            return hosts
+        await asyncio.sleep(0.1)  # (polling a file: no event says it was written)
+    raise AssertionError(f"the run ended (exit {run.returncode}) before its jar was saved")
+
+
+async def test_a_kill_9_keeps_the_cookies_saved_so_far(site: Site, tmp_path: Path) -> None:
+    """A crawl killed with SIGKILL once it has its cookie: the jar beside the store already
+    holds it (saved while the run goes, not only at its end), and the resumed run's pages
+    are all let through."""
+    out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
+    args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "1/2s"]
+    run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 1), 30)
+        hosts = await asyncio.wait_for(_wait_for_jar(jar, run, site), 30)
+    finally:
+        if run.returncode is None:
+            run.kill()
+        await run.communicate()
+    assert run.returncode == -signal.SIGKILL
+    assert f"127.0.0.1:{site.port}" in hosts
+    assert len(_statuses(out)) < 6  # (killed before the end)
+    again = await acorral(*args)
+    assert again.returncode == 0, again.stderr
+    assert _statuses(out) == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}
+
+
+async def test_a_resume_without_cookies_says_the_jar_beside_the_store_is_not_used(
+    site: Site, tmp_path: Path
+) -> None:
+    """A store with a jar beside it, run again without ``--cookies``: one line says the
+    jar is not used and how to use it; the run goes on without cookies (off by default),
+    and the jar is left as it was."""
+    out, jar, urls = tmp_path / "f.db", tmp_path / "f.db.cookies.json", tmp_path / "urls.txt"
+    urls.write_text(f"{site.url('/cookie/start')}\n")
+    first = await acorral("fetch", str(urls), "-o", str(out), "--cookies")
+    assert first.returncode == 0, first.stderr
+    before = jar.read_bytes()
+    urls.write_text(f"{site.url('/cookie/start')}\n{site.url('/cookie/page/1')}\n")
+    args = ["fetch", str(urls), "-o", str(out)]
+    again = await acorral(*args)
+    assert again.returncode == 0, again.stderr
+    notes = [line for line in again.stderr.splitlines() if "cookies.json" in line]
+    note = (
+        f"corral: note: {jar} holds the cookies of an earlier run of this store: not used "
+        "without --cookies (give --cookies to send them)"
+    )
+    assert notes == [note]
+    assert _statuses(out) == {"/start": 200, "/page/1": 401}
+    assert jar.read_bytes() == before
+    quiet = await acorral(*args, "-q")
+    assert quiet.stderr == ""
+
+
 async def test_a_saved_jar_logs_a_fetch_in(site: Site, tmp_path: Path) -> None:
     """``--cookie-jar FILE`` of a crawl, given to a fetch of the gated pages: all 200."""
     jar = tmp_path / "jar.json"

@@ -201,8 +201,17 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.per_proxy and not proxies:
         raise UsageError("--per-proxy spreads hosts over proxies: give --proxy or --proxies")
     jar = args.cookie_jar
-    if jar is None and args.cookies and args.output not in ("-", None):
-        jar = f"{args.output}.cookies.json"  # the jar survives a resume, as the store does
+    beside = f"{args.output}.cookies.json" if args.output not in ("-", None) else None
+    if jar is None and args.cookies and beside is not None:
+        jar = beside  # the jar survives a resume, as the store does
+    elif jar is None and beside is not None and not args.quiet and os.path.exists(beside):
+        # Off by default stays off (a run's flags say what it sends), but not in silence: a
+        # resume that forgot --cookies would get the login pages' refusals (issue 17).
+        print(
+            f"corral: note: {beside} holds the cookies of an earlier run of this store: not "
+            "used without --cookies (give --cookies to send them)",
+            file=sys.stderr,
+        )
     if jar is not None:
         from corral.http.engine._cookies import CookieFileError, read_jar
 

@@ -49,6 +49,8 @@ class HostJars(AbstractCookieJar):
     def __init__(self) -> None:
         super().__init__()
         self.jars: dict[str, aiohttp.CookieJar] = {}
+        self.version = 0  # counts the changes: responses' cookies and jars replaced
+        self.changed: set[str] = set()  # host keys a response set cookies of, since taken
 
     def jar(self, key: str) -> aiohttp.CookieJar:
         """Return the jar of host key ``key`` (``"*"``: the shared one), made on first use."""
@@ -88,8 +90,11 @@ class HostJars(AbstractCookieJar):
             jar.clear_domain(domain)
 
     def update_cookies(self, cookies: Any, response_url: URL = _NO_URL) -> None:
-        if response_url.host:
-            self.jar(_key(response_url)).update_cookies(cookies, response_url)
+        if response_url.host:  # (aiohttp calls it for a response with Set-Cookie only)
+            key = _key(response_url)
+            self.jar(key).update_cookies(cookies, response_url)
+            self.changed.add(key)
+            self.version += 1
 
     def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
         found: BaseCookie[str] = SimpleCookie()
@@ -117,11 +122,33 @@ class HostJars(AbstractCookieJar):
 
     def dumps(self) -> str:
         """Return every jar as the JSON of a jar file."""
-        hosts = {key: _dumped(jar) for key, jar in self.jars.items() if len(jar)}
-        return json.dumps({_FORMAT: 1, "hosts": hosts}, indent=1, sort_keys=True)
+        return json.dumps({_FORMAT: 1, "hosts": self.export()}, indent=1, sort_keys=True)
+
+    def export(self) -> dict[str, Dumped]:
+        """Return every jar that holds cookies, by host key, as a jar file holds them."""
+        return {key: _dumped(jar) for key, jar in self.jars.items() if len(jar)}
+
+    def take_changed(self) -> dict[str, Dumped]:
+        """Return the jars responses changed since the last call (emptied ones too), by host
+        key, as a jar file holds them; forget that they changed."""
+        changed, self.changed = self.changed, set()
+        return {key: _dumped(self.jars[key]) for key in changed}
+
+    def replace(self, hosts: dict[str, Dumped]) -> None:
+        """Replace the jars of ``hosts`` (by host key, as ``export`` returns them) with those
+        cookies: another process's newer jars. A jar a response changed since its last
+        ``take_changed`` is kept (it is newer, and on its way to the others)."""
+        for key, cookies in hosts.items():
+            if key in self.changed:
+                continue
+            jar = self.jars[key] = aiohttp.CookieJar(unsafe=True, loop=self._loop)
+            for _, name, morsel, url in _loaded(key, cookies):
+                jar.update_cookies({name: morsel}, url)
+            self.version += 1
 
 
 Loaded = tuple[str, str, "Morsel[str]", URL]  # (jar key, cookie name, cookie, its site)
+Dumped = dict[str, dict[str, dict[str, Any]]]  # one host's cookies: {"domain|path": {name: ...}}
 
 
 def read_jar(path: str) -> tuple[list[Loaded], bool]:
@@ -164,11 +191,11 @@ def _key(url: URL) -> str:
     return host_key(url)
 
 
-def _dumped(jar: aiohttp.CookieJar) -> dict[str, dict[str, dict[str, Any]]]:
+def _dumped(jar: aiohttp.CookieJar) -> Dumped:
     """Return a jar's cookies as aiohttp's JSON jar writes them (with absolute expiry)."""
     host_only = jar.host_only_cookies
     now = time.time()
-    data: dict[str, dict[str, dict[str, Any]]] = {}
+    data: Dumped = {}
     for (domain, path), cookie in jar.cookies.items():
         for name, morsel in cookie.items():
             entry: dict[str, Any] = {
@@ -207,7 +234,7 @@ def _expiry(morsel: Morsel[str], now: float) -> float | None:
     return None
 
 
-def _loaded(key: str, cookies: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Loaded]:
+def _loaded(key: str, cookies: Dumped) -> Iterator[Loaded]:
     now = time.time()
     for compound, named in cookies.items():
         domain, _, path = compound.partition("|")
