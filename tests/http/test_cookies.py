@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from corral_cli import COMMAND, acorral
+from corral_cli import COMMAND, acorral, children
 
 from corral.http import FetchConfig, open_fetcher
 from corral.testing import Site, open_site
@@ -102,23 +102,39 @@ async def _wait_for_jar(
     raise AssertionError(f"the run ended (exit {run.returncode}) before its jar was saved")
 
 
-async def test_a_kill_9_keeps_the_cookies_saved_so_far(site: Site, tmp_path: Path) -> None:
-    """A crawl killed with SIGKILL once it has its cookie: the jar beside the store already
-    holds it (saved while the run goes, not only at its end), and the resumed run's pages
-    are all let through."""
+async def _ended(pids: list[int]) -> None:
+    """Return once no process of ``pids`` is left (polled in /proc: no event says so)."""
+    while True:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_kill_9_keeps_the_cookies_saved_so_far(
+    site: Site, tmp_path: Path, workers: str
+) -> None:
+    """A crawl (in one process, or over two worker processes) killed with SIGKILL once it has
+    its cookie: the jar beside the store already holds it (saved while the run goes, not only
+    at its end), and the resumed run's pages are all let through."""
     out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "1/2s"]
+    args += ["--workers", workers]
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
+    helpers: list[int] = []
     try:
         await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 1), 30)
+        helpers = children(run.pid, "corral.http.crawler._child")
         hosts = await asyncio.wait_for(_wait_for_jar(jar, run, site), 30)
     finally:
         if run.returncode is None:
             run.kill()
         await run.communicate()
     assert run.returncode == -signal.SIGKILL
+    assert len(helpers) == (0 if workers == "1" else 2)
     assert f"127.0.0.1:{site.port}" in hosts
     assert len(_statuses(out)) < 6  # (killed before the end)
+    await asyncio.wait_for(_ended(helpers), 30)  # (they end with their pipe)
     again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     assert _statuses(out) == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}
@@ -244,13 +260,3 @@ async def test_a_jar_in_a_missing_directory_is_refused_before_the_run(
     assert done.returncode == 2
     assert done.stderr == f"corral: error: --cookie-jar {jar}: no directory {jar.parent}\n"
     assert not out.exists()
-
-
-async def test_cookies_with_worker_processes_are_refused(tmp_path: Path) -> None:
-    """``--cookies --workers 2``: each process would keep a jar of its own; refused, exit 2."""
-    urls = tmp_path / "urls.txt"
-    urls.write_text("http://127.0.0.1:9/\n")
-    done = await acorral("fetch", str(urls), "-o", str(tmp_path / "o.db"), "--cookies",
-                         "--workers", "2")  # fmt: skip
-    assert done.returncode == 2
-    assert "--cookies" in done.stderr

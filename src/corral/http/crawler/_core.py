@@ -100,7 +100,9 @@ class CrawlCore:
         self.coordination = coordination
         if workers > 1 and coordination is None:
             settings = examine_settings(config, parse_spec)
-            self.driver = ProcessDriver(config.fetch, workers, child=_CHILD, settings=settings)
+            self.driver = ProcessDriver(
+                config.fetch, workers, child=_CHILD, settings=settings, jars=self.runtime.cookies
+            )
 
     @property
     def store(self) -> Frontier:

@@ -134,12 +134,12 @@ class HostJars(AbstractCookieJar):
         changed, self.changed = self.changed, set()
         return {key: _dumped(self.jars[key]) for key in changed}
 
-    def replace(self, hosts: dict[str, Dumped]) -> None:
+    def replace(self, hosts: dict[str, Dumped], *, unless_changed: bool = False) -> None:
         """Replace the jars of ``hosts`` (by host key, as ``export`` returns them) with those
-        cookies: another process's newer jars. A jar a response changed since its last
-        ``take_changed`` is kept (it is newer, and on its way to the others)."""
+        cookies: another process's newer jars. ``unless_changed``: keep a jar a response
+        changed since the last ``take_changed`` (it is newer, and on its way to the others)."""
         for key, cookies in hosts.items():
-            if key in self.changed:
+            if unless_changed and key in self.changed:
                 continue
             jar = self.jars[key] = aiohttp.CookieJar(unsafe=True, loop=self._loop)
             for _, name, morsel, url in _loaded(key, cookies):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.http._errors import ScaleError
+from corral.http.engine._cookies import HostJars
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.scale._figures import RunFigures
@@ -29,8 +30,15 @@ class Partition:
     """A worker process and the flights it holds; ``start()`` it, ``run()`` it to the end."""
 
     def __init__(
-        self, index: int, argv: Sequence[str], settings: dict[str, Any], window: int
+        self,
+        index: int,
+        argv: Sequence[str],
+        settings: dict[str, Any],
+        window: int,
+        jars: HostJars | None = None,
     ) -> None:
+        """``jars``: the run's cookies (``--cookies``), handed to each child it starts and
+        updated with the jars its child sends back."""
         self.index = index
         self.window = window  # flights outstanding at most: back-pressure on the feeder
         self.outstanding: dict[int, Flight] = {}
@@ -44,6 +52,7 @@ class Partition:
         self._lock = asyncio.Lock()  # a send and a child's replacement do not interleave
         self._room = asyncio.Event()
         self._process: asyncio.subprocess.Process | None = None
+        self._jars = jars
 
     async def start(self) -> None:
         """Start the child (its stderr is this process's) and send it the job's settings:
@@ -57,6 +66,8 @@ class Partition:
         )
         self.pids.append(self._process.pid)
         await self._write(frame(self._settings))
+        if self._jars is not None and (jars := self._jars.export()):  # (secrets: a pipe too)
+            await self._write(frame({"jar": jars}))
         if self.intervals:
             await self._write(frame({"iv": list(self.intervals.items())}))
 
@@ -129,6 +140,8 @@ class Partition:
         outstanding, room = self.outstanding, self._room
         while (message := await read_frame(stdout)) is not None:
             figures.add(self.index, message["c"])
+            if "k" in message and self._jars is not None:  # the jars its responses changed
+                self._jars.replace(message["k"])
             for row in message["r"]:
                 flight = outstanding.pop(row[0])
                 self._deaths = 0

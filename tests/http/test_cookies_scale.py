@@ -1,0 +1,98 @@
+"""Cookies in a job spread over processes (issue 17): ``--workers N`` keeps a host's jar in the
+worker process that has the host, and the parent loads and saves the run's jar file; with
+``--redis`` the jars live in Redis, per host, for every worker of the job.
+
+Two test sites on two ports are two hosts (two jars, spread over two worker processes); each
+has the cookie area: ``/cookie/start`` sets ``session``, ``/cookie/page/{1..5}`` answer 401
+without it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from corral_cli import acorral
+
+from corral.testing import Site, open_site
+
+pytestmark = pytest.mark.corral_guard(strict=False)  # (the tests read small files on the loop)
+
+_TOKEN = "corral-test-session"
+_PAGES = [f"/cookie/page/{n}" for n in range(1, 6)]
+
+
+@pytest.fixture
+async def sites() -> AsyncIterator[list[Site]]:
+    async with open_site() as first, open_site() as second:
+        yield [first, second]
+
+
+def _statuses(store: Path) -> dict[tuple[int, str], int | None]:
+    """Return each record's status by (port, path)."""
+    with sqlite3.connect(store) as conn:
+        rows = conn.execute("select url, status from results").fetchall()
+    found = {}
+    for url, status in rows:
+        port, path = url.split("127.0.0.1:", 1)[1].split("/", 1)
+        found[int(port), f"/{path}"] = status
+    return found
+
+
+def _jar_hosts(jar: Path) -> dict[str, str]:
+    """Return each host's session cookie in a jar file."""
+    hosts = json.loads(jar.read_text())["hosts"]
+    return {
+        host: cookies["127.0.0.1|/cookie"]["session"]["value"] for host, cookies in hosts.items()
+    }
+
+
+def _host(site: Site) -> str:
+    return f"127.0.0.1:{site.port}"
+
+
+async def test_a_crawl_over_two_worker_processes_keeps_each_hosts_cookies(
+    sites: list[Site], tmp_path: Path
+) -> None:
+    """``crawl --workers 2 --cookies`` of two cookie-gated sites (one in each worker
+    process): every page is let through, and the jar beside the store holds both hosts'
+    cookies, sent back by the workers to the parent, which saved them."""
+    out = tmp_path / "crawl.db"
+    seeds = [site.url("/cookie/start") for site in sites]
+    done = await acorral("crawl", *seeds, "-o", str(out), "--cookies", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    statuses = _statuses(out)
+    assert len(statuses) == 12
+    assert set(statuses.values()) == {200}
+    assert _jar_hosts(tmp_path / "crawl.db.cookies.json") == dict.fromkeys(
+        map(_host, sites), _TOKEN
+    )
+
+
+async def test_a_fetch_over_two_worker_processes_is_given_the_jar_and_saves_what_it_gained(
+    sites: list[Site], tmp_path: Path
+) -> None:
+    """``fetch --workers 2 --cookie-jar FILE``: the jar the file holds (the first site's
+    cookie) reaches the worker processes (its gated pages: 200), and the cookie the second
+    site sets in a worker comes back into the file."""
+    first, second = sites
+    jar, urls = tmp_path / "jar.json", tmp_path / "urls.txt"
+    urls.write_text(first.url("/cookie/start") + "\n")
+    logged = await acorral(
+        "fetch", str(urls), "-o", str(tmp_path / "a.db"), "--cookie-jar", str(jar)
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert _jar_hosts(jar) == {_host(first): _TOKEN}
+    urls.write_text("".join(first.url(p) + "\n" for p in _PAGES) + second.url("/cookie/start"))
+    out = tmp_path / "b.db"
+    args = ["fetch", str(urls), "-o", str(out), "--cookie-jar", str(jar), "--workers", "2"]
+    done = await acorral(*args)
+    assert done.returncode == 0, done.stderr
+    assert _statuses(out) == {
+        **{(first.port, p): 200 for p in _PAGES},
+        (second.port, "/cookie/start"): 200,
+    }
+    assert _jar_hosts(jar) == {_host(first): _TOKEN, _host(second): _TOKEN}
