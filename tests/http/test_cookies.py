@@ -110,31 +110,39 @@ async def _ended(pids: list[int]) -> None:
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("how", ["one process", "--workers 2", "--redis"])
 async def test_a_kill_9_keeps_the_cookies_saved_so_far(
-    site: Site, tmp_path: Path, workers: str
+    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
 ) -> None:
-    """A crawl (in one process, or over two worker processes) killed with SIGKILL once it has
-    its cookie: the jar beside the store already holds it (saved while the run goes, not only
-    at its end), and the resumed run's pages are all let through."""
+    """A crawl (in one process, over two worker processes, or through Redis) killed with
+    SIGKILL once it has its cookie: the jar beside the store already holds it (saved while
+    the run goes, not only at its end), and the resumed run's pages are all let through
+    (through Redis: from the job's jars there, the file gone)."""
     out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "1/2s"]
-    args += ["--workers", workers]
+    helper = "corral.http.crawler._child"
+    if how == "--workers 2":
+        args += ["--workers", "2"]
+    elif how == "--redis":
+        args += ["--redis", request.getfixturevalue("redis_url"), "--job", "kill"]
+        helper = "--until-stdin-closes"  # (the local corral worker)
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
     helpers: list[int] = []
     try:
         await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 1), 30)
-        helpers = children(run.pid, "corral.http.crawler._child")
+        helpers = children(run.pid, helper)
         hosts = await asyncio.wait_for(_wait_for_jar(jar, run, site), 30)
     finally:
         if run.returncode is None:
             run.kill()
         await run.communicate()
     assert run.returncode == -signal.SIGKILL
-    assert len(helpers) == (0 if workers == "1" else 2)
+    assert len(helpers) == {"one process": 0, "--workers 2": 2, "--redis": 1}[how]
     assert f"127.0.0.1:{site.port}" in hosts
     assert len(_statuses(out)) < 6  # (killed before the end)
     await asyncio.wait_for(_ended(helpers), 30)  # (they end with their pipe)
+    if how == "--redis":
+        jar.unlink()  # the interrupted job keeps its cookies in Redis, for its resume
     again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     assert _statuses(out) == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}

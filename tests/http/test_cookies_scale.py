@@ -14,9 +14,11 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from corral_cli import acorral
 
+from corral.http.engine._cookies import HostJars
 from corral.testing import Site, open_site
 
 pytestmark = pytest.mark.corral_guard(strict=False)  # (the tests read small files on the loop)
@@ -96,3 +98,102 @@ async def test_a_fetch_over_two_worker_processes_is_given_the_jar_and_saves_what
         (second.port, "/cookie/start"): 200,
     }
     assert _jar_hosts(jar) == {_host(first): _TOKEN, _host(second): _TOKEN}
+
+
+async def _job_keys(redis_url: str, job: str) -> set[str]:
+    """Return the names of the keys job ``job`` has in Redis (its prefix taken off)."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    prefix = f"corral:{{{job}}}:"
+    try:
+        return {key.decode().removeprefix(prefix) async for key in client.scan_iter(prefix + "*")}
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_fetch_is_given_the_jar_and_saves_what_its_workers_gained(
+    sites: list[Site], tmp_path: Path, redis_url: str
+) -> None:
+    """``fetch --redis --job J --workers 2 --cookie-jar FILE``: the file's cookie reaches the
+    workers through Redis (the first site's gated pages: 200), the cookie the second site
+    sets in a worker comes back into the file, no cookie is printed, and the finished job's
+    cookie keys are gone from Redis."""
+    first, second = sites
+    jar, urls = tmp_path / "jar.json", tmp_path / "urls.txt"
+    urls.write_text(first.url("/cookie/start") + "\n")
+    logged = await acorral(
+        "fetch", str(urls), "-o", str(tmp_path / "a.db"), "--cookie-jar", str(jar)
+    )
+    assert logged.returncode == 0, logged.stderr
+    urls.write_text("".join(first.url(p) + "\n" for p in _PAGES) + second.url("/cookie/start"))
+    out = tmp_path / "b.db"
+    done = await acorral(
+        "fetch", str(urls), "-o", str(out), "--cookie-jar", str(jar),
+        "--redis", redis_url, "--job", "jar", "--workers", "2",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _TOKEN not in done.stderr
+    assert _statuses(out) == {
+        **{(first.port, p): 200 for p in _PAGES},
+        (second.port, "/cookie/start"): 200,
+    }
+    assert _jar_hosts(jar) == {_host(first): _TOKEN, _host(second): _TOKEN}
+    assert await _job_keys(redis_url, "jar") == {"meta", "stats"}
+
+
+async def test_a_redis_crawl_sends_a_cookie_one_worker_got_from_the_others_requests(
+    sites: list[Site], tmp_path: Path, redis_url: str
+) -> None:
+    """``crawl --redis --job J --workers 2 --cookies`` of two cookie-gated sites: the
+    cookie a start page set, in whichever worker fetched it, goes with every gated page,
+    in whichever worker fetches it (all 200); the jar beside the store has both hosts'."""
+    out = tmp_path / "crawl.db"
+    seeds = [site.url("/cookie/start") for site in sites]
+    done = await acorral(
+        "crawl", *seeds, "-o", str(out), "--cookies",
+        "--redis", redis_url, "--job", "crawl", "--workers", "2",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    statuses = _statuses(out)
+    assert len(statuses) == 12
+    assert set(statuses.values()) == {200}
+    assert _jar_hosts(tmp_path / "crawl.db.cookies.json") == dict.fromkeys(
+        map(_host, sites), _TOKEN
+    )
+
+
+async def _get(jars: HostJars, url: str) -> int:
+    """Return the status of a GET of ``url`` by a session with those jars."""
+    async with aiohttp.ClientSession(cookie_jar=jars) as session, session.get(url) as response:
+        return response.status
+
+
+async def test_a_hosts_jar_in_redis_goes_from_one_worker_to_another(
+    sites: list[Site], redis_url: str
+) -> None:
+    """Two workers' jars over one job in Redis: the cookie one's response set, once written,
+    is read by the other's next refresh for that host (its request: 200); a refresh when
+    nothing changed reads nothing; of two writes to one host, the later one stays."""
+    from corral.http.scale._queue import JobQueue
+
+    site = sites[0]
+    queue = await JobQueue.connect(redis_url, "jars")
+    try:
+        one, other = queue.jars(), queue.jars()
+        jars_one, jars_other = HostJars(), HostJars()
+        assert await _get(jars_one, site.url("/cookie/start")) == 200
+        await one.write(jars_one.take_changed())
+        await other.refresh(jars_other, [_host(site)])
+        assert await _get(jars_other, site.url("/cookie/page/1")) == 200
+        version = jars_other.version
+        await other.refresh(jars_other, [_host(site)])
+        assert jars_other.version == version  # (nothing changed: nothing replaced)
+        jars_other.jar(_host(site)).clear()
+        jars_other.changed.add(_host(site))
+        await other.write(jars_other.take_changed())  # the later write: an empty jar
+        await one.refresh(jars_one, [_host(site)])
+        assert len(jars_one) == 0
+    finally:
+        await queue.delete()
+        await queue.close()

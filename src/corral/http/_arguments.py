@@ -171,7 +171,8 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         default=None,
         help="load cookies from FILE (a JSON jar, or a browser's cookies.txt, only read) and "
-        "save the jar to it as JSON at the end; implies --cookies",
+        "save the jar to it as JSON (every 2 s while it changes, and at the end); implies "
+        "--cookies",
     )
 
 

@@ -226,8 +226,6 @@ def _fetch(args: argparse.Namespace) -> int:
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
     config = fetch_config(args)
-    if config.cookies and redis is not None:
-        raise UsageError("--cookies: a job of --redis keeps no cookies for now")
     job = FetchJob(
         input=source,
         output=args.output,
@@ -252,8 +250,6 @@ def _crawl(args: argparse.Namespace) -> int:
     redis = redis_target(args, "seeds", args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
-    if redis is not None and (args.cookies or args.cookie_jar):
-        raise UsageError("--cookies: a job of --redis keeps no cookies for now")
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "

@@ -98,6 +98,8 @@ class CrawlCore:
             self.runtime.counters.items = 0
         self.driver: ProcessDriver | None = None
         self.coordination = coordination
+        if coordination is not None:
+            coordination.keeper = self.runtime.keeper  # (its cookies go through Redis)
         if workers > 1 and coordination is None:
             settings = examine_settings(config, parse_spec)
             self.driver = ProcessDriver(

@@ -120,6 +120,8 @@ async def run_fetch_job(job: FetchJob) -> int:
             job.output, kind, opening, overwrite=job.overwrite, quiet=job.quiet
         )
         runtime = Runtime(job.config, output=job.output)
+        if coordination is not None:
+            coordination.keeper = runtime.keeper  # (its cookies go through Redis)
         driver = (
             ProcessDriver(job.config, job.workers, jars=runtime.cookies)
             if job.workers > 1
