@@ -70,17 +70,36 @@ async def test_cookies_let_a_crawl_through_and_the_jar_is_kept_beside_the_store(
     assert hosts[f"127.0.0.1:{site.port}"]["127.0.0.1|/cookie"]["session"]["value"] == _TOKEN
 
 
-async def test_the_jar_survives_a_resume(site: Site, tmp_path: Path) -> None:
-    """A crawl stopped by SIGTERM after its first pages, then run again: the resumed run's
-    pages carry the cookie the first run was given (the jar is saved as the run stops)."""
-    out = tmp_path / "crawl.db"
+_HOW = ["one process", "--workers 2", "--redis"]
+
+
+def _scaled(how: str, request: pytest.FixtureRequest, job: str) -> list[str]:
+    """Return the options that run a crawl ``how`` (a real redis-server for --redis)."""
+    if how == "--workers 2":
+        return ["--workers", "2"]
+    if how == "--redis":
+        return ["--redis", request.getfixturevalue("redis_url"), "--job", job]
+    return []
+
+
+@pytest.mark.parametrize("how", _HOW)
+async def test_the_jar_survives_a_resume(
+    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
+) -> None:
+    """A crawl (in one process, over two worker processes, or through Redis) stopped by
+    SIGTERM after its first pages, then run again: the jar file holds the cookie as the run
+    stops, and the resumed run's pages carry it."""
+    out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "4/s"]
+    args += _scaled(how, request, "term")
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
     await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 2), 30)
     run.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(run.communicate(), 30)
     assert run.returncode == 143, err
     assert len(_statuses(out)) < 6  # (stopped before the end)
+    assert _TOKEN in jar.read_text()
+    assert _TOKEN.encode() not in err
     again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     statuses = _statuses(out)
@@ -110,7 +129,7 @@ async def _ended(pids: list[int]) -> None:
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("how", ["one process", "--workers 2", "--redis"])
+@pytest.mark.parametrize("how", _HOW)
 async def test_a_kill_9_keeps_the_cookies_saved_so_far(
     site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
 ) -> None:
@@ -120,12 +139,9 @@ async def test_a_kill_9_keeps_the_cookies_saved_so_far(
     (through Redis: from the job's jars there, the file gone)."""
     out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "1/2s"]
-    helper = "corral.http.crawler._child"
-    if how == "--workers 2":
-        args += ["--workers", "2"]
-    elif how == "--redis":
-        args += ["--redis", request.getfixturevalue("redis_url"), "--job", "kill"]
-        helper = "--until-stdin-closes"  # (the local corral worker)
+    args += _scaled(how, request, "kill")
+    # (the worker processes, or the local corral worker)
+    helper = "--until-stdin-closes" if how == "--redis" else "corral.http.crawler._child"
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
     helpers: list[int] = []
     try:
