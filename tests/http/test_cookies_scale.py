@@ -197,3 +197,24 @@ async def test_a_hosts_jar_in_redis_goes_from_one_worker_to_another(
     finally:
         await queue.delete()
         await queue.close()
+
+
+@pytest.mark.parametrize("how", ["--workers 2", "--redis"])
+async def test_a_browsers_cookies_txt_reaches_every_worker(
+    sites: list[Site], tmp_path: Path, how: str, request: pytest.FixtureRequest
+) -> None:
+    """A Netscape cookies.txt given to a fetch over two worker processes, or through Redis:
+    its cookie (sent wherever its domain and path match) logs both sites' pages in, and
+    the file is left as the browser wrote it."""
+    cookies, urls, out = tmp_path / "cookies.txt", tmp_path / "urls.txt", tmp_path / "o.db"
+    cookies.write_text(f"127.0.0.1\tFALSE\t/cookie\tFALSE\t0\tsession\t{_TOKEN}\n")
+    before = cookies.read_bytes()
+    urls.write_text("".join(site.url(p) + "\n" for site in sites for p in _PAGES[:2]))
+    scaled = ["--workers", "2"]
+    if how == "--redis":
+        scaled += ["--redis", request.getfixturevalue("redis_url"), "--job", "txt"]
+    done = await acorral("fetch", str(urls), "-o", str(out), "--cookie-jar", str(cookies), *scaled)
+    assert done.returncode == 0, done.stderr
+    assert set(_statuses(out).values()) == {200}
+    assert len(_statuses(out)) == 4
+    assert cookies.read_bytes() == before

@@ -33,7 +33,7 @@ from yarl import URL
 
 from corral.http.web._urls import host_key
 
-_SHARED = "*"
+SHARED = "*"  # the key of the jar of a browser's cookies.txt
 _FORMAT = "corral_cookie_jar"
 _ATTRIBUTES = ("path", "domain", "secure", "httponly", "samesite")
 _NO_URL = URL()
@@ -107,7 +107,7 @@ class HostJars(AbstractCookieJar):
 
     def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
         found: BaseCookie[str] = SimpleCookie()
-        shared = self.jars.get(_SHARED)
+        shared = self.jars.get(SHARED)
         if shared is not None:
             found.update(shared.filter_cookies(request_url))
         own = self.jars.get(_key(request_url)) if request_url.host else None
@@ -313,5 +313,5 @@ def _netscape(text: str, path: str) -> list[Loaded]:
             morsel["httponly"] = True
         if expires > 0:
             morsel["max-age"] = str(max(1, int(expires - now)))
-        cookies.append((_SHARED, name, morsel, URL.build(scheme="http", host=host)))
+        cookies.append((SHARED, name, morsel, URL.build(scheme="http", host=host)))
     return cookies

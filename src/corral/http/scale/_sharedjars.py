@@ -9,7 +9,8 @@ with the job's other keys)::
     ckn   STRING  writes so far, to any host (the coordinator reads the jars when it moved)
 
 - The coordinator writes the jars it loaded from the file (``seed``: only hosts Redis has no
-  jar of, so a resumed job keeps what its workers wrote since the last save), reads them all
+  jar of, so a resumed job keeps what its workers wrote since the last save; the shared jar
+  of a browser's cookies.txt always, since no worker writes it), reads them all
   back every few seconds when they changed (``pull``) for its ``JarKeeper`` to save, and a
   last time at the end or on an interrupt, before the job's keys are deleted.
 - A worker, after each claim, reads the jars of the claimed hosts whose version is not the
@@ -31,7 +32,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from corral.http.engine._cookies import Dumped, HostJars
+from corral.http.engine._cookies import SHARED, Dumped, HostJars
 
 # KEYS[1]: the job's meta key (it routes the call: the others share its hash tag).
 _PRELUDE = "local P = string.sub(KEYS[1], 1, -5)\n"
@@ -85,12 +86,17 @@ class SharedJars:
         self._writes = -1  # ``ckn`` when the coordinator last read every jar
 
     async def seed(self, jars: HostJars) -> int:
-        """Write ``jars`` for the hosts Redis has no jar of; return how many."""
+        """Write ``jars`` for the hosts Redis has no jar of (the shared jar of a browser's
+        cookies.txt whatever Redis has: no worker writes it, the file is its source); return
+        how many were written."""
         hosts = jars.export()
-        if not hosts:
-            return 0
-        versions = await self._write(keys=self._keys, args=["1", *_pairs(hosts)])
-        return sum(1 for version in versions if version)
+        shared = {SHARED: hosts.pop(SHARED)} if SHARED in hosts else {}
+        written = 0
+        for only_new, some in (("1", hosts), ("0", shared)):
+            if some:
+                versions = await self._write(keys=self._keys, args=[only_new, *_pairs(some)])
+                written += sum(1 for version in versions if version)
+        return written
 
     async def write(self, hosts: dict[str, Dumped]) -> None:
         """Write these hosts' jars over Redis's (a worker's, changed by responses)."""
@@ -100,9 +106,10 @@ class SharedJars:
 
     async def refresh(self, jars: HostJars, hosts: Iterable[str]) -> None:
         """Replace the jars of ``hosts`` in ``jars`` by Redis's where they changed since this
-        process last read or wrote them (a jar changed here and not yet written is kept)."""
+        process last read or wrote them (a jar changed here and not yet written is kept); the
+        shared jar (``"*"``: a browser's cookies.txt, sent wherever its domains match) too."""
         args: list[object] = []
-        for host in set(hosts):
+        for host in {*hosts, SHARED}:
             args += (host, self._versions.get(host, 0))
         if not args:
             return
