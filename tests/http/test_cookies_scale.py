@@ -9,14 +9,17 @@ without it.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from corral_cli import acorral
+from corral_cli import COMMAND, acorral, children
 
 from corral.http.engine._cookies import HostJars
 from corral.testing import Site, open_site
@@ -218,3 +221,38 @@ async def test_a_browsers_cookies_txt_reaches_every_worker(
     assert set(_statuses(out).values()) == {200}
     assert len(_statuses(out)) == 4
     assert cookies.read_bytes() == before
+
+
+async def test_a_worker_process_started_again_is_given_the_jars(
+    sites: list[Site], tmp_path: Path
+) -> None:
+    """``fetch --workers 2 --cookie-jar FILE``, both worker processes killed (``kill -9``)
+    mid-run: their replacements are handed the run's jars too, so every gated page is let
+    through."""
+    site = sites[0]
+    jar, urls, out = tmp_path / "jar.json", tmp_path / "urls.txt", tmp_path / "o.db"
+    urls.write_text(site.url("/cookie/start") + "\n")
+    logged = await acorral(
+        "fetch", str(urls), "-o", str(tmp_path / "a.db"), "--cookie-jar", str(jar)
+    )
+    assert logged.returncode == 0, logged.stderr
+    pages = [f"/cookie/page/{n}" for n in range(1, 41)]
+    urls.write_text("".join(site.url(p) + "\n" for p in pages))
+    args = ["fetch", str(urls), "-o", str(out), "--cookie-jar", str(jar), "--workers", "2"]
+    run = await asyncio.create_subprocess_exec(
+        *COMMAND, *args, "--rate", "10/s", stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 4), 30)
+        for pid in children(run.pid, "corral.http.scale._child"):
+            os.kill(pid, signal.SIGKILL)
+        _, err = await asyncio.wait_for(run.communicate(), 60)
+    finally:
+        if run.returncode is None:
+            run.kill()
+            await run.wait()
+    assert run.returncode == 0, err
+    assert b"ended (exit code -9); starting another" in err, err  # (the one with the host)
+    statuses = _statuses(out)
+    assert len(statuses) == 40
+    assert set(statuses.values()) == {200}
