@@ -177,7 +177,8 @@ async def test_a_hosts_jar_in_redis_goes_from_one_worker_to_another(
 ) -> None:
     """Two workers' jars over one job in Redis: the cookie one's response set, once written,
     is read by the other's next refresh for that host (its request: 200); a refresh when
-    nothing changed reads nothing; of two writes to one host, the later one stays."""
+    nothing changed reads nothing; of two writes to one host, the later one stays; the
+    coordinator's pull reads the jars written since its last pull, and only those."""
     from corral.http.scale._queue import JobQueue
 
     site = sites[0]
@@ -197,6 +198,15 @@ async def test_a_hosts_jar_in_redis_goes_from_one_worker_to_another(
         await other.write(jars_other.take_changed())  # the later write: an empty jar
         await one.refresh(jars_one, [_host(site)])
         assert len(jars_one) == 0
+        coordinator, saved = queue.jars(), HostJars()
+        assert await coordinator.pull(saved)
+        assert not await coordinator.pull(saved)  # (nothing written since)
+        assert await _get(jars_one, sites[1].url("/cookie/start")) == 200
+        await one.write(jars_one.take_changed())
+        version = saved.version
+        assert await coordinator.pull(saved)
+        assert saved.version == version + 1  # (one host's jar read: the one written)
+        assert _TOKEN in saved.dumps()
     finally:
         await queue.delete()
         await queue.close()

@@ -122,15 +122,25 @@ class SharedJars:
         jars.replace(found, unless_changed=True)
 
     async def pull(self, jars: HostJars) -> bool:
-        """Replace every jar in ``jars`` by Redis's if any was written since the last pull;
-        return whether they were."""
+        """Replace the jars in ``jars`` that were written since the last pull by Redis's (the
+        versions say which: a busy site's cookie does not make every host's jar read again);
+        return whether any was."""
         writes = int(await self._client.get(self._prefix + "ckn") or 0)
         if writes == self._writes:
             return False
-        stored = await self._client.hgetall(self._prefix + "ck")
-        jars.replace({host.decode(): json.loads(jar) for host, jar in stored.items()})
+        stored = await self._client.hgetall(self._prefix + "ckv")
+        known = self._versions
+        moved = {host.decode(): int(v) for host, v in stored.items()}
+        moved = {host: v for host, v in moved.items() if known.get(host) != v}
+        if moved:
+            texts = await self._client.hmget(self._prefix + "ck", list(moved))
+            found = {
+                host: json.loads(text or "{}") for host, text in zip(moved, texts, strict=True)
+            }
+            jars.replace(found)
+            known.update(moved)
         self._writes = writes
-        return True
+        return bool(moved)
 
 
 def _pairs(hosts: dict[str, Dumped]) -> list[str]:
