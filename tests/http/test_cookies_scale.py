@@ -150,7 +150,8 @@ async def test_a_redis_crawl_sends_a_cookie_one_worker_got_from_the_others_reque
 ) -> None:
     """``crawl --redis --job J --workers 2 --cookies`` of two cookie-gated sites: the
     cookie a start page set, in whichever worker fetched it, goes with every gated page,
-    in whichever worker fetches it (all 200); the jar beside the store has both hosts'."""
+    in whichever worker fetches it (all 200); the jar beside the store has both hosts', and
+    the finished job left no cookie in Redis."""
     out = tmp_path / "crawl.db"
     seeds = [site.url("/cookie/start") for site in sites]
     done = await acorral(
@@ -164,6 +165,7 @@ async def test_a_redis_crawl_sends_a_cookie_one_worker_got_from_the_others_reque
     assert _jar_hosts(tmp_path / "crawl.db.cookies.json") == dict.fromkeys(
         map(_host, sites), _TOKEN
     )
+    assert await _job_keys(redis_url, "crawl") == {"meta", "stats"}
 
 
 async def _get(jars: HostJars, url: str) -> int:
