@@ -134,12 +134,11 @@ class Runtime:
         """Return the run's cookie jars (None: no cookies kept)."""
         return self.keeper.jars if self.keeper is not None else None
 
-    async def open_cookies(self) -> JarKeeper | None:
+    async def open_cookies(self) -> None:
         """Open the cookie jars alone (loaded, saved every few seconds), for a job whose
         fetching is done by other processes; ``close()`` saves them one last time."""
         if self.keeper is not None:
             await self.keeper.open()
-        return self.keeper
 
     def track(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close ``stream`` when the runtime closes, if its reader has not."""
