@@ -52,7 +52,7 @@ class HostJars(AbstractCookieJar):
         self.version = 0  # counts the changes: responses' cookies and jars replaced
         self.changed: set[str] = set()  # host keys a response set cookies of, since taken
         # each host's jar as the file's JSON, made again only when it changed: the file is
-        # written every few seconds, and dumping every jar each time cost 0.4 s of the loop
+        # written every few seconds, and dumping every jar each time cost 0.6 s of the loop
         # at 10,000 hosts (bench/cookie_jar.py)
         self._texts: dict[str, str] = {}
 
