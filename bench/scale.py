@@ -48,7 +48,13 @@ _COUNT = h.sqlite_count(
 
 
 def _corral(
-    name: str, *, workers: int, redis: bool, tuned: bool = True, both_cores: bool = False
+    name: str,
+    *,
+    workers: int,
+    redis: bool,
+    tuned: bool = True,
+    both_cores: bool = False,
+    cookies: bool = False,
 ) -> h.Runner:
     argv = [*(_BOTH_CORES if both_cores else ()), "{corral}", "fetch", "{urls}", "-o", "out.db"]
     argv += ["--workers", str(workers), "--no-progress", "--quiet"]
@@ -56,6 +62,8 @@ def _corral(
         argv += ["--redis", "{redis}", "--job", "{job}"]
     if tuned:
         argv += ["--concurrency", "{concurrency}", "--per-host", "{concurrency}"]
+    if cookies:  # (nginx sets none: what the jars' version check per claim costs)
+        argv += ["--cookies"]
     return h.Runner(name=name, role="corral", argv=argv, count=_COUNT)
 
 
@@ -89,6 +97,7 @@ RUNNERS = [
         ],
         count=_COUNT,
     ),
+    _corral("redis-w1-cookies", workers=1, redis=True, cookies=True),
     _corral("local-w2", workers=2, redis=False, both_cores=True),
     _corral("redis-w2", workers=2, redis=True, both_cores=True),
     _corral("single-defaults", workers=1, redis=False, tuned=False),
@@ -98,6 +107,7 @@ _RATIOS = (
     ("redis-w1", "single"),
     ("redis-w1-2cores", "single"),
     ("redis-w1-apart", "single"),
+    ("redis-w1-cookies", "redis-w1"),
     ("local-w2", "single"),
     ("redis-w2", "single"),
     ("redis-w2", "local-w2"),

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from corral_cli import COMMAND, acorral
+from corral_cli import COMMAND, acorral, children
 
 from corral.http import FetchConfig, open_fetcher
 from corral.testing import Site, open_site
@@ -70,21 +70,125 @@ async def test_cookies_let_a_crawl_through_and_the_jar_is_kept_beside_the_store(
     assert hosts[f"127.0.0.1:{site.port}"]["127.0.0.1|/cookie"]["session"]["value"] == _TOKEN
 
 
-async def test_the_jar_survives_a_resume(site: Site, tmp_path: Path) -> None:
-    """A crawl stopped by SIGTERM after its first pages, then run again: the resumed run's
-    pages carry the cookie the first run was given (the jar is saved as the run stops)."""
-    out = tmp_path / "crawl.db"
+_HOW = ["one process", "--workers 2", "--redis"]
+
+
+def _scaled(how: str, request: pytest.FixtureRequest, job: str) -> list[str]:
+    """Return the options that run a crawl ``how`` (a real redis-server for --redis)."""
+    if how == "--workers 2":
+        return ["--workers", "2"]
+    if how == "--redis":
+        return ["--redis", request.getfixturevalue("redis_url"), "--job", job]
+    return []
+
+
+@pytest.mark.parametrize("how", _HOW)
+async def test_the_jar_survives_a_resume(
+    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
+) -> None:
+    """A crawl (in one process, over two worker processes, or through Redis) stopped by
+    SIGTERM after its first pages, then run again: the jar file holds the cookie as the run
+    stops, and the resumed run's pages carry it."""
+    out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "4/s"]
+    args += _scaled(how, request, "term")
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
     await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 2), 30)
     run.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(run.communicate(), 30)
     assert run.returncode == 143, err
     assert len(_statuses(out)) < 6  # (stopped before the end)
+    assert _TOKEN in jar.read_text()
+    assert _TOKEN.encode() not in err
     again = await acorral(*args)
     assert again.returncode == 0, again.stderr
     statuses = _statuses(out)
     assert statuses == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}
+
+
+async def _wait_for_jar(
+    jar: Path, run: asyncio.subprocess.Process, site: Site
+) -> dict[str, object]:
+    """Return the jar file's hosts once it holds the session cookie, with pages of the site
+    still to fetch (a run saves its jar every few seconds while it changes, not only at its
+    end)."""
+    while run.returncode is None:
+        hosts: dict[str, object] = json.loads(jar.read_text())["hosts"] if jar.exists() else {}
+        if _TOKEN in json.dumps(hosts):
+            assert site.statistics().by_prefix.get("/cookie", 0) < 6, "saved at the end only"
+            return hosts
+        await asyncio.sleep(0.1)  # (polling a file: no event says it was written)
+    raise AssertionError(f"the run ended (exit {run.returncode}) before its jar was saved")
+
+
+async def _ended(pids: list[int]) -> None:
+    """Return once no process of ``pids`` is left (polled in /proc: no event says so)."""
+    while True:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", _HOW)
+async def test_a_kill_9_keeps_the_cookies_saved_so_far(
+    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
+) -> None:
+    """A crawl (in one process, over two worker processes, or through Redis) killed with
+    SIGKILL once it has its cookie: the jar beside the store already holds it (saved while
+    the run goes, not only at its end), and the resumed run's pages are all let through
+    (through Redis: from the job's jars there, the file gone)."""
+    out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
+    args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "1/2s"]
+    args += _scaled(how, request, "kill")
+    # (the worker processes, or the local corral worker)
+    helper = "--until-stdin-closes" if how == "--redis" else "corral.http.crawler._child"
+    run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
+    helpers: list[int] = []
+    try:
+        await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 1), 30)
+        helpers = children(run.pid, helper)
+        hosts = await asyncio.wait_for(_wait_for_jar(jar, run, site), 30)
+    finally:
+        if run.returncode is None:
+            run.kill()
+        await run.communicate()
+    assert run.returncode == -signal.SIGKILL
+    assert len(helpers) == {"one process": 0, "--workers 2": 2, "--redis": 1}[how]
+    assert f"127.0.0.1:{site.port}" in hosts
+    assert len(_statuses(out)) < 6  # (killed before the end)
+    await asyncio.wait_for(_ended(helpers), 30)  # (they end with their pipe)
+    if how == "--redis":
+        jar.unlink()  # the interrupted job keeps its cookies in Redis, for its resume
+    again = await acorral(*args)
+    assert again.returncode == 0, again.stderr
+    assert _statuses(out) == {"/start": 200, **dict.fromkeys(_ALL_PAGES, 200)}
+
+
+async def test_a_resume_without_cookies_says_the_jar_beside_the_store_is_not_used(
+    site: Site, tmp_path: Path
+) -> None:
+    """A store with a jar beside it, run again without ``--cookies``: one line says the
+    jar is not used and how to use it; the run goes on without cookies (off by default),
+    and the jar is left as it was."""
+    out, jar, urls = tmp_path / "f.db", tmp_path / "f.db.cookies.json", tmp_path / "urls.txt"
+    urls.write_text(f"{site.url('/cookie/start')}\n")
+    first = await acorral("fetch", str(urls), "-o", str(out), "--cookies")
+    assert first.returncode == 0, first.stderr
+    before = jar.read_bytes()
+    urls.write_text(f"{site.url('/cookie/start')}\n{site.url('/cookie/page/1')}\n")
+    args = ["fetch", str(urls), "-o", str(out)]
+    again = await acorral(*args)
+    assert again.returncode == 0, again.stderr
+    notes = [line for line in again.stderr.splitlines() if "cookies.json" in line]
+    note = (
+        f"corral: note: {jar} holds the cookies of an earlier run of this store: not used "
+        "without --cookies (give --cookies to send them)"
+    )
+    assert notes == [note]
+    assert _statuses(out) == {"/start": 200, "/page/1": 401}
+    assert jar.read_bytes() == before
+    quiet = await acorral(*args, "-q")
+    assert quiet.stderr == ""
 
 
 async def test_a_saved_jar_logs_a_fetch_in(site: Site, tmp_path: Path) -> None:
@@ -180,13 +284,3 @@ async def test_a_jar_in_a_missing_directory_is_refused_before_the_run(
     assert done.returncode == 2
     assert done.stderr == f"corral: error: --cookie-jar {jar}: no directory {jar.parent}\n"
     assert not out.exists()
-
-
-async def test_cookies_with_worker_processes_are_refused(tmp_path: Path) -> None:
-    """``--cookies --workers 2``: each process would keep a jar of its own; refused, exit 2."""
-    urls = tmp_path / "urls.txt"
-    urls.write_text("http://127.0.0.1:9/\n")
-    done = await acorral("fetch", str(urls), "-o", str(tmp_path / "o.db"), "--cookies",
-                         "--workers", "2")  # fmt: skip
-    assert done.returncode == 2
-    assert "--cookies" in done.stderr

@@ -288,14 +288,13 @@ async def test_a_bad_workers_value_is_a_usage_error(tmp_path: Path, value: str, 
     [
         (("--workers", "0"), "--workers 0 leaves the fetching to workers started apart"),
         (("--redis", "redis://127.0.0.1:9/0"), "--redis needs --job NAME"),
-        (("--workers", "2", "--cookies"), "a job of --workers keeps no cookies for now"),
     ],
 )
 async def test_bad_crawl_scale_options_are_usage_errors(
     tmp_path: Path, extra: tuple[str], says: str
 ) -> None:
-    """``corral crawl --workers 0`` without Redis, ``--redis`` without ``--job``, cookies
-    with workers: a usage error saying so (one line, exit 2), nothing written."""
+    """``corral crawl --workers 0`` without Redis, ``--redis`` without ``--job``: a usage
+    error saying so (one line, exit 2), nothing written."""
     done = await acorral("crawl", "http://127.0.0.1:9/", "-o", str(tmp_path / "c.db"), *extra)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr

@@ -178,7 +178,8 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         default=None,
         help="load cookies from FILE (a JSON jar, or a browser's cookies.txt, only read) and "
-        "save the jar to it as JSON at the end; implies --cookies",
+        "save the jar to it as JSON (every 2 s while it changes, and at the end); implies "
+        "--cookies",
     )
 
 
@@ -214,8 +215,17 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
         except ValueError as exc:
             raise UsageError(f"--proxy-ca {args.proxy_ca}: {exc}") from None
     jar = args.cookie_jar
-    if jar is None and args.cookies and args.output not in ("-", None):
-        jar = f"{args.output}.cookies.json"  # the jar survives a resume, as the store does
+    beside = f"{args.output}.cookies.json" if args.output not in ("-", None) else None
+    if jar is None and args.cookies and beside is not None:
+        jar = beside  # the jar survives a resume, as the store does
+    elif jar is None and beside is not None and not args.quiet and os.path.exists(beside):
+        # Off by default stays off (a run's flags say what it sends), but not in silence: a
+        # resume that forgot --cookies would get the login pages' refusals (issue 17).
+        print(
+            f"corral: note: {beside} holds the cookies of an earlier run of this store: not "
+            "used without --cookies (give --cookies to send them)",
+            file=sys.stderr,
+        )
     if jar is not None:
         from corral.http.engine._cookies import CookieFileError, read_jar
 

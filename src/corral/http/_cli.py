@@ -226,9 +226,6 @@ def _fetch(args: argparse.Namespace) -> int:
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
     config = fetch_config(args)
-    if config.cookies and (redis is not None or args.workers != 1):
-        option = "--redis" if redis is not None else "--workers"
-        raise UsageError(f"--cookies: a job of {option} keeps no cookies for now (one process)")
     job = FetchJob(
         input=source,
         output=args.output,
@@ -253,9 +250,6 @@ def _crawl(args: argparse.Namespace) -> int:
     redis = redis_target(args, "seeds", args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
-    if (args.workers != 1 or redis is not None) and (args.cookies or args.cookie_jar):
-        option = "--redis" if redis is not None else "--workers"
-        raise UsageError(f"--cookies: a job of {option} keeps no cookies for now (one process)")
     if args.output == "-" or args.output.endswith((".jsonl", ".ndjson")):
         raise UsageError(
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "

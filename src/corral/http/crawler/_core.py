@@ -102,9 +102,13 @@ class CrawlCore:
             self.runtime.counters.items = 0
         self.driver: ProcessDriver | None = None
         self.coordination = coordination
+        if coordination is not None:
+            coordination.keeper = self.runtime.keeper  # (its cookies go through Redis)
         if workers > 1 and coordination is None:
             settings = examine_settings(config, parse_spec)
-            self.driver = ProcessDriver(config.fetch, workers, child=_CHILD, settings=settings)
+            self.driver = ProcessDriver(
+                config.fetch, workers, child=_CHILD, settings=settings, jars=self.runtime.cookies
+            )
 
     @property
     def store(self) -> Frontier:

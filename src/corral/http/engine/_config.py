@@ -53,8 +53,8 @@ class FetchConfig:
             process that fetches: a worker on another machine needs it at the same path).
         cookies: keep the cookies sites set, one jar per host (off: stateless).
         cookie_jar: a file the jar is loaded from (a corral JSON jar, or a Netscape
-            ``cookies.txt``) and saved to as a JSON jar when the fetcher closes; implies
-            ``cookies``.
+            ``cookies.txt``) and saved to as a JSON jar every 2 s while it changes and when the
+            fetcher closes; implies ``cookies``.
     """
 
     concurrency: int = 100

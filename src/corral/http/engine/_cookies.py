@@ -33,7 +33,7 @@ from yarl import URL
 
 from corral.http.web._urls import host_key
 
-_SHARED = "*"
+SHARED = "*"  # the key of the jar of a browser's cookies.txt
 _FORMAT = "corral_cookie_jar"
 _ATTRIBUTES = ("path", "domain", "secure", "httponly", "samesite")
 _NO_URL = URL()
@@ -49,6 +49,12 @@ class HostJars(AbstractCookieJar):
     def __init__(self) -> None:
         super().__init__()
         self.jars: dict[str, aiohttp.CookieJar] = {}
+        self.version = 0  # counts the changes: responses' cookies and jars replaced
+        self.changed: set[str] = set()  # host keys a response set cookies of, since taken
+        # each host's jar as the file's JSON, made again only when it changed: the file is
+        # written every few seconds, and dumping every jar each time cost 0.6 s of the loop
+        # at 10,000 hosts (bench/cookie_jar.py)
+        self._texts: dict[str, str] = {}
 
     def jar(self, key: str) -> aiohttp.CookieJar:
         """Return the jar of host key ``key`` (``"*"``: the shared one), made on first use."""
@@ -82,18 +88,26 @@ class HostJars(AbstractCookieJar):
     def clear(self, predicate: ClearCookiePredicate | None = None) -> None:
         for jar in self.jars.values():
             jar.clear(predicate)
+        self._texts.clear()
+        self.version += 1
 
     def clear_domain(self, domain: str) -> None:
         for jar in self.jars.values():
             jar.clear_domain(domain)
+        self._texts.clear()
+        self.version += 1
 
     def update_cookies(self, cookies: Any, response_url: URL = _NO_URL) -> None:
-        if response_url.host:
-            self.jar(_key(response_url)).update_cookies(cookies, response_url)
+        if response_url.host:  # (aiohttp calls it for a response with Set-Cookie only)
+            key = _key(response_url)
+            self.jar(key).update_cookies(cookies, response_url)
+            self.changed.add(key)
+            self._texts.pop(key, None)
+            self.version += 1
 
     def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
         found: BaseCookie[str] = SimpleCookie()
-        shared = self.jars.get(_SHARED)
+        shared = self.jars.get(SHARED)
         if shared is not None:
             found.update(shared.filter_cookies(request_url))
         own = self.jars.get(_key(request_url)) if request_url.host else None
@@ -114,14 +128,48 @@ class HostJars(AbstractCookieJar):
         """Put cookies read by ``read_jar`` into their jars."""
         for key, name, morsel, url in cookies:
             self.jar(key).update_cookies({name: morsel}, url)
+            self._texts.pop(key, None)
 
     def dumps(self) -> str:
-        """Return every jar as the JSON of a jar file."""
-        hosts = {key: _dumped(jar) for key, jar in self.jars.items() if len(jar)}
-        return json.dumps({_FORMAT: 1, "hosts": hosts}, indent=1, sort_keys=True)
+        """Return every jar as the JSON of a jar file (a host a line)."""
+        lines = []
+        for key in sorted(self.jars):
+            text = self._texts.get(key)
+            if text is None:
+                jar = self.jars[key]
+                text = self._texts[key] = (
+                    json.dumps(_dumped(jar), sort_keys=True) if len(jar) else ""
+                )
+            if text:
+                lines.append(f"{json.dumps(key)}: {text}")
+        return f'{{"{_FORMAT}": 1, "hosts": {{\n' + ",\n".join(lines) + "\n}}\n"
+
+    def export(self) -> dict[str, Dumped]:
+        """Return every jar that holds cookies, by host key, as a jar file holds them."""
+        return {key: _dumped(jar) for key, jar in self.jars.items() if len(jar)}
+
+    def take_changed(self) -> dict[str, Dumped]:
+        """Return the jars responses changed since the last call (emptied ones too), by host
+        key, as a jar file holds them; forget that they changed."""
+        changed, self.changed = self.changed, set()
+        return {key: _dumped(self.jars[key]) for key in changed}
+
+    def replace(self, hosts: dict[str, Dumped], *, unless_changed: bool = False) -> None:
+        """Replace the jars of ``hosts`` (by host key, as ``export`` returns them) with those
+        cookies: another process's newer jars. ``unless_changed``: keep a jar a response
+        changed since the last ``take_changed`` (it is newer, and on its way to the others)."""
+        for key, cookies in hosts.items():
+            if unless_changed and key in self.changed:
+                continue
+            jar = self.jars[key] = aiohttp.CookieJar(unsafe=True, loop=self._loop)
+            for _, name, morsel, url in _loaded(key, cookies):
+                jar.update_cookies({name: morsel}, url)
+            self._texts.pop(key, None)
+            self.version += 1
 
 
 Loaded = tuple[str, str, "Morsel[str]", URL]  # (jar key, cookie name, cookie, its site)
+Dumped = dict[str, dict[str, dict[str, Any]]]  # one host's cookies: {"domain|path": {name: ...}}
 
 
 def read_jar(path: str) -> tuple[list[Loaded], bool]:
@@ -164,11 +212,11 @@ def _key(url: URL) -> str:
     return host_key(url)
 
 
-def _dumped(jar: aiohttp.CookieJar) -> dict[str, dict[str, dict[str, Any]]]:
+def _dumped(jar: aiohttp.CookieJar) -> Dumped:
     """Return a jar's cookies as aiohttp's JSON jar writes them (with absolute expiry)."""
     host_only = jar.host_only_cookies
     now = time.time()
-    data: dict[str, dict[str, dict[str, Any]]] = {}
+    data: Dumped = {}
     for (domain, path), cookie in jar.cookies.items():
         for name, morsel in cookie.items():
             entry: dict[str, Any] = {
@@ -207,7 +255,7 @@ def _expiry(morsel: Morsel[str], now: float) -> float | None:
     return None
 
 
-def _loaded(key: str, cookies: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Loaded]:
+def _loaded(key: str, cookies: Dumped) -> Iterator[Loaded]:
     now = time.time()
     for compound, named in cookies.items():
         domain, _, path = compound.partition("|")
@@ -265,5 +313,5 @@ def _netscape(text: str, path: str) -> list[Loaded]:
             morsel["httponly"] = True
         if expires > 0:
             morsel["max-age"] = str(max(1, int(expires - now)))
-        cookies.append((_SHARED, name, morsel, URL.build(scheme="http", host=host)))
+        cookies.append((SHARED, name, morsel, URL.build(scheme="http", host=host)))
     return cookies

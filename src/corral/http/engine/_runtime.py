@@ -21,9 +21,10 @@ from corral._offload import to_thread
 from corral.http.engine._attempt import AttemptOutcome, attempt
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._connector import BoundedConnector, plan_sockets
-from corral.http.engine._cookies import HostJars, read_jar, write_jar
+from corral.http.engine._cookies import HostJars
 from corral.http.engine._download import Downloads
 from corral.http.engine._engine import Engine
+from corral.http.engine._jarfile import JarKeeper
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
 from corral.http.engine._proxies import ProxyPool
@@ -70,8 +71,9 @@ class Runtime:
             if config.proxies
             else None
         )
-        self.cookies: HostJars | None = None
-        self._save_jar = False  # (the jar's file is a JSON jar, or new)
+        # the run's cookies and their file (--cookies): the worker processes of a job hand
+        # theirs back into it (``open_cookies``)
+        self.keeper = JarKeeper(config.cookie_jar) if config.cookies else None
 
     async def open(self) -> None:
         """Open the session, with sockets within the process's open-files limit."""
@@ -90,11 +92,9 @@ class Runtime:
             else BoundedConnector(max_idle=plan.idle, **options)
         )
         jar: aiohttp.abc.AbstractCookieJar = aiohttp.DummyCookieJar()  # stateless by default
-        if self.config.cookies:
-            jar = self.cookies = HostJars()
-            if self.config.cookie_jar is not None:
-                cookies, self._save_jar = await to_thread(read_jar, self.config.cookie_jar)
-                self.cookies.add(cookies)
+        if self.keeper is not None:
+            await self.keeper.open()
+            jar = self.keeper.jars
         session_options: dict[str, Any] = {
             "headers": {"User-Agent": self.config.user_agent, **self.config.headers},
             "cookie_jar": jar,
@@ -128,8 +128,19 @@ class Runtime:
             await self._session.close()
         if self.proxies is not None:
             await self.proxies.close()
-        if self.cookies is not None and self.config.cookie_jar is not None and self._save_jar:
-            await to_thread(write_jar, self.config.cookie_jar, self.cookies.dumps())
+        if self.keeper is not None:
+            await self.keeper.close()
+
+    @property
+    def cookies(self) -> HostJars | None:
+        """Return the run's cookie jars (None: no cookies kept)."""
+        return self.keeper.jars if self.keeper is not None else None
+
+    async def open_cookies(self) -> None:
+        """Open the cookie jars alone (loaded, saved every few seconds), for a job whose
+        fetching is done by other processes; ``close()`` saves them one last time."""
+        if self.keeper is not None:
+            await self.keeper.open()
 
     def track(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close ``stream`` when the runtime closes, if its reader has not."""

@@ -120,7 +120,13 @@ async def run_fetch_job(job: FetchJob) -> int:
             job.output, kind, opening, overwrite=job.overwrite, quiet=job.quiet
         )
         runtime = Runtime(job.config, output=job.output)
-        driver = ProcessDriver(job.config, job.workers) if job.workers > 1 else None
+        if coordination is not None:
+            coordination.keeper = runtime.keeper  # (its cookies go through Redis)
+        driver = (
+            ProcessDriver(job.config, job.workers, jars=runtime.cookies)
+            if job.workers > 1
+            else None
+        )
         mode = job.progress
         if kind == "stdout" and mode == "auto" and sys.stdout.isatty():
             mode = "plain"  # records go to the terminal: no live bar to redraw around them
@@ -132,7 +138,11 @@ async def run_fetch_job(job: FetchJob) -> int:
                 await _fetch(store, coordinator, runtime, source, after=coordinator.committed)
                 coordination.complete = True
             elif driver is not None:  # the children fetch: this process needs no session
-                await _fetch(store, driver, runtime, source)
+                await runtime.open_cookies()  # (but keeps the run's cookies, if any)
+                try:
+                    await _fetch(store, driver, runtime, source)
+                finally:
+                    await runtime.close()
             else:
                 async with runtime:
                     await _fetch(store, runtime.engine, runtime, source)

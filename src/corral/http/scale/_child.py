@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from corral.http.engine._config import FetchConfig
+from corral.http.engine._cookies import HostJars
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
@@ -72,11 +73,16 @@ class _Outbox:
     """Records waiting to go to the parent, sent as one frame whenever the pipe is free."""
 
     def __init__(
-        self, writer: asyncio.StreamWriter, figures: FigureDeltas, after: After | None
+        self,
+        writer: asyncio.StreamWriter,
+        figures: FigureDeltas,
+        after: After | None,
+        jars: HostJars | None,
     ) -> None:
         self._writer = writer
         self._figures = figures
         self._after = after
+        self._jars = jars  # (--cookies: the jars responses changed go back with the records)
         self._records: list[list[Any]] = []
         self._ready = asyncio.Event()
 
@@ -104,7 +110,10 @@ class _Outbox:
     async def flush(self) -> None:
         self._ready.clear()
         records, self._records = self._records, []
-        self._writer.write(frame({"r": records, "c": self._figures.take()}))
+        message: dict[str, Any] = {"r": records, "c": self._figures.take()}
+        if self._jars is not None and self._jars.changed:
+            message["k"] = self._jars.take_changed()
+        self._writer.write(frame(message))
         await self._writer.drain()
 
 
@@ -112,6 +121,8 @@ async def _flights(reader: asyncio.StreamReader, runtime: Runtime) -> AsyncItera
     while (message := await read_frame(reader)) is not None:
         for host, interval in message.get("iv", ()):  # robots.txt's Crawl-delay, the parent read
             runtime.politeness.set_interval(host, interval)
+        if "jar" in message and runtime.cookies is not None:  # the run's cookies, at the start
+            runtime.cookies.replace(message["jar"])
         if "f" in message:
             yield [Flight(request, seq) for seq, request in map(decode_request, message["f"])]
 
@@ -139,7 +150,7 @@ async def serve(make_after: AfterFactory | None = None) -> None:
             figures = FigureDeltas(
                 runtime.counters, runtime.statistics, pool.figures if pool is not None else None
             )
-            outbox = _Outbox(writer, figures, after)
+            outbox = _Outbox(writer, figures, after, runtime.cookies)
             if after is not None:
                 after.start(runtime, outbox.tell)
             sending = loop.create_task(outbox.send_all())

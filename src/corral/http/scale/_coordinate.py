@@ -12,20 +12,27 @@ through. At the end:
   meanwhile sees the job finished and exits, where a job gone would keep it waiting;
 - interrupted or failed: the local workers are stopped, the job stays in Redis as it is
   (remote workers go on until the results wait undrained), and the same command resumes it.
+
+With ``--cookies``, the run's jars (the job's ``JarKeeper``, ``Coordination.keeper``) go into
+Redis as the job starts, come back from it every few seconds to be saved, and a last time
+at the end (before the keys are deleted) or on an interrupt (``_sharedjars``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
+from corral.http.engine._jarfile import JarKeeper
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
 from corral.http.scale._link import Link
@@ -34,12 +41,14 @@ from corral.http.scale._wire import config_to_json
 
 if TYPE_CHECKING:
     from corral.http.scale._queue import JobQueue
+    from corral.http.scale._sharedjars import SharedJars
 
 _LEASE_MS = 30_000  # a lease lasts 30 s unless renewed (workers renew every 10 s)
 _WORKER_EXIT = 30.0  # seconds local workers get to exit once the job is finished
 _STOP_WAIT = 6.0  # seconds stopped local workers get to end (under the 10 s interrupt deadline)
 _DEATHS = 5  # local workers replaced at most in a run
 _FINISHED_KEPT = 600.0  # seconds a finished job's state stays for workers started apart
+_PULL_EVERY = 2.0  # seconds between two reads of the job's cookie jars (when they changed)
 
 
 class Coordination:
@@ -58,10 +67,19 @@ class Coordination:
         self.workers: list[asyncio.subprocess.Process] = []
         self._queue, self._settings, self._target = queue, settings, target
         self._watch: asyncio.Task[None] | None = None
+        self.keeper: JarKeeper | None = None  # the run's cookies (--cookies): the job's
+        self._jars: SharedJars | None = None
+        self._pulling: asyncio.Task[None] | None = None
+        self._saved = asyncio.Event()  # (set: the jars were read a last time)
 
     async def start(self) -> None:
-        """Write the job's settings into Redis and start the local workers."""
+        """Write the job's settings (and cookies) into Redis and start the local workers."""
         await self._queue.configure(self._settings)
+        if self.keeper is not None:
+            await self.keeper.open()
+            self._jars = self._queue.jars()
+            await self._jars.seed(self.keeper.jars)
+            self._pulling = asyncio.get_running_loop().create_task(self._pull_often())
         self.workers = [await _start_worker(self._target) for _ in range(self._target.workers)]
         self._watch = asyncio.get_running_loop().create_task(self._replace_the_dead())
 
@@ -98,6 +116,31 @@ class Coordination:
         except outage_errors():
             return 0
 
+    async def _pull_often(self) -> None:
+        """Read the job's jars into the keeper every ``_PULL_EVERY`` s (it saves them); an
+        outage waits for the next time."""
+        while not self._saved.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_PULL_EVERY):
+                    await self._saved.wait()
+            if not self._saved.is_set():
+                await self._pull()
+
+    async def _pull(self) -> None:
+        if self._jars is not None and self.keeper is not None:
+            with contextlib.suppress(*outage_errors()):
+                await self._jars.pull(self.keeper.jars)
+
+    async def save_cookies(self) -> None:
+        """Read the job's jars a last time, and save them (the end, or an interrupt)."""
+        if self.keeper is None or self._saved.is_set():
+            return
+        self._saved.set()
+        if self._pulling is not None:
+            await self._pulling  # (it ends within a call to Redis)
+        await self._pull()
+        await self.keeper.close()
+
     def stop_watching(self) -> None:
         if self._watch is not None:
             self._watch.cancel()  # (it waits on processes only: safe to cancel)
@@ -127,7 +170,8 @@ async def coordinating(
         settings = {
             "kind": kind,
             "store": owner,
-            "config": config_to_json(config),
+            # (the cookies' file is the coordinator's: the workers keep theirs in Redis)
+            "config": config_to_json(replace(config, cookie_jar=None)),
             "per_host": str(config.per_host),
             "gap_ms": str(gap_ms(config)),
             "lease_ms": str(_LEASE_MS),
@@ -196,10 +240,13 @@ async def _end(
             await queue.finish("finished")
             _hang_up(workers)  # (they would see the state within a second; this is at once)
             await _wait_for(workers, _WORKER_EXIT)
+            await coordination.save_cookies()  # (before the keys go)
             await queue.delete(keep_state_for=_FINISHED_KEPT)
     finally:
         _hang_up(workers)
         await asyncio.shield(_reap(workers))
+        # (interrupted: the job stays in Redis, its cookies too, and the file has them)
+        await asyncio.shield(coordination.save_cookies())
 
 
 def _hang_up(workers: list[asyncio.subprocess.Process]) -> None:

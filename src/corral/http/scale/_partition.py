@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from corral.http._errors import ScaleError
+from corral.http.engine._cookies import HostJars
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.scale._figures import RunFigures
@@ -40,8 +41,15 @@ class Partition:
     """A worker process and the flights it holds; ``start()`` it, ``run()`` it to the end."""
 
     def __init__(
-        self, index: int, argv: Sequence[str], settings: dict[str, Any], window: int
+        self,
+        index: int,
+        argv: Sequence[str],
+        settings: dict[str, Any],
+        window: int,
+        jars: HostJars | None = None,
     ) -> None:
+        """``jars``: the run's cookies (``--cookies``), handed to each child it starts and
+        updated with the jars its child sends back."""
         self.index = index
         self.window = window  # flights outstanding at most: back-pressure on the feeder
         self.outstanding: dict[int, Flight] = {}
@@ -58,6 +66,7 @@ class Partition:
         self._careful = False  # a child died: its replacements examine one page at a time
         self._examining: tuple[int, Any] | None = None  # (seq, record) a careful child said
         self._blamed: Counter[int] = Counter()  # deaths during each page's examination
+        self._jars = jars
 
     async def start(self) -> None:
         """Start the child (its stderr is this process's) and send it the job's settings:
@@ -73,6 +82,8 @@ class Partition:
         self.pids.append(self._process.pid)
         settings = {**self._settings, "careful": True} if self._careful else self._settings
         await self._write(frame(settings))
+        if self._jars is not None and (jars := self._jars.export()):  # (secrets: a pipe too)
+            await self._write(frame({"jar": jars}))
         if self.intervals:
             await self._write(frame({"iv": list(self.intervals.items())}))
 
@@ -154,6 +165,8 @@ class Partition:
                 self._examining = (message["x"][0], message["x"][1])
                 continue
             figures.add(self.index, message["c"])
+            if "k" in message and self._jars is not None:  # the jars its responses changed
+                self._jars.replace(message["k"])
             for row in message["r"]:
                 flight = outstanding.pop(row[0])
                 self._deaths = 0

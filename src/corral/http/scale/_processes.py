@@ -15,6 +15,13 @@ exact, as in one process; ``--concurrency`` is the run's bound,
 divided over the children. Each child holds at most ``2 x`` its concurrency flights: past
 that, the source is not read further. A flight with a preset record (an invalid URL) never
 leaves this process.
+
+Cookies (``--cookies``): a host's jar lives in the child that has the host. This process
+owns the run's jars and their file (the runtime's ``JarKeeper``, which saves them every few
+seconds); each child is handed them all when it starts (after its settings, on its stdin),
+and sends back, with its next frame of records, the jars its responses changed, which
+replace this process's. A child that dies loses the cookies of the records it had not sent,
+which are fetched again; its replacement gets the jars as they are now.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 
 from corral import open_scope
 from corral.http.engine._config import FetchConfig
+from corral.http.engine._cookies import HostJars
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.report._stats import FetchStatistics, RunCounters
@@ -64,8 +72,9 @@ class HostRouter:
 
 
 def child_config(config: FetchConfig, workers: int) -> FetchConfig:
-    """Return a child's configuration: its share of the run's concurrency (at least 1)."""
-    return replace(config, concurrency=max(1, config.concurrency // workers))
+    """Return a child's configuration: its share of the run's concurrency (at least 1), and
+    the cookies without their file (the parent's to load and save)."""
+    return replace(config, concurrency=max(1, config.concurrency // workers), cookie_jar=None)
 
 
 class ProcessDriver:
@@ -78,15 +87,18 @@ class ProcessDriver:
         *,
         child: str = _CHILD,
         settings: Mapping[str, Any] | None = None,
+        jars: HostJars | None = None,
     ) -> None:
         """``child`` is the module the children run (``python -m``), ``settings`` what it
-        gets beside the configuration (a crawl's child: its parse settings)."""
+        gets beside the configuration (a crawl's child: its parse settings), ``jars`` the
+        run's cookies (``--cookies``: the runtime's, loaded before ``drive``)."""
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be from 1 to {MAX_WORKERS}, not {workers}")
         self._config = child_config(config, workers)
         self._workers = workers
         self._child = child
         self._settings = dict(settings or {})
+        self._jars = jars
         self._intervals: dict[str, float] = {}
         self.route = HostRouter(workers)
         self._figures: RunFigures | None = None
@@ -119,7 +131,9 @@ class ProcessDriver:
         argv = ["-m", self._child]
         settings = {**self._settings, "config": config_to_json(self._config)}
         window = 2 * self._config.concurrency
-        self.partitions = [Partition(k, argv, settings, window) for k in range(self._workers)]
+        self.partitions = [
+            Partition(k, argv, settings, window, self._jars) for k in range(self._workers)
+        ]
         for host, interval in self._intervals.items():
             self.partitions[self.route(host)].intervals[host] = interval
         try:

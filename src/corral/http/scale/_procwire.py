@@ -4,7 +4,9 @@ A frame is a 4-byte big-endian length, then that many bytes of JSON (never pickl
 is data, not code to run). The parent sends ``{"f": [[seq, url, host, request, depth,
 found_on], ...]}`` (a batch of flights, ``request`` as ``Request.to_json`` stores it); the
 child answers ``{"r": [[seq, record], ...], "c": {...}}``: finished records, with the
-engine's counter deltas and gauges since its last frame (``Figures``).
+engine's counter deltas and gauges since its last frame (``Figures``). With ``--cookies``,
+the parent's second frame is ``{"jar": {host: cookies}}`` (the run's jars, as a jar file holds
+them) and a child's frame may carry ``"k": {host: cookies}``, the jars its responses changed.
 
 Part R's Redis worker carries results too (``scale/_wire.py``); the two are to be folded
 into one encoding once both exist.

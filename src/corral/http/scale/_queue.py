@@ -23,6 +23,8 @@ from corral.http.scale._wire import ProxyFigures, decode_outcome, encode_result
 if TYPE_CHECKING:
     import redis.asyncio
 
+    from corral.http.scale._sharedjars import SharedJars
+
 GROUP = "coordinator"
 DEFAULTS = {"kind": "fetch", "per_host": "8", "gap_ms": "0", "lease_ms": "30000"}
 DEFAULTS |= {"max_results": "10000", "state": "running"}
@@ -109,6 +111,12 @@ class JobQueue:
 
     async def _run(self, name: str, args: Sequence[Any] = ()) -> Any:
         return await self._scripts[name](keys=self._keys, args=list(args))
+
+    def jars(self) -> SharedJars:
+        """Return the job's cookie jars in Redis (``--cookies``: ``_sharedjars``)."""
+        from corral.http.scale._sharedjars import SharedJars
+
+        return SharedJars(self._client, self.prefix)
 
     async def configure(self, settings: Mapping[str, str]) -> None:
         """Write the job's settings over its old ones, state "running" (idempotent).

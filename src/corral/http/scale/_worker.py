@@ -8,7 +8,9 @@ lease_ms/3, all leases in flight), and a keeper (heartbeat and the job's state e
 second, reap every ``REAP_EVERY`` s). An idle worker sleeps in ``wait_for_work`` (a BLPOP)
 until the next host is due or something wakes it; it never polls. Politeness across workers
 is the claim's (Redis's clock); the local engine keeps its own too, and hands the job the
-pace it sets for a host (Retry-After, the adaptive slow-down).
+pace it sets for a host (Retry-After, the adaptive slow-down). With ``--cookies``, a host's
+jar is read from the job after each claim when another worker changed it, and written back
+before the commit of the records whose responses changed it (``_sharedjars``).
 
 Redis unreachable: one line on stderr, a pause of ``RETRY_EVERY`` s, again, until it
 answers; the work in flight goes on meanwhile.
@@ -132,6 +134,7 @@ class Worker:
         self._ending = asyncio.Event()  # the engine's run is over: the loops beside it end
         self._runtime: Runtime | None = None
         self.after: After | None = None  # a crawl job's page examination (run_worker)
+        self._jars = queue.jars() if config.cookies else None  # the job's, in Redis
 
     def stop(self, exit_code: int = 0) -> None:
         """Claim no more; the work in flight ends and is committed."""
@@ -199,6 +202,7 @@ class Worker:
             tasks, wait = await self.call(self.queue.claim, self.name, min(free, CLAIM_BATCH))
             if tasks:
                 self.held.update((task.token, task) for task in tasks)
+                await self._read_cookies(tasks)
                 yield [_flight(task) for task in tasks]
             elif wait == ENDED:  # (woken by the finish: no need to wait for the keeper's look)
                 self.stop(self.exit_code)
@@ -262,9 +266,29 @@ class Worker:
             self._paces[name] = (round(state.cooldown_until, 3), gap)
             await self.call(self.queue.throttle, name, wait, gap)
 
+    async def _read_cookies(self, tasks: list[Task]) -> None:
+        """Bring the jars of the claimed tasks' hosts up to date with the job's."""
+        cookies = self._runtime.cookies if self._runtime is not None else None
+        if self._jars is not None and cookies is not None:
+            await self.call(self._jars.refresh, cookies, [task.host for task in tasks])
+
+    async def _write_cookies(self) -> None:
+        """Write to the job the jars that responses changed here (before their records'
+        commit: a record in the store never has cookies the job has not)."""
+        cookies = self._runtime.cookies if self._runtime is not None else None
+        if self._jars is None or cookies is None or not cookies.changed:
+            return
+        changed = cookies.take_changed()
+        try:
+            await self.call(self._jars.write, changed)
+        except BaseException:  # (cancelled: written with the next flush)
+            cookies.changed.update(changed)
+            raise
+
     async def _flush(self) -> None:
         """Commit the records made and hand back the URLs to retry, each one step on Redis."""
         await self._share_pace()
+        await self._write_cookies()
         done, self.pending = self.pending, []
         again, self.retrying = self.retrying, []
         try:

@@ -1,0 +1,78 @@
+"""The jar file of a run: loaded once, saved every few seconds while it changes, and at the end.
+
+One ``JarKeeper`` per run owns the file (``FetchConfig.cookie_jar``): the process that writes
+the store. Whoever fetches (this process's engine, the worker processes of ``--workers``,
+the workers of a Redis job) changes its ``jars``, or hands their changes back into them
+(``HostJars.replace``); the keeper writes them out. Saving only at the end lost a run's
+cookies to a ``kill -9`` (issue 17): now at most ``SAVE_EVERY`` seconds of them are lost,
+and the file is never half-written (a temporary file renamed over it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from corral._offload import to_thread
+from corral.http.engine._cookies import HostJars, read_jar, write_jar
+
+SAVE_EVERY = 2.0  # seconds between two saves of a jar that changes
+
+
+class JarKeeper:
+    """The jars of a run and their file; ``open()``, then ``close()`` (both idempotent)."""
+
+    def __init__(self, path: str | None) -> None:
+        """``path``: the jar file (None: the jars live as long as the run)."""
+        self.jars = HostJars()
+        self.path = path
+        self._writable = False  # the file is a JSON jar, or new (not a browser's cookies.txt)
+        self._saved = 0  # the jars' version last saved
+        self._opened = False
+        self._saving: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()  # (set, not a cancel: a save under way ends first)
+        self._lock = asyncio.Lock()  # one save at a time (one temporary file name)
+
+    async def open(self) -> None:
+        """Load the file (once), and save it every ``SAVE_EVERY`` seconds it changed."""
+        if self._opened:
+            return
+        self._opened = True
+        if self.path is None:
+            return
+        cookies, self._writable = await to_thread(read_jar, self.path)
+        self.jars.add(cookies)
+        self._saved = self.jars.version
+        if self._writable:
+            self._saving = asyncio.get_running_loop().create_task(self._save_often())
+
+    async def close(self) -> None:
+        """Stop the periodic saves, and save what changed since the last."""
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            self._stop.set()
+            await saving
+        await self.save()
+
+    async def save(self) -> None:
+        """Write the jars to the file if they changed since the last save."""
+        if self.path is None or not self._writable:
+            return
+        async with self._lock:
+            version = self.jars.version
+            if version == self._saved:
+                return
+            await to_thread(write_jar, self.path, self.jars.dumps())
+            self._saved = version
+
+    async def _save_often(self) -> None:
+        """Save every ``SAVE_EVERY`` seconds; a failed save is left to the last one (at
+        ``close``) to report: the disk may have room again by then."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SAVE_EVERY):
+                    await self._stop.wait()
+            if self._stop.is_set():
+                return
+            with contextlib.suppress(OSError):
+                await self.save()
