@@ -46,6 +46,7 @@ from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
 from corral.http.scale._coordinate import Coordination
 from corral.http.scale._processes import ProcessDriver
+from corral.http.store._crawlrows import Budget
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._sqlite import SQLiteFrontier
 from corral.http.web._rules import CrawlRules
@@ -135,8 +136,11 @@ class CrawlCore:
         # before this run is recorded; open_crawler's come with crawl() (``run`` checks)
         job = self._identity() if self._rules is not None else None
         self._job_checked = job is not None
+        # (a bigger --max-pages than the pages fetched so far crawls what an earlier run's
+        # budget left: those rows are pending again)
+        budget = Budget(self.config.max_pages)
         store = self._store = SQLiteFrontier(
-            path, kind="crawl", refresh=self.config.refresh, job=job
+            path, kind="crawl", refresh=self.config.refresh, job=job, budget=budget
         )
         await store.open(self._argv, utc_now())
         # what earlier runs did: "resumed N" (pages fetched; their skips said apart, issue
@@ -144,6 +148,7 @@ class CrawlCore:
         # --refresh are this run's
         records, started = await store.earlier_records()
         records, started = records - store.refreshing, started - store.refreshing
+        records -= store.revived  # (their skip records are replaced as they are fetched)
         counters = self.runtime.counters
         counters.refreshed = store.refreshing
         counters = self.runtime.counters

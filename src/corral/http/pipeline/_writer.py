@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from corral.http.store._sqlite import write_through
-
 BATCH = 500  # outcomes a transaction at most
 FLUSH_SECONDS = 0.1
 
@@ -84,3 +82,26 @@ class BatchWriter(Generic[T]):
             await asyncio.sleep(FLUSH_SECONDS)
             if self.due():
                 await self.flush()
+
+
+async def write_through(write: Coroutine[Any, Any, T]) -> T:
+    """Await a store write to its end, even if the awaiting task is cancelled meanwhile.
+
+    A writer swaps its batch out before writing it, so once a write has begun its records are
+    nowhere else: cancelling it while it waits for the store's thread (the job's ticker is
+    cancelled at the end of a run, Ctrl-C cancels everything) would drop them without a
+    trace. The write runs as its own task; a cancellation is held until the write has
+    ended, then raised. (Seen in a benchmark run: 67 of 20,000 records lost, exit code 0.)
+    """
+    task = asyncio.ensure_future(write)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():  # the write itself was cancelled (the loop is closing)
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()

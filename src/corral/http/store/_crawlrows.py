@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from corral.http.engine._result import FetchResult
 from corral.http.store._frontier import Committed, Done, LinkRow, ParkedBody, PendingRow
@@ -90,6 +91,32 @@ def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
         if cursor.rowcount:  # a later run that resumes this one compares its commits too
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('requeued', '1')")
     return int(cursor.rowcount)
+
+
+class Budget(NamedTuple):
+    """A crawl's budget: ``max_pages`` fetched in all its runs (None: no bound)."""
+
+    max_pages: int | None
+
+
+def revive(conn: sqlite3.Connection, budget: Budget) -> int:
+    """Make the rows earlier runs recorded as not fetched for ``max_pages`` pending again
+    when ``budget`` leaves room, and give the count of such rows pending (those of an
+    earlier run that revived them too). Their records stay until a fetch replaces them
+    (moved to ``history``), or a run that does not reach them keeps them (``skip_rest``)."""
+    skipped = "SELECT id FROM results WHERE error_kind = 'max_pages' AND attempts = 0"
+    fetched = conn.execute("SELECT count(*) FROM results WHERE attempts > 0").fetchone()[0]
+    if budget.max_pages is None or int(fetched) < budget.max_pages:
+        with conn:
+            conn.execute("BEGIN")
+            conn.execute(
+                f"UPDATE urls SET state = {PENDING}, lease_run = NULL "
+                f"WHERE state = {DONE} AND id IN ({skipped})"
+            )
+    (pending,) = conn.execute(
+        f"SELECT count(*) FROM urls WHERE state = {PENDING} AND id IN ({skipped})"
+    ).fetchone()
+    return int(pending)
 
 
 def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:

@@ -129,10 +129,12 @@ def earlier_records(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, E
 
 
 def changes(
-    done: Sequence[Done], earlier: Mapping[int, Earlier], *, stores_bodies: bool
+    done: Sequence[Done], earlier: Mapping[int, Earlier], *, stores_bodies: bool, label: bool
 ) -> tuple[list[Done], Moves]:
     """Return the records with their ``change`` set (a 304 with the earlier body's digest,
-    file and validators), and what the commit moves."""
+    file and validators), and what the commit moves. Not ``label``: not a refresh (a crawl
+    fetching what an earlier run's ``max_pages`` skipped): the earlier records move to
+    history, and no record says what changed."""
     out: list[Done] = []
     moves = Moves([], set(), set(), [])
     for d in done:
@@ -140,6 +142,9 @@ def changes(
         record = d.result
         if before is not None:
             moves.earlier.append(d.ident)
+        if not label:
+            out.append(d)
+            continue
         if record.status == 304 and before is not None and before.sha256 is not None:
             record = replace(
                 record,

@@ -20,13 +20,12 @@ run's, which ``open`` returns to pending.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
@@ -80,6 +79,7 @@ class SQLiteFrontier:
         body_as: str = "omit",
         refresh: Refresh | None = None,
         job: Mapping[str, Any] | None = None,
+        budget: crawl.Budget | None = None,
     ) -> None:
         """Args:
         path: the SQLite database (the job's state, beside a JSONL output).
@@ -92,6 +92,8 @@ class SQLiteFrontier:
         refresh: fetch again what earlier runs recorded (``_refresh``); None: a URL
             recorded once is done.
         job: what the job is, recorded by its first run (``_opening.check_job``: no other).
+        budget: a crawl's budget, whose room left brings back the rows earlier runs
+            skipped for ``max_pages`` (``_crawlrows.revive``); None: they stay skipped.
         """
         self.path = str(path)
         self.kind = kind
@@ -115,7 +117,9 @@ class SQLiteFrontier:
         # commits compare with earlier records: a refresh, or a crawl resuming one (its
         # queued-again rows have records already)
         self._compare = False
+        self._label = False  # ... and say what changed (a refresh)
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
+        self._budget, self.revived = budget, 0  # rows skipped for max_pages, pending again
         self._events = 0  # throttle events this run recorded (``sample``)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
@@ -173,7 +177,7 @@ class SQLiteFrontier:
             self.run, self.earlier = begin_run(conn, argv, started_at, ended)
             if self._refresh is not None:
                 self._bounds = bounds(conn, self.run, self._refresh)
-                self._compare = True
+                self._compare = self._label = True
             self._input = InputRows(conn, self.run, int(last) + 1, self._bounds)
             # (a fetch never leases: its store has no lease to reap, nor the crawl's indexes)
             if self.kind != "crawl":
@@ -181,7 +185,10 @@ class SQLiteFrontier:
             reaped = crawl.reap(conn)
             if self._bounds is not None:
                 self.refreshing = crawl.requeue(conn, self._bounds)
-            self._compare = self._bounds is not None or crawl.requeued(conn)
+            if self._budget is not None:
+                self.revived = crawl.revive(conn, self._budget)
+            self._label = self._bounds is not None or crawl.requeued(conn)  # a refresh's
+            self._compare = self._label or self.revived > 0
             return reaped
         except BaseException as exc:
             self._close()
@@ -297,7 +304,9 @@ class SQLiteFrontier:
         moves = None
         if self._compare:  # a refresh: compare with the earlier records
             earlier = refresh.earlier_records(self._connection(), [d.ident for d in done])
-            done, moves = refresh.changes(done, earlier, stores_bodies=jsonl is None)
+            done, moves = refresh.changes(
+                done, earlier, stores_bodies=jsonl is None, label=self._label
+            )
         try:
             if jsonl is not None:
                 write_all(jsonl, jsonl_lines([d.result for d in done], self._body_as))
@@ -375,26 +384,3 @@ class SQLiteFrontier:
 
 
 _: type[Frontier] = SQLiteFrontier  # mypy checks that the SQLite store is a Frontier
-
-
-async def write_through(write: Coroutine[Any, Any, T]) -> T:
-    """Await a store write to its end, even if the awaiting task is cancelled meanwhile.
-
-    A writer swaps its batch out before writing it, so once a write has begun its records are
-    nowhere else: cancelling it while it waits for the store's thread (the job's ticker is
-    cancelled at the end of a run, Ctrl-C cancels everything) would drop them without a
-    trace. The write runs as its own task; a cancellation is held until the write has
-    ended, then raised. (Seen in a benchmark run: 67 of 20,000 records lost, exit code 0.)
-    """
-    task = asyncio.ensure_future(write)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.cancelled():  # the write itself was cancelled (the loop is closing)
-                raise
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    return task.result()
