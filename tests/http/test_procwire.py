@@ -95,9 +95,13 @@ def test_a_host_keeps_its_worker_and_new_hosts_go_to_the_least_busy() -> None:
 
 
 def test_the_run_concurrency_is_shared_over_the_workers() -> None:
-    """``--concurrency`` bounds the whole run: each worker gets its share, at least 1."""
+    """``--concurrency`` is shared over the workers, each getting at least what one host
+    may have in flight (``--per-host``, within ``--concurrency``): with ``--workers 64``
+    a worker's host crawled one request at a time though 8 were allowed."""
     assert child_config(FetchConfig(concurrency=100), 4).concurrency == 25
-    assert child_config(FetchConfig(concurrency=2), 4).concurrency == 1
+    assert child_config(FetchConfig(concurrency=100), 64).concurrency == 8
+    assert child_config(FetchConfig(concurrency=100, per_host=50), 8).concurrency == 50
+    assert child_config(FetchConfig(concurrency=2), 4).concurrency == 2
 
 
 def test_latencies_merge_as_if_recorded_in_one_histogram() -> None:

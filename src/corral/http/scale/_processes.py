@@ -11,10 +11,10 @@ reads the source and stays the only writer of the store; the children fetch::
 A child starts when the router gives it its first host, so there are never more processes
 than hosts (``--workers 64`` on one site starts one). A host lives in one child, so its
 politeness (per-host concurrency, ``--rate``, Retry-After, the adaptive slow-down) is
-exact, as in one process; ``--concurrency`` is the run's bound,
-divided over the children. Each child holds at most ``2 x`` its concurrency flights: past
-that, the source is not read further. A flight with a preset record (an invalid URL) never
-leaves this process.
+exact, as in one process; ``--concurrency`` is divided over the children, each getting
+at least ``--per-host`` (so with many workers the run may have more in flight). Each child
+holds at most ``2 x`` its concurrency flights: past that, the source is not read further.
+A flight with a preset record (an invalid URL) never leaves this process.
 
 Cookies (``--cookies``): a host's jar lives in the child that has the host. This process
 owns the run's jars and their file (the runtime's ``JarKeeper``, which saves them every few
@@ -72,9 +72,12 @@ class HostRouter:
 
 
 def child_config(config: FetchConfig, workers: int) -> FetchConfig:
-    """Return a child's configuration: its share of the run's concurrency (at least 1), and
-    the cookies without their file (the parent's to load and save)."""
-    return replace(config, concurrency=max(1, config.concurrency // workers), cookie_jar=None)
+    """Return a child's configuration: its share of the run's concurrency, but at least what
+    one host may have in flight (a child has a host at least; with ``--workers 64`` a
+    share of 1 held each host to one request at a time), and the cookies without their file
+    (the parent's to load and save)."""
+    least = min(config.per_host, config.concurrency)
+    return replace(config, concurrency=max(least, config.concurrency // workers), cookie_jar=None)
 
 
 class ProcessDriver:
