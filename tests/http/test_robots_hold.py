@@ -12,6 +12,7 @@ still allows everything.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -45,6 +46,15 @@ async def rows(store: Path) -> dict[str, Any]:
     return await corral.to_thread(read)
 
 
+async def summaries(store: Path) -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]]:
+        with sqlite3.connect(store) as conn:
+            found = conn.execute("select summary from runs order by id").fetchall()
+        return [json.loads(text) for (text,) in found]
+
+    return await corral.to_thread(read)
+
+
 async def test_a_dead_proxy_holds_the_host_back_and_the_next_run_crawls_it(
     site: Site, tmp_path: Path
 ) -> None:
@@ -62,6 +72,9 @@ async def test_a_dead_proxy_holds_the_host_back_and_the_next_run_crawls_it(
     assert f"(through proxy {DEAD_PROXY})" in held[0].reason
     first = await rows(store)
     assert first == {"results": {}, "urls": 1}  # the seed: pending, not "robots"
+    assert (await summaries(store))[-1]["held_back"] == {
+        held[0].host: {"urls": 1, "tries": 4, "reason": held[0].reason}
+    }  # (the run's record says why it is not complete)
     async with open_crawler(store=store, robots_backoff=QUICK) as crawler:
         await crawler.run([seed])
         assert crawler.held_back == []

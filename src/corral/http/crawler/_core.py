@@ -175,6 +175,10 @@ class CrawlCore:
         try:
             if self._store is not None:
                 summary = summary_fields(stats or self.statistics())
+                if held := self.held_back():  # (why the crawl is not complete: the report's)
+                    summary["held_back"] = {
+                        h.host: {"urls": h.urls, "tries": h.tries, "reason": h.reason} for h in held
+                    }
                 await self._store.finish(status, utc_now(), summary)
         finally:
             if self._tmp is not None:
