@@ -334,3 +334,31 @@ async def test_a_page_whose_callback_kills_its_worker_is_failed_and_the_crawl_go
     assert errors[site.url("/site/5.html")].startswith("SystemExit: 4 (in items at myparse.py:")
     assert "Task exception was never retrieved" not in stderr
     assert f"{site.url('/site/3.html')}" in stderr  # the page is named as it is failed
+
+
+_HELD = """\
+import os, time
+
+def items(page):
+    while ":{port}/" in page.url and not os.path.exists("go"):
+        time.sleep(0.01)  # (this host's pages wait for the test's word)
+    return []
+"""
+
+
+async def test_a_busy_worker_does_not_starve_the_others(sites: list[Site], tmp_path: Path) -> None:
+    """One site's pages held in their worker (a callback waiting), another site crawled by
+    the other worker meanwhile, to its end. The parent fed the workers in one line: once
+    the held worker's window was full, the other got nothing (a worker busy 95% of the time
+    beside one at 25%, on the crawl benchmark)."""
+    held, free = sites[0], sites[1]
+    (tmp_path / "myparse.py").write_text(_HELD.format(port=held.port), encoding="utf-8")
+    seeds = [held.url(f"/site/{n}.html") for n in range(120)] + [free.url("/site/0.html")]
+    job = _crawl(tmp_path, *seeds, "-o", str(tmp_path / "c.db"), "--workers", "2", "-q")
+    try:
+        async with asyncio.timeout(30):
+            await free.wait_until(lambda stats: stats.by_prefix.get("/site", 0) >= 120)
+    finally:
+        (tmp_path / "go").touch()
+        stderr = await _finish(job)
+    assert job.returncode == 0, stderr

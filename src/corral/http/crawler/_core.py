@@ -110,6 +110,7 @@ class CrawlCore:
             self.driver = ProcessDriver(
                 config.fetch, workers, child=_CHILD, settings=settings, jars=self.runtime.cookies
             )
+            self.driver.politeness = self.runtime.politeness  # (the claimer's room per host)
 
     @property
     def store(self) -> Frontier:

@@ -37,6 +37,8 @@ from corral.http.engine._config import FetchConfig
 from corral.http.engine._cookies import HostJars
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
+from corral.http.engine._politeness import Politeness
+from corral.http.engine._result import FetchResult
 from corral.http.report._stats import FetchStatistics, RunCounters
 from corral.http.scale._figures import RunFigures
 from corral.http.scale._partition import Partition
@@ -104,6 +106,12 @@ class ProcessDriver:
         self._jars = jars
         self._intervals: dict[str, float] = {}
         self.route = HostRouter(workers)
+        # The parent's host states, where a crawl's claimer reads how many of a host's rows
+        # are out (``queued``): each flight sent counts there until its record is back, so
+        # the claimer tops a host up to its room instead of claiming for it again and again
+        # (a busy worker's window then filled, and the feed, waiting for it, starved the
+        # others: one worker at 95% beside one at 25%).
+        self.politeness: Politeness | None = None
         self._figures: RunFigures | None = None
         self.partitions: list[Partition] = []
         # starts a partition's reader in the drive's scope (a process starts with its first
@@ -131,6 +139,8 @@ class ProcessDriver:
             Exception: what the source or the sink raised (the children are stopped).
         """
         figures = self._figures = RunFigures(counters)
+        if self.politeness is not None:
+            sink = _uncounting(sink)
         argv = ["-m", self._child]
         settings = {**self._settings, "config": config_to_json(self._config)}
         window = 2 * self._config.concurrency
@@ -166,6 +176,9 @@ class ProcessDriver:
                 assert flight.request is not None
                 index = self.route(flight.request.host)
                 batches[index].append(flight)
+                if self.politeness is not None:
+                    flight.host = self.politeness.host(flight.request.host)
+                    flight.host.queued += 1
                 partition = partitions[index]
                 if partition.pid is None:  # its first host: the process starts now
                     await partition.start()
@@ -183,6 +196,17 @@ class ProcessDriver:
             if batch:
                 await partition.send(batch)
                 batch.clear()
+
+
+def _uncounting(sink: Sink) -> Sink:
+    """Return ``sink`` that first takes a flight back out of its host's ``queued``."""
+
+    async def uncount(flight: Flight, result: FetchResult) -> None:
+        if flight.host is not None:
+            flight.host.queued -= 1
+        await sink(flight, result)
+
+    return uncount
 
 
 async def _unset(partition: Partition) -> None:
