@@ -281,6 +281,8 @@ class CrawlCore:
         self._book.note(await self.store.add_links(rows))
 
     async def _commit(self, batch: list[Done]) -> None:
+        if self.runtime.keeper is not None:  # (a record never before its cookies: _jarfile)
+            await self.runtime.keeper.save_before_commit()
         committed = await self.store.commit(batch)
         if committed.changes:
             self.runtime.counters.by_change.update(committed.changes)

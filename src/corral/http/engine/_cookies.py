@@ -54,7 +54,8 @@ class HostJars(AbstractCookieJar):
         # each host's jar as the file's JSON, made again only when it changed: the file is
         # written every few seconds, and dumping every jar each time cost 0.6 s of the loop
         # at 10,000 hosts (bench/cookie_jar.py)
-        self._texts: dict[str, str] = {}
+        self._texts: dict[str, str] = {}  # host key -> its line of the file ("": no cookies)
+        self._order: list[str] = []  # the host keys, sorted (the file's order)
 
     def jar(self, key: str) -> aiohttp.CookieJar:
         """Return the jar of host key ``key`` (``"*"``: the shared one), made on first use."""
@@ -132,16 +133,15 @@ class HostJars(AbstractCookieJar):
 
     def dumps(self) -> str:
         """Return every jar as the JSON of a jar file (a host a line)."""
-        lines = []
-        for key in sorted(self.jars):
-            text = self._texts.get(key)
-            if text is None:
+        texts = self._texts
+        if len(self._order) != len(self.jars):  # (a new host: sorted again, else kept)
+            self._order = sorted(self.jars)
+        for key in self._order:  # each host's line made again only when its jar changed
+            if key not in texts:
                 jar = self.jars[key]
-                text = self._texts[key] = (
-                    json.dumps(_dumped(jar), sort_keys=True) if len(jar) else ""
-                )
-            if text:
-                lines.append(f"{json.dumps(key)}: {text}")
+                text = json.dumps(_dumped(jar), sort_keys=True) if len(jar) else ""
+                texts[key] = f"{json.dumps(key)}: {text}" if text else ""
+        lines = [line for key in self._order if (line := texts[key])]
         return f'{{"{_FORMAT}": 1, "hosts": {{\n' + ",\n".join(lines) + "\n}}\n"
 
     def export(self) -> dict[str, Dumped]:

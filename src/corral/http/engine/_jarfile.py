@@ -6,6 +6,14 @@ the workers of a Redis job) changes its ``jars``, or hands their changes back in
 (``HostJars.replace``); the keeper writes them out. Saving only at the end lost a run's
 cookies to a ``kill -9`` (issue 17): now at most ``SAVE_EVERY`` seconds of them are lost,
 and the file is never half-written (a temporary file renamed over it).
+
+Those seconds must never hold a record's: a login page's record committed at once and its
+cookie saved up to 2 s later, so a ``kill -9`` in between left a store that said the login
+page was done and no jar with its cookie, and the resume recorded every other page as a 401
+(issue 17, a new-user trial). So the job's commit saves the jars first when they changed
+(``save_before_commit``): one write per batch of records at most, none while no response
+changes them. (Neither is fsynced: the store's commits are not either, ``synchronous=NORMAL``;
+both survive the process being killed.)
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import contextlib
 
 from corral._offload import to_thread
 from corral.http.engine._cookies import HostJars, read_jar, write_jar
+from corral.http.store._faults import StoreError, describe_fault
 
 SAVE_EVERY = 2.0  # seconds between two saves of a jar that changes
 
@@ -64,6 +73,19 @@ class JarKeeper:
                 return
             await to_thread(write_jar, self.path, self.jars.dumps())
             self._saved = version
+
+    async def save_before_commit(self) -> None:
+        """Save the jars if they changed: call it before committing records, so that no
+        record whose response changed them is in the store before the change is on disk.
+
+        Raises:
+            StoreError: the file cannot be written (the records are not committed either).
+        """
+        try:
+            await self.save()
+        except OSError as exc:
+            assert self.path is not None
+            raise StoreError(describe_fault(self.path, exc, resumable=True)) from exc
 
     async def _save_often(self) -> None:
         """Save every ``SAVE_EVERY`` seconds; a failed save is left to the last one (at

@@ -31,6 +31,7 @@ from corral._clierrors import OutputError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
+from corral.http.engine._jarfile import JarKeeper
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
 from corral.http.fetcher._input import count_lines, open_input, read_requests
@@ -182,7 +183,7 @@ async def _fetch(
     ``driver`` (the runtime's engine, the worker processes, or the Redis coordinator);
     ``after(ids)`` runs once the records of those frontier rows are committed."""
     counters = runtime.counters
-    commit = fetch_commit(store, runtime.config, counters, after=after)
+    commit = fetch_commit(store, runtime.config, counters, after=after, keeper=runtime.keeper)
     writer = BatchWriter(commit, concurrency=runtime.config.concurrency)
     add = writer.add
 
@@ -232,10 +233,12 @@ def fetch_commit(
     counters: RunCounters,
     *,
     after: Callable[[list[int]], Awaitable[None]] | None = None,
+    keeper: JarKeeper | None = None,
 ) -> Callable[[list[Done]], Coroutine[Any, Any, None]]:
     """Return the fetch job's commit for the writer: count the records as done (once handed
-    to the store), write their bodies to ``--bodies-dir`` if asked, and commit their rows
-    in one store transaction; then ``after(ids)``."""
+    to the store), write their bodies to ``--bodies-dir`` if asked, save the cookie jars
+    ``keeper`` keeps if responses changed them (before their records are in the store), and
+    commit their rows in one store transaction; then ``after(ids)``."""
     directory = config.bodies_dir if config.save_bodies == "dir" else None
     bodies_dir = Path(directory) if directory is not None else None
 
@@ -244,6 +247,8 @@ def fetch_commit(
             count(counters, done.result)
         if bodies_dir is not None:
             batch = [Done(d.ident, await _save_body(bodies_dir, d.result)) for d in batch]
+        if keeper is not None:
+            await keeper.save_before_commit()
         committed = await store.commit(batch)
         if committed.changes:
             counters.by_change.update(committed.changes)
