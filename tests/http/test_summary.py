@@ -267,3 +267,21 @@ def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None
     """An unknown store kind or a table name that is not an identifier raises ValueError."""
     with pytest.raises(ValueError, match=message):
         render_summary(finished_run(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        pytest.param({"total": 1}, "interrupted with 1 of 1 URL left.", id="fetch-one-left"),
+        pytest.param({"total": 2, "done": 1}, "interrupted with 1 of 2 URLs left.", id="fetch"),
+        pytest.param(
+            {"frontier": 1},
+            "interrupted with 1 URL discovered and not fetched yet.",
+            id="crawl-one-left",
+        ),
+    ],
+)
+def test_the_resume_line_says_one_url_in_the_singular(fields: dict[str, Any], line: str) -> None:
+    """ "1 URLs" nowhere (a new-user trial): the count of URLs left agrees with its noun."""
+    summary = render_summary(finished_run(**fields), store_kind="sqlite", resume_command="c")
+    assert f"{line} To resume, run the same command again" in summary

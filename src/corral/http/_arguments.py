@@ -8,12 +8,11 @@ loads aiohttp, is imported when a command runs, not when the parser is built.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import sys
 from typing import Any
 
 from corral._clierrors import UsageError
+from corral.http._jarargs import cookie_options
 from corral.http.engine._config import FetchConfig
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -183,12 +182,14 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def session_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Return ``FetchConfig``'s proxy and cookie fields from parsed options.
+def session_options(args: argparse.Namespace, notes: list[str]) -> dict[str, Any]:
+    """Return ``FetchConfig``'s proxy and cookie fields from parsed options (``notes``: what
+    to say once the run is accepted).
 
     Raises:
         UsageError: a bad proxy URL, an unreadable --proxies file, --per-proxy alone, a
-            --proxy-ca file that is not certificates or has no https:// proxy to serve.
+            --proxy-ca file that is not certificates or has no https:// proxy to serve, a
+            bad --cookie-jar (``_jarargs``).
     """
     from corral.http.engine._proxies import check_ca, check_proxy, read_proxies
 
@@ -214,45 +215,19 @@ def session_options(args: argparse.Namespace) -> dict[str, Any]:
             check_ca(args.proxy_ca, proxies)
         except ValueError as exc:
             raise UsageError(f"--proxy-ca {args.proxy_ca}: {exc}") from None
-    jar = args.cookie_jar
-    beside = f"{args.output}.cookies.json" if args.output not in ("-", None) else None
-    if jar is None and args.cookies and beside is not None:
-        jar = beside  # the jar survives a resume, as the store does
-    elif jar is None and beside is not None and not args.quiet and os.path.exists(beside):
-        # Off by default stays off (a run's flags say what it sends), but not in silence: a
-        # resume that forgot --cookies would get the login pages' refusals (issue 17).
-        print(
-            f"corral: note: {beside} holds the cookies of an earlier run of this store: not "
-            "used without --cookies (give --cookies to send them)",
-            file=sys.stderr,
-        )
-    if jar is not None:
-        from corral.http.engine._cookies import CookieFileError, read_jar
-
-        folder = os.path.dirname(os.path.abspath(jar))
-        if not os.path.isdir(folder):  # (it is written at the end: say so before the run)
-            raise UsageError(f"--cookie-jar {jar}: no directory {folder}")
-        if not os.access(folder, os.W_OK):
-            raise UsageError(f"--cookie-jar {jar}: cannot write in {folder}")
-
-        try:
-            read_jar(jar)  # read again as the run opens: here, only checked
-        except CookieFileError as exc:
-            raise UsageError(f"--cookie-jar {exc}") from None
-        except OSError as exc:
-            raise UsageError(f"--cookie-jar: cannot read {jar}: {exc.strerror or exc}") from None
     return {
         "proxies": tuple(dict.fromkeys(proxies)),  # (a proxy given twice: one route)
         "per_proxy": args.per_proxy,
         "proxy_ca": args.proxy_ca,
-        "cookies": args.cookies or args.cookie_jar is not None,
-        "cookie_jar": jar,
+        **cookie_options(args, notes),
     }
 
 
-def fetch_config(args: argparse.Namespace) -> Any:
+def fetch_config(args: argparse.Namespace, notes: list[str] | None = None) -> Any:
     """Build a ``FetchConfig`` from parsed options (a bad ``--rate`` or ``--header`` is a
-    usage error; a concurrency past the open-files limit is noted, then lowered by the fetcher)."""
+    usage error; a concurrency past the open-files limit is noted, then lowered by the
+    fetcher). The notes go to ``notes``, for the job to print once the run is accepted (a
+    note before a refusal misled, issue 17)."""
     from corral._ratelimit import parse_rate
     from corral.http.engine._config import DEFAULT_USER_AGENT
     from corral.http.engine._connector import plan_sockets
@@ -268,10 +243,11 @@ def fetch_config(args: argparse.Namespace) -> Any:
         args.save_bodies, args.bodies_dir = "dir", args.save_bodies
     if args.save_bodies == "dir" and not args.bodies_dir:
         raise UsageError("--save-bodies dir needs --bodies-dir DIR (or write --save-bodies DIR)")
-    session = session_options(args)
+    notes = [] if notes is None else notes
+    session = session_options(args, notes)
     note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
     if note is not None and not args.quiet:
-        print(note, file=sys.stderr)
+        notes.append(note)
     return FetchConfig(
         concurrency=args.concurrency,
         per_host=args.per_host,

@@ -15,6 +15,7 @@ from corral.http._arguments import (
     positive,
     progress_mode,
 )
+from corral.http._jarargs import keeps_jar
 from corral.http._jobargs import add_redis_options, add_refresh_options, redis_target, refresh_of
 
 FETCH_EPILOG = """\
@@ -225,7 +226,8 @@ def _fetch(args: argparse.Namespace) -> int:
     redis = redis_target(args, source, args.output)
     if redis is None and args.workers == 0:
         raise UsageError("--workers 0 leaves the fetching to workers started apart: give --redis")
-    config = fetch_config(args)
+    notes: list[str] = []  # (printed once the run is accepted: the store open)
+    config = fetch_config(args, notes)
     job = FetchJob(
         input=source,
         output=args.output,
@@ -238,6 +240,8 @@ def _fetch(args: argparse.Namespace) -> int:
         redis=redis,
         workers=args.workers if redis is None else 1,
         refresh=refresh_of(args),
+        notes=tuple(notes),
+        keep_jar=keeps_jar(args),
     )
     return _ended(args, _run(run_fetch_job(job)))
 
@@ -255,8 +259,9 @@ def _crawl(args: argparse.Namespace) -> int:
             f"-o {args.output}: a crawl writes a SQLite store (e.g. -o crawl.db); "
             "corral export STORE writes its results as JSON lines"
         )
+    notes: list[str] = []  # (printed once the run is accepted: the store open)
     config = CrawlConfig(
-        fetch=fetch_config(args),
+        fetch=fetch_config(args, notes),
         scope=args.scope,
         include=tuple(args.include),
         exclude=tuple(args.exclude),
@@ -286,6 +291,8 @@ def _crawl(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers if redis is None else 1,
         redis=redis,
+        notes=tuple(notes),
+        keep_jar=keeps_jar(args),
     )
     return _ended(args, _run(run_crawl_job(job)))
 

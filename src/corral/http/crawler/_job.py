@@ -36,6 +36,8 @@ class CrawlJob:
     overwrite: bool = False  # replace an existing file that is not this crawl's store
     workers: int = 1  # worker processes that fetch and parse (--workers)
     redis: RedisTarget | None = None  # a job in Redis, fetched by corral worker processes
+    notes: Sequence[str] = ()  # lines to print once the run is accepted (the store open)
+    keep_jar: bool = False  # --overwrite leaves the jar beside the store (--cookie-jar named it)
 
 
 def load_callback(spec: str) -> ParseCallback:
@@ -98,7 +100,15 @@ async def run_crawl_job(job: CrawlJob) -> int:
 
 async def _run(job: CrawlJob, core: CrawlCore) -> int:
     core.set_rules(job.seeds)  # (checked by the command line: the store refuses another crawl)
-    await open_store(job.store, "sqlite", core.open, overwrite=job.overwrite, quiet=job.quiet)
+    await open_store(
+        job.store,
+        "sqlite",
+        core.open,
+        overwrite=job.overwrite,
+        quiet=job.quiet,
+        notes=job.notes,
+        keep_jar=job.keep_jar,
+    )
 
     async def work() -> None:
         await core.run(None)

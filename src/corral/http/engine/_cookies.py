@@ -174,8 +174,8 @@ Dumped = dict[str, dict[str, dict[str, Any]]]  # one host's cookies: {"domain|pa
 
 def read_jar(path: str) -> tuple[list[Loaded], bool]:
     """Return the cookies of a jar file, a corral JSON jar or a Netscape cookies.txt (none
-    when it does not exist yet), and whether the jar may be saved to it: not over a
-    cookies.txt, which stays as the browser exported it.
+    when it does not exist yet or is empty), and whether the jar may be saved to it: not
+    over a cookies.txt, which stays as the browser exported it.
 
     Raises:
         CookieFileError: the file is neither (the message says where).
@@ -187,6 +187,8 @@ def read_jar(path: str) -> tuple[list[Loaded], bool]:
         return [], True
     except UnicodeDecodeError:
         raise CookieFileError(f"{path}: not a cookie jar (not UTF-8 text)") from None
+    if not text.strip():  # a user's ``touch jar.json``: a new jar (taken for an empty
+        return [], True  # cookies.txt, it was never written, and the login was lost)
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)

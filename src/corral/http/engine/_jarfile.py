@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 
 from corral._offload import to_thread
-from corral.http.engine._cookies import HostJars, read_jar, write_jar
+from corral.http.engine._cookies import CookieFileError, HostJars, read_jar, write_jar
 from corral.http.store._faults import StoreError, describe_fault
 
 SAVE_EVERY = 2.0  # seconds between two saves of a jar that changes
@@ -43,13 +43,23 @@ class JarKeeper:
         self._lock = asyncio.Lock()  # one save at a time (one temporary file name)
 
     async def open(self) -> None:
-        """Load the file (once), and save it every ``SAVE_EVERY`` seconds it changed."""
+        """Load the file (once), and save it every ``SAVE_EVERY`` seconds it changed.
+
+        Raises:
+            StoreError: the file is not a jar, or cannot be read.
+        """
         if self._opened:
             return
         self._opened = True
         if self.path is None:
             return
-        cookies, self._writable = await to_thread(read_jar, self.path)
+        try:  # (checked by the command line; changed since, or from Python)
+            cookies, self._writable = await to_thread(read_jar, self.path)
+        except CookieFileError as exc:
+            raise StoreError(f"cookie jar {exc}") from None
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise StoreError(f"cannot read the cookie jar {self.path}: {why}") from None
         self.jars.add(cookies)
         self._saved = self.jars.version
         if self._writable:

@@ -72,6 +72,9 @@ class FetchJob:
             ``corral.http.scale._processes``, this process reading and writing the store).
         refresh: fetch again the input's URLs the store recorded (``docs/fetch.md``,
             "Refresh"); None: a URL recorded once is done.
+        notes: lines to print once the run is accepted (the store open), unless quiet.
+        keep_jar: ``overwrite`` leaves the cookie jar beside the output (``--cookie-jar``
+            named it); else it goes with the output.
     """
 
     input: str
@@ -86,6 +89,8 @@ class FetchJob:
     redis: RedisTarget | None = None  # --redis URL --job NAME: workers anywhere fetch
     workers: int = 1  # worker processes on this machine (without --redis)
     refresh: Refresh | None = None  # --refresh: fetch again what the store recorded
+    notes: Sequence[str] = ()
+    keep_jar: bool = False
 
 
 def output_kind(output: str) -> Literal["sqlite", "jsonl", "stdout"]:
@@ -118,7 +123,13 @@ async def run_fetch_job(job: FetchJob) -> int:
             return store
 
         store = await open_store(
-            job.output, kind, opening, overwrite=job.overwrite, quiet=job.quiet
+            job.output,
+            kind,
+            opening,
+            overwrite=job.overwrite,
+            quiet=job.quiet,
+            notes=job.notes,
+            keep_jar=job.keep_jar,
         )
         runtime = Runtime(job.config, output=job.output)
         if coordination is not None:

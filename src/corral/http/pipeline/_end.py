@@ -13,7 +13,7 @@ from corral._clierrors import OutputError
 from corral.http.engine._politeness import Event
 from corral.http.pipeline._interrupt import stoppable
 from corral.http.pipeline._sampler import Record, sampling
-from corral.http.report._human import human_count
+from corral.http.report._human import human_count, human_many
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import StoreKind
@@ -100,10 +100,11 @@ def report(ending: Ending, status: str, stats: FetchStatistics) -> None:
     whose stdout reader went away says so first (quiet, that line alone)."""
     head = None
     if status == "stopped":
-        written = human_count(stats.done)  # (the last batch went out in part, maybe)
-        if stats.total is not None:  # (None: stdin not read to its end)
-            written += f" of {human_count(stats.total)}"
-        head = f"corral: stopped: the reader of stdout went away ({written} URLs written)"
+        # (the last batch went out in part, maybe; no total: stdin not read to its end)
+        written = human_many(stats.done, "URL")
+        if stats.total is not None:  # (the noun agrees with the total: 0 of 1 URL)
+            written = f"{human_count(stats.done)} of {human_many(stats.total, 'URL')}"
+        head = f"corral: stopped: the reader of stdout went away ({written} written)"
         if ending.quiet:
             print(head, file=sys.stderr)
             return

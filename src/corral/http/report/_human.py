@@ -19,6 +19,12 @@ def human_count(n: int) -> str:
     return f"{n:,}"
 
 
+def human_many(n: int, noun: str) -> str:
+    """Return ``n`` and its noun, in the plural unless one: ``1 URL``, ``12,340 URLs``
+    ("1 URLs" in a summary, a new-user trial)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def human_percent(part: int, whole: int) -> str:
     """Return ``part / whole`` as a percentage with one decimal, rounded down.
 

@@ -17,6 +17,7 @@ from corral.http.report._human import (
     human_count,
     human_duration,
     human_latency,
+    human_many,
     human_percent,
     human_rate,
     human_size,
@@ -198,15 +199,10 @@ def proxy_figures(shown: str, counts: tuple[int, int, int]) -> list[str]:
     ``rested 1x``."""
     requests, errors, rested = counts
     return [
-        f"{shown}  {_counted(requests, 'request')}",
-        _counted(errors, "error"),
+        f"{shown}  {human_many(requests, 'request')}",
+        human_many(errors, "error"),
         f"rested {human_count(rested)}x",
     ]
-
-
-def _counted(n: int, noun: str) -> str:
-    """Return ``1 request``, ``2,310 requests``."""
-    return f"{human_count(n)} {noun}{'' if n == 1 else 's'}"
 
 
 def _long_waits(stats: FetchStatistics) -> list[str]:
@@ -275,10 +271,11 @@ def _resume(stats: FetchStatistics, resume_command: str) -> list[str]:
     if stats.total is None:  # a crawl: what it found and has not recorded yet
         left = "interrupted"
         if stats.frontier:
-            left += f" with {human_count(stats.frontier)} URLs discovered and not fetched yet"
+            left += f" with {human_many(stats.frontier, 'URL')} discovered and not fetched yet"
     else:
         remaining = max(0, stats.total - stats.done - stats.skipped)
-        left = f"interrupted with {human_count(remaining)} of {human_count(stats.total)} URLs left"
+        of = human_many(stats.total, "URL")  # (the noun agrees with the total: 0 of 1 URL)
+        left = f"interrupted with {human_count(remaining)} of {of} left"
     return [
         f"{left}. To resume, run the same command again",
         "(URLs already done are not fetched again):",

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._jarfile import JarKeeper
+from corral.http.report._human import human_many
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
 from corral.http.scale._link import Link
@@ -101,7 +102,7 @@ class Coordination:
                 released = await self._release(worker)
                 _say(
                     f"corral: local worker {worker.pid} ended (exit code {worker.returncode})"
-                    + (f", its {released} URLs handed back" if released else "")
+                    + (f", its {human_many(released, 'URL')} handed back" if released else "")
                     + ("; starting another" if again else "; starting no more (too many ended)")
                 )
                 if again:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from corral import open_scope
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
+from corral.http.report._human import human_many
 from corral.http.report._stats import RunCounters
 from corral.http.scale._link import Link, still_cancelled
 from corral.http.scale._redis import masked
@@ -214,7 +215,8 @@ class RedisDriver:
             await self._link.call(self._link.queue.add, _tasks(flights[start : start + 1000]))
         if flights:
             print(
-                f"corral: Redis is back; the job's settings and its {len(flights):,} URLs not "
+                f"corral: Redis is back; the job's settings and its "
+                f"{human_many(len(flights), 'URL')} not "
                 "yet recorded handed to it again",
                 file=sys.stderr,
             )

@@ -28,6 +28,7 @@ from corral.http._errors import ScaleError
 from corral.http.engine._cookies import HostJars
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
+from corral.http.report._human import human_many
 from corral.http.scale._figures import RunFigures
 from corral.http.scale._orphans import parent_env
 from corral.http.scale._procwire import decode_result, encode_request, frame, read_frame
@@ -213,7 +214,7 @@ class Partition:
         if not blamed:
             print(
                 f"corral: worker process {self.index + 1} ended (exit code {code}); "
-                f"starting another for its {len(self.outstanding)} URLs",
+                f"starting another for its {human_many(len(self.outstanding), 'URL')}",
                 file=sys.stderr,
             )
         async with self._lock:

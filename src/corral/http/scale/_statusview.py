@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from corral.http.report._human import human_duration
+from corral.http.report._human import human_duration, human_many
 from corral.http.report._summary import proxy_figures
 
 _GONE_AFTER = 10.0  # seconds without a heartbeat after which a worker is shown as gone?
@@ -35,9 +35,9 @@ def render(job: str, status: JobStatus) -> list[str]:
     total = status.queued + status.leased + status.done
     lines = [
         (
-            f"job {job}: {status.state}; {status.done:,} of {total:,} URLs done, "
+            f"job {job}: {status.state}; {status.done:,} of {human_many(total, 'URL')} done, "
             f"{status.leased:,} in flight, {status.queued:,} queued, "
-            f"{status.undrained:,} records waiting for the coordinator"
+            f"{human_many(status.undrained, 'record')} waiting for the coordinator"
         )
     ]
     elapsed = max(0.0, (status.now_ms - status.started_ms) / 1000)

@@ -9,7 +9,9 @@ and a JSONL output is cut back to the length its state file committed):
 - anything else is refused with exit 2 and one line saying what is there, and left byte for
   byte: a file that is not SQLite, someone else's database, a JSONL file without its state
   (a deleted state file once cost 3,000 records), a directory, a missing directory;
-- ``--overwrite`` replaces what is there on purpose (issue 12, items 3, 4, 18).
+- ``--overwrite`` replaces what is there on purpose (issue 12, items 3, 4, 18), with the
+  cookie jar kept beside it (``OUTPUT.cookies.json``: the old run's cookies, which a store
+  started afresh loaded in silence, issue 17) unless the run named that file to load.
 
 The existing file is read without a trace: ``immutable=1`` opens a database whose WAL is
 empty without creating ``-wal`` or ``-shm`` files (a read-only connection would leave both);
@@ -33,6 +35,7 @@ from corral.http.store._lock import LockHeld, holding
 _HEADER = b"SQLite format 3\x00"
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 _REPLACE = "to replace it, add --overwrite, or give another -o"
+_JAR = ".cookies.json"  # the cookie jar kept beside a store (``corral.http._jarargs``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +52,14 @@ class _Found:
 
 
 def prepare_output(
-    output: str, kind: Literal["sqlite", "jsonl", "stdout"], *, overwrite: bool
+    output: str,
+    kind: Literal["sqlite", "jsonl", "stdout"],
+    *,
+    overwrite: bool,
+    keep_jar: bool = False,
 ) -> None:
-    """Check that a job may write ``output``; with ``overwrite``, remove what is there.
+    """Check that a job may write ``output``; with ``overwrite``, remove what is there, the
+    cookie jar beside it too unless ``keep_jar``.
 
     Raises:
         OutputError: the directory is missing, or ``output`` holds something that is not this
@@ -62,7 +70,7 @@ def prepare_output(
     _check_directory(output)
     state = f"{output}.corral-state" if kind == "jsonl" else None
     if overwrite:
-        _replace(output, state)
+        _replace(output, state, [] if keep_jar else [f"{output}{_JAR}"])
     elif state is not None:
         _check_jsonl(output, state)
     elif _holds_something(output):
@@ -232,13 +240,14 @@ def _sqlite_files(path: str) -> list[str]:
     return [f"{path}{suffix}" for suffix in _SQLITE_FILES]
 
 
-def _replace(output: str, state: str | None) -> None:
-    """Remove an output (and its state) while holding its store's run lock: a store in use
-    by another run is never erased under it."""
+def _replace(output: str, state: str | None, also: list[str]) -> None:
+    """Remove an output (and its state, and the files ``also``) while holding its store's
+    run lock: a store in use by another run is never erased under it."""
     store = output if state is None else state
     try:
         with holding(f"{store}.lock", "corral --overwrite"):
-            _remove(_sqlite_files(output) if state is None else [output, *_sqlite_files(state)])
+            files = _sqlite_files(output) if state is None else [output, *_sqlite_files(state)]
+            _remove([*files, *also])
     except LockHeld as held:
         raise OutputError(f"{output} is in use by {held}; wait for it or use another -o") from None
     except OSError as exc:
