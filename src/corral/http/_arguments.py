@@ -125,8 +125,8 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
     output.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing -o file that is not this job's earlier output "
-        "(without it, such a file is refused)",
+        help="replace an existing -o file and the cookie jar beside it, starting afresh "
+        "(without --overwrite, a file that is not this job's earlier output is refused)",
     )
     output.add_argument(
         "-q",
