@@ -118,6 +118,21 @@ async def test_a_jar_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "o.db").exists()
 
 
+async def test_a_jar_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    """A jar the run cannot read (here a symlink to itself: the tests run as root, whom a
+    mode of 000 does not stop): one line naming it and why, exit 2, nothing written."""
+    urls, jar = tmp_path / "urls.txt", tmp_path / "jar.json"
+    urls.write_text("http://127.0.0.1:9/\n")
+    jar.symlink_to(jar)
+    out = tmp_path / "o.db"
+    done = await acorral("fetch", str(urls), "-o", str(out), "--cookie-jar", str(jar))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"corral: error: --cookie-jar {jar}: cannot read it: Too many levels of symbolic links\n"
+    )
+    assert not out.exists()
+
+
 async def test_an_empty_jar_file_is_a_new_jar(site: Site, tmp_path: Path) -> None:
     """``touch jar.json`` then ``--cookie-jar jar.json``: the jar is saved into it (it was
     taken for an empty browser's cookies.txt, which corral never writes: the login lost)."""

@@ -94,7 +94,7 @@ def _check_jar(jar: str) -> None:
     except CookieFileError as exc:
         raise UsageError(f"--cookie-jar {exc}") from None
     except OSError as exc:
-        raise UsageError(f"--cookie-jar: cannot read {jar}: {exc.strerror or exc}") from None
+        raise UsageError(f"--cookie-jar {jar}: cannot read it: {exc.strerror or exc}") from None
     if writable and not os.access(folder, os.W_OK):  # (a browser's cookies.txt is only read)
         raise UsageError(f"--cookie-jar {jar}: cannot write in {folder}")
 
