@@ -1,0 +1,142 @@
+"""The coordinator of a crawl whose frontier and seen set live in Redis (issue 15).
+
+Workers claim the crawl's URLs from the job's queue, fetch and examine the pages, and
+commit each page with its links in one step: Redis keeps the links new to the crawl and
+queues them (``_crawlqueue``). The coordinator hands Redis the store's URLs not yet recorded
+(the seeds, or what an earlier run left), then drains the records into the store:
+
+- each record's new links go into the store first (each with the id Redis gave it, so a
+  record that comes later finds its row), then the record is handed to the crawl's sink;
+- a record whose row is recorded already (a coordinator killed between its store's commit
+  and the acknowledgement), or not in the store at all, is acknowledged and dropped: one
+  record per URL;
+- the crawl is over when Redis has no URL queued or leased and no record the coordinator
+  has not taken; the store's rows still not recorded then (a Redis restarted without its
+  last writes forgot them) are handed to Redis again, and the crawl goes on until none is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+
+from corral import open_scope
+from corral.http.engine._engine import Sink
+from corral.http.engine._flight import Flight
+from corral.http.engine._request import Request
+from corral.http.report._stats import RunCounters
+from corral.http.scale._coordinator import _GATHER, _READ, RedisDriver, _count_attempts, _tasks
+from corral.http.scale._crawlqueue import CrawlQueue, new_links
+from corral.http.scale._link import still_cancelled
+from corral.http.scale._queue import Outcome
+from corral.http.store._frontier import LinkRow
+
+_BLOCK_MS = 200  # how long one read waits for records (then the crawl's state is read)
+_ADD = 1000  # URLs handed to Redis at a time
+
+# The store's side: rows of links by id, which ids are not recorded yet (and the highest
+# id), the rows not recorded (as flights, page by page).
+AddLinks = Callable[[list[LinkRow]], Awaitable[None]]
+Undone = Callable[[Sequence[int]], Awaitable[tuple[set[int], int]]]
+Leftovers = Callable[[], AsyncIterator[list[Flight]]]
+
+
+class RedisCrawlDriver(RedisDriver):
+    """Drive a crawl whose frontier is in Redis (see the module notes); ``configure`` it
+    with the store's side before ``drive``."""
+
+    add_links: AddLinks
+    undone: Undone
+    leftovers: Leftovers
+    started = 0  # pages fetched by earlier runs (--max-pages counts them)
+
+    def configure_store(
+        self, add_links: AddLinks, undone: Undone, leftovers: Leftovers, started: int
+    ) -> None:
+        """Give the driver the store's side."""
+        self.add_links, self.undone, self.leftovers = add_links, undone, leftovers
+        self.started = started
+        self._crawl = CrawlQueue(self._link.queue)
+
+    async def drive(
+        self,
+        source: AsyncIterable[Flight] | AsyncIterable[list[Flight]],
+        counters: RunCounters,
+        sink: Sink,
+    ) -> None:
+        """Hand Redis the store's rows not recorded, then drain the crawl's records into
+        ``sink`` until the crawl is over (``source`` is not used: the frontier is Redis's)."""
+        self._back.clear()
+        self._link.on_reconnect(self._add_again)
+        async with open_scope() as scope:
+            reaper = await scope.spawn(self._reap)
+            try:
+                await self._hand_back()
+                await self._drain_crawl(counters, sink)
+            finally:
+                self._back.set()
+                reaper.cancel()  # (asleep between reaps: a plain sleep takes a cancel)
+
+    async def _add_again(self) -> None:
+        """After a reconnection (Redis restarted: it may have lost its last writes), as at
+        the start: ``_hand_back``."""
+        await self._hand_back()
+
+    async def _hand_back(self) -> int:
+        """Write the job's settings and counters, and hand Redis the store's rows not
+        recorded (adding is idempotent: Redis skips the URLs it has seen); return how
+        many it queued."""
+        call = self._link.call
+        await call(self._link.queue.configure, self._settings)
+        _, last = await self.undone([])
+        await call(self._crawl.at_least, "ids", last)  # (the ids Redis gives come after)
+        await call(self._crawl.at_least, "pages", self.started)
+        queued = 0
+        async for flights in self.leftovers():
+            flights = [f for f in flights if f.ident not in self._entries]
+            for start in range(0, len(flights), _ADD):
+                chunk = flights[start : start + _ADD]
+                queued += await call(self._link.queue.add, _tasks(chunk))
+        return queued
+
+    async def _drain_crawl(self, counters: RunCounters, sink: Sink) -> None:
+        queue = self._link.queue
+        while True:
+            still_cancelled()
+            outcomes = await self._link.call(queue.results, self._consumer, _READ, _BLOCK_MS)
+            if outcomes:
+                await self._take(outcomes, counters, sink)
+            if len(outcomes) >= _READ // 4:
+                continue
+            figures = await self._link.call(self._crawl.figures)
+            counters.in_flight = figures.leased
+            counters.frontier = counters.queued = figures.queued + figures.leased
+            if figures.hosts or figures.leased or figures.records > len(self._entries):
+                await asyncio.sleep(_GATHER)  # let records gather: one read of many
+                continue
+            if not await self._hand_back():  # (over in Redis: the store's rows left, if any)
+                return
+
+    async def _take(self, outcomes: list[Outcome], counters: RunCounters, sink: Sink) -> None:
+        """Store the new links of ``outcomes``, then hand each new record to ``sink``."""
+        rows = [row for outcome in outcomes for row in new_links(outcome)]
+        if rows:
+            await self.add_links(rows)
+        undone, _ = await self.undone([outcome.ident for outcome in outcomes])
+        dropped = []
+        for outcome in outcomes:
+            if outcome.proxies is not None:  # (its worker's counts so far: the latest)
+                counters.worker_proxies[outcome.worker] = outcome.proxies
+            if outcome.ident not in undone or outcome.ident in self._entries:
+                dropped.append(outcome.entry)  # recorded before, or twice: one record a URL
+                continue
+            self._entries[outcome.ident] = outcome.entry
+            self._recorded += 1
+            _count_attempts(counters, outcome)
+            result = outcome.result
+            request = Request(url=result.url, host="", depth=result.depth, found_on=result.found_on)
+            flight = Flight(request, outcome.ident)
+            flight.remote = outcome.extra  # (the page examined by the worker)
+            await sink(flight, result)
+        if dropped:
+            await self._link.call(self._link.queue.acknowledge, dropped)
