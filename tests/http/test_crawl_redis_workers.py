@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from corral_cli import ENV
 
-from corral.testing import Site, SiteLayout, open_site
+from corral.testing import RobotsPolicy, Site, SiteLayout, open_site
 
 pytestmark = [pytest.mark.corral_guard(strict=False, threshold=1000), pytest.mark.timeout(150)]
 _PARSE = """\
@@ -134,3 +134,38 @@ async def test_a_killed_worker_and_a_killed_coordinator_lose_nothing(
         items = list(conn.execute(query))
         assert items == list(ref.execute(query))
         assert len(items) == len(set(items))
+
+
+async def test_a_robots_txt_that_does_not_answer_holds_the_host_then_records_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """robots.txt answering 503: the worker puts the seed back, its host held (1, 2 and 4 s),
+    then records it as refused by robots.txt, saying why; nothing else of the host is
+    fetched."""
+    async with open_site(robots=RobotsPolicy(status=503)) as site:
+        db = tmp_path / "r.db"
+        await _run(tmp_path, "crawl", site.url("/site/0.html"), "-o", str(db), "-q",
+                   "--redis", redis_url, "--job", "silent")  # fmt: skip
+        targets = {r.target for r in site.statistics().recent}
+    assert targets == {"/robots.txt"}
+    with sqlite3.connect(db) as conn:
+        rows = list(conn.execute("select error_kind, error from results"))
+    assert rows == [("robots", "robots.txt did not answer (HTTP 503)")]
+
+
+async def test_a_crawl_run_again_does_not_fetch_a_page_again(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """A crawl stopped by ``--max-pages`` run again without it (a new job in Redis): the
+    store's recorded URLs are marked seen first, so the pages fetched before are not fetched
+    again when the new pages link to them; each page served once, each URL recorded once."""
+    db = tmp_path / "r.db"
+    args = ["crawl", site.url("/site/0.html"), "-o", str(db), "-q", "--redis", redis_url]
+    await _run(tmp_path, *args, "--job", "more", "--max-pages", "10")
+    await _run(tmp_path, *args, "--job", "more")
+    with sqlite3.connect(db) as conn:
+        (fetched,) = conn.execute("select count(*) from results where attempts > 0").fetchone()
+    served = _fetched(site)
+    assert max(served.values()) == 1, served.most_common(3)
+    assert sum(served.values()) == fetched > 25
+    _records(db)

@@ -312,11 +312,11 @@ class CrawlCore:
         for reason, n in committed.skipped.items():
             self._book.note_skips(reason, n)
 
-    async def _leftovers(self) -> AsyncIterator[list[Flight]]:
-        """Yield the flights of the rows not recorded yet, a page at a time."""
+    async def _leftovers(self, done: bool) -> AsyncIterator[list[Flight]]:
+        """Yield the flights of the rows not recorded yet (``done``: recorded), by pages."""
         store, after = self.store, 0
         assert isinstance(store, SQLiteFrontier)
-        while rows := await store.not_done(after, 1000):
+        while rows := await store.not_done(after, 1000, done=done):
             after = rows[-1].id
             yield [flight_of_row(row) for row in rows]
 

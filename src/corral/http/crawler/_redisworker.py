@@ -74,39 +74,41 @@ class FrontierExaminer(RemoteExaminer):
     async def admit(self, tasks: list[Task]) -> tuple[list[Flight], list[Retry]]:
         """Return the flights of ``tasks`` (robots.txt's refusals and the pages past
         ``--max-pages`` with their records preset), and the tasks to try again later (their
-        robots.txt did not answer)."""
+        robots.txt did not answer yet)."""
         flights: list[Flight] = []
-        fetch: list[tuple[Task, Flight]] = []
-        again: list[Retry] = []
+        waiting: list[tuple[Task, Flight, float | None]] = []  # (.., seconds: try later)
         for task in tasks:
             flight = Flight(request_of_task(task.url, task.host, task.request), task.token)
-            refusal = await self._robots_say(task, again) if self._robots else None
-            if refusal == "":
-                continue  # (tried again later)
-            if refusal is not None:
-                flights.append(_preset(flight, "robots", refusal))
+            said = await self._robots_say(task) if self._robots else None
+            if isinstance(said, str):
+                flights.append(_preset(flight, "robots", said))
             else:
-                fetch.append((task, flight))
-        first = [flight for task, flight in fetch if task.attempts == 0]  # (not yet counted)
+                waiting.append((task, flight, said))
+        # the budget is taken at a URL's first claim (a URL put back, for its robots.txt or
+        # a retry or a lost lease, was counted then)
+        first = [flight for task, flight, _ in waiting if task.attempts == 0]
         granted = len(first)
         if first and self._crawl is not None and self._call is not None:
             granted = await self._call(self._crawl.take, len(first))
         over = {id(flight) for flight in first[granted:]}
-        for _, flight in fetch:
+        again: list[Retry] = []
+        for task, flight, later in waiting:
             if id(flight) in over:
                 flights.append(_preset(flight, "max_pages", "not fetched: max pages"))
+            elif later is not None:
+                again.append((task.token, later))
             else:
                 flights.append(flight)
         return flights, again
 
-    async def _robots_say(self, task: Task, again: list[Retry]) -> str | None:
-        """Return None (fetch), a refusal's text, or "" (``task`` goes in ``again``)."""
+    async def _robots_say(self, task: Task) -> str | float | None:
+        """Return None (fetch), a refusal's text, or seconds to wait (robots.txt did not
+        answer: the URL goes back to the job's queue, its host held meanwhile)."""
         assert self._gate is not None
         policy = await self._gate.policy(task.url)
         if policy.verdict == "disallow_all":  # not answering: not a refusal (_robotshold)
             if task.attempts < len(self._backoff):
-                again.append((task.token, max(self._backoff[task.attempts], policy.max_age)))
-                return ""
+                return max(self._backoff[task.attempts], policy.max_age)
             return f"robots.txt did not answer ({policy.reason or 'no answer'})"
         if not self._gate.allows(policy, task.url):
             return "disallowed by robots.txt"

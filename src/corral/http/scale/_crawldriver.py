@@ -5,11 +5,15 @@ commit each page with its links in one step: Redis keeps the links new to the cr
 queues them (``_crawlqueue``). The coordinator hands Redis the store's URLs not yet recorded
 (the seeds, or what an earlier run left), then drains the records into the store:
 
-- each record's new links go into the store first (each with the id Redis gave it, so a
-  record that comes later finds its row), then the record is handed to the crawl's sink;
+- each record's new links go into the store first (each with its id, made from its
+  fingerprint, so a record that comes later finds its row), then the record is handed to
+  the crawl's sink;
 - a record whose row is recorded already (a coordinator killed between its store's commit
   and the acknowledgement), or not in the store at all, is acknowledged and dropped: one
   record per URL;
+- as a job starts (or finds Redis without its data), the URLs the store has recorded go
+  into the seen set, so that a crawl resumed on a store an earlier run filled (a bigger
+  ``--max-pages``, ``--refresh``) does not fetch them again when pages link to them;
 - the crawl is over when Redis has no URL queued or leased and no record the coordinator
   has not taken; the store's rows still not recorded then (a Redis restarted without its
   last writes forgot them) are handed to Redis again, and the crawl goes on until none is.
@@ -34,11 +38,11 @@ from corral.http.store._frontier import LinkRow
 _BLOCK_MS = 200  # how long one read waits for records (then the crawl's state is read)
 _ADD = 1000  # URLs handed to Redis at a time
 
-# The store's side: rows of links by id, which ids are not recorded yet (and the highest
-# id), the rows not recorded (as flights, page by page).
+# The store's side: rows of links by id, which ids are not recorded yet, the rows not
+# recorded (or, with True, recorded), as flights, page by page.
 AddLinks = Callable[[list[LinkRow]], Awaitable[None]]
-Undone = Callable[[Sequence[int]], Awaitable[tuple[set[int], int]]]
-Leftovers = Callable[[], AsyncIterator[list[Flight]]]
+Undone = Callable[[Sequence[int]], Awaitable[set[int]]]
+Leftovers = Callable[[bool], AsyncIterator[list[Flight]]]
 
 
 class RedisCrawlDriver(RedisDriver):
@@ -49,6 +53,7 @@ class RedisCrawlDriver(RedisDriver):
     undone: Undone
     leftovers: Leftovers
     started = 0  # pages fetched by earlier runs (--max-pages counts them)
+    _queued = 0  # URLs queued or leased in Redis, as last read
 
     def configure_store(
         self, add_links: AddLinks, undone: Undone, leftovers: Leftovers, started: int
@@ -88,11 +93,13 @@ class RedisCrawlDriver(RedisDriver):
         many it queued."""
         call = self._link.call
         await call(self._link.queue.configure, self._settings)
-        _, last = await self.undone([])
-        await call(self._crawl.at_least, "ids", last)  # (the ids Redis gives come after)
         await call(self._crawl.at_least, "pages", self.started)
+        if not await call(self._crawl.marked):  # (a store an earlier run filled)
+            async for flights in self.leftovers(True):
+                await call(self._crawl.see, [f.request.url for f in flights if f.request])
+            await call(self._crawl.marked, True)
         queued = 0
-        async for flights in self.leftovers():
+        async for flights in self.leftovers(False):
             flights = [f for f in flights if f.ident not in self._entries]
             for start in range(0, len(flights), _ADD):
                 chunk = flights[start : start + _ADD]
@@ -109,6 +116,7 @@ class RedisCrawlDriver(RedisDriver):
             if len(outcomes) >= _READ // 4:
                 continue
             figures = await self._link.call(self._crawl.figures)
+            self._queued = figures.queued + figures.leased
             counters.in_flight = figures.leased
             counters.frontier = counters.queued = figures.queued + figures.leased
             if figures.hosts or figures.leased or figures.records > len(self._entries):
@@ -117,12 +125,15 @@ class RedisCrawlDriver(RedisDriver):
             if not await self._hand_back():  # (over in Redis: the store's rows left, if any)
                 return
 
+    def _waiting(self) -> bool:
+        return self._queued > 0
+
     async def _take(self, outcomes: list[Outcome], counters: RunCounters, sink: Sink) -> None:
         """Store the new links of ``outcomes``, then hand each new record to ``sink``."""
         rows = [row for outcome in outcomes for row in new_links(outcome)]
         if rows:
             await self.add_links(rows)
-        undone, _ = await self.undone([outcome.ident for outcome in outcomes])
+        undone = await self.undone([outcome.ident for outcome in outcomes])
         dropped = []
         for outcome in outcomes:
             if outcome.proxies is not None:  # (its worker's counts so far: the latest)

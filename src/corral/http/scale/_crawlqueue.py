@@ -19,7 +19,7 @@ from corral.http.scale._queue import JobQueue, Outcome, fingerprint
 from corral.http.scale._wire import ProxyFigures, encode_result
 from corral.http.store._frontier import LinkRow
 
-_SCRIPTS = ("COMMIT", "TAKE", "AT_LEAST", "FIGURES")
+_SCRIPTS = ("COMMIT", "TAKE", "AT_LEAST", "FIGURES", "SEE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,7 @@ class CrawlQueue:
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
         client: Any = queue._client
+        self._client = client
         self._keys = [queue.prefix + "meta"]
         self._scripts = {
             name: client.register_script(getattr(_crawlscripts, name)) for name in _SCRIPTS
@@ -78,7 +79,8 @@ class CrawlQueue:
             links = found.links if found is not None else ()
             args += (found.request() if found is not None else "", len(links))
             for url, host, skip in links:
-                args += (host, fingerprint(url), url, skip or "")
+                key = fingerprint(url)
+                args += (host, key, link_id(key), url, skip or "")
         ok, stale, _ = await self._run("COMMIT", args)
         return int(ok), int(stale)
 
@@ -88,12 +90,32 @@ class CrawlQueue:
         return granted
 
     async def at_least(self, name: str, n: int) -> None:
-        """Raise the counter ``name`` ("ids", "pages") to ``n`` if it is lower."""
+        """Raise the counter ``name`` ("pages") to ``n`` if it is lower."""
         await self._run("AT_LEAST", [name, n])
+
+    async def see(self, urls: Sequence[str]) -> None:
+        """Put ``urls`` in the seen set (recorded already: never queued by a commit)."""
+        if urls:
+            await self._run("SEE", [fingerprint(url) for url in urls])
+
+    async def marked(self, done: bool = False) -> bool:
+        """Return whether the store's recorded URLs are in the seen set; ``done``: they
+        are now."""
+        key = self.queue.prefix + "marked"
+        if done:
+            await self._client.set(key, "1")
+        return bool(await self._client.exists(key))
 
     async def figures(self) -> Figures:
         """Return the crawl's state in Redis (one step)."""
         return Figures(*(int(x) for x in await self._run("FIGURES")))
+
+
+def link_id(key: bytes) -> int:
+    """Return the row id of a URL a worker found: its fingerprint's top 63 bits (the same
+    URL, the same id, whatever Redis forgot; two URLs share one only when their
+    fingerprints nearly do, as rare as the seen set's collisions)."""
+    return int.from_bytes(key, "big") >> 1 or 1
 
 
 def new_links(outcome: Outcome) -> list[LinkRow]:

@@ -5,9 +5,14 @@ frontier is the queue's host lists (``q:<host>``), and the seen set is the queue
 buckets (``k:<xxxx>``), which a crawl never forgets (``meta`` ``seen`` = 1: ``ACKNOWLEDGE``
 keeps them). Keys added for a crawl::
 
-    ids         STRING the last row id given to a URL found by a worker (the coordinator
-                       raises it above its store's ids as the job starts)
     pages       STRING pages sent to fetch so far (``--max-pages``: the budget)
+    marked      STRING set once the store's recorded URLs are in the seen set (a job that
+                       starts afresh on a store an earlier run filled, or a Redis that lost
+                       its data, marks them again)
+
+A URL a worker found gets a row id made from its fingerprint (``_crawlqueue.link_id``), not
+from a counter: the same URL gets the same id whatever Redis forgot (a restart that lost its
+last writes), so the coordinator's store never takes one id for two URLs.
 
 A worker commits a page with the links it found (already judged by the crawl's rules):
 one script marks the page done, hands on its record, checks each link against the seen set
@@ -20,9 +25,9 @@ from __future__ import annotations
 from corral.http.scale._scripts import _PRELUDE
 
 # ARGV: worker, then per page: token, data, has_body, body, the links' request JSON (depth,
-# referring page), n, then n times: host, fingerprint (8 bytes), url, skip ('' = follow).
-# A new followed link gets an id (``ids``) and goes to its host's list; a new skipped one
-# gets an id only (its record is the coordinator's to write).  With --max-pages spent,
+# referring page), n, then n times: host, fingerprint (8 bytes), id, url, skip ('' = follow).
+# A new followed link goes to its host's list; a new skipped one does not (its record is
+# the coordinator's to write).  With --max-pages spent,
 # new followed links are skipped for max_pages.  The record's entry says, field ``new``,
 # the links new to the crawl: id \x1f host \x1f url \x1f skip, joined by \x1e.
 # Returns {ok, stale, queued}.
@@ -42,11 +47,10 @@ while i <= #ARGV do
     stale = stale + 1  -- fenced: the lease was reaped; another worker has the page
   else
     local new = {}
-    for j = first, first + 4 * n - 1, 4 do
-      local lhost, fp, url, skip = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+    for j = first, first + 5 * n - 1, 5 do
+      local lhost, fp, id, url, skip = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
       local bucket, field = known_key(fp)
       if redis.call('HSETNX', bucket, field, '1') == 1 then
-        local id = redis.call('INCR', P .. 'ids')
         if skip == '' and spent then skip = 'max_pages' end
         if skip == '' then
           redis.call('RPUSH', P .. 'q:' .. lhost, fp .. id .. '\31' .. url .. '\31' .. req)
@@ -72,7 +76,7 @@ while i <= #ARGV do
     ok = ok + 1
     woke = woke + ready_host(host, now, maxc)
   end
-  i = first + 4 * n
+  i = first + 5 * n
 end
 if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
 if queued > 0 then
@@ -98,7 +102,7 @@ return granted
 """
 )
 
-# ARGV: name, n.  Raise the counter ``name`` (ids or pages) to at least n.
+# ARGV: name, n.  Raise the counter ``name`` (pages) to at least n.
 AT_LEAST = (
     _PRELUDE
     + r"""
@@ -115,5 +119,17 @@ FIGURES = (
     + r"""
 return {redis.call('ZCARD', P .. 'hosts'), redis.call('ZCARD', P .. 'lease'),
         redis.call('XLEN', P .. 'res'), num(redis.call('HGET', P .. 'stats', 'queued'))}
+"""
+)
+
+# ARGV: fingerprints.  Mark them seen (the URLs the coordinator's store has recorded).
+SEE = (
+    _PRELUDE
+    + r"""
+for i = 1, #ARGV do
+  local bucket, field = known_key(ARGV[i])
+  redis.call('HSETNX', bucket, field, '1')
+end
+return #ARGV
 """
 )

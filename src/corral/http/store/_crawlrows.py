@@ -263,14 +263,14 @@ def undone(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
     return found
 
 
-def last_id(conn: sqlite3.Connection) -> int:
-    """Return the highest row id (0: none)."""
-    return int(conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()[0])
-
-
-def not_done(conn: sqlite3.Connection, after: int, limit: int) -> list[PendingRow]:
-    """Return up to ``limit`` rows not recorded yet with ids above ``after``, by id."""
+def not_done(
+    conn: sqlite3.Connection, after: int, limit: int, *, done: bool = False
+) -> list[PendingRow]:
+    """Return up to ``limit`` rows not recorded yet (``done``: recorded) with ids above
+    ``after``, by id, with the validators of their earlier records (a refresh's)."""
+    columns = ", ".join(f"u.{name}" for name in PENDING_COLUMNS.split(", "))
     query = (
-        f"SELECT {PENDING_COLUMNS} FROM urls WHERE state != {DONE} AND id > ? ORDER BY id LIMIT ?"
+        f"SELECT {columns}, {VALIDATORS} FROM urls u LEFT JOIN results r ON r.id = u.id "
+        f"WHERE u.state {'=' if done else '!='} {DONE} AND u.id > ? ORDER BY u.id LIMIT ?"
     )
     return [PendingRow(*row) for row in conn.execute(query, (after, limit))]
