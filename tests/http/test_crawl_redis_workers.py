@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from corral_cli import ENV
+from redis_server import RedisServer
 
 from corral.testing import RobotsPolicy, Site, SiteLayout, open_site
 
@@ -169,3 +170,25 @@ async def test_a_crawl_run_again_does_not_fetch_a_page_again(
     assert max(served.values()) == 1, served.most_common(3)
     assert sum(served.values()) == fetched > 25
     _records(db)
+
+
+async def test_redis_restarted_without_its_data_mid_crawl_loses_nothing(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Redis stopped mid-crawl and started again empty (the worst of an AOF's lost second):
+    the coordinator hands Redis back the store's URLs not recorded and marks the recorded
+    ones seen again; the crawl completes with the records one process makes, each once."""
+    (tmp_path / "p.py").write_text(_PARSE.format(pause=0.02), encoding="utf-8")
+    seed = site.url("/site/0.html")
+    db = tmp_path / "r.db"
+    args = ["crawl", seed, "-o", str(db), "--parse", "p:items", "--no-progress"]
+    run = await _corral(tmp_path, *args, "--redis", redis_server.url, "--job", "lost")
+    await site.wait_until(lambda stats: stats.requests >= 30)
+    await asyncio.to_thread(redis_server.stop)
+    await asyncio.to_thread(redis_server.start)
+    _, err = await asyncio.wait_for(run.communicate(), 120)
+    assert run.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    one = tmp_path / "one.db"
+    await _run(tmp_path, "crawl", seed, "-o", str(one), "-q", "--parse", "p:items")
+    assert _records(db) == _records(one)

@@ -68,6 +68,9 @@ class FrontierExaminer(RemoteExaminer):
 
             async def floor(host: str, seconds: float) -> None:  # (Crawl-delay: every worker's)
                 await call(queue.floor, host, seconds)
+                # this worker's first request to the host starts now: the next, in any
+                # worker, not before the delay (the claim that handed it out did not know it)
+                await call(queue.throttle, host, seconds)
 
             self._gate.also_interval = floor
 

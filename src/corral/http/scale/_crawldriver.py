@@ -15,7 +15,7 @@ queues them (``_crawlqueue``). The coordinator hands Redis the store's URLs not 
   into the seen set, so that a crawl resumed on a store an earlier run filled (a bigger
   ``--max-pages``, ``--refresh``) does not fetch them again when pages link to them;
 - the crawl is over when Redis has no URL queued or leased and no record the coordinator
-  has not taken; the store's rows still not recorded then (a Redis restarted without its
+  has not read; the store's rows still not recorded then (a Redis restarted without its
   last writes forgot them) are handed to Redis again, and the crawl goes on until none is.
 """
 
@@ -119,10 +119,14 @@ class RedisCrawlDriver(RedisDriver):
             self._queued = figures.queued + figures.leased
             counters.in_flight = figures.leased
             counters.frontier = counters.queued = figures.queued + figures.leased
-            if figures.hosts or figures.leased or figures.records > len(self._entries):
+            if figures.hosts or figures.leased:
                 await asyncio.sleep(_GATHER)  # let records gather: one read of many
                 continue
-            if not await self._hand_back():  # (over in Redis: the store's rows left, if any)
+            # nothing queued or leased: no record can come but those in the stream now
+            late = await self._link.call(queue.results, self._consumer, _READ, 0)
+            if late:
+                await self._take(late, counters, sink)
+            elif not await self._hand_back():  # (the store's rows left, if any)
                 return
 
     def _waiting(self) -> bool:

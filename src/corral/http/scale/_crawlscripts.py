@@ -112,8 +112,8 @@ return tonumber(redis.call('GET', key))
 """
 )
 
-# No ARGV.  Returns {hosts with queued URLs, leases, undrained records, queued URLs}: the
-# crawl is over when the first three are 0 (or the records are the coordinator's own).
+# No ARGV.  Returns {hosts with queued URLs, leases, records in the stream, queued URLs}:
+# with no host queued and no lease, no record can come but those in the stream already.
 FIGURES = (
     _PRELUDE
     + r"""
