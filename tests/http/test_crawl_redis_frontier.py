@@ -22,6 +22,15 @@ def url(n: int) -> str:
     return f"http://{H}/{n}"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _redis_py_read_its_metadata() -> None:
+    """Let redis-py read its version off the loop, once (its first connection does: 0.4-2 s
+    on a loaded machine, a stall the guard reports in whichever test connects first)."""
+    from redis.utils import get_lib_version
+
+    get_lib_version()
+
+
 @pytest.fixture
 async def crawl(redis_url: str, request: pytest.FixtureRequest) -> AsyncIterator[CrawlQueue]:
     queue = await JobQueue.connect(redis_url, f"frontier-{request.node.name[-40:]}")
