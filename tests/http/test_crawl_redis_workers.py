@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import os
 import signal
 import sqlite3
@@ -78,6 +79,9 @@ async def test_two_workers_fetch_each_page_once_and_record_what_one_process_does
     served = _fetched(site)
     assert served
     assert max(served.values()) == 1, served.most_common(3)
+    with sqlite3.connect(db) as conn:
+        (summary,) = conn.execute("select summary from runs").fetchone()
+    assert len(json.loads(summary)["workers"]) == 2  # (both fetched and found links)
     await _run(tmp_path, "crawl", seed, "-o", str(one), "-q", *bound)
     assert _records(db) == _records(one)
     kinds = {kind for *_, kind in _records(db)}
