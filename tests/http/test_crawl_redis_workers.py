@@ -196,3 +196,27 @@ async def test_redis_restarted_without_its_data_mid_crawl_loses_nothing(
     one = tmp_path / "one.db"
     await _run(tmp_path, "crawl", seed, "-o", str(one), "-q", "--parse", "p:items")
     assert _records(db) == _records(one)
+
+
+async def test_a_worker_of_an_older_corral_is_named(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """A worker that sends a page's links back with its record (an older corral's way: its
+    examination without the crawl's rules) is named in one line: its links are not
+    followed, and nothing else goes wrong."""
+    from corral.http.crawler._child import RemoteExaminer
+    from corral.http.scale._worker import run_worker
+
+    db = tmp_path / "r.db"
+    args = ["crawl", site.url("/site/0.html"), "-o", str(db), "--no-progress"]
+    run = await _corral(tmp_path, *args, "--redis", redis_url, "--job", "old", "--workers", "0")
+    stop = asyncio.Event()
+    worker = asyncio.ensure_future(
+        run_worker(redis_url, "old", stop=stop, make_after=RemoteExaminer)
+    )
+    _, err = await asyncio.wait_for(run.communicate(), 60)
+    stop.set()
+    assert await worker == 0
+    assert run.returncode == 0, err.decode()
+    assert err.decode().count("runs an older corral: the links it finds are not followed") == 1
+    assert len(_records(db)) == 1

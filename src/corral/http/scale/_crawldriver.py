@@ -22,6 +22,7 @@ queues them (``_crawlqueue``). The coordinator hands Redis the store's URLs not 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
 from corral import open_scope
@@ -54,6 +55,7 @@ class RedisCrawlDriver(RedisDriver):
     leftovers: Leftovers
     started = 0  # pages fetched by earlier runs (--max-pages counts them)
     _queued = 0  # URLs queued or leased in Redis, as last read
+    _warned = False  # (a worker of an older corral: said once)
 
     def configure_store(
         self, add_links: AddLinks, undone: Undone, leftovers: Leftovers, started: int
@@ -132,6 +134,22 @@ class RedisCrawlDriver(RedisDriver):
     def _waiting(self) -> bool:
         return self._queued > 0
 
+    def _check_version(self, outcome: Outcome) -> None:
+        """Drop the links a worker sent back with a page's record, saying so once: an older
+        corral's way (this coordinator does not read them: they are Redis's to judge)."""
+        extra = outcome.extra
+        if not isinstance(extra, dict) or not (extra.get("f") or extra.get("s")):
+            return
+        extra["f"], extra["s"] = [], []
+        if self._warned:
+            return
+        self._warned = True
+        print(
+            f"corral: worker {outcome.worker} runs an older corral: the links it finds are "
+            "not followed; run this corral's version in every worker of the job",
+            file=sys.stderr,
+        )
+
     async def _take(self, outcomes: list[Outcome], counters: RunCounters, sink: Sink) -> None:
         """Store the new links of ``outcomes``, then hand each new record to ``sink``."""
         rows = [row for outcome in outcomes for row in new_links(outcome)]
@@ -147,6 +165,7 @@ class RedisCrawlDriver(RedisDriver):
                 continue
             self._entries[outcome.ident] = outcome.entry
             self._recorded += 1
+            self._check_version(outcome)
             _count_attempts(counters, outcome)
             result = outcome.result
             request = Request(url=result.url, host="", depth=result.depth, found_on=result.found_on)
