@@ -14,7 +14,13 @@ included), every row claimed and committed with a small record and the records s
 drained (bytes per seen URL: what the whole frontier keeps of a done URL), and the seen
 buckets alone (``f:s:*``).
 
-Usage: python bench/redis_memory.py [--n 100000] [--hosts 1000] [--frontier-only]
+Then what ``crawl --redis`` keeps (``--crawl``: only that): a seed page per host committed
+with ``--n`` links in all through ``CrawlQueue.commit`` (bytes per queued URL, everything:
+host lists with each URL's depth and referring page, seen entries, host state), then every
+URL claimed, committed and its record drained (bytes per seen URL: all the job keeps of a
+done URL), and the seen buckets alone (``k:*``).
+
+Usage: python bench/redis_memory.py [--n 100000] [--hosts 1000] [--frontier-only | --crawl]
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import tempfile
 from typing import Any
 
 from corral.http.engine._result import FetchResult
+from corral.http.scale._crawlqueue import CrawlQueue, PageLinks
 from corral.http.scale._frontier import RedisFrontier
 from corral.http.scale._queue import JobQueue
 from corral.http.store._frontier import Done, LinkRow
@@ -126,17 +133,62 @@ async def measure_frontier(url: str, n: int, hosts: int) -> dict[str, float]:
     return figures
 
 
+async def measure_crawl(url: str, n: int, hosts: int) -> dict[str, float]:
+    """Bytes per queued and per seen URL of ``crawl --redis``'s frontier and seen set."""
+    queue = await JobQueue.connect(url, "crawl-memory")
+    await queue.configure({"kind": "crawl", "seen": "1", "per_host": str(n), "max_results": "0"})
+    crawl, client = CrawlQueue(queue), queue._client  # (Redis's own figures)
+    before = await used(client)
+    seeds = [f"https://shop{h}.example.com/category/page-0" for h in range(hosts)]
+    await queue.add(
+        [(h + 1, seed, seed, f"shop{h}.example.com", None) for h, seed in enumerate(seeds)]
+    )
+    pages, _ = await queue.claim("bench", hosts)
+    per_page = -(-n // len(pages))
+    for start in range(0, len(pages), 20):  # (a commit's arguments stay a few MB)
+        done = []
+        for k, task in enumerate(pages[start : start + 20], start):
+            found = [crawl_link(i, hosts) for i in range(k * per_page, min(n, (k + 1) * per_page))]
+            links = PageLinks(1, task.url, [(r.url, r.host, None) for r in found])
+            done.append(
+                (task.token, FetchResult(url=task.url, status=200, attempts=1), None, links)
+            )
+        await crawl.commit("bench", done)
+    await drain(queue)
+    figures = {"crawl_queued_url_bytes": (await used(client) - before) / n}
+    record = FetchResult(url="https://shop1.example.com/products/item-1?ref=list", status=200)
+    while tasks := (await queue.claim("bench", 1000))[0]:
+        await crawl.commit("bench", [(task.token, record, None, None) for task in tasks])
+        await drain(queue)
+    figures["crawl_seen_url_bytes"] = (await used(client) - before) / n
+    figures["crawl_seen_buckets_bytes"] = await key_bytes(client, queue.prefix + "k:*") / n
+    await queue.delete()
+    await queue.close()
+    return figures
+
+
+async def drain(queue: JobQueue) -> None:
+    while outcomes := await queue.results("bench", 1000, 0):
+        await queue.acknowledge([outcome.entry for outcome in outcomes])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--frontier-only", action="store_true", help="skip the JobQueue")
+    parser.add_argument("--crawl", action="store_true", help="only crawl --redis's keys")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         process, url = start_redis(directory)
         try:
-            figures = {} if args.frontier_only else asyncio.run(measure(url, args.n, args.hosts))
-            figures |= asyncio.run(measure_frontier(url, args.n, args.hosts))
+            if args.crawl:
+                figures = asyncio.run(measure_crawl(url, args.n, args.hosts))
+            else:
+                figures = (
+                    {} if args.frontier_only else asyncio.run(measure(url, args.n, args.hosts))
+                )
+                figures |= asyncio.run(measure_frontier(url, args.n, args.hosts))
         finally:
             process.terminate()
             process.communicate()

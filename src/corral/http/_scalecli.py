@@ -89,6 +89,10 @@ def _checked(args: argparse.Namespace) -> tuple[str, str]:
 def _examiner(settings: dict[str, Any]) -> After:
     """Return what examines a crawl job's pages (imported only for a crawl: a fetch
     worker's start is spared the crawler's modules)."""
+    if "rules" in settings:  # the crawl's frontier is in Redis: its rules apply here
+        from corral.http.crawler._redisworker import FrontierExaminer
+
+        return FrontierExaminer(settings)
     from corral.http.crawler._child import RemoteExaminer
 
     return RemoteExaminer(settings)

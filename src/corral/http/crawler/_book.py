@@ -61,8 +61,9 @@ class FrontierBook:
         counters = self._counters
         self.note(result)
         for page in done:
-            if page.result.error_kind == "robots":  # decided without a fetch: a skip
-                counters.by_skip["robots"] += 1
+            kind = page.result.error_kind
+            if kind == "robots" or (kind == "max_pages" and not page.result.attempts):
+                counters.by_skip[kind] += 1  # decided without a fetch: a skip
             else:
                 count(counters, page.result)
             if page.parked is not None:

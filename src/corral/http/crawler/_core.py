@@ -21,7 +21,7 @@ frontier has drained to half the bound.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,15 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
 from corral.http.pipeline._drive import Driver, drive
-from corral.http.pipeline._flights import require_many
+from corral.http.pipeline._flights import flight_of_row, require_many
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
 from corral.http.scale._coordinate import Coordination
+from corral.http.scale._crawldriver import RedisCrawlDriver
 from corral.http.scale._processes import ProcessDriver
 from corral.http.store._crawlrows import Budget
-from corral.http.store._frontier import Done, Frontier
+from corral.http.store._frontier import Done, Frontier, LinkRow
 from corral.http.store._sqlite import SQLiteFrontier
 from corral.http.web._rules import CrawlRules
 
@@ -60,6 +61,23 @@ def examine_settings(config: CrawlConfig, parse_spec: str | None) -> dict[str, A
         "parse": parse_spec,
         "parse_types": list(config.parse_types),
         "follow_nofollow": config.follow_nofollow,
+    }
+
+
+def frontier_settings(config: CrawlConfig, seeds: Sequence[str]) -> dict[str, Any]:
+    """Return what a worker needs, beside ``examine_settings``, to apply the crawl's rules."""
+    rules = crawl_rules(config, seeds)
+    return {
+        "rules": {
+            "seeds": list(rules.seeds),
+            "kind": rules.kind,
+            "include": list(rules.include),
+            "exclude": list(rules.exclude),
+            "max_depth": rules.max_depth,
+            "traps": rules.traps,
+        },
+        "obey_robots": config.obey_robots,
+        "robots_backoff": list(config.robots_backoff),
     }
 
 
@@ -95,6 +113,7 @@ class CrawlCore:
             config.fetch, keep_body=self._keeps_body, clock=clock, output=str(store or "")
         )
         self._rules: CrawlRules | None = None
+        self._started = 0  # pages earlier runs fetched (--max-pages counts them)
         self._claimer: Claimer | None = None
         self._book = FrontierBook(self.runtime.counters, config.frontier_bound)
         self.parse_errors = ParseErrors()
@@ -154,6 +173,7 @@ class CrawlCore:
         counters.refreshed = store.refreshing
         counters = self.runtime.counters
         counters.skipped = started
+        self._started = started
         counters.skipped_before = records - started
         await self.runtime.open()
         gate = RobotsGate(self.runtime, self.config.fetch.user_agent, self._clock)
@@ -196,7 +216,8 @@ class CrawlCore:
         claimed = len(claimer.claimed) + claimer.hold.rows() if claimer is not None else 0
         left = self._book.pending_total() + claimed + self._book.active
         counters = self.runtime.counters
-        counters.frontier = counters.queued = left
+        if self.coordination is None or not isinstance(self.coordination.driver, RedisCrawlDriver):
+            counters.frontier = counters.queued = left  # (else Redis's: the driver sets it)
         stats = self.runtime.statistics()
         return stats if self.driver is None else self.driver.amend(stats)
 
@@ -258,8 +279,13 @@ class CrawlCore:
         counters = self.runtime.counters
         driver: Driver = self.driver or self.runtime.engine
         if self.coordination is not None:
-            await self.coordination.start()
             driver = self.coordination.driver
+            if isinstance(driver, RedisCrawlDriver):  # the frontier is Redis's
+                assert isinstance(store, SQLiteFrontier)
+                driver.configure_store(
+                    self._add_links, store.undone, self._leftovers, self._started
+                )
+            await self.coordination.start()
         try:
             await drive(
                 driver, claimer.flights(), counters, sink, writer, helpers=[work.unpark_loop]
@@ -279,6 +305,20 @@ class CrawlCore:
             async for url, sitemap in self._claimer.gate.sitemap_urls(rules.seeds):
                 rows.extend(links([url], depth=1, found_on=sitemap))
         self._book.note(await self.store.add_links(rows))
+
+    async def _add_links(self, rows: list[LinkRow]) -> None:
+        """Store the links new to a crawl over Redis (their ids are Redis's)."""
+        committed = await self.store.add_links(rows)
+        for reason, n in committed.skipped.items():
+            self._book.note_skips(reason, n)
+
+    async def _leftovers(self, done: bool) -> AsyncIterator[list[Flight]]:
+        """Yield the flights of the rows not recorded yet (``done``: recorded), by pages."""
+        store, after = self.store, 0
+        assert isinstance(store, SQLiteFrontier)
+        while rows := await store.not_done(after, 1000, done=done):
+            after = rows[-1].id
+            yield [flight_of_row(row) for row in rows]
 
     async def _commit(self, batch: list[Done]) -> None:
         if self.runtime.keeper is not None:  # (a record never before its cookies: _jarfile)

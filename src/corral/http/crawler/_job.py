@@ -12,7 +12,7 @@ from typing import Literal
 
 from corral._clierrors import UsageError
 from corral.http.crawler._config import CrawlConfig, ParseCallback
-from corral.http.crawler._core import CrawlCore, examine_settings
+from corral.http.crawler._core import CrawlCore, examine_settings, frontier_settings
 from corral.http.crawler._robotshold import held_back_lines
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._open import open_store
@@ -82,7 +82,12 @@ async def run_crawl_job(job: CrawlJob) -> int:
     async with contextlib.AsyncExitStack() as stack:
         coordination = None
         if job.redis is not None:  # before the store opens: a bad address changes nothing
-            extra = {"crawl": json.dumps(examine_settings(job.config, job.parse))}
+            # the crawl's rules go to the workers: the frontier and seen set are Redis's
+            crawl = examine_settings(job.config, job.parse) | frontier_settings(
+                job.config, job.seeds
+            )
+            extra = {"crawl": json.dumps(crawl), "seen": "1"}
+            extra["max_pages"] = str(job.config.max_pages or 0)
             coordination = await stack.enter_async_context(
                 coordinating(job.redis, job.config.fetch, job.store, kind="crawl", extra=extra)
             )

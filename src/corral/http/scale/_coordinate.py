@@ -36,6 +36,7 @@ from corral.http.engine._jarfile import JarKeeper
 from corral.http.report._human import human_many
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
+from corral.http.scale._crawldriver import RedisCrawlDriver
 from corral.http.scale._link import Link
 from corral.http.scale._redis import masked, outage_errors
 from corral.http.scale._wire import config_to_json
@@ -180,7 +181,9 @@ async def coordinating(
             **(extra or {}),  # a crawl's: its parse settings, for the workers
         }
         link = Link(queue)
-        driver = RedisDriver(link, settings, window=max(10_000, 50 * config.concurrency))
+        # (a crawl's frontier and seen set are Redis's: _crawldriver)
+        kept = RedisCrawlDriver if kind == "crawl" else RedisDriver
+        driver = kept(link, settings, window=max(10_000, 50 * config.concurrency))
         coordination = Coordination(driver, queue, settings, target)
         try:
             yield coordination

@@ -192,7 +192,7 @@ class RedisDriver:
 
     async def _hint_if_nobody_works(self) -> None:
         """Say once, when URLs wait and no worker has ever shown up, how to start one."""
-        if self._hinted or not self._out or self._recorded:
+        if self._hinted or not self._waiting() or self._recorded:
             return
         status = await self._link.call(self._link.queue.status)
         if any(name != "coordinator" for name, _, _ in status.workers) or status.done:
@@ -205,6 +205,10 @@ class RedisDriver:
             f"machine): corral worker --redis {masked(queue.url)} --job {queue.job}",
             file=sys.stderr,
         )
+
+    def _waiting(self) -> bool:
+        """Return whether URLs wait for a worker (a crawl's driver reads Redis's count)."""
+        return bool(self._out)
 
     async def _add_again(self) -> None:
         """After a reconnection: the job's settings and every outstanding flight again (a

@@ -70,6 +70,7 @@ class Outcome:
     worker: str
     extra: object = None  # what the worker sent with the record (a crawl's page examined)
     proxies: ProxyFigures | None = None  # the worker's per-proxy counts so far, if sent
+    found: bytes | None = None  # a crawl's page: the links new to the crawl (_crawlqueue)
 
 
 def fingerprint(key: str) -> bytes:
@@ -349,4 +350,5 @@ def _task(token: bytes, host: bytes, element: bytes, attempts: bytes) -> Task:
 def _outcome(entry_id: bytes, fields: dict[bytes, bytes]) -> Outcome:
     result, extra, proxies = decode_outcome(fields[b"data"], fields.get(b"body"))
     worker = fields[b"worker"].decode()
-    return Outcome(entry_id.decode(), int(fields[b"ident"]), result, worker, extra, proxies)
+    ident = int(fields[b"ident"])
+    return Outcome(entry_id.decode(), ident, result, worker, extra, proxies, fields.get(b"new"))

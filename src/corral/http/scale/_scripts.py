@@ -311,14 +311,15 @@ return n
 """
 )
 
-# ARGV: stream entry ids.  Acknowledged, deleted, their keys forgotten.
+# ARGV: stream entry ids.  Acknowledged, deleted, their keys forgotten (not a crawl's).
 ACKNOWLEDGE = (
     _PRELUDE
     + r"""
 local maxr = meta_num('max_results', 0)
 local before = redis.call('XLEN', P .. 'res')
+local forget = meta_num('seen', 0) == 0  -- (a crawl's seen set keeps them: _crawlscripts)
 for i = 1, #ARGV do
-  local found = redis.call('XRANGE', P .. 'res', ARGV[i], ARGV[i])
+  local found = forget and redis.call('XRANGE', P .. 'res', ARGV[i], ARGV[i]) or {}
   if #found > 0 then
     local fields = found[1][2]
     for j = 1, #fields, 2 do

@@ -52,6 +52,8 @@ SHORT_WAIT = 0.3  # seconds: a wait shorter is slept locally (see _idle)
 PACE_EVERY = 0.2  # seconds between two looks for hosts this worker slowed down
 REAP_EVERY = 5.0
 T = TypeVar("T")
+Admit = Callable[[list[Task]], Awaitable[tuple[list[Flight], list[tuple[str, float]]]]]
+Commit = Callable[..., Awaitable[tuple[int, int]]]  # (as JobQueue.commit)
 
 
 async def run_worker(
@@ -102,8 +104,10 @@ async def run_worker(
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
-        worker.give_up_after = give_up_after
-        worker.after = after
+        worker.give_up_after, worker.after = give_up_after, after
+        bind = getattr(after, "bind", None)  # a crawl's frontier in Redis: its rules here
+        if bind is not None:
+            worker.admit, worker.commit = bind(queue, worker.call)
         with graceful_signals(worker.stop):
             return await worker.run(stop, lifeline)
     finally:
@@ -135,6 +139,8 @@ class Worker:
         self._runtime: Runtime | None = None
         self.after: After | None = None  # a crawl job's page examination (run_worker)
         self._jars = queue.jars() if config.cookies else None  # the job's, in Redis
+        self.admit: Admit | None = None  # a crawl over Redis: what to fetch of the claims
+        self.commit: Commit | None = None  # ... and its commit, which takes links too
 
     def stop(self, exit_code: int = 0) -> None:
         """Claim no more; the work in flight ends and is committed."""
@@ -203,7 +209,13 @@ class Worker:
             if tasks:
                 self.held.update((task.token, task) for task in tasks)
                 await self._read_cookies(tasks)
-                yield [_flight(task) for task in tasks]
+                if self.admit is None:
+                    yield [_flight(task) for task in tasks]
+                    continue
+                flights, again = await self.admit(tasks)
+                self.retrying.extend(again)  # (robots.txt not answering yet)
+                self._due.set()
+                yield flights
             elif wait == ENDED:  # (woken by the finish: no need to wait for the keeper's look)
                 self.stop(self.exit_code)
             else:
@@ -293,7 +305,8 @@ class Worker:
         again, self.retrying = self.retrying, []
         try:
             if done:
-                _, stale = await self.call(self.queue.commit, self.name, done, self.proxies())
+                commit = self.commit or self.queue.commit
+                _, stale = await self.call(commit, self.name, done, self.proxies())
                 self.stale += stale
             if again:
                 _, stale = await self.call(self.queue.retry, self.name, again)

@@ -159,9 +159,10 @@ def add_links(conn: sqlite3.Connection, run: int, links: Sequence[LinkRow]) -> C
     skipped: Counter[str] = Counter()
     for link in links:
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO urls (key, url, host, depth, found_on, state, run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO urls (id, key, url, host, depth, found_on, state, run) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                link.ident,
                 link.key,
                 link.url,
                 link.host,
@@ -248,3 +249,28 @@ def skip_rest(conn: sqlite3.Connection, run: int, reason: str) -> int:
         )
         conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE {rest}", (run,))
     return int(cursor.rowcount)
+
+
+def undone(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
+    """Return which of ``ids`` have a row whose record is not committed yet."""
+    found: set[int] = set()
+    most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    for start in range(0, len(ids), most):
+        chunk = ids[start : start + most]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT id FROM urls WHERE id IN ({marks}) AND state != {DONE}"
+        found.update(row[0] for row in conn.execute(query, chunk))
+    return found
+
+
+def not_done(
+    conn: sqlite3.Connection, after: int, limit: int, *, done: bool = False
+) -> list[PendingRow]:
+    """Return up to ``limit`` rows not recorded yet (``done``: recorded) with ids above
+    ``after``, by id, with the validators of their earlier records (a refresh's)."""
+    columns = ", ".join(f"u.{name}" for name in PENDING_COLUMNS.split(", "))
+    query = (
+        f"SELECT {columns}, {VALIDATORS} FROM urls u LEFT JOIN results r ON r.id = u.id "
+        f"WHERE u.state {'=' if done else '!='} {DONE} AND u.id > ? ORDER BY u.id LIMIT ?"
+    )
+    return [PendingRow(*row) for row in conn.execute(query, (after, limit))]

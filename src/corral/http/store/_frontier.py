@@ -61,6 +61,7 @@ class LinkRow:
     depth: int
     found_on: str | None
     skip: str | None  # None: follow; else the reason it is skipped (out_of_scope, ...)
+    ident: int | None = None  # its id when given elsewhere (a crawl over Redis); None: new
 
 
 class Done(NamedTuple):

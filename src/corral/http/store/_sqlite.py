@@ -377,6 +377,15 @@ class SQLiteFrontier:
         counts: Counter[str] = await self._call(crawl.pending_by_host, self._connection())
         return counts
 
+    async def undone(self, ids: Sequence[int]) -> set[int]:
+        """Return which of ``ids`` have a row not recorded yet (a crawl over Redis)."""
+        return await self._call(crawl.undone, self._connection(), ids)  # type: ignore[no-any-return]
+
+    async def not_done(self, after: int, limit: int, *, done: bool = False) -> list[PendingRow]:
+        """Return rows not recorded yet (``done``: recorded), ids above ``after``, by id."""
+        rows = partial(crawl.not_done, done=done)
+        return await self._call(rows, self._connection(), after, limit)  # type: ignore[no-any-return]
+
     async def earlier_records(self) -> tuple[int, int]:
         """Return earlier runs' records and pages fetched (``Frontier.earlier_records``)."""
         counts: tuple[int, int] = await self._call(crawl.earlier_records, self._connection())

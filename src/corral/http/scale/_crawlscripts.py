@@ -1,0 +1,135 @@
+"""The Lua scripts of a crawl's frontier on the job's queue in Redis (``_crawlqueue``).
+
+A crawl over Redis keeps its frontier and its seen set in the job's keys (``_scripts``): the
+frontier is the queue's host lists (``q:<host>``), and the seen set is the queue's known-key
+buckets (``k:<xxxx>``), which a crawl never forgets (``meta`` ``seen`` = 1: ``ACKNOWLEDGE``
+keeps them). Keys added for a crawl::
+
+    pages       STRING pages sent to fetch so far (``--max-pages``: the budget)
+    marked      STRING set once the store's recorded URLs are in the seen set (a job that
+                       starts afresh on a store an earlier run filled, or a Redis that lost
+                       its data, marks them again)
+
+A URL a worker found gets a row id made from its fingerprint (``_crawlqueue.link_id``), not
+from a counter: the same URL gets the same id whatever Redis forgot (a restart that lost its
+last writes), so the coordinator's store never takes one id for two URLs.
+
+A worker commits a page with the links it found (already judged by the crawl's rules):
+one script marks the page done, hands on its record, checks each link against the seen set
+and queues the new ones on their hosts' lists, so links never pass through the coordinator
+to be deduplicated, and a page is never recorded without its links or the reverse.
+"""
+
+from __future__ import annotations
+
+from corral.http.scale._scripts import _PRELUDE
+
+# ARGV: worker, then per page: token, data, has_body, body, the links' request JSON (depth,
+# referring page), n, then n times: host, fingerprint (8 bytes), id, url, skip ('' = follow).
+# A new followed link goes to its host's list; a new skipped one does not (its record is
+# the coordinator's to write).  With --max-pages spent,
+# new followed links are skipped for max_pages.  The record's entry says, field ``new``,
+# the links new to the crawl: id \x1f host \x1f url \x1f skip, joined by \x1e.
+# Returns {ok, stale, queued}.
+COMMIT = (
+    _PRELUDE
+    + r"""
+local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
+local budget = meta_num('max_pages', 0)
+local spent = budget > 0 and num(redis.call('GET', P .. 'pages')) >= budget
+local ok, stale, woke, queued = 0, 0, 0, 0
+local i = 2
+while i <= #ARGV do
+  local tok, req, n = ARGV[i], ARGV[i + 4], tonumber(ARGV[i + 5])
+  local first = i + 6
+  local host, el = end_lease(tok)
+  if not host then
+    stale = stale + 1  -- fenced: the lease was reaped; another worker has the page
+  else
+    local new = {}
+    for j = first, first + 5 * n - 1, 5 do
+      local lhost, fp, id, url, skip = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
+      local bucket, field = known_key(fp)
+      if redis.call('HSETNX', bucket, field, '1') == 1 then
+        if skip == '' and spent then skip = 'max_pages' end
+        if skip == '' then
+          redis.call('RPUSH', P .. 'q:' .. lhost, fp .. id .. '\31' .. url .. '\31' .. req)
+          queued = queued + 1
+          woke = woke + ready_host(lhost, now, maxc)
+        end
+        new[#new + 1] = id .. '\31' .. lhost .. '\31' .. url .. '\31' .. skip
+      end
+    end
+    local fp = string.sub(el, 1, 8)
+    local ident = string.sub(el, 9, string.find(el, '\31', 9, true) - 1)
+    local entry = {'ident', ident, 'fp', fp, 'worker', worker, 'data', ARGV[i + 1]}
+    if ARGV[i + 2] == '1' then
+      entry[#entry + 1] = 'body'
+      entry[#entry + 1] = ARGV[i + 3]
+    end
+    if #new > 0 then
+      entry[#entry + 1] = 'new'
+      entry[#entry + 1] = table.concat(new, '\30')
+    end
+    redis.call('XADD', P .. 'res', '*', unpack(entry))
+    redis.call('HDEL', P .. 'att', fp)
+    ok = ok + 1
+    woke = woke + ready_host(host, now, maxc)
+  end
+  i = first + 5 * n
+end
+if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
+if queued > 0 then
+  redis.call('HINCRBY', P .. 'stats', 'queued', queued)
+  woke = 64
+end
+wake(woke)
+return {ok, stale, queued}
+"""
+)
+
+# ARGV: n.  Take up to n pages of the --max-pages budget; returns how many were granted.
+TAKE = (
+    _PRELUDE
+    + r"""
+local budget = meta_num('max_pages', 0)
+local n = tonumber(ARGV[1])
+if budget <= 0 then return n end
+local left = budget - num(redis.call('GET', P .. 'pages'))
+local granted = math.max(0, math.min(n, left))
+if granted > 0 then redis.call('INCRBY', P .. 'pages', granted) end
+return granted
+"""
+)
+
+# ARGV: name, n.  Raise the counter ``name`` (pages) to at least n.
+AT_LEAST = (
+    _PRELUDE
+    + r"""
+local key = P .. ARGV[1]
+if num(redis.call('GET', key)) < tonumber(ARGV[2]) then redis.call('SET', key, ARGV[2]) end
+return tonumber(redis.call('GET', key))
+"""
+)
+
+# No ARGV.  Returns {hosts with queued URLs, leases, records in the stream, queued URLs}:
+# with no host queued and no lease, no record can come but those in the stream already.
+FIGURES = (
+    _PRELUDE
+    + r"""
+return {redis.call('ZCARD', P .. 'hosts'), redis.call('ZCARD', P .. 'lease'),
+        redis.call('XLEN', P .. 'res'), num(redis.call('HGET', P .. 'stats', 'queued'))}
+"""
+)
+
+# ARGV: fingerprints.  Mark them seen (the URLs the coordinator's store has recorded).
+SEE = (
+    _PRELUDE
+    + r"""
+for i = 1, #ARGV do
+  local bucket, field = known_key(ARGV[i])
+  redis.call('HSETNX', bucket, field, '1')
+end
+return #ARGV
+"""
+)
