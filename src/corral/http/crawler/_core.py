@@ -137,9 +137,11 @@ class CrawlCore:
         # before this run is recorded; open_crawler's come with crawl() (``run`` checks)
         job = self._identity() if self._rules is not None else None
         self._job_checked = job is not None
-        # (a bigger --max-pages than the pages fetched so far crawls what an earlier run's
-        # budget left: those rows are pending again)
-        budget = Budget(self.config.max_pages)
+        # (a bigger --max-pages than the pages fetched so far, a bigger --max-depth or
+        # --no-trap-guards crawls what an earlier run's bounds left: those rows are pending
+        # again; a smaller bound records the pending rows beyond it as skipped)
+        config = self.config
+        budget = Budget(config.max_pages, config.depth_bound, config.trap_guards)
         store = self._store = SQLiteFrontier(
             path, kind="crawl", refresh=self.config.refresh, job=job, budget=budget
         )
@@ -150,9 +152,10 @@ class CrawlCore:
         records, started = await store.earlier_records()
         records, started = records - store.refreshing, started - store.refreshing
         records -= store.revived  # (their skip records are replaced as they are fetched)
+        records -= store.pruned.total()  # (this run's skips)
         counters = self.runtime.counters
         counters.refreshed = store.refreshing
-        counters = self.runtime.counters
+        counters.by_skip.update(store.pruned)
         counters.skipped = started
         counters.skipped_before = records - started
         await self.runtime.open()

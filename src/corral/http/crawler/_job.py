@@ -128,7 +128,8 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
     if config.max_depth is None and config.trap_guards and skipped.get("max_depth", 0):
         lines.append(
             f"  max_depth: the trap guards stop {config.depth_bound} links from a seed "
-            "(--max-depth N or --no-trap-guards to go further)"
+            "(run the same command with --max-depth N to go further, or --no-trap-guards "
+            "to lift them)"
         )
     errors = core.parse_errors
     if errors.count:

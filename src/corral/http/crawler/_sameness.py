@@ -9,9 +9,11 @@ first difference and the ways out (another ``-o``, or ``--overwrite``).
 
 What may change between runs, being how (not what) to crawl: politeness (``--concurrency``,
 ``--per-host``, ``--rate``, ``--workers``), retries and timeouts, proxies, cookies, the
-headers and user agent, ``--max-pages`` (the budget), ``--sitemaps`` (more seeds of the same
-sites), ``--refresh``, ``--frontier-bound``, the bodies kept, the report and the output's
-verbosity.
+headers and user agent, how far to crawl (``--max-pages``, ``--max-depth``,
+``--no-trap-guards``: the summary advises a bigger bound to go further, and a run with it
+crawls the URLs the earlier bound stopped, ``store/_crawlrows.revive``), ``--sitemaps``
+(more seeds of the same sites), ``--refresh``, ``--frontier-bound``, the bodies kept, the
+report and the output's verbosity.
 """
 
 from __future__ import annotations
@@ -33,8 +35,6 @@ def crawl_identity(
         "--scope": config.scope,
         "--include": list(config.include),
         "--exclude": list(config.exclude),
-        "--max-depth": config.max_depth,
-        "--no-trap-guards": not config.trap_guards,
         "--parse-types": sorted(config.parse_types),
         "--ignore-robots": not config.obey_robots,
         "--follow-nofollow": config.follow_nofollow,

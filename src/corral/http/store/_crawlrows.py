@@ -29,6 +29,7 @@ from corral.http.store._schema import (
     PENDING_COLUMNS,
     RESULT_COLUMNS,
 )
+from corral.http.web._traps import repeated_segment
 from corral.http.web._urls import mask_credentials
 
 _MARKS = ",".join("?" * (RESULT_COLUMNS.count(",") + 1))
@@ -94,29 +95,79 @@ def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
 
 
 class Budget(NamedTuple):
-    """A crawl's budget: ``max_pages`` fetched in all its runs (None: no bound)."""
+    """How far a crawl goes: ``max_pages`` fetched in all its runs (None: no bound), links
+    at most ``max_depth`` from a seed (None: no bound), and whether the ``repeated_segment``
+    rule holds (``traps``). Each may change from run to run (``revive``)."""
 
     max_pages: int | None
+    max_depth: int | None = None
+    traps: bool = True
 
 
-def revive(conn: sqlite3.Connection, budget: Budget) -> int:
-    """Make the rows earlier runs recorded as not fetched for ``max_pages`` pending again
-    when ``budget`` leaves room, and give the count of such rows pending (those of an
-    earlier run that revived them too). Their records stay until a fetch replaces them
-    (moved to ``history``), or a run that does not reach them keeps them (``skip_rest``)."""
-    skipped = "SELECT id FROM results WHERE error_kind = 'max_pages' AND attempts = 0"
+def revive(conn: sqlite3.Connection, run: int, budget: Budget) -> tuple[int, Counter[str]]:
+    """Make the rows earlier runs recorded as not fetched for ``max_pages``, ``max_depth``
+    or ``repeated_segment`` pending again when ``budget`` lets them be fetched, then record
+    the pending rows it stops (``prune``). Give the count of revived rows pending (those of
+    an earlier run that revived them too), and ``prune``'s counts. The revived rows' records
+    stay until a fetch replaces them (moved to ``history``), or a run that does not reach
+    them keeps them (``skip_rest``)."""
+    kinds = [f"(error_kind = 'max_depth' AND {_within(budget, 'r.')})"]
     fetched = conn.execute("SELECT count(*) FROM results WHERE attempts > 0").fetchone()[0]
     if budget.max_pages is None or int(fetched) < budget.max_pages:
-        with conn:
-            conn.execute("BEGIN")
-            conn.execute(
-                f"UPDATE urls SET state = {PENDING}, lease_run = NULL "
-                f"WHERE state = {DONE} AND id IN ({skipped})"
-            )
+        kinds.append("error_kind = 'max_pages'")
+    if not budget.traps:
+        kinds.append("error_kind = 'repeated_segment'")
+    revivable = f"SELECT r.id FROM results r WHERE r.attempts = 0 AND ({' OR '.join(kinds)})"
+    with conn:
+        conn.execute("BEGIN")
+        conn.execute(
+            f"UPDATE urls SET state = {PENDING}, lease_run = NULL "
+            f"WHERE state = {DONE} AND id IN ({revivable})"
+        )
+    pruned = prune(conn, run, budget)
+    skipped = (
+        "SELECT id FROM results WHERE attempts = 0 "
+        "AND error_kind IN ('max_pages', 'max_depth', 'repeated_segment')"
+    )
     (pending,) = conn.execute(
         f"SELECT count(*) FROM urls WHERE state = {PENDING} AND id IN ({skipped})"
     ).fetchone()
-    return int(pending)
+    return int(pending), pruned
+
+
+def _within(budget: Budget, prefix: str = "") -> str:
+    """Return the SQL condition on a row's ``depth`` that ``budget``'s depth bound keeps."""
+    return "1" if budget.max_depth is None else f"{prefix}depth <= {int(budget.max_depth)}"
+
+
+def prune(conn: sqlite3.Connection, run: int, budget: Budget) -> Counter[str]:
+    """Record the rows left pending (by an interrupted run) that ``budget``'s depth bound or
+    trap guards now stop, as a crawl with them from the start would have, with this run's
+    ``max_depth`` or ``repeated_segment`` records; give their counts by reason. A row with
+    a page fetched (queued again by ``--refresh``) is left to be fetched."""
+    conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
+    conn.create_function("repeated_segment", 1, repeated_segment, deterministic=True)
+    rules = [("max_depth", f"NOT ({_within(budget)})")]
+    if budget.traps:
+        rules.append(("repeated_segment", "depth > 0 AND repeated_segment(url)"))
+    fetched = "SELECT id FROM results WHERE attempts > 0"
+    counts: Counter[str] = Counter()
+    with conn:
+        conn.execute("BEGIN")
+        for reason, rule in rules:
+            rows = f"state = {PENDING} AND {rule} AND id NOT IN ({fetched})"
+            conn.execute(f"DELETE FROM results WHERE id IN (SELECT id FROM urls WHERE {rows})")
+            cursor = conn.execute(
+                f"INSERT INTO results ({RESULT_COLUMNS}) "
+                "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, "
+                f"NULL, NULL, NULL, NULL, 'GET', depth, found_on, ?, NULL, NULL, NULL, NULL "
+                f"FROM urls WHERE {rows}",
+                (reason, f"not fetched: {reason.replace('_', ' ')}", run),
+            )
+            conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE {rows}")
+            if cursor.rowcount:
+                counts[reason] = int(cursor.rowcount)
+    return counts
 
 
 def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:
