@@ -33,7 +33,7 @@ from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
-from corral.http.crawler._robotshold import HeldBack
+from corral.http.crawler._robotshold import HeldBack, held_back_note
 from corral.http.crawler._sameness import crawl_identity
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
@@ -196,7 +196,9 @@ class CrawlCore:
         committed). Pending alone left out the leased ones and jumped at every claim.
         """
         claimer = self._claimer
-        claimed = len(claimer.claimed) + claimer.hold.rows() if claimer is not None else 0
+        claimed = 0
+        if claimer is not None:  # (the rows of hosts held back are left: not done either)
+            claimed = len(claimer.claimed) + claimer.hold.rows() + claimer.hold.left()
         left = self._book.pending_total() + claimed + self._book.active
         counters = self.runtime.counters
         counters.frontier = counters.queued = left
@@ -270,6 +272,7 @@ class CrawlCore:
         finally:
             await examiner.close()
         if self.coordination is not None:
+            self.coordination.held_back = held_back_note(self.held_back())
             self.coordination.complete = True
         if claimer.limit_reached():
             await claimer.skip_rest()

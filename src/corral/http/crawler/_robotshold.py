@@ -62,6 +62,11 @@ class RobotsHold:
         """Return how many leased rows wait in memory (for the frontier size)."""
         return sum(len(held.rows) for held in self._hosts.values())
 
+    def left(self) -> int:
+        """Return how many rows the hosts held back for the run leave pending (the frontier
+        size counts them: they are not crawled, and not done)."""
+        return sum(held.left for held in self._hosts.values() if held.due is None)
+
     def keep(self, row: PendingRow) -> bool:
         """Keep ``row`` if its host is held (waiting: with the host's rows; held back: left
         for the next run); return whether it was. False for the first row of a host whose
@@ -130,6 +135,18 @@ class RobotsHold:
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
+
+
+def held_back_note(hosts: Sequence[HeldBack]) -> str:
+    """Return what ``corral status`` says of the hosts a finished job held back ("" none)."""
+    if not hosts:
+        return ""
+    urls = sum(h.urls for h in hosts)
+    return (
+        f"{urls:,} URL{'' if urls == 1 else 's'} of {len(hosts):,} "
+        f"host{'' if len(hosts) == 1 else 's'} left pending in the store "
+        "(robots.txt did not answer)"
+    )
 
 
 def held_back_lines(hosts: Sequence[HeldBack], shown: int = 5) -> list[str]:

@@ -64,6 +64,8 @@ class Coordination:
     ) -> None:
         self.driver = driver
         self.complete = False  # the job sets it once every record is in the store
+        # ... and what it left pending, for ``corral status`` ("1 URL of 1 host ...")
+        self.held_back = ""
         self.workers: list[asyncio.subprocess.Process] = []
         self._queue, self._settings, self._target = queue, settings, target
         self._watch: asyncio.Task[None] | None = None
@@ -237,7 +239,7 @@ async def _end(
         _hang_up(workers)  # at once, before any await: a second signal may end us any time
     try:
         if coordination.complete:
-            await queue.finish("finished")
+            await queue.finish("finished", held_back=coordination.held_back)
             _hang_up(workers)  # (they would see the state within a second; this is at once)
             await _wait_for(workers, _WORKER_EXIT)
             await coordination.save_cookies()  # (before the keys go)

@@ -38,6 +38,7 @@ def render(job: str, status: JobStatus) -> list[str]:
             f"job {job}: {status.state}; {status.done:,} of {total:,} URLs done, "
             f"{status.leased:,} in flight, {status.queued:,} queued, "
             f"{status.undrained:,} records waiting for the coordinator"
+            + (f"; held back: {status.held_back}" if status.held_back else "")
         )
     ]
     elapsed = max(0.0, (status.now_ms - status.started_ms) / 1000)
