@@ -156,14 +156,41 @@ def held_back_lines(hosts: Sequence[HeldBack], shown: int = 5) -> list[str]:
     urls = sum(h.urls for h in hosts)
     head = (
         f"  held back   {_many(len(hosts), 'host')} not crawled: robots.txt did not answer "
-        f"(tried {hosts[0].tries}x); {_many(urls, 'URL')} left pending: run the same "
-        "command again to crawl them"
+        f"(tried {hosts[0].tries}x); {_many(urls, 'URL')} left pending: {_fix(hosts)}"
     )
     lines = [head]
     lines.extend(f"    {h.host}  {_many(h.urls, 'URL')}: {h.reason}" for h in hosts[:shown])
     if len(hosts) > shown:
         lines.append(f"    ... and {len(hosts) - shown:,} more")
     return lines
+
+
+# Causes a retry cannot cure, by what the attempt's error says (engine/_attempt.py), and
+# what does: the same command would fail the same way (a new user's trial).
+_FIXES = (
+    (
+        ("to trust its certificate: --proxy-ca",),
+        (
+            "the proxy's certificate is not trusted: run the command again with --proxy-ca FILE "
+            "(its CA)"
+        ),
+    ),
+    (
+        ("it wants other credentials", "407, message='Proxy Authentication Required'"),
+        (
+            "the proxy refused its credentials: correct the user:password of --proxy, then run "
+            "the command again"
+        ),
+    ),
+)
+
+
+def _fix(hosts: Sequence[HeldBack]) -> str:
+    """Return what to do: the fix of a cause every host shares, or run the command again."""
+    for marks, fix in _FIXES:
+        if all(any(mark in h.reason for mark in marks) for h in hosts):
+            return fix
+    return "run the same command again to crawl them"
 
 
 def _many(n: int, what: str) -> str:
