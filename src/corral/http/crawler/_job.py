@@ -133,9 +133,17 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
         )
     errors = core.parse_errors
     if errors.count:
+        raised = errors.count - errors.deaths
+        how = [f"the parse callback raised on {raised:,}"] if raised else []
+        if errors.deaths:  # (not "raised": it killed the process, os._exit or a crash)
+            how.append(f"its worker process died in the callback on {errors.deaths:,}")
         lines.append(
-            f"  parse errors {errors.count:,} (the parse callback raised: error_kind "
-            "parse_error, links followed, no items); the first:"
+            f"  parse errors {errors.count:,} ({', '.join(how)}: error_kind parse_error, "
+            f"links followed, no items){'; the first:' if errors.first else ''}"
         )
         lines.extend(f"    {line}" for line in (errors.first or "").splitlines())
+        if errors.first_death:
+            lines.append(
+                f"    the worker process died in the parse callback on {errors.first_death}"
+            )
     return lines

@@ -31,7 +31,7 @@ def crawl_identity(
     """Return what a crawl is, keyed by the option that sets each part (for the message)."""
     return {
         "seeds": sorted({mask_credentials(normalize_url(check(seed))) for seed in seeds}),
-        "--parse": parse_spec or _name_of(parse),
+        "--parse": parse_spec or name_of(parse),
         "--scope": config.scope,
         "--include": list(config.include),
         "--exclude": list(config.exclude),
@@ -41,8 +41,9 @@ def crawl_identity(
     }
 
 
-def _name_of(parse: object) -> str | None:
-    """Return ``module:qualname`` of a callback given as an object (the Python API)."""
+def name_of(parse: object) -> str | None:
+    """Return ``module:qualname`` of a callback given as an object (the Python API), or
+    None for none."""
     if parse is None:
         return None
     target = getattr(parse, "func", parse)  # functools.partial
