@@ -30,9 +30,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from corral import to_thread
 from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._jarfile import JarKeeper
+from corral.http.engine._proxies import read_ca
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
 from corral.http.scale._link import Link
@@ -169,11 +171,13 @@ async def coordinating(
     try:
         owner = _owner(store)
         await _bind(queue, target, owner, kind)
+        # (the cookies' file is the coordinator's: the workers keep theirs in Redis; the
+        # proxies' CA goes as its certificates: a path means nothing on another machine)
+        sent = replace(config, cookie_jar=None, proxy_ca=await _ca_text(config.proxy_ca))
         settings = {
             "kind": kind,
             "store": owner,
-            # (the cookies' file is the coordinator's: the workers keep theirs in Redis)
-            "config": config_to_json(replace(config, cookie_jar=None)),
+            "config": config_to_json(sent),
             "per_host": str(config.per_host),
             "gap_ms": str(gap_ms(config)),
             "lease_ms": str(_LEASE_MS),
@@ -190,6 +194,18 @@ async def coordinating(
             await _end(coordination, queue, coordination.workers)
     finally:
         await queue.close()
+
+
+async def _ca_text(ca: str | None) -> str | None:
+    """Return the PEM text of ``--proxy-ca`` for the job's settings.
+
+    Raises:
+        ScaleError: the file cannot be read (any more: the command line checked it).
+    """
+    try:
+        return await to_thread(read_ca, ca)
+    except OSError as exc:
+        raise ScaleError(f"--proxy-ca {ca}: cannot read it: {exc.strerror or exc}") from None
 
 
 def gap_ms(config: FetchConfig) -> int:
