@@ -291,9 +291,10 @@ def _crawl(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from corral.http.store._export import export
+    from corral.http.store._export import check_source, export
     from corral.http.store._output import check_plain_output
 
+    check_source(args.store, args.table)  # (before -o is made: nothing written if refused)
     check_plain_output(args.output, source=args.store, overwrite=args.overwrite)
     if args.output == "-":
         export(
