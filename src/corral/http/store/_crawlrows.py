@@ -144,18 +144,24 @@ def prune(conn: sqlite3.Connection, run: int, budget: Budget) -> Counter[str]:
     """Record the rows left pending (by an interrupted run) that ``budget``'s depth bound or
     trap guards now stop, as a crawl with them from the start would have, with this run's
     ``max_depth`` or ``repeated_segment`` records; give their counts by reason. A row with
-    a page fetched (queued again by ``--refresh``) is left to be fetched."""
-    conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
-    conn.create_function("repeated_segment", 1, repeated_segment, deterministic=True)
-    rules = [("max_depth", f"NOT ({_within(budget)})")]
-    if budget.traps:
+    a page fetched (queued again by ``--refresh``) is left to be fetched.
+
+    Only when an earlier run had a looser bound (``meta`` keeps the loosest): otherwise
+    every row fits, and the repeated-segment check of every pending URL is spared."""
+    deeper, unguarded = _looser_before(conn, budget)
+    rules = []
+    if deeper:
+        rules.append(("max_depth", f"NOT ({_within(budget)})"))
+    if unguarded:
+        conn.create_function("repeated_segment", 1, repeated_segment, deterministic=True)
         rules.append(("repeated_segment", "depth > 0 AND repeated_segment(url)"))
-    fetched = "SELECT id FROM results WHERE attempts > 0"
+    conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
+    fetched = "SELECT 1 FROM results r WHERE r.id = urls.id AND r.attempts > 0"
     counts: Counter[str] = Counter()
     with conn:
         conn.execute("BEGIN")
         for reason, rule in rules:
-            rows = f"state = {PENDING} AND {rule} AND id NOT IN ({fetched})"
+            rows = f"state = {PENDING} AND {rule} AND NOT EXISTS ({fetched})"
             conn.execute(f"DELETE FROM results WHERE id IN (SELECT id FROM urls WHERE {rows})")
             cursor = conn.execute(
                 f"INSERT INTO results ({RESULT_COLUMNS}) "
@@ -168,6 +174,27 @@ def prune(conn: sqlite3.Connection, run: int, budget: Budget) -> Counter[str]:
             if cursor.rowcount:
                 counts[reason] = int(cursor.rowcount)
     return counts
+
+
+def _looser_before(conn: sqlite3.Connection, budget: Budget) -> tuple[bool, bool]:
+    """Return whether an earlier run of the crawl went deeper than ``budget`` lets, and
+    whether one had no trap guards while ``budget`` has them; record the loosest bounds so
+    far, this run's included (the rows pending, or skipped for ``max_pages``, fit them)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'loosest_bounds'").fetchone()
+    if row is None:  # a new store (nothing pending), or one from before: check all once
+        deeper, unguarded, depth, traps = True, budget.traps, budget.max_depth, budget.traps
+    else:
+        depth, traps = json.loads(row[0])
+        bound = budget.max_depth
+        deeper = bound is not None and (depth is None or depth > bound)
+        unguarded = budget.traps and not traps
+        depth = None if depth is None or bound is None else max(depth, bound)
+        traps = traps and budget.traps
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (name, value) VALUES ('loosest_bounds', ?)",
+        (json.dumps([depth, traps]),),
+    )
+    return deeper, unguarded
 
 
 def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:
