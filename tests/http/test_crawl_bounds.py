@@ -11,6 +11,7 @@ pending beyond it as skipped, as a crawl with that bound from the start would.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -79,14 +80,31 @@ async def test_no_trap_guards_follows_what_the_guards_stopped(site: Site, tmp_pa
     assert [kind for _, kind, _ in got if kind is not None] == ["max_depth"]
 
 
-async def test_a_smaller_bound_skips_the_urls_pending_beyond_it(site: Site, tmp_path: Path) -> None:
+def _as_before(store: Path) -> None:
+    """Make ``store`` as a corral before this change left it: the bounds in the crawl's
+    identity, no loosest bounds kept."""
+    with sqlite3.connect(store) as conn:
+        (text,) = conn.execute("select value from meta where name = 'job_identity'").fetchone()
+        job = {**json.loads(text), "--max-depth": 30, "--no-trap-guards": False}
+        conn.execute("update meta set value = ? where name = 'job_identity'", (json.dumps(job),))
+        conn.execute("delete from meta where name = 'loosest_bounds'")
+    conn.close()
+
+
+@pytest.mark.parametrize("before", [False, True], ids=["store", "store-from-before"])
+async def test_a_smaller_bound_skips_the_urls_pending_beyond_it(
+    site: Site, tmp_path: Path, before: bool
+) -> None:
     """A crawl interrupted with URLs pending, resumed with a smaller ``max_depth``: those
-    beyond it get their ``max_depth`` record instead of being fetched."""
+    beyond it get their ``max_depth`` record instead of being fetched (a store from before
+    the bounds could change too: its crawl's identity has them)."""
     store, seed = tmp_path / "c.db", site.url("/calendar/2026/11")
     async with asyncio.timeout(60), open_crawler(store=store, max_depth=30) as crawler:
         async for page in crawler.crawl([seed]):
             if page.depth == 5:
                 break  # interrupted: months 6 and more links away pending or not found yet
+    if before:
+        await corral.to_thread(_as_before, store)
     async with asyncio.timeout(60), open_crawler(store=store, max_depth=3) as crawler:
         depths = [page.depth async for page in crawler.crawl([seed])]
         skipped = crawler.statistics().by_skip

@@ -29,7 +29,7 @@ from corral.http.store._schema import (
     PENDING_COLUMNS,
     RESULT_COLUMNS,
 )
-from corral.http.web._traps import repeated_segment
+from corral.http.web._traps import DEFAULT_MAX_DEPTH, repeated_segment
 from corral.http.web._urls import mask_credentials
 
 _MARKS = ",".join("?" * (RESULT_COLUMNS.count(",") + 1))
@@ -155,24 +155,36 @@ def prune(conn: sqlite3.Connection, run: int, budget: Budget) -> Counter[str]:
     if unguarded:
         conn.create_function("repeated_segment", 1, repeated_segment, deterministic=True)
         rules.append(("repeated_segment", "depth > 0 AND repeated_segment(url)"))
+    if not rules:
+        return Counter()
     conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
     fetched = "SELECT 1 FROM results r WHERE r.id = urls.id AND r.attempts > 0"
-    counts: Counter[str] = Counter()
+    # each rule read once over the pending rows (a repeated-segment check is a Python call)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS pruned (id INTEGER PRIMARY KEY, reason TEXT)")
     with conn:
         conn.execute("BEGIN")
+        conn.execute("DELETE FROM temp.pruned")
         for reason, rule in rules:
-            rows = f"state = {PENDING} AND {rule} AND NOT EXISTS ({fetched})"
-            conn.execute(f"DELETE FROM results WHERE id IN (SELECT id FROM urls WHERE {rows})")
-            cursor = conn.execute(
-                f"INSERT INTO results ({RESULT_COLUMNS}) "
-                "SELECT id, mask_credentials(url), NULL, NULL, 0, ?, ?, 0, 0, '', 0, NULL, "
-                f"NULL, NULL, NULL, NULL, 'GET', depth, found_on, ?, NULL, NULL, NULL, NULL "
-                f"FROM urls WHERE {rows}",
-                (reason, f"not fetched: {reason.replace('_', ' ')}", run),
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.pruned (id, reason) SELECT id, ? FROM urls "
+                f"WHERE state = {PENDING} AND {rule} AND NOT EXISTS ({fetched})",
+                (reason,),
             )
-            conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE {rows}")
-            if cursor.rowcount:
-                counts[reason] = int(cursor.rowcount)
+        ids = "SELECT id FROM temp.pruned"
+        conn.execute(f"DELETE FROM results WHERE id IN ({ids})")
+        conn.execute(
+            f"INSERT INTO results ({RESULT_COLUMNS}) "
+            "SELECT u.id, mask_credentials(u.url), NULL, NULL, 0, p.reason, "
+            "'not fetched: ' || replace(p.reason, '_', ' '), 0, 0, '', 0, NULL, NULL, NULL, "
+            "NULL, NULL, 'GET', u.depth, u.found_on, ?, NULL, NULL, NULL, NULL "
+            "FROM temp.pruned p JOIN urls u ON u.id = p.id",
+            (run,),
+        )
+        conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE id IN ({ids})")
+        counts = Counter(
+            dict(conn.execute("SELECT reason, count(*) FROM temp.pruned GROUP BY reason"))
+        )
+        conn.execute("DELETE FROM temp.pruned")
     return counts
 
 
@@ -181,20 +193,30 @@ def _looser_before(conn: sqlite3.Connection, budget: Budget) -> tuple[bool, bool
     whether one had no trap guards while ``budget`` has them; record the loosest bounds so
     far, this run's included (the rows pending, or skipped for ``max_pages``, fit them)."""
     row = conn.execute("SELECT value FROM meta WHERE name = 'loosest_bounds'").fetchone()
-    if row is None:  # a new store (nothing pending), or one from before: check all once
-        deeper, unguarded, depth, traps = True, budget.traps, budget.max_depth, budget.traps
-    else:
-        depth, traps = json.loads(row[0])
-        bound = budget.max_depth
-        deeper = bound is not None and (depth is None or depth > bound)
-        unguarded = budget.traps and not traps
-        depth = None if depth is None or bound is None else max(depth, bound)
-        traps = traps and budget.traps
+    depth, traps = json.loads(row[0]) if row is not None else _identity_bounds(conn, budget)
+    bound = budget.max_depth
+    deeper = bound is not None and (depth is None or depth > bound)
+    unguarded = budget.traps and not traps
+    depth = None if depth is None or bound is None else max(depth, bound)
+    traps = traps and budget.traps
     conn.execute(
         "INSERT OR REPLACE INTO meta (name, value) VALUES ('loosest_bounds', ?)",
         (json.dumps([depth, traps]),),
     )
     return deeper, unguarded
+
+
+def _identity_bounds(conn: sqlite3.Connection, budget: Budget) -> tuple[int | None, bool]:
+    """Return the depth bound and trap guards of a store's runs from before the loosest
+    were kept: its crawl's identity had them (``crawler/_sameness``), so every run had the
+    same; a new store (nothing pending) takes this run's."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'job_identity'").fetchone()
+    job = json.loads(row[0]) if row is not None else {}
+    if "--max-depth" not in job:
+        return budget.max_depth, budget.traps
+    traps = not job.get("--no-trap-guards", False)
+    depth = job["--max-depth"]
+    return (DEFAULT_MAX_DEPTH if depth is None and traps else depth), traps  # (depth_bound)
 
 
 def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:
