@@ -134,9 +134,9 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
     errors = core.parse_errors
     if errors.count:
         raised = errors.count - errors.deaths
-        how = [f"the parse callback raised on {raised:,}"] if raised else []
+        how = [f"the parse callback raised on {_pages(raised)}"] if raised else []
         if errors.deaths:  # (not "raised": it killed the process, os._exit or a crash)
-            how.append(f"its worker process died in the callback on {errors.deaths:,}")
+            how.append(f"its worker process died in the callback on {_pages(errors.deaths)}")
         lines.append(
             f"  parse errors {errors.count:,} ({', '.join(how)}: error_kind parse_error, "
             f"links followed, no items){'; the first:' if errors.first else ''}"
@@ -147,3 +147,7 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
                 f"    the worker process died in the parse callback on {errors.first_death}"
             )
     return lines
+
+
+def _pages(n: int) -> str:
+    return f"{n:,} page" if n == 1 else f"{n:,} pages"
