@@ -11,6 +11,7 @@ pending beyond it as skipped, as a crawl with that bound from the start would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -99,8 +100,9 @@ async def test_a_smaller_bound_skips_the_urls_pending_beyond_it(
     beyond it get their ``max_depth`` record instead of being fetched (a store from before
     the bounds could change too: its crawl's identity has them)."""
     store, seed = tmp_path / "c.db", site.url("/calendar/2026/11")
-    async with asyncio.timeout(60), open_crawler(store=store, max_depth=30) as crawler:
-        async for page in crawler.crawl([seed]):
+    crawler = open_crawler(store=store, max_depth=30)
+    async with asyncio.timeout(60), crawler, contextlib.aclosing(crawler.crawl([seed])) as pages:
+        async for page in pages:
             if page.depth == 5:
                 break  # interrupted: months 6 and more links away pending or not found yet
     if before:
