@@ -334,6 +334,15 @@ async def test_a_page_whose_callback_kills_its_worker_is_failed_and_the_crawl_go
     assert errors[site.url("/site/5.html")].startswith("SystemExit: 4 (in items at myparse.py:")
     assert "Task exception was never retrieved" not in stderr
     assert f"{site.url('/site/3.html')}" in stderr  # the page is named as it is failed
+    # the summary says the worker died in the callback (not that it "raised"), with the URL
+    assert (
+        "(the parse callback raised on 1 page, its worker process died in the callback on "
+        "1 page:" in stderr
+    )
+    assert (
+        f"    the worker process died in the parse callback on {site.url('/site/3.html')}: "
+        "myparse:items ended its worker process (" in stderr
+    )
 
 
 _HELD = """\

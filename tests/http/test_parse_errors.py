@@ -15,6 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,39 @@ async def test_an_item_with_nan_is_a_parse_error_naming_the_field(
 
 def _reject(name: str) -> None:
     raise AssertionError(f"invalid JSON constant {name} in the store")
+
+
+async def test_a_callback_that_does_not_return_is_named_with_its_page(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A callback blocked on a page (a lock, a socket with no timeout) stalled the crawl
+    without a word: after ``STALL_AFTER`` seconds one line names the callback and the URL.
+    (Here the line itself lets the callback go on.)"""
+    from corral.http.crawler import _pages
+
+    release = threading.Event()
+    said = _pages.notice
+
+    def notice(line: str) -> None:
+        said(line)
+        release.set()
+
+    monkeypatch.setattr(_pages, "STALL_AFTER", 0.05)
+    monkeypatch.setattr(_pages, "notice", notice)
+    stuck = site.url("/site/3.html")
+
+    def blocking(page: Page) -> list[dict[str, Any]]:
+        if page.url == stuck:
+            assert release.wait(30)  # (blocked until the line is printed)
+        return [{"url": page.url}]
+
+    async with asyncio.timeout(60), open_crawler(store=tmp_path / "c.db", parse=blocking) as c:
+        await c.run([site.url("/site/0.html")])
+    err = capsys.readouterr().err
+    name = (
+        f"{__name__}:test_a_callback_that_does_not_return_is_named_with_its_page.<locals>.blocking"
+    )
+    assert err == (
+        f"corral: the parse callback {name} has not returned after 0.05 s on {stuck}; the crawl "
+        "cannot end until it does (a call blocked without a timeout?)\n"
+    )

@@ -153,3 +153,31 @@ async def test_the_command_names_the_host_held_back_and_the_cause_and_exits_1(
     again = await acorral("crawl", seed, "-o", store, "--no-progress")
     assert again.returncode == 0, again.stderr
     assert (await rows(Path(store)))["results"][seed] is None
+
+
+@pytest.mark.corral_guard(strict=False)  # the commands run in subprocesses, waited in a thread
+async def test_the_report_shows_the_hosts_held_back_and_the_urls_left(
+    site: Site, tmp_path: Path
+) -> None:
+    """A crawl that held a host back is not "done": the report's verdict says
+    ``incomplete``, lists the host (URLs, tries, the cause), and its last sample's frontier
+    counts the URL left pending (it said 0)."""
+    store = tmp_path / "c.db"
+    seed = site.url("/site/0.html")
+    run = await acorral("crawl", seed, "--proxy", DEAD_PROXY, "-o", str(store), "-q")
+    assert run.returncode == 1, run.stderr
+    made = await acorral("report", str(store), "--format", "json")
+    assert made.returncode == 0, made.stderr
+    path = Path(made.stdout.strip())
+    figures = json.loads(await corral.to_thread(path.read_text))
+    assert figures["header"]["status"] == "incomplete"
+    assert figures["header"]["pending"] == 1
+    [held] = figures["held_back"]
+    assert (held["host"], held["urls"], held["tries"]) == (seed.split("/")[2], 1, 4)
+    assert "ClientProxyConnectionError" in held["reason"]
+    assert figures["samples"]["frontier"][-1] == 1
+    page = await acorral("report", str(store))
+    assert page.returncode == 0, page.stderr
+    html = await corral.to_thread(Path(page.stdout.strip()).read_text)
+    assert 'data-figure="status" data-value="incomplete"' in html
+    assert f"{seed.split('/')[2]}: 1 URL held back" in html

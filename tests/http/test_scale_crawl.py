@@ -165,3 +165,25 @@ async def test_a_killed_coordinator_is_run_again_with_one_record_per_url(
     one = await _alone(tmp_path, seeds)
     assert _records(db) == _records(one)
     assert [item[:2] for item in _items(db)] == [item[:2] for item in _items(one)]
+
+
+async def test_status_names_the_urls_a_finished_crawl_held_back(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A crawl over Redis whose robots.txt did not answer (a dead proxy) ends with its URL
+    pending in the store: ``corral status`` says so, beside "finished" (it read as if all
+    were done)."""
+    async with open_site(layout=SiteLayout(pages=5)) as site:
+        args = ["crawl", site.url("/site/0.html"), "-o", "c.db", "--no-progress"]
+        args += ["--proxy", "http://127.0.0.1:1", "--redis", redis_url, "--job", "held"]
+        run = await _corral(tmp_path, *args)
+        stderr = await _done(run)
+        assert run.returncode == 1, stderr
+    status = await _corral(tmp_path, "status", "--redis", redis_url, "--job", "held")
+    out, err = await asyncio.wait_for(status.communicate(), 60)
+    assert status.returncode == 0, err.decode()
+    first = out.decode().splitlines()[0]
+    assert first.startswith("job held: finished; ")
+    assert first.endswith(
+        "; held back: 1 URL of 1 host left pending in the store (robots.txt did not answer)"
+    )

@@ -159,6 +159,11 @@ def test_a_schema_1_store_exports_unopened(nginx: NginxServer, tmp_path: Path) -
     results = run_corral("export", str(store))
     assert results.returncode == 0, results.stderr
     assert json.loads(results.stdout)["status"] == 200
+    refused = run_corral("export", str(store), "--table", "items")
+    assert refused.returncode == 2  # (a fetch stores no items: said in one line)
+    with sqlite3.connect(store) as conn:  # as a crawl of those days would have it
+        conn.execute("UPDATE meta SET value = 'crawl' WHERE name = 'job'")
+    conn.close()
     items = run_corral("export", str(store), "--table", "items")
     assert items.returncode == 0, items.stderr
     assert items.stdout == ""

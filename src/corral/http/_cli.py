@@ -43,8 +43,10 @@ max_depth, max_pages, nofollow, repeated_segment). Running the same command agai
 
 trap guards (on unless --no-trap-guards): links are followed at most 20 steps from a seed
 (unless --max-depth says otherwise), and a URL whose path repeats a segment three times in
-a row (/a/a/a/) is not fetched (repeated_segment). A parse callback that raises gives its
-page the outcome parse_error; the crawl goes on.
+a row (/a/a/a/) is not fetched (repeated_segment). Run again with a bigger --max-depth or
+--max-pages, or with --no-trap-guards, the crawl goes on from the URLs the earlier bound
+stopped. A parse callback that raises gives its page the outcome parse_error; the crawl
+goes on.
 
 exit codes: as corral fetch (0 done, 1 --fail-on-error, 2 bad usage, 75 out of file
 descriptors or memory, 130 interrupted, 143 SIGTERM).
@@ -298,9 +300,10 @@ def _crawl(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from corral.http.store._export import export
+    from corral.http.store._export import check_source, export
     from corral.http.store._output import check_plain_output
 
+    check_source(args.store, args.table)  # (before -o is made: nothing written if refused)
     check_plain_output(args.output, source=args.store, overwrite=args.overwrite)
     if args.output == "-":
         export(

@@ -18,16 +18,22 @@ from corral.http.engine._result import FetchResult
 class ParseErrors:
     """The crawl's pages whose parse callback raised: how many, and the first traceback."""
 
-    __slots__ = ("count", "first")
+    __slots__ = ("count", "deaths", "first", "first_death")
 
     def __init__(self) -> None:
         self.count = 0
         self.first: str | None = None  # the first one's traceback, for the summary
+        self.deaths = 0  # ... of them, the callback ended its worker process (--workers)
+        self.first_death: str | None = None  # "URL: how", for the summary
 
-    def note(self, text: str) -> None:
-        """Count a failure a worker process recorded (``text``: its traceback)."""
+    def note(self, text: str, *, died: bool = False) -> None:
+        """Count a failure a worker process recorded (``text``: its traceback), or, when
+        the callback ended the worker process (``died``), its page (``text``: URL: how)."""
         self.count += 1
-        if self.first is None and text:
+        if died:
+            self.deaths += 1
+            self.first_death = self.first_death or text
+        elif self.first is None and text:
             self.first = text
 
     def record(self, result: FetchResult, exc: BaseException, callback: object) -> FetchResult:

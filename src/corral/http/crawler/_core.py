@@ -33,7 +33,7 @@ from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
-from corral.http.crawler._robotshold import HeldBack
+from corral.http.crawler._robotshold import HeldBack, held_back_note
 from corral.http.crawler._sameness import crawl_identity
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
@@ -156,9 +156,11 @@ class CrawlCore:
         # before this run is recorded; open_crawler's come with crawl() (``run`` checks)
         job = self._identity() if self._rules is not None else None
         self._job_checked = job is not None
-        # (a bigger --max-pages than the pages fetched so far crawls what an earlier run's
-        # budget left: those rows are pending again)
-        budget = Budget(self.config.max_pages)
+        # (a bigger --max-pages than the pages fetched so far, a bigger --max-depth or
+        # --no-trap-guards crawls what an earlier run's bounds left: those rows are pending
+        # again; a smaller bound records the pending rows beyond it as skipped)
+        config = self.config
+        budget = Budget(config.max_pages, config.depth_bound, config.trap_guards)
         store = self._store = SQLiteFrontier(
             path, kind="crawl", refresh=self.config.refresh, job=job, budget=budget
         )
@@ -169,9 +171,10 @@ class CrawlCore:
         records, started = await store.earlier_records()
         records, started = records - store.refreshing, started - store.refreshing
         records -= store.revived  # (their skip records are replaced as they are fetched)
+        records -= store.pruned.total()  # (this run's skips)
         counters = self.runtime.counters
         counters.refreshed = store.refreshing
-        counters = self.runtime.counters
+        counters.by_skip.update(store.pruned)
         counters.skipped = started
         self._started = started
         counters.skipped_before = records - started
@@ -213,7 +216,9 @@ class CrawlCore:
         committed). Pending alone left out the leased ones and jumped at every claim.
         """
         claimer = self._claimer
-        claimed = len(claimer.claimed) + claimer.hold.rows() if claimer is not None else 0
+        claimed = 0
+        if claimer is not None:  # (the rows of hosts held back are left: not done either)
+            claimed = len(claimer.claimed) + claimer.hold.rows() + claimer.hold.left()
         left = self._book.pending_total() + claimed + self._book.active
         counters = self.runtime.counters
         if self.coordination is None or not isinstance(self.coordination.driver, RedisCrawlDriver):
@@ -293,6 +298,7 @@ class CrawlCore:
         finally:
             await examiner.close()
         if self.coordination is not None:
+            self.coordination.held_back = held_back_note(self.held_back())
             self.coordination.complete = True
         if claimer.limit_reached():
             await claimer.skip_rest()

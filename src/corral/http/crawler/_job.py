@@ -143,13 +143,26 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
     if config.max_depth is None and config.trap_guards and skipped.get("max_depth", 0):
         lines.append(
             f"  max_depth: the trap guards stop {config.depth_bound} links from a seed "
-            "(--max-depth N or --no-trap-guards to go further)"
+            "(run the same command with --max-depth N to go further, or --no-trap-guards "
+            "to lift them)"
         )
     errors = core.parse_errors
     if errors.count:
+        raised = errors.count - errors.deaths
+        how = [f"the parse callback raised on {_pages(raised)}"] if raised else []
+        if errors.deaths:  # (not "raised": it killed the process, os._exit or a crash)
+            how.append(f"its worker process died in the callback on {_pages(errors.deaths)}")
         lines.append(
-            f"  parse errors {errors.count:,} (the parse callback raised: error_kind "
-            "parse_error, links followed, no items); the first:"
+            f"  parse errors {errors.count:,} ({', '.join(how)}: error_kind parse_error, "
+            f"links followed, no items){'; the first:' if errors.first else ''}"
         )
         lines.extend(f"    {line}" for line in (errors.first or "").splitlines())
+        if errors.first_death:
+            lines.append(
+                f"    the worker process died in the parse callback on {errors.first_death}"
+            )
     return lines
+
+
+def _pages(n: int) -> str:
+    return f"{n:,} page" if n == 1 else f"{n:,} pages"

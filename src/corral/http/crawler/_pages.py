@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ from corral.http.crawler._book import FrontierBook
 from corral.http.crawler._callbackerror import ParseErrors
 from corral.http.crawler._config import Page, ParseCallback, Parsed
 from corral.http.crawler._linkrows import LinkRows
+from corral.http.crawler._sameness import name_of
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
@@ -23,6 +25,10 @@ from corral.http.web._links import PageLinks, parse_pages
 _UNPARK_BATCH = 50
 _PARSE_BATCH = 32  # pages per thread hand-off: one round trip costs about a page's parse
 _PARSE_WAIT = 0.002  # seconds a page waits for company before its batch goes anyway
+# seconds a parse callback runs on one page before a line names it and the page: one that
+# blocks (a lock, a socket without a timeout) stalled the crawl without a word (a trial)
+STALL_AFTER = 60.0
+_STALLS_SAID = 3  # such lines a run prints at most
 _Waiting = tuple[tuple[bytes, str, str | None, str | None], "asyncio.Future[Any]"]
 
 
@@ -108,6 +114,7 @@ class PageExaminer:
         self._follow_nofollow = follow_nofollow
         self.failures = failures
         self.parser = ParseBatcher(company)
+        self._stalls = 0  # callbacks that ran past STALL_AFTER
 
     async def examine(
         self, result: FetchResult, body: bytes | None, request: Request
@@ -148,17 +155,36 @@ class PageExaminer:
         self, page: Page
     ) -> tuple[tuple[Mapping[str, Any], ...], Sequence[str] | None]:
         assert self._parse is not None
-        if inspect.iscoroutinefunction(self._parse):
-            produced = await self._parse(page)
-        else:
-            produced = await to_thread(self._parse, page)  # sync callbacks run off the loop
-            if inspect.isawaitable(produced):
-                produced = await produced
+        timer = asyncio.get_running_loop().call_later(STALL_AFTER, self._stalled, page.url)
+        try:
+            if inspect.iscoroutinefunction(self._parse):
+                produced = await self._parse(page)
+            else:
+                produced = await to_thread(self._parse, page)  # sync callbacks off the loop
+                if inspect.isawaitable(produced):
+                    produced = await produced
+        finally:
+            timer.cancel()
         return _items_and_links(produced)
+
+    def _stalled(self, url: str) -> None:
+        """Say that the callback has run ``STALL_AFTER`` seconds on ``url`` (a few times)."""
+        self._stalls += 1
+        if self._stalls <= _STALLS_SAID:
+            notice(
+                f"corral: the parse callback {name_of(self._parse)} has not returned after "
+                f"{STALL_AFTER:g} s on {url}; the crawl cannot end until it does (a call "
+                "blocked without a timeout?)"
+            )
 
     async def close(self) -> None:
         """Stop the parses in flight."""
         await self.parser.close()
+
+
+def notice(line: str) -> None:
+    """Print a line on the crawl's progress to stderr (a worker process's goes there too)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 class Examined(NamedTuple):
@@ -213,7 +239,8 @@ class PageWork:
         if isinstance(flight.remote, dict):
             examined = Examined.from_wire(flight.remote)
             if "e" in flight.remote:
-                self.examiner.failures.note(str(flight.remote["e"]))
+                died = bool(flight.remote.get("d"))  # (the callback ended its worker)
+                self.examiner.failures.note(str(flight.remote["e"]), died=died)
         else:
             parsed = result.ok and body is not None and self.examiner.parses(result.content_type)
             # (a page parked is parsed for links later, without the parse callback: with one,

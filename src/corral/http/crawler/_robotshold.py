@@ -62,6 +62,11 @@ class RobotsHold:
         """Return how many leased rows wait in memory (for the frontier size)."""
         return sum(len(held.rows) for held in self._hosts.values())
 
+    def left(self) -> int:
+        """Return how many rows the hosts held back for the run leave pending (the frontier
+        size counts them: they are not crawled, and not done)."""
+        return sum(held.left for held in self._hosts.values() if held.due is None)
+
     def keep(self, row: PendingRow) -> bool:
         """Keep ``row`` if its host is held (waiting: with the host's rows; held back: left
         for the next run); return whether it was. False for the first row of a host whose
@@ -132,6 +137,18 @@ def _now() -> float:
     return asyncio.get_running_loop().time()
 
 
+def held_back_note(hosts: Sequence[HeldBack]) -> str:
+    """Return what ``corral status`` says of the hosts a finished job held back ("" none)."""
+    if not hosts:
+        return ""
+    urls = sum(h.urls for h in hosts)
+    return (
+        f"{urls:,} URL{'' if urls == 1 else 's'} of {len(hosts):,} "
+        f"host{'' if len(hosts) == 1 else 's'} left pending in the store "
+        "(robots.txt did not answer)"
+    )
+
+
 def held_back_lines(hosts: Sequence[HeldBack], shown: int = 5) -> list[str]:
     """Return the summary's lines on hosts held back: how many, why, and what to do."""
     if not hosts:
@@ -139,14 +156,41 @@ def held_back_lines(hosts: Sequence[HeldBack], shown: int = 5) -> list[str]:
     urls = sum(h.urls for h in hosts)
     head = (
         f"  held back   {_many(len(hosts), 'host')} not crawled: robots.txt did not answer "
-        f"(tried {hosts[0].tries}x); {_many(urls, 'URL')} left pending: run the same "
-        "command again to crawl them"
+        f"(tried {hosts[0].tries}x); {_many(urls, 'URL')} left pending: {_fix(hosts)}"
     )
     lines = [head]
     lines.extend(f"    {h.host}  {_many(h.urls, 'URL')}: {h.reason}" for h in hosts[:shown])
     if len(hosts) > shown:
         lines.append(f"    ... and {len(hosts) - shown:,} more")
     return lines
+
+
+# Causes a retry cannot cure, by what the attempt's error says (engine/_attempt.py), and
+# what does: the same command would fail the same way (a new user's trial).
+_FIXES = (
+    (
+        ("to trust its certificate: --proxy-ca",),
+        (
+            "the proxy's certificate is not trusted: run the command again with --proxy-ca FILE "
+            "(its CA)"
+        ),
+    ),
+    (
+        ("it wants other credentials", "407, message='Proxy Authentication Required'"),
+        (
+            "the proxy refused its credentials: correct the user:password of --proxy, then run "
+            "the command again"
+        ),
+    ),
+)
+
+
+def _fix(hosts: Sequence[HeldBack]) -> str:
+    """Return what to do: the fix of a cause every host shares, or run the command again."""
+    for marks, fix in _FIXES:
+        if all(any(mark in h.reason for mark in marks) for h in hosts):
+            return fix
+    return "run the same command again to crawl them"
 
 
 def _many(n: int, what: str) -> str:

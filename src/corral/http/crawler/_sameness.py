@@ -9,9 +9,11 @@ first difference and the ways out (another ``-o``, or ``--overwrite``).
 
 What may change between runs, being how (not what) to crawl: politeness (``--concurrency``,
 ``--per-host``, ``--rate``, ``--workers``), retries and timeouts, proxies, cookies, the
-headers and user agent, ``--max-pages`` (the budget), ``--sitemaps`` (more seeds of the same
-sites), ``--refresh``, ``--frontier-bound``, the bodies kept, the report and the output's
-verbosity.
+headers and user agent, how far to crawl (``--max-pages``, ``--max-depth``,
+``--no-trap-guards``: the summary advises a bigger bound to go further, and a run with it
+crawls the URLs the earlier bound stopped, ``store/_crawlrows.revive``), ``--sitemaps``
+(more seeds of the same sites), ``--refresh``, ``--frontier-bound``, the bodies kept, the
+report and the output's verbosity.
 """
 
 from __future__ import annotations
@@ -29,20 +31,19 @@ def crawl_identity(
     """Return what a crawl is, keyed by the option that sets each part (for the message)."""
     return {
         "seeds": sorted({mask_credentials(normalize_url(check(seed))) for seed in seeds}),
-        "--parse": parse_spec or _name_of(parse),
+        "--parse": parse_spec or name_of(parse),
         "--scope": config.scope,
         "--include": list(config.include),
         "--exclude": list(config.exclude),
-        "--max-depth": config.max_depth,
-        "--no-trap-guards": not config.trap_guards,
         "--parse-types": sorted(config.parse_types),
         "--ignore-robots": not config.obey_robots,
         "--follow-nofollow": config.follow_nofollow,
     }
 
 
-def _name_of(parse: object) -> str | None:
-    """Return ``module:qualname`` of a callback given as an object (the Python API)."""
+def name_of(parse: object) -> str | None:
+    """Return ``module:qualname`` of a callback given as an object (the Python API), or
+    None for none."""
     if parse is None:
         return None
     target = getattr(parse, "func", parse)  # functools.partial

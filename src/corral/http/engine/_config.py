@@ -49,8 +49,8 @@ class FetchConfig:
         per_proxy: spread each host's requests over every proxy, with the politeness of a
             host of its own per (host, proxy): for sites that limit by IP.
         proxy_ca: a PEM file of certificates trusted, beside the system's, for the
-            ``https://`` proxies' own certificates (a proxy's self-signed one; read by each
-            process that fetches: a worker on another machine needs it at the same path).
+            ``https://`` proxies' own certificates (a proxy's self-signed one), or the PEM
+            text itself (a job over Redis sends its workers the text, read from the file).
         cookies: keep the cookies sites set, one jar per host (off: stateless).
         cookie_jar: a file the jar is loaded from (a corral JSON jar, or a Netscape
             ``cookies.txt``) and saved to as a JSON jar every 2 s while it changes and when the

@@ -127,15 +127,37 @@ def check_ca(ca: str, proxies: Iterable[str]) -> None:
 
 
 def trusting(ca: str) -> ssl.SSLContext:
-    """Return a context that checks certificates against the system's CAs and ``ca``'s.
+    """Return a context that checks certificates against the system's CAs and ``ca``'s
+    (a PEM file, or PEM text: ``is_pem``).
 
     Raises:
         OSError: ``ca`` cannot be read.
         ssl.SSLError: ``ca`` holds no certificate.
     """
     context = ssl.create_default_context()
-    context.load_verify_locations(ca)
+    if is_pem(ca):
+        context.load_verify_locations(cadata=ca)
+    else:
+        context.load_verify_locations(ca)
     return context
+
+
+def is_pem(ca: str) -> bool:
+    """Return whether ``ca`` is PEM text rather than a file's path: a job over Redis sends its
+    workers the certificates, since a path means nothing on another machine (a trial)."""
+    return ca.lstrip().startswith("-----BEGIN")
+
+
+def read_ca(ca: str | None) -> str | None:
+    """Return the PEM text of ``ca`` (a path, or PEM text already), None for None.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    if ca is None or is_pem(ca):
+        return ca
+    with open(ca, encoding="ascii", errors="replace") as file:
+        return file.read()
 
 
 def is_proxy_fault(exc: BaseException) -> bool:

@@ -18,6 +18,7 @@ from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import StoreKind
 from corral.http.store._faults import StoreError
+from corral.http.web._urls import public_argv
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
 
@@ -110,10 +111,17 @@ def report(ending: Ending, status: str, stats: FetchStatistics) -> None:
             return
     stopped = status == "interrupted"
     resumable = ending.kind != "stdout" and ending.resumable
-    resume = shlex.join(ending.argv) if stopped and resumable else None
+    # shown as runs.argv keeps it: a proxy's password, an Authorization header as ***
+    shown = public_argv(ending.argv)
+    resume = shlex.join(shown) if stopped and resumable else None
     if not ending.quiet or stopped:
         summary = render_summary(
-            stats, store_kind=ending.kind, resume_command=resume, interrupted=stopped, head=head
+            stats,
+            store_kind=ending.kind,
+            resume_command=resume,
+            interrupted=stopped,
+            head=head,
+            resume_masked=shown != list(ending.argv),
         )
         print(summary, file=sys.stderr)
         for line in ending.notes():

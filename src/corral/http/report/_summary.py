@@ -39,6 +39,7 @@ def render_summary(
     resume_command: str | None = None,
     interrupted: bool | None = None,
     head: str | None = None,
+    resume_masked: bool = False,
 ) -> str:
     """Return the summary of a finished or interrupted run, as lines of plain text.
 
@@ -54,6 +55,8 @@ def render_summary(
             was (stdout, the demo) is said to be interrupted, with no resume command.
         head: the first line, when the run ended some other way (its stdout reader went
             away); by default ``corral: done in ...`` or ``corral: interrupted after ...``.
+        resume_masked: ``resume_command`` shows passwords or secret header values as
+            ``***`` (``public_argv``): the summary says to give them again.
 
     Returns:
         The summary, without a trailing newline.
@@ -72,7 +75,7 @@ def render_summary(
         sections[0][0] = head
     sections.append(_whereabouts(stats.output, store_kind, table))
     if resume_command is not None:
-        sections.append(_resume(stats, resume_command))
+        sections.append(_resume(stats, resume_command, masked=resume_masked))
     return "\n\n".join("\n".join(lines) for lines in sections)
 
 
@@ -267,7 +270,7 @@ def _whereabouts(output: str, store_kind: StoreKind, table: str) -> list[str]:
     ]
 
 
-def _resume(stats: FetchStatistics, resume_command: str) -> list[str]:
+def _resume(stats: FetchStatistics, resume_command: str, *, masked: bool) -> list[str]:
     if stats.total is None:  # a crawl: what it found and has not recorded yet
         left = "interrupted"
         if stats.frontier:
@@ -280,4 +283,8 @@ def _resume(stats: FetchStatistics, resume_command: str) -> list[str]:
         f"{left}. To resume, run the same command again",
         "(URLs already done are not fetched again):",
         f"  {resume_command}",
-    ]
+    ] + (
+        ["(*** hides a password or a secret header value: give them again as in your command)"]
+        if masked
+        else []
+    )

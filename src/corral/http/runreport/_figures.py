@@ -60,18 +60,23 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
         "SELECT count(*), coalesce(sum(state != 1), 0) FROM urls"
     ).fetchone()
     kind = job_kind(conn)
+    header = _header(tally, counts, runs, urls=int(urls), pending=int(pending))
+    held_back = _held_back(conn, last)
+    if held_back and header["status"] == "done":
+        header["status"] = "incomplete"  # (finished, with URLs no run may crawl yet)
     return {
         "format": FORMAT,
         "corral": __version__,
         "store": str(Path(path).resolve()),
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "kind": kind,
-        "header": _header(tally, counts, runs, urls=int(urls), pending=int(pending)),
+        "header": header,
         "command": last.as_json()["command"] if last else None,
         "settings": dict(settings(last.argv)) if last else {},
         "runs": [run.as_json() for run in runs],
         "workers": _workers(conn),
         "proxies": _proxies(conn),
+        "held_back": held_back,
         "series": _series(tally),
         "statuses": [
             {"status": status, "count": n, "samples": tally.status_samples.get(status, [])}
@@ -255,3 +260,26 @@ def _proxies(conn: sqlite3.Connection) -> list[dict[str, object]]:
         {"proxy": shown, "requests": requests, "errors": errors, "rested": rested}
         for shown, (requests, errors, rested) in totals.items()
     ]
+
+
+def _held_back(conn: sqlite3.Connection, last: Run | None) -> list[dict[str, object]]:
+    """Return the hosts the last run held back (their robots.txt did not answer: their URLs
+    left pending), most URLs first, as its summary has them; [] for none."""
+    if last is None:
+        return []
+    row = conn.execute("SELECT summary FROM runs WHERE id = ?", (last.id,)).fetchone()
+    try:
+        held = json.loads(row[0]).get("held_back") or {} if row and row[0] else {}
+    except (ValueError, AttributeError):
+        return []
+    rows = [
+        {
+            "host": str(host),
+            "urls": int(figures.get("urls", 0)),
+            "tries": int(figures.get("tries", 0)),
+            "reason": str(figures.get("reason", "")),
+        }
+        for host, figures in (held.items() if isinstance(held, dict) else ())
+        if isinstance(figures, dict)
+    ]
+    return sorted(rows, key=lambda r: (-int(str(r["urls"])), str(r["host"])))

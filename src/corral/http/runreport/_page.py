@@ -82,6 +82,21 @@ def _header(figures: dict[str, Any]) -> str:
     settings = ", ".join(f"{name} {value}" for name, value in figures["settings"].items())
     about = html.escape(f"corral {figures['corral']}" + (f" · {settings}" if settings else ""))
     return (
-        f'<p class="verdict">{verdict}</p><div class="tiles">{tiles}</div>'
+        f'<p class="verdict">{verdict}</p>{_held_back(figures.get("held_back") or [])}'
+        f'<div class="tiles">{tiles}</div>'
         f'<p class="command"><code>{command}</code><br><small>{about}</small></p>'
     )
+
+
+def _held_back(hosts: list[dict[str, Any]]) -> str:
+    """Return the lines on the hosts the last run held back (robots.txt did not answer):
+    their URLs are pending, and the same command crawls them once it answers."""
+    lines = [
+        f"{h['host']}: {h['urls']:,} URL{'' if h['urls'] == 1 else 's'} held back "
+        f"(robots.txt did not answer, tried {h['tries']}x): {h['reason']}"
+        for h in hosts
+    ]
+    if not lines:
+        return ""
+    lines.append("the same command crawls them once robots.txt answers")
+    return '<p class="held">' + "<br>".join(html.escape(line) for line in lines) + "</p>"

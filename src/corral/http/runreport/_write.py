@@ -12,7 +12,7 @@ from typing import Literal
 
 from corral.http.runreport._figures import ArgvSettings, figures
 from corral.http.runreport._page import render_page
-from corral.http.store._faults import StoreError
+from corral.http.store._faults import StoreError, a_directory
 
 ReportFormat = Literal["html", "json"]
 
@@ -34,6 +34,8 @@ def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[s
     Raises:
         StoreError: the file is missing, or is not a corral store.
     """
+    if (problem := a_directory(store)) is not None:
+        raise StoreError(problem)
     if not os.path.isfile(store):
         raise StoreError(f"{store}: no such store")
     try:  # read-only: a run writing beside it is not disturbed, nor the file changed

@@ -30,9 +30,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from corral import to_thread
 from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._jarfile import JarKeeper
+from corral.http.engine._proxies import read_ca
 from corral.http.report._human import human_many
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinator import RedisDriver
@@ -66,6 +68,8 @@ class Coordination:
     ) -> None:
         self.driver = driver
         self.complete = False  # the job sets it once every record is in the store
+        # ... and what it left pending, for ``corral status`` ("1 URL of 1 host ...")
+        self.held_back = ""
         self.workers: list[asyncio.subprocess.Process] = []
         self._queue, self._settings, self._target = queue, settings, target
         self._watch: asyncio.Task[None] | None = None
@@ -169,11 +173,13 @@ async def coordinating(
     try:
         owner = _owner(store)
         await _bind(queue, target, owner, kind)
+        # (the cookies' file is the coordinator's: the workers keep theirs in Redis; the
+        # proxies' CA goes as its certificates: a path means nothing on another machine)
+        sent = replace(config, cookie_jar=None, proxy_ca=await _ca_text(config.proxy_ca))
         settings = {
             "kind": kind,
             "store": owner,
-            # (the cookies' file is the coordinator's: the workers keep theirs in Redis)
-            "config": config_to_json(replace(config, cookie_jar=None)),
+            "config": config_to_json(sent),
             "per_host": str(config.per_host),
             "gap_ms": str(gap_ms(config)),
             "lease_ms": str(_LEASE_MS),
@@ -192,6 +198,18 @@ async def coordinating(
             await _end(coordination, queue, coordination.workers)
     finally:
         await queue.close()
+
+
+async def _ca_text(ca: str | None) -> str | None:
+    """Return the PEM text of ``--proxy-ca`` for the job's settings.
+
+    Raises:
+        ScaleError: the file cannot be read (any more: the command line checked it).
+    """
+    try:
+        return await to_thread(read_ca, ca)
+    except OSError as exc:
+        raise ScaleError(f"--proxy-ca {ca}: cannot read it: {exc.strerror or exc}") from None
 
 
 def gap_ms(config: FetchConfig) -> int:
@@ -241,7 +259,7 @@ async def _end(
         _hang_up(workers)  # at once, before any await: a second signal may end us any time
     try:
         if coordination.complete:
-            await queue.finish("finished")
+            await queue.finish("finished", held_back=coordination.held_back)
             _hang_up(workers)  # (they would see the state within a second; this is at once)
             await _wait_for(workers, _WORKER_EXIT)
             await coordination.save_cookies()  # (before the keys go)

@@ -54,15 +54,18 @@ def _job_config(queue: JobQueue, settings: dict[str, str]) -> FetchConfig:
 
 
 async def _check_ca(queue: JobQueue, config: FetchConfig) -> None:
-    from corral.http.engine._proxies import check_ca
+    from corral.http.engine._proxies import check_ca, is_pem
 
     assert config.proxy_ca is not None
     try:
         await to_thread(check_ca, config.proxy_ca, config.proxies)
     except ValueError as exc:
+        if is_pem(config.proxy_ca):  # (the certificates the coordinator sent)
+            where = f"the job's --proxy-ca certificates: {exc}"
+        else:  # (a job configured with a path, from Python: read on this machine)
+            where = f"--proxy-ca {config.proxy_ca}: {exc} (each worker reads the file at that path)"
         raise ScaleError(
-            f"job {queue.job}: --proxy-ca {config.proxy_ca}: {exc} (each worker reads the "
-            "file at that path)",
+            f"job {queue.job}: {where}",
             exit_code=2,
         ) from None
 

@@ -196,7 +196,7 @@ class Partition:
         who = self._settings.get("parse") or "the link parser"
         error = f"{who} ended its worker process ({how}) on this page, {PAGE_DEATHS} times"
         print(f"corral: {url}: {error}: recorded as parse_error", file=sys.stderr)
-        flight.remote = {"f": [], "s": [], "i": [], "e": f"{url}: {error}"}
+        flight.remote = {"f": [], "s": [], "i": [], "e": f"{url}: {error}", "d": 1}  # (died)
         failed = replace(decode_result(row), ok=False, error_kind="parse_error", error=error)
         await sink(flight, failed)
         self._room.set()

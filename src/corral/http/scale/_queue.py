@@ -308,10 +308,11 @@ class JobQueue:
     def _where(self) -> str:
         return f"job {self.job} on {masked(self.url)}"
 
-    async def finish(self, state: str) -> None:
-        """Set the job's state (workers exit when it is not "running") and wake them."""
+    async def finish(self, state: str, *, held_back: str = "") -> None:
+        """Set the job's state (workers exit when it is not "running") and wake them;
+        ``held_back``: what the job left pending, for ``corral status``."""
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(self.prefix + "meta", "state", state)
+            pipe.hset(self.prefix + "meta", mapping={"state": state, "held_back": held_back})
             pipe.lpush(self.prefix + "wake", *["1"] * 64)
             pipe.ltrim(self.prefix + "wake", 0, 63)
             await pipe.execute()

@@ -30,6 +30,7 @@ class JobStatus:
             the job's workers together, as their last heartbeats said.
         started_ms: when the job was first configured (Redis time, ms).
         now_ms: when this status was read (Redis time, ms).
+        held_back: what a finished job left pending ("1 URL of 1 host ..."), or "".
     """
 
     state: str
@@ -43,6 +44,7 @@ class JobStatus:
     proxies: dict[str, tuple[int, int, int]]
     started_ms: int
     now_ms: int
+    held_back: str = ""
 
     def eta_seconds(self) -> float | None:
         """Return the seconds left at the job's average rate so far (None before any)."""
@@ -94,6 +96,7 @@ async def read_status(client: Any, prefix: str, now_script: Any, where: str) -> 
         proxies=add_proxy_figures(*(proxies for _, proxies in figures)),
         started_ms=int(meta.get(b"started", now)),
         now_ms=now,
+        held_back=meta.get(b"held_back", b"").decode(),
     )
 
 

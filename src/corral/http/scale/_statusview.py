@@ -38,6 +38,7 @@ def render(job: str, status: JobStatus) -> list[str]:
             f"job {job}: {status.state}; {status.done:,} of {human_many(total, 'URL')} done, "
             f"{status.leased:,} in flight, {status.queued:,} queued, "
             f"{human_many(status.undrained, 'record')} waiting for the coordinator"
+            + (f"; held back: {status.held_back}" if status.held_back else "")
         )
     ]
     elapsed = max(0.0, (status.now_ms - status.started_ms) / 1000)

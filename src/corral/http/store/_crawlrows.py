@@ -29,6 +29,7 @@ from corral.http.store._schema import (
     PENDING_COLUMNS,
     RESULT_COLUMNS,
 )
+from corral.http.web._traps import DEFAULT_MAX_DEPTH, repeated_segment
 from corral.http.web._urls import mask_credentials
 
 _MARKS = ",".join("?" * (RESULT_COLUMNS.count(",") + 1))
@@ -94,29 +95,128 @@ def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
 
 
 class Budget(NamedTuple):
-    """A crawl's budget: ``max_pages`` fetched in all its runs (None: no bound)."""
+    """How far a crawl goes: ``max_pages`` fetched in all its runs (None: no bound), links
+    at most ``max_depth`` from a seed (None: no bound), and whether the ``repeated_segment``
+    rule holds (``traps``). Each may change from run to run (``revive``)."""
 
     max_pages: int | None
+    max_depth: int | None = None
+    traps: bool = True
 
 
-def revive(conn: sqlite3.Connection, budget: Budget) -> int:
-    """Make the rows earlier runs recorded as not fetched for ``max_pages`` pending again
-    when ``budget`` leaves room, and give the count of such rows pending (those of an
-    earlier run that revived them too). Their records stay until a fetch replaces them
-    (moved to ``history``), or a run that does not reach them keeps them (``skip_rest``)."""
-    skipped = "SELECT id FROM results WHERE error_kind = 'max_pages' AND attempts = 0"
+def revive(conn: sqlite3.Connection, run: int, budget: Budget) -> tuple[int, Counter[str]]:
+    """Make the rows earlier runs recorded as not fetched for ``max_pages``, ``max_depth``
+    or ``repeated_segment`` pending again when ``budget`` lets them be fetched, then record
+    the pending rows it stops (``prune``). Give the count of revived rows pending (those of
+    an earlier run that revived them too), and ``prune``'s counts. The revived rows' records
+    stay until a fetch replaces them (moved to ``history``), or a run that does not reach
+    them keeps them (``skip_rest``)."""
+    kinds = [f"(error_kind = 'max_depth' AND {_within(budget, 'r.')})"]
     fetched = conn.execute("SELECT count(*) FROM results WHERE attempts > 0").fetchone()[0]
     if budget.max_pages is None or int(fetched) < budget.max_pages:
-        with conn:
-            conn.execute("BEGIN")
-            conn.execute(
-                f"UPDATE urls SET state = {PENDING}, lease_run = NULL "
-                f"WHERE state = {DONE} AND id IN ({skipped})"
-            )
+        kinds.append("error_kind = 'max_pages'")
+    if not budget.traps:
+        kinds.append("error_kind = 'repeated_segment'")
+    revivable = f"SELECT r.id FROM results r WHERE r.attempts = 0 AND ({' OR '.join(kinds)})"
+    with conn:
+        conn.execute("BEGIN")
+        conn.execute(
+            f"UPDATE urls SET state = {PENDING}, lease_run = NULL "
+            f"WHERE state = {DONE} AND id IN ({revivable})"
+        )
+    pruned = prune(conn, run, budget)
+    skipped = (
+        "SELECT id FROM results WHERE attempts = 0 "
+        "AND error_kind IN ('max_pages', 'max_depth', 'repeated_segment')"
+    )
     (pending,) = conn.execute(
         f"SELECT count(*) FROM urls WHERE state = {PENDING} AND id IN ({skipped})"
     ).fetchone()
-    return int(pending)
+    return int(pending), pruned
+
+
+def _within(budget: Budget, prefix: str = "") -> str:
+    """Return the SQL condition on a row's ``depth`` that ``budget``'s depth bound keeps."""
+    return "1" if budget.max_depth is None else f"{prefix}depth <= {int(budget.max_depth)}"
+
+
+def prune(conn: sqlite3.Connection, run: int, budget: Budget) -> Counter[str]:
+    """Record the rows left pending (by an interrupted run) that ``budget``'s depth bound or
+    trap guards now stop, as a crawl with them from the start would have, with this run's
+    ``max_depth`` or ``repeated_segment`` records; give their counts by reason. A row with
+    a page fetched (queued again by ``--refresh``) is left to be fetched.
+
+    Only when an earlier run had a looser bound (``meta`` keeps the loosest): otherwise
+    every row fits, and the repeated-segment check of every pending URL is spared."""
+    deeper, unguarded = _looser_before(conn, budget)
+    rules = []
+    if deeper:
+        rules.append(("max_depth", f"NOT ({_within(budget)})"))
+    if unguarded:
+        conn.create_function("repeated_segment", 1, repeated_segment, deterministic=True)
+        rules.append(("repeated_segment", "depth > 0 AND repeated_segment(url)"))
+    if not rules:
+        return Counter()
+    conn.create_function("mask_credentials", 1, mask_credentials, deterministic=True)
+    fetched = "SELECT 1 FROM results r WHERE r.id = urls.id AND r.attempts > 0"
+    # each rule read once over the pending rows (a repeated-segment check is a Python call)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS pruned (id INTEGER PRIMARY KEY, reason TEXT)")
+    with conn:
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM temp.pruned")
+        for reason, rule in rules:
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.pruned (id, reason) SELECT id, ? FROM urls "
+                f"WHERE state = {PENDING} AND {rule} AND NOT EXISTS ({fetched})",
+                (reason,),
+            )
+        ids = "SELECT id FROM temp.pruned"
+        conn.execute(f"DELETE FROM results WHERE id IN ({ids})")
+        conn.execute(
+            f"INSERT INTO results ({RESULT_COLUMNS}) "
+            "SELECT u.id, mask_credentials(u.url), NULL, NULL, 0, p.reason, "
+            "'not fetched: ' || replace(p.reason, '_', ' '), 0, 0, '', 0, NULL, NULL, NULL, "
+            "NULL, NULL, 'GET', u.depth, u.found_on, ?, NULL, NULL, NULL, NULL "
+            "FROM temp.pruned p JOIN urls u ON u.id = p.id",
+            (run,),
+        )
+        conn.execute(f"UPDATE urls SET state = {DONE}, lease_run = NULL WHERE id IN ({ids})")
+        counts = Counter(
+            dict(conn.execute("SELECT reason, count(*) FROM temp.pruned GROUP BY reason"))
+        )
+        conn.execute("DELETE FROM temp.pruned")
+    return counts
+
+
+def _looser_before(conn: sqlite3.Connection, budget: Budget) -> tuple[bool, bool]:
+    """Return whether an earlier run of the crawl went deeper than ``budget`` lets, and
+    whether one had no trap guards while ``budget`` has them; record the loosest bounds so
+    far, this run's included (the rows pending, or skipped for ``max_pages``, fit them)."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'loosest_bounds'").fetchone()
+    depth, traps = json.loads(row[0]) if row is not None else _identity_bounds(conn, budget)
+    bound = budget.max_depth
+    deeper = bound is not None and (depth is None or depth > bound)
+    unguarded = budget.traps and not traps
+    depth = None if depth is None or bound is None else max(depth, bound)
+    traps = traps and budget.traps
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (name, value) VALUES ('loosest_bounds', ?)",
+        (json.dumps([depth, traps]),),
+    )
+    return deeper, unguarded
+
+
+def _identity_bounds(conn: sqlite3.Connection, budget: Budget) -> tuple[int | None, bool]:
+    """Return the depth bound and trap guards of a store's runs from before the loosest
+    were kept: its crawl's identity had them (``crawler/_sameness``), so every run had the
+    same; a new store (nothing pending) takes this run's."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'job_identity'").fetchone()
+    job = json.loads(row[0]) if row is not None else {}
+    if "--max-depth" not in job:
+        return budget.max_depth, budget.traps
+    traps = not job.get("--no-trap-guards", False)
+    depth = job["--max-depth"]
+    return (DEFAULT_MAX_DEPTH if depth is None and traps else depth), traps  # (depth_bound)
 
 
 def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:

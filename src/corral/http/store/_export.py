@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from corral._clierrors import InputError, UsageError
+from corral.http.store._faults import a_directory
 from corral.http.store._schema import TABLES, rows_of
 
 # Columns a store writes as JSON text, per table.
@@ -49,10 +50,7 @@ def export(
         UsageError: ``table`` is not one of the store's tables.
         InputError: the store cannot be read, or has no such table.
     """
-    if table not in TABLES:
-        raise UsageError(f"--table must be one of {', '.join(TABLES)}, not {table!r}")
-    if not Path(store).is_file():
-        raise InputError(f"cannot read store {store}: no such file")
+    check_source(store, table)
     latest = not all_runs
 
     def rows() -> Iterable[dict[str, Any]]:
@@ -63,9 +61,53 @@ def export(
             return _write_jsonl(_values(rows(), table), out)
         if table == "items":
             return _write_csv(_item_rows(rows()), _item_keys(rows()), out)
-        return _write_csv((_plain_row(row) for row in rows()), None, out)
+        # (named from the table: an empty one's CSV has its header line too)
+        return _write_csv((_plain_row(row) for row in rows()), _columns(store, table), out)
     except sqlite3.DatabaseError as exc:
         raise InputError(f"cannot read store {store}: {exc}") from None
+
+
+def check_source(store: str, table: str) -> None:
+    """Check that ``table`` of ``store`` can be exported (before the output is opened).
+
+    Raises:
+        UsageError: ``table`` is not one of the store's tables.
+        InputError: the store is no file (a directory, missing), or is a fetch's store
+            asked for items (a fetch stores none).
+    """
+    if table not in TABLES:
+        raise UsageError(f"--table must be one of {', '.join(TABLES)}, not {table!r}")
+    if (problem := a_directory(store)) is not None:
+        raise InputError(problem)
+    if not Path(store).is_file():
+        raise InputError(f"cannot read store {store}: no such file")
+    if table == "items" and _kind(store) == "fetch":
+        raise InputError(
+            f"{store} is a store of corral fetch: it has no items (a crawl's --parse callback "
+            "stores them); export --table results"
+        )
+
+
+def _kind(store: str) -> str | None:
+    """Return the job that wrote ``store`` (``fetch``, ``crawl``; None: not said)."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'job'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # (not a store: the export says so as it reads)
+    return str(row[0]) if row is not None else None
+
+
+def _columns(store: str, table: str) -> list[str]:
+    """Return the columns of a store's table (or view), in order."""
+    conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
+    try:
+        return [str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")]
+    finally:
+        conn.close()
 
 
 def _write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
@@ -80,7 +122,7 @@ def _write_csv(rows: Iterable[dict[str, Any]], keys: list[str] | None, out: IO[s
     writer: csv.DictWriter[str] | None = None
     if keys is not None:
         writer = csv.DictWriter(out, fieldnames=keys)
-        if keys:  # (no items: no header line, an empty file)
+        if keys:  # (no items: no keys to name, an empty file)
             writer.writeheader()
     written = 0
     for row in rows:

@@ -14,6 +14,7 @@ import errno
 import os
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from corral._exceptions import CorralError
@@ -133,4 +134,15 @@ def _gone(path: str) -> str:
     return (
         f"{path} was deleted or replaced during the run, so this run's records are not in it; "
         "to start over, run the command again with --overwrite"
+    )
+
+
+def a_directory(store: str) -> str | None:
+    """Return the message for a directory given as a store to read (``corral export``,
+    ``corral report``): it said "no such store"; None when ``store`` is no directory."""
+    if not Path(store).is_dir():
+        return None
+    return (
+        f"{store} is a directory, not a store: give the store's file (corral fetch and crawl "
+        "write corral.db by default)"
     )

@@ -119,7 +119,8 @@ class SQLiteFrontier:
         self._compare = False
         self._label = False  # ... and say what changed (a refresh)
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
-        self._budget, self.revived = budget, 0  # rows skipped for max_pages, pending again
+        self._budget, self.revived = budget, 0  # rows skipped for the budget, pending again
+        self.pruned: Counter[str] = Counter()  # pending rows the budget now stops, by reason
         self._events = 0  # throttle events this run recorded (``sample``)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
@@ -186,7 +187,7 @@ class SQLiteFrontier:
             if self._bounds is not None:
                 self.refreshing = crawl.requeue(conn, self._bounds)
             if self._budget is not None:
-                self.revived = crawl.revive(conn, self._budget)
+                self.revived, self.pruned = crawl.revive(conn, self.run, self._budget)
             self._label = self._bounds is not None or crawl.requeued(conn)  # a refresh's
             self._compare = self._label or self.revived > 0
             return reaped
