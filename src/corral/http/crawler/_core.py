@@ -33,7 +33,7 @@ from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
-from corral.http.crawler._robotshold import HeldBack, held_back_note
+from corral.http.crawler._robotshold import HeldBack, HeldHosts, held_back_note
 from corral.http.crawler._sameness import crawl_identity
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
@@ -232,6 +232,10 @@ class CrawlCore:
 
     def held_back(self) -> list[HeldBack]:
         """Return the hosts not crawled in this run: their robots.txt did not answer."""
+        driver = None if self.coordination is None else self.coordination.driver
+        if isinstance(driver, RedisCrawlDriver):  # (its workers read robots.txt)
+            held: HeldHosts | None = getattr(driver, "held", None)  # (set as it starts)
+            return [] if held is None else held.held_back()
         return self._claimer.hold.held_back() if self._claimer is not None else []
 
     def set_rules(self, seeds: Iterable[str]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from corral._clock import LOOP_CLOCK
 from corral.http.crawler._child import RemoteExaminer
 from corral.http.crawler._robotsgate import RobotsGate
+from corral.http.crawler._robotshold import HELD_PREFIX
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import split_normal
@@ -83,8 +84,8 @@ class FrontierExaminer(RemoteExaminer):
         for task in tasks:
             flight = Flight(request_of_task(task.url, task.host, task.request), task.token)
             said = await self._robots_say(task) if self._robots else None
-            if isinstance(said, str):
-                flights.append(_preset(flight, "robots", said))
+            if isinstance(said, str):  # (held back: this lease's try; the worker adds the rest)
+                flights.append(_preset(flight, "robots", said, int(said.startswith(HELD_PREFIX))))
             else:
                 waiting.append((task, flight, said))
         # the budget is taken at a URL's first claim (a URL put back, for its robots.txt or
@@ -106,13 +107,15 @@ class FrontierExaminer(RemoteExaminer):
 
     async def _robots_say(self, task: Task) -> str | float | None:
         """Return None (fetch), a refusal's text, or seconds to wait (robots.txt did not
-        answer: the URL goes back to the job's queue, its host held meanwhile)."""
+        answer: the URL goes back to the job's queue, its host held meanwhile; after the
+        last try, the record that holds it back for the run)."""
         assert self._gate is not None
         policy = await self._gate.policy(task.url)
         if policy.verdict == "disallow_all":  # not answering: not a refusal (_robotshold)
             if task.attempts < len(self._backoff):
                 return max(self._backoff[task.attempts], policy.max_age)
-            return f"robots.txt did not answer ({policy.reason or 'no answer'})"
+            # held back for the run: the coordinator leaves the URL pending (HELD_PREFIX)
+            return f"{HELD_PREFIX}robots.txt did not answer ({policy.reason or 'no answer'})"
         if not self._gate.allows(policy, task.url):
             return "disallowed by robots.txt"
         return None
@@ -160,7 +163,7 @@ def judged(
     return out
 
 
-def _preset(flight: Flight, kind: str, error: str) -> Flight:
+def _preset(flight: Flight, kind: str, error: str, attempts: int = 0) -> Flight:
     """Return ``flight`` not to fetch, its record decided (robots.txt, --max-pages)."""
     request = flight.request
     assert request is not None
@@ -168,6 +171,7 @@ def _preset(flight: Flight, kind: str, error: str) -> Flight:
         url=mask_credentials(request.url),
         error_kind=kind,
         error=error,
+        attempts=attempts,
         depth=request.depth,
         found_on=request.found_on,
         fetched_at=utc_now() if kind == "robots" else "",

@@ -26,6 +26,7 @@ import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
 from corral import open_scope
+from corral.http.crawler._robotshold import HELD_PREFIX, HeldHosts
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import Request
@@ -35,6 +36,7 @@ from corral.http.scale._crawlqueue import CrawlQueue, new_links
 from corral.http.scale._link import still_cancelled
 from corral.http.scale._queue import Outcome
 from corral.http.store._frontier import LinkRow
+from corral.http.web._urls import host_key, parse
 
 _BLOCK_MS = 200  # how long one read waits for records (then the crawl's state is read)
 _ADD = 1000  # URLs handed to Redis at a time
@@ -56,6 +58,7 @@ class RedisCrawlDriver(RedisDriver):
     started = 0  # pages fetched by earlier runs (--max-pages counts them)
     _queued = 0  # URLs queued or leased in Redis, as last read
     _warned = False  # (a worker of an older corral: said once)
+    held: HeldHosts  # the hosts whose robots.txt did not answer: left for the next run
 
     def configure_store(
         self, add_links: AddLinks, undone: Undone, leftovers: Leftovers, started: int
@@ -64,6 +67,7 @@ class RedisCrawlDriver(RedisDriver):
         self.add_links, self.undone, self.leftovers = add_links, undone, leftovers
         self.started = started
         self._crawl = CrawlQueue(self._link.queue)
+        self.held = HeldHosts()
 
     async def drive(
         self,
@@ -163,11 +167,17 @@ class RedisCrawlDriver(RedisDriver):
             if outcome.ident not in undone or outcome.ident in self._entries:
                 dropped.append(outcome.entry)  # recorded before, or twice: one record a URL
                 continue
+            result, error = outcome.result, outcome.result.error or ""
+            if result.error_kind == "robots" and error.startswith(HELD_PREFIX):
+                # held back for the run: no record, the URL stays pending in the store
+                reason = error[len(HELD_PREFIX) :]
+                self.held.add(host_key(parse(result.url)), result.attempts, reason)
+                dropped.append(outcome.entry)
+                continue
             self._entries[outcome.ident] = outcome.entry
             self._recorded += 1
             self._check_version(outcome)
             _count_attempts(counters, outcome)
-            result = outcome.result
             request = Request(url=result.url, host="", depth=result.depth, found_on=result.found_on)
             flight = Flight(request, outcome.ident)
             flight.remote = outcome.extra  # (the page examined by the worker)
