@@ -7,6 +7,7 @@ Usage:
     python bench/scale.py polite [--n 400] [--workers 3] [--burst 1] [--json FILE]
     python bench/scale.py chaos [--n 20000] [--kills 10] [--concurrency 50] [--seed 0]
                                 [--json FILE]
+    python bench/scale.py cpu [--n 20000] [--repeat 3] [--profile DIR] [--json FILE]
 
 ``cost``: the workers benchmark's nginx (core 0) with 8 hosts split 4 and 4 by partition,
 and a private redis-server on core 0 beside it. One process pinned to core 1 (as
@@ -20,7 +21,8 @@ Redis is flushed before each run; its CPU seconds over the run (``/proc/PID/stat
 divided by N. Target: one worker through Redis >= 0.7x the single process. On this 2-core
 machine nginx and Redis share core 0; the 2-core runs share it with them too.
 
-``polite`` and ``chaos``: see bench/_scale_polite.py and bench/_scale_chaos.py.
+``polite``, ``chaos`` and ``cpu`` (CPU per URL of each process): see bench/_scale_polite.py,
+bench/_scale_chaos.py and bench/_scale_cpu.py.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 import _harness as h
 import _report
 import _scale_chaos
+import _scale_cpu
 import _scale_polite
 import _sites
 from _nginx import running_nginx
@@ -130,6 +133,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     cost.add_argument("--json", type=Path, help="also write the results here")
     _scale_polite.add_parser(commands)
     _scale_chaos.add_parser(commands)
+    _scale_cpu.add_parser(commands)
     return parser.parse_args(argv)
 
 
@@ -238,7 +242,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.command == "cost":
         return run_cost(args)
-    runs = {"polite": _scale_polite.run, "chaos": _scale_chaos.run}
+    runs = {"polite": _scale_polite.run, "chaos": _scale_chaos.run, "cpu": _scale_cpu.run}
     return runs[args.command](args)
 
 

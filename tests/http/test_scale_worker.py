@@ -93,6 +93,21 @@ async def test_a_stop_ends_the_worker_with_its_work_committed(redis_url: str, si
     await queue.close()
 
 
+async def test_a_worker_holds_a_few_urls_beyond_its_concurrency(redis_url: str, site: Site) -> None:
+    """At --concurrency 8 the worker leases 10: 8 in flight and 2 waiting in its engine, so
+    that a request that ends starts the next at once, without waiting for a claim."""
+    urls = [site.url(f"delay/2000?i={i}") for i in range(40)]
+    queue = await seed(redis_url, "ahead", urls)
+    stop = asyncio.Event()
+    worker = asyncio.ensure_future(run_worker(redis_url, "ahead", stop=stop, concurrency=8))
+    await site.wait_until(lambda stats: stats.in_flight >= 8)
+    assert site.statistics().in_flight == 8
+    assert (await queue.status()).leased == 10
+    stop.set()
+    assert await asyncio.wait_for(worker, 30) == 0
+    await queue.close()
+
+
 async def test_a_worker_waits_for_its_job_to_be_created(
     redis_url: str, site: Site, capfd: pytest.CaptureFixture[str]
 ) -> None:

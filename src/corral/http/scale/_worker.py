@@ -117,6 +117,9 @@ class Worker:
     def __init__(self, queue: JobQueue, config: FetchConfig, name: str) -> None:
         self.queue, self.config, self.name = queue, config, name
         self.held: dict[str, Task] = {}  # lease token -> task, claimed and not committed
+        self.unfinished = 0  # of those, the ones the engine has not made a record of yet
+        self._limit = config.concurrency + max(1, config.concurrency // 4)  # (_claims)
+        self._least = max(1, config.concurrency // 8)  # (claims of one URL cost Redis most)
         self.pending: list[tuple[str, FetchResult, object]] = []
         self.retrying: list[tuple[str, float]] = []  # (token, wait): back to the job's queue
         self._due = asyncio.Event()  # something to commit
@@ -191,17 +194,23 @@ class Worker:
         return await self._link.call(step, *args)
 
     async def _claims(self) -> AsyncIterator[list[Flight]]:
-        """Yield the flights of claimed tasks while there is room, until stopping."""
-        least = max(1, self.config.concurrency // 8)  # (claims of one URL each cost Redis most)
+        """Yield the flights of claimed tasks while there is room, until stopping.
+
+        Room: ``concurrency`` and a quarter more waiting in the engine, so that a request
+        that ends starts the next at once (else its engine worker parked until a claim woke
+        it: a park and a wake a URL), counted until the record is made, not committed (as
+        in one process, the fetching does not wait for the commits); leases < 2 x that."""
+        limit, least = self._limit, self._least
         while not self.stopping.is_set():
-            free = self.config.concurrency - len(self.held)
-            if free <= 0 or (free < least and self.held):
+            free = limit - self.unfinished
+            if free <= 0 or (free < least and self.unfinished) or len(self.held) >= 2 * limit:
                 self._room.clear()
                 await self._room.wait()
                 continue
             tasks, wait = await self.call(self.queue.claim, self.name, min(free, CLAIM_BATCH))
             if tasks:
                 self.held.update((task.token, task) for task in tasks)
+                self.unfinished += len(tasks)
                 await self._read_cookies(tasks)
                 yield [_flight(task) for task in tasks]
             elif wait == ENDED:  # (woken by the finish: no need to wait for the keeper's look)
@@ -245,6 +254,9 @@ class Worker:
             count(self._runtime.counters, record)
             self.pending.append((token, record, extra))
         self._due.set()
+        self.unfinished -= 1
+        if self._limit - self.unfinished >= self._least:
+            self._room.set()
 
     async def _share_pace(self) -> None:
         """Hand the job the pace this worker's engine set for its hosts (a Retry-After, the
