@@ -44,7 +44,14 @@ def add_parser(commands: Any) -> None:  # argparse's _SubParsersAction is privat
     cpu.add_argument("--files", type=int, default=20_000, help="distinct files served")
     cpu.add_argument("--concurrency", type=int, default=100)
     cpu.add_argument("--repeat", type=int, default=3, help="runs of each layout, interleaved")
-    cpu.add_argument("--profile", type=Path, help="run under cProfile, .prof files here")
+    cpu.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also run the Redis layout with the corral of SRC (another checkout's src/, "
+        "first on PYTHONPATH), interleaved: a before and after under the same load",
+    )
+    cpu.add_argument("--profile", type=Path, help="sample each process's stacks, files here")
     cpu.add_argument("--json", type=Path, help="also write the results here")
 
 
@@ -61,24 +68,22 @@ def run(args: argparse.Namespace) -> int:
     ):
         urls = url_list(h.WORK / f"scale-urls-{args.n}.txt", ports, count=args.n, files=args.files)
         params = {**h.params(urls=urls, concurrency=args.concurrency), "redis": redis.url}
+        layouts = [("", None)] + ([("baseline ", args.baseline)] if args.baseline else [])
         for round_ in range(1, args.repeat + 1):
-            single = _single(args, params, round_)
-            apart = _apart(args, params, redis, round_)
-            for name, seconds in (*single.items(), *apart.items()):
-                runs.setdefault(name, []).append(seconds)
-            missed |= not (single.pop("ok") == apart.pop("ok") == args.n)
+            measured = [_single(args, params, round_)]
+            for label, source in layouts:
+                apart = _apart(args, params, redis, round_, source)
+                measured.append({f"{label}{name}": v for name, v in apart.items()})
+            for figures in measured:
+                missed |= figures.pop("ok", args.n) != args.n
+                for name, seconds in figures.items():
+                    runs.setdefault(name, []).append(seconds)
     per_url = {name: statistics.median(v) / args.n * 1e6 for name, v in runs.items()}
     _print(per_url, args)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "settings": vars(args) | {"json": str(args.json), "profile": str(args.profile)},
-                    "us_per_url": per_url,
-                },
-                indent=2,
-            )
-        )
+        settings = vars(args) | {k: str(getattr(args, k)) for k in ("json", "profile", "baseline")}
+        document = {"settings": settings, "us_per_url": per_url, "runs": runs}
+        args.json.write_text(json.dumps(document, indent=2))
     return 1 if missed else 0
 
 
@@ -95,12 +100,17 @@ def _single(args: argparse.Namespace, params: dict[str, object], round_: int) ->
 
 
 def _apart(
-    args: argparse.Namespace, params: dict[str, object], redis: Redis, round_: int
+    args: argparse.Namespace,
+    params: dict[str, object],
+    redis: Redis,
+    round_: int,
+    source: Path | None,
 ) -> dict[str, float]:
     redis.flush()
-    job = f"cpu-{round_}"
+    job = f"cpu-{round_}" if source is None else f"cpu-baseline-{round_}"
     params = {**params, "job": job}
-    directory = _fresh(f"cpu-redis-{round_}")
+    directory = _fresh(job)
+    env = None if source is None else {**os.environ, "PYTHONPATH": str(source.resolve())}
     target = ("--redis", "{redis}", "--job", "{job}")
     coordinator_argv = [*_corral(args, "coordinator", round_), "fetch", "{urls}", "-o", "out.db"]
     coordinator_argv += ["--workers", "0", *_QUIET, *_TUNED, *target]
@@ -108,10 +118,12 @@ def _apart(
     redis.command("CONFIG", "RESETSTAT")
     before = redis.cpu_seconds()
     started = time.perf_counter()
-    coordinator = _start(coordinator_argv, params, directory, core=0, log="coordinator.log")
+    coordinator = _start(
+        coordinator_argv, params, directory, core=0, log="coordinator.log", env=env
+    )
     while not redis.has_job(job):  # (a worker started before its job waits for a wake-up)
         time.sleep(0.02)
-    worker = _start(worker_argv, params, directory, core=1, log="worker.log")
+    worker = _start(worker_argv, params, directory, core=1, log="worker.log", env=env)
     coordinator_cpu = _reap(coordinator)
     wall = time.perf_counter() - started
     worker_cpu = _reap(worker)
@@ -119,8 +131,9 @@ def _apart(
     _print_commands(redis, args.n)
     ok = _ok(directory)
     total = coordinator_cpu + worker_cpu + redis_cpu
+    label = "redis" if source is None else "baseline"
     print(
-        f"bench: round {round_}: redis worker {worker_cpu / args.n * 1e6:.0f}, coordinator "
+        f"bench: round {round_}: {label} worker {worker_cpu / args.n * 1e6:.0f}, coordinator "
         f"{coordinator_cpu / args.n * 1e6:.0f}, redis-server {redis_cpu / args.n * 1e6:.0f}: "
         f"{total / args.n * 1e6:.0f} us/URL, {ok / wall:,.0f}/s"
     )
@@ -161,11 +174,17 @@ def _corral(args: argparse.Namespace, process: str, round_: int) -> list[str]:
 
 
 def _start(
-    argv: list[str], params: dict[str, object], directory: Path, *, core: int, log: str = "out.log"
+    argv: list[str],
+    params: dict[str, object],
+    directory: Path,
+    *,
+    core: int,
+    log: str = "out.log",
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     command = ["taskset", "-c", str(core), *(a.format(**params) for a in argv)]
     with (directory / log).open("wb") as out:
-        return subprocess.Popen(command, cwd=directory, stdout=out, stderr=out)
+        return subprocess.Popen(command, cwd=directory, stdout=out, stderr=out, env=env)
 
 
 def _reap(process: subprocess.Popen[bytes]) -> float:
@@ -197,11 +216,21 @@ def _fresh(name: str) -> Path:
 
 def _print(per_url: dict[str, float], args: argparse.Namespace) -> None:
     print(f"\nCPU per URL (median of {args.repeat}; N={args.n}, concurrency {args.concurrency}):")
-    for name in ("single", "worker", "coordinator", "redis-server", "redis total"):
-        print(f"  {name:>13}: {per_url[name]:6.0f} us")
-    print(f"  redis total / single: {per_url['redis total'] / per_url['single']:.2f}x")
-    rate = per_url["single_wall"] / per_url["redis_wall"]
-    print(f"  wall, redis (apart) / single rate: {rate:.2f}x (noisy under load)")
+    labels = [""] + (["baseline "] if args.baseline else [])
+    print(f"  {'':>13}  {'now':>8}" + ("  baseline" if args.baseline else ""))
+    for name in ("worker", "coordinator", "redis-server", "redis total"):
+        row = "".join(f"  {per_url[label + name]:6.0f} us" for label in labels)
+        print(f"  {name:>13}{row}")
+    print(f"  {'single':>13}  {per_url['single']:6.0f} us")
+    for label in labels:
+        single = per_url["single"]
+        total = per_url[f"{label}redis total"] / single
+        pair = (per_url[f"{label}worker"] + per_url[f"{label}coordinator"]) / single
+        rate = per_url["single_wall"] / per_url[f"{label}redis_wall"]
+        print(
+            f"  {label or 'now '}/ single: redis total {total:.2f}x, worker + coordinator "
+            f"{pair:.2f}x; wall rate of the job {rate:.2f}x (noisy under load)"
+        )
 
 
 def _sampled(target: str, argv: list[str]) -> None:

@@ -121,13 +121,17 @@ local state = redis.call('HGET', P .. 'meta', 'state')
 if state and state ~= 'running' then return {{}, -3} end  -- finished: nothing more to fetch
 if maxr > 0 and redis.call('XLEN', P .. 'res') >= maxr then return {{}, -2} end
 local out, left = {}, limit
-for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)) do
+local due = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)
+-- the claim spread over the hosts due (as one process's dispatcher takes them in turn): a
+-- worker's requests on a host then stay level, not a claim's worth at once and then none
+local share = math.ceil(limit / math.max(1, #due))
+for _, host in ipairs(due) do
   if left <= 0 then break end
   local h = P .. 'h:' .. host
   local inflight = num(redis.call('HGET', h, 'inflight'))
   local hgap = math.max(tonumber(redis.call('HGET', h, 'gap') or gap),
                        num(redis.call('HGET', P .. 'floor', host)))  -- (robots.txt)
-  local take = math.min(maxc - inflight, left)
+  local take = math.min(maxc - inflight, left, share)
   if hgap > 0 then take = math.min(take, 1) end
   local els = take > 0 and redis.call('LPOP', P .. 'q:' .. host, take)
   if els then
