@@ -9,6 +9,7 @@ Usage:
                                 [--json FILE]
     python bench/scale.py crawl [--pages 2000] [--hosts 4] [--concurrency 100] [--repeat 1]
                                 [--only NAME ...] [--json FILE]
+    python bench/scale.py cpu [--n 20000] [--repeat 3] [--profile DIR] [--json FILE]
 
 ``cost``: the workers benchmark's nginx (core 0) with 8 hosts split 4 and 4 by partition,
 and a private redis-server on core 0 beside it. One process pinned to core 1 (as
@@ -22,8 +23,8 @@ Redis is flushed before each run; its CPU seconds over the run (``/proc/PID/stat
 divided by N. Target: one worker through Redis >= 0.7x the single process. On this 2-core
 machine nginx and Redis share core 0; the 2-core runs share it with them too.
 
-``polite``, ``chaos`` and ``crawl``: see bench/_scale_polite.py, bench/_scale_chaos.py and
-bench/_scale_crawl.py.
+``polite``, ``chaos``, ``crawl`` and ``cpu`` (CPU per URL of each process): see
+bench/_scale_polite.py, bench/_scale_chaos.py, bench/_scale_crawl.py and bench/_scale_cpu.py.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 import _harness as h
 import _report
 import _scale_chaos
+import _scale_cpu
 import _scale_crawl
 import _scale_polite
 import _sites
@@ -135,6 +137,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     _scale_polite.add_parser(commands)
     _scale_chaos.add_parser(commands)
     _scale_crawl.add_parser(commands)
+    _scale_cpu.add_parser(commands)
     return parser.parse_args(argv)
 
 
@@ -243,7 +246,12 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.command == "cost":
         return run_cost(args)
-    runs = {"polite": _scale_polite.run, "chaos": _scale_chaos.run, "crawl": _scale_crawl.run}
+    runs = {
+        "polite": _scale_polite.run,
+        "chaos": _scale_chaos.run,
+        "crawl": _scale_crawl.run,
+        "cpu": _scale_cpu.run,
+    }
     return runs[args.command](args)
 
 

@@ -221,7 +221,7 @@ async def test_a_worker_of_an_older_corral_is_named(
     examination without the crawl's rules) is named in one line: its links are not
     followed, and nothing else goes wrong."""
     from corral.http.crawler._child import RemoteExaminer
-    from corral.http.scale._worker import run_worker
+    from corral.http.scale._runworker import run_worker
 
     db = tmp_path / "r.db"
     args = ["crawl", site.url("/site/0.html"), "-o", str(db), "--no-progress"]

@@ -100,6 +100,36 @@ async def test_a_key_added_twice_is_queued_once(queue: JobQueue) -> None:
     assert await add_urls(queue, "a", 3) == 3
 
 
+async def test_acknowledging_twice_forgets_a_key_once(queue: JobQueue) -> None:
+    """acknowledge with the entries' fingerprints (the coordinator's way: Redis need not read
+    each entry for it) forgets their keys; the same acknowledgement again (a coordinator
+    restarted after its commit) forgets nothing, not even the same keys added anew since."""
+    await add_urls(queue, "a", 3)
+    tasks, _ = await queue.claim("w", 10)
+    await queue.commit("w", [done(task) for task in tasks])
+    outcomes = await queue.results("c", 10, 0)
+    entries, fps = [o.entry for o in outcomes], [o.fp for o in outcomes]
+    await queue.acknowledge(entries, fps)
+    assert await add_urls(queue, "a", 3) == 3  # forgotten: a new fetch
+    await queue.acknowledge(entries, fps)
+    assert await add_urls(queue, "a", 3) == 0  # still known: queued
+    assert (await queue.status()).undrained == 0
+
+
+async def test_a_retried_url_s_attempts_go_with_its_commit(queue: JobQueue) -> None:
+    """The count of a URL's earlier attempts (a lease that expired) reaches the worker that
+    claims it next, and goes once that worker commits it."""
+    await queue.configure({"lease_ms": "0"})
+    await add_urls(queue, "a", 1)
+    await queue.claim("slow", 1)
+    await queue.reap()
+    await queue.configure({"lease_ms": MINUTE})
+    [again], _ = await queue.claim("fast", 1)
+    assert again.attempts == 1
+    assert await queue.commit("fast", [done(again)]) == (1, 0)
+    assert queue.prefix.encode() + b"att" not in await job_keys(queue)
+
+
 async def test_a_committed_url_is_not_claimed_again(queue: JobQueue) -> None:
     """Commit, then claim: nothing; one result per URL, in the stream."""
     await add_urls(queue, "ab", 2)

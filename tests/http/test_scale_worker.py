@@ -15,8 +15,8 @@ from redis_server import RedisServer
 
 from corral.http.engine._config import FetchConfig
 from corral.http.scale._queue import JobQueue, Outcome
+from corral.http.scale._runworker import run_worker
 from corral.http.scale._wire import config_to_json
-from corral.http.scale._worker import run_worker
 from corral.testing import Site, open_site
 
 # The subprocess workers are waited on by the test's loop; a loaded machine may be late.
@@ -50,7 +50,7 @@ async def drain(queue: JobQueue, expected: int) -> list[Outcome]:
 
 async def start_worker(url: str, job: str, name: str) -> asyncio.subprocess.Process:
     code = (
-        "import asyncio, sys; from corral.http.scale._worker import run_worker; "
+        "import asyncio, sys; from corral.http.scale._runworker import run_worker; "
         f"sys.exit(asyncio.run(run_worker({url!r}, {job!r}, name={name!r})))"
     )
     return await asyncio.create_subprocess_exec(
@@ -90,6 +90,21 @@ async def test_a_stop_ends_the_worker_with_its_work_committed(redis_url: str, si
     assert status.leased == 0
     assert status.done == site.statistics().requests
     assert status.queued == 200 - status.done
+    await queue.close()
+
+
+async def test_a_worker_holds_a_few_urls_beyond_its_concurrency(redis_url: str, site: Site) -> None:
+    """At --concurrency 8 the worker leases 10: 8 in flight and 2 waiting in its engine, so
+    that a request that ends starts the next at once, without waiting for a claim."""
+    urls = [site.url(f"delay/2000?i={i}") for i in range(40)]
+    queue = await seed(redis_url, "ahead", urls)
+    stop = asyncio.Event()
+    worker = asyncio.ensure_future(run_worker(redis_url, "ahead", stop=stop, concurrency=8))
+    await site.wait_until(lambda stats: stats.in_flight >= 8)
+    assert site.statistics().in_flight == 8
+    assert (await queue.status()).leased == 10
+    stop.set()
+    assert await asyncio.wait_for(worker, 30) == 0
     await queue.close()
 
 

@@ -99,7 +99,7 @@ def _examiner(settings: dict[str, Any]) -> After:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from corral.http.scale._worker import run_worker
+    from corral.http.scale._runworker import run_worker
 
     url, job = _checked(args)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -148,6 +148,24 @@ def make_record(
     _proxy(record, proxy)
     _change(record, None)
     return record
+
+
+def record_of_fields(values: Sequence[Any], body: builtins.bytes | None) -> FetchResult:
+    """Return the record whose fields, the body apart, are ``values`` in field order (the
+    array a record crosses Redis as: ``corral.http.scale._wire``), its slots set as
+    ``make_record`` sets them (the coordinator makes one per URL).
+
+    Raises:
+        ValueError: not as many values as fields.
+    """
+    record = _new(FetchResult)
+    for set_field, value in zip(_NOT_BODY, values, strict=True):
+        set_field(record, value)
+    _body(record, body)
+    return record
+
+
+_NOT_BODY: Final = _SET[:13] + _SET[14:]
 
 
 def mask_record(record: FetchResult) -> FetchResult:

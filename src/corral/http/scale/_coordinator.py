@@ -68,7 +68,8 @@ class RedisDriver:
         self._window = window
         self._out: dict[int, Flight] = {}  # ident -> flight, added and not yet recorded
         self._early: dict[int, Outcome] = {}  # records read before their flight came
-        self._entries: dict[int, str] = {}  # ident -> stream entry, until committed
+        # ident -> (stream entry, its key's fingerprint), until committed
+        self._entries: dict[int, tuple[str, bytes]] = {}
         self._room = asyncio.Event()
         self._back = asyncio.Event()  # set when the source is done and every record is in
         self._fed = False
@@ -109,9 +110,11 @@ class RedisDriver:
 
     async def committed(self, idents: Sequence[int]) -> None:
         """Acknowledge the stream entries of records the store has committed."""
-        entries = [e for ident in idents if (e := self._entries.pop(ident, None)) is not None]
-        if entries:
-            await self._link.call(self._link.queue.acknowledge, entries)
+        pop = self._entries.pop
+        done = [entry for ident in idents if (entry := pop(ident, None)) is not None]
+        if done:
+            entries, fps = zip(*done, strict=True)
+            await self._link.call(self._link.queue.acknowledge, entries, fps)
 
     async def _feed(
         self,
@@ -129,7 +132,7 @@ class RedisDriver:
                 assert isinstance(flight.ident, int)
                 early = self._early.pop(flight.ident, None)
                 if early is not None:  # its record came back before it (a restart)
-                    self._entries[flight.ident] = early.entry
+                    self._entries[flight.ident] = early.entry, early.fp
                     flight.remote = early.extra
                     await sink(flight, early.result)
                     continue
@@ -156,7 +159,7 @@ class RedisDriver:
                 if flight is None:
                     self._early[outcome.ident] = outcome
                     continue
-                self._entries[outcome.ident] = outcome.entry
+                self._entries[outcome.ident] = outcome.entry, outcome.fp
                 self._recorded += 1
                 _count_attempts(counters, outcome)
                 flight.remote = outcome.extra  # (a crawl's page, examined by the worker)
@@ -174,9 +177,10 @@ class RedisDriver:
     async def _forget_early(self) -> None:
         """Acknowledge records no flight of this run asked for (the store has them)."""
         entries = [outcome.entry for outcome in self._early.values()]
+        fps = [outcome.fp for outcome in self._early.values()]
         self._early.clear()
         if entries:
-            await self._link.call(self._link.queue.acknowledge, entries)
+            await self._link.call(self._link.queue.acknowledge, entries, fps)
 
     async def _reap(self) -> None:
         while not self._back.is_set():

@@ -174,7 +174,7 @@ class RedisCrawlDriver(RedisDriver):
                 self.held.add(host_key(parse(result.url)), result.attempts, reason)
                 dropped.append(outcome.entry)
                 continue
-            self._entries[outcome.ident] = outcome.entry
+            self._entries[outcome.ident] = outcome.entry, outcome.fp
             self._recorded += 1
             self._check_version(outcome)
             _count_attempts(counters, outcome)

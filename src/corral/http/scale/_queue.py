@@ -31,6 +31,7 @@ DEFAULTS |= {"max_results": "10000", "state": "running"}
 BACKPRESSURE_WAIT = 1.0  # seconds; an acknowledge that makes room wakes the workers sooner
 ENDED = float("inf")  # a claim's wait once the job is not running: nothing more will come
 _SEP = "\x1f"
+_FLAGS = (b"0", b"1", b"2", b"3")  # a commit's flags: 1 a body, 2 attempts to forget
 _SCRIPTS = [
     "ADD",
     "CLAIM",
@@ -71,6 +72,7 @@ class Outcome:
     extra: object = None  # what the worker sent with the record (a crawl's page examined)
     proxies: ProxyFigures | None = None  # the worker's per-proxy counts so far, if sent
     found: bytes | None = None  # a crawl's page: the links new to the crawl (_crawlqueue)
+    fp: bytes = b""  # its URL's key's fingerprint (for acknowledge)
 
 
 def fingerprint(key: str) -> bytes:
@@ -94,6 +96,9 @@ class JobQueue:
         # they are all read (the entries read since stay pending until acknowledged, and
         # re-reading them at each call would hand the same records again and again).
         self._pending_after: str | None = "0"
+        # The tokens claimed with earlier attempts (the job counts them by fingerprint until
+        # the URL's commit); only their commits need drop the count.
+        self._retried: set[str] = set()
 
     @classmethod
     async def connect(cls, url: str, job: str) -> JobQueue:
@@ -162,6 +167,7 @@ class JobQueue:
         """
         flat, wait_ms = await self._run("CLAIM", [limit, worker])
         tasks = [_task(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
+        self._retried.update(task.token for task in tasks if task.attempts)
         if wait_ms == -3:
             return tasks, ENDED
         if wait_ms == -2:
@@ -190,9 +196,12 @@ class JobQueue:
             has the URL): its result is dropped.
         """
         args: list[Any] = [worker]
+        retried = self._retried
         for n, (token, result, extra) in enumerate(done, 1):
             data, body = encode_result(result, extra, proxies if n == len(done) else None)
-            args += (token, data, b"0" if body is None else b"1", body or b"")
+            flags = (body is not None) + 2 * (token in retried)
+            args += (token, data, _FLAGS[flags], body or b"")
+        retried.difference_update(token for token, _, _ in done)
         ok, stale = await self._run("COMMIT", args)
         return int(ok), int(stale)
 
@@ -206,6 +215,7 @@ class JobQueue:
         args: list[Any] = [worker]
         for token, wait in items:
             args += (token, max(0, round(wait * 1000)))
+            self._retried.discard(token)  # (its attempts are counted again: see RETRY)
         back, stale = await self._run("RETRY", args)
         return int(back), int(stale)
 
@@ -271,11 +281,13 @@ class JobQueue:
             return []
         return list(answer[0][1]) if answer else []
 
-    async def acknowledge(self, entries: Sequence[str]) -> None:
+    async def acknowledge(self, entries: Sequence[str], fps: Sequence[bytes] = ()) -> None:
         """Acknowledge and delete result entries, and forget their URLs' keys (a later
-        ``add`` of one is a new fetch)."""
+        ``add`` of one is a new fetch); ``fps``, the entries' ``Outcome.fp`` in the same
+        order, spares Redis reading each entry for it."""
         if entries:
-            await self._run("ACKNOWLEDGE", entries)
+            fps = fps if len(fps) == len(entries) else ()
+            await self._run("ACKNOWLEDGE", [len(entries), *entries, *fps])
 
     async def wait_for_work(self, seconds: float | None) -> None:
         """Sleep until work may be claimable: woken by add, reap, commit or acknowledge,
@@ -352,4 +364,7 @@ def _outcome(entry_id: bytes, fields: dict[bytes, bytes]) -> Outcome:
     result, extra, proxies = decode_outcome(fields[b"data"], fields.get(b"body"))
     worker = fields[b"worker"].decode()
     ident = int(fields[b"ident"])
-    return Outcome(entry_id.decode(), ident, result, worker, extra, proxies, fields.get(b"new"))
+    return Outcome(
+        entry_id.decode(), ident, result, worker, extra, proxies,
+        fields.get(b"new"), fields.get(b"fp", b""),
+    )  # fmt: skip

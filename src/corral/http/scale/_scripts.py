@@ -89,16 +89,17 @@ ADD = (
     _PRELUDE
     + r"""
 local now, maxc = now_ms(), meta_num('per_host', 8)
-local added, woke = 0, 0
+local added, woke, grown = 0, 0, {}
 for i = 1, #ARGV, 2 do
   local host, el = ARGV[i], ARGV[i + 1]
   local bucket, field = known_key(el)
   if redis.call('HSETNX', bucket, field, '1') == 1 then
     redis.call('RPUSH', P .. 'q:' .. host, el)
     added = added + 1
-    woke = woke + ready_host(host, now, maxc)
+    grown[host] = true
   end
 end
+for host in pairs(grown) do ready_host(host, now, maxc) end  -- (once a host, not a URL)
 if added > 0 then
   redis.call('HINCRBY', P .. 'stats', 'queued', added)
   woke = 64  -- every waiting worker looks (one a host would leave the others asleep)
@@ -120,13 +121,17 @@ local state = redis.call('HGET', P .. 'meta', 'state')
 if state and state ~= 'running' then return {{}, -3} end  -- finished: nothing more to fetch
 if maxr > 0 and redis.call('XLEN', P .. 'res') >= maxr then return {{}, -2} end
 local out, left = {}, limit
-for _, host in ipairs(redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)) do
+local due = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)
+-- the claim spread over the hosts due (as one process's dispatcher takes them in turn): a
+-- worker's requests on a host then stay level, not a claim's worth at once and then none
+local share = math.ceil(limit / math.max(1, #due))
+for _, host in ipairs(due) do
   if left <= 0 then break end
   local h = P .. 'h:' .. host
   local inflight = num(redis.call('HGET', h, 'inflight'))
   local hgap = math.max(tonumber(redis.call('HGET', h, 'gap') or gap),
                        num(redis.call('HGET', P .. 'floor', host)))  -- (robots.txt)
-  local take = math.min(maxc - inflight, left)
+  local take = math.min(maxc - inflight, left, share)
   if hgap > 0 then take = math.min(take, 1) end
   local els = take > 0 and redis.call('LPOP', P .. 'q:' .. host, take)
   if els then
@@ -160,12 +165,13 @@ return {out, wait}
 """
 )
 
-# ARGV: worker, then token, data, has_body ('0'/'1'), body per result.  Returns {ok, stale}.
+# ARGV: worker, then token, data, flags, body per result; flags: '1' or '3' with a body,
+# '2' or '3' when the claim saw earlier attempts (their count is dropped).  Returns {ok, stale}.
 COMMIT = (
     _PRELUDE
     + r"""
 local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
-local ok, stale, woke = 0, 0, 0
+local ok, stale, woke, freed = 0, 0, 0, {}
 for i = 2, #ARGV, 4 do
   local host, el = end_lease(ARGV[i])
   if not host then
@@ -173,17 +179,21 @@ for i = 2, #ARGV, 4 do
   else
     local fp = string.sub(el, 1, 8)
     local ident = string.sub(el, 9, string.find(el, '\31', 9, true) - 1)
-    local entry = {'ident', ident, 'fp', fp, 'worker', worker, 'data', ARGV[i + 1]}
-    if ARGV[i + 2] == '1' then
-      entry[#entry + 1] = 'body'
-      entry[#entry + 1] = ARGV[i + 3]
+    local flags = ARGV[i + 2]
+    if flags == '1' or flags == '3' then
+      redis.call('XADD', P .. 'res', '*', 'ident', ident, 'fp', fp, 'worker', worker,
+                 'data', ARGV[i + 1], 'body', ARGV[i + 3])
+    else
+      redis.call('XADD', P .. 'res', '*', 'ident', ident, 'fp', fp, 'worker', worker,
+                 'data', ARGV[i + 1])
     end
-    redis.call('XADD', P .. 'res', '*', unpack(entry))
-    redis.call('HDEL', P .. 'att', fp)
+    if flags >= '2' then redis.call('HDEL', P .. 'att', fp) end
     ok = ok + 1
-    woke = woke + ready_host(host, now, maxc)
+    freed[host] = true
   end
 end
+-- each host's readiness once, after all its slots are freed (not once a record)
+for host in pairs(freed) do woke = woke + ready_host(host, now, maxc) end
 if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
 wake(woke)
 return {ok, stale}
@@ -311,29 +321,36 @@ return n
 """
 )
 
-# ARGV: stream entry ids.  Acknowledged, deleted, their keys forgotten (not a crawl's).
+# ARGV: n, n stream entry ids[, their n fingerprints].  Acknowledged, deleted, their keys
+# forgotten (not a crawl's: its seen set keeps them, _crawlscripts).
 ACKNOWLEDGE = (
     _PRELUDE
     + r"""
 local maxr = meta_num('max_results', 0)
 local before = redis.call('XLEN', P .. 'res')
-local forget = meta_num('seen', 0) == 0  -- (a crawl's seen set keeps them: _crawlscripts)
-for i = 1, #ARGV do
-  local found = forget and redis.call('XRANGE', P .. 'res', ARGV[i], ARGV[i]) or {}
-  if #found > 0 then
-    local fields = found[1][2]
+local forget = meta_num('seen', 0) == 0
+local n = tonumber(ARGV[1])
+for i = 2, n + 1 do
+  local fp = ARGV[i + n]
+  if fp == '' then fp = nil end
+  if forget and not fp then  -- (the entry's fingerprint not given: read it from the entry)
+    local found = redis.call('XRANGE', P .. 'res', ARGV[i], ARGV[i])
+    local fields = #found > 0 and found[1][2] or {}
     for j = 1, #fields, 2 do
-      if fields[j] == 'fp' then
-        local bucket, field = known_key(fields[j + 1])
-        redis.call('HDEL', bucket, field)
-      end
+      if fields[j] == 'fp' then fp = fields[j + 1] end
     end
   end
-  redis.call('XACK', P .. 'res', 'coordinator', ARGV[i])
-  redis.call('XDEL', P .. 'res', ARGV[i])
+  -- its key forgotten only if the entry was still there (acknowledged once: idempotent)
+  if redis.call('XDEL', P .. 'res', ARGV[i]) == 1 and forget and fp then
+    local bucket, field = known_key(fp)
+    redis.call('HDEL', bucket, field)
+  end
+end
+for i = 2, n + 1, 1000 do  -- (one XACK a thousand entries: unpack's limit is 8000)
+  redis.call('XACK', P .. 'res', 'coordinator', unpack(ARGV, i, math.min(i + 999, n + 1)))
 end
 if maxr > 0 and before >= maxr and redis.call('XLEN', P .. 'res') < maxr then wake(64) end
-return #ARGV
+return n
 """
 )
 

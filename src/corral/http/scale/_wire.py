@@ -15,7 +15,7 @@ from typing import Any
 from corral._retry import Backoff
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._request import Request
-from corral.http.engine._result import FetchResult
+from corral.http.engine._result import FetchResult, record_of_fields
 
 ProxyFigures = dict[str, tuple[int, int, int]]  # proxy (masked) -> requests, errors, rested
 _FIELDS = tuple(name for name in FetchResult.__dataclass_fields__ if name != "body")
@@ -23,6 +23,7 @@ _N = len(_FIELDS)
 _HEADERS = _FIELDS.index("headers")
 _values = attrgetter(*_FIELDS)
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.JSONDecoder().decode  # (json.loads of bytes guesses their encoding first)
 
 
 def encode_result(
@@ -37,8 +38,9 @@ def encode_result(
     Worker and coordinator are of one corral version.
     """
     values = list(_values(result))
-    if result.headers is not None:
-        values[_HEADERS] = dict(result.headers)
+    headers = result.headers
+    if headers is not None and type(headers) is not dict:  # (the engine makes a dict)
+        values[_HEADERS] = dict(headers)
     if extra is not None or proxies is not None:
         values.append(extra)
     if proxies is not None:
@@ -65,16 +67,17 @@ def decode_outcome(
         ValueError: ``data`` is not the JSON of a record's fields.
     """
     try:
-        values = json.loads(data)
-        if not isinstance(values, list) or not _N <= len(values) <= _N + 2:
+        values = _loads(data.decode())
+        if type(values) is not list or not _N <= len(values) <= _N + 2:
             raise TypeError("not the fields of a record")
+        if len(values) == _N:  # (the fetch's case: one record, nothing sent with it)
+            return record_of_fields(values, body), None, None
         sent = values.pop() if len(values) == _N + 2 else None
-        extra = values.pop() if len(values) > _N else None
+        extra = values.pop()
         proxies = None
         if sent is not None:
             proxies = {str(k): (int(r), int(e), int(s)) for k, (r, e, s) in sent.items()}
-        result = FetchResult(**dict(zip(_FIELDS, values, strict=True)), body=body)
-        return result, extra, proxies
+        return record_of_fields(values, body), extra, proxies
     except (TypeError, AttributeError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a corral result ({exc})") from exc
 

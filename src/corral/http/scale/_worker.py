@@ -20,28 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import IO, TypeVar
 
 from corral import open_scope, to_thread
-from corral.http._errors import ScaleError
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
-from corral.http.scale._child import After, AfterFactory
-from corral.http.scale._joining import RETRY_EVERY, ready_job
+from corral.http.scale._child import After
+from corral.http.scale._joining import RETRY_EVERY
 from corral.http.scale._link import Link
 from corral.http.scale._queue import ENDED, JobQueue, Task
 from corral.http.scale._redis import masked
 from corral.http.scale._retrying import retry_wait
-from corral.http.scale._signals import graceful_signals, unless_signalled
 from corral.http.scale._wire import request_of_task
 
 COMMIT_EVERY = 0.05
@@ -56,71 +52,15 @@ Admit = Callable[[list[Task]], Awaitable[tuple[list[Flight], list[tuple[str, flo
 Commit = Callable[..., Awaitable[tuple[int, int]]]  # (as JobQueue.commit)
 
 
-async def run_worker(
-    url: str,
-    job: str,
-    *,
-    concurrency: int | None = None,
-    name: str | None = None,
-    stop: asyncio.Event | None = None,
-    lifeline: IO[str] | None = None,
-    give_up_after: float | None = None,
-    make_after: AfterFactory | None = None,
-) -> int:
-    """Work on ``job`` at the Redis at ``url`` until the job is finished or a stop.
-
-    Args:
-        concurrency: requests in flight at once (default: the job's).
-        name: the worker's name in ``corral status`` (default: host name and process id).
-        stop: set it to stop gracefully: no more claims, the work in flight committed.
-        lifeline: a pipe from the process that started this worker: its end (that process
-            hung up or died) stops the worker as ``stop`` does (exit 0).
-        give_up_after: for a worker that is its own process (``corral worker``): seconds
-            after a stop at which it ends the process, what it has not committed left to
-            its leases (which expire, and other workers fetch those URLs).
-        make_after: for a crawl job, what examines each page (``corral.http.crawler``'s
-            ``RemoteExaminer``), made from the job's ``crawl`` settings; a crawl job is
-            refused without it.
-
-    Returns:
-        0 when the job finished or ``stop`` was set; 130 / 143 after SIGINT / SIGTERM
-        (handled the same way: the work in flight is finished and committed).
-
-    Raises:
-        ScaleError: no such job, the job is finished, or Redis too old.
-    """
-    queue: JobQueue | None = None
-    try:
-        ready, code = await unless_signalled(ready_job(url, job))
-        if ready is None:
-            assert code is not None
-            return code  # nothing claimed yet: nothing to finish
-        queue, config, settings = ready
-        after = None
-        if settings.get("kind", "fetch") == "crawl":
-            if make_after is None:
-                raise ScaleError(f"job {job} is a crawl job: run corral worker", exit_code=2)
-            after = make_after(json.loads(settings.get("crawl", "{}")))
-        if concurrency is not None:
-            config = replace(config, concurrency=concurrency)
-        worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
-        worker.give_up_after, worker.after = give_up_after, after
-        bind = getattr(after, "bind", None)  # a crawl's frontier in Redis: its rules here
-        if bind is not None:
-            worker.admit, worker.commit = bind(queue, worker.call)
-        with graceful_signals(worker.stop):
-            return await worker.run(stop, lifeline)
-    finally:
-        if queue is not None:
-            await queue.close()
-
-
 class Worker:
     """One worker's state: its leases in flight, the results to commit, its figures."""
 
     def __init__(self, queue: JobQueue, config: FetchConfig, name: str) -> None:
         self.queue, self.config, self.name = queue, config, name
         self.held: dict[str, Task] = {}  # lease token -> task, claimed and not committed
+        self.unfinished = 0  # of those, the ones the engine has not made a record of yet
+        self._limit = config.concurrency + max(1, config.concurrency // 4)  # (_claims)
+        self._least = max(1, config.concurrency // 8)  # (claims of one URL cost Redis most)
         self.pending: list[tuple[str, FetchResult, object]] = []
         self.retrying: list[tuple[str, float]] = []  # (token, wait): back to the job's queue
         self._due = asyncio.Event()  # something to commit
@@ -197,17 +137,23 @@ class Worker:
         return await self._link.call(step, *args)
 
     async def _claims(self) -> AsyncIterator[list[Flight]]:
-        """Yield the flights of claimed tasks while there is room, until stopping."""
-        least = max(1, self.config.concurrency // 8)  # (claims of one URL each cost Redis most)
+        """Yield the flights of claimed tasks while there is room, until stopping.
+
+        Room: ``concurrency`` and a quarter more waiting in the engine, so that a request
+        that ends starts the next at once (else its engine worker parked until a claim woke
+        it: a park and a wake a URL), counted until the record is made, not committed (as
+        in one process, the fetching does not wait for the commits); leases < 2 x that."""
+        limit, least = self._limit, self._least
         while not self.stopping.is_set():
-            free = self.config.concurrency - len(self.held)
-            if free <= 0 or (free < least and self.held):
+            free = limit - self.unfinished
+            if free <= 0 or (free < least and self.unfinished) or len(self.held) >= 2 * limit:
                 self._room.clear()
                 await self._room.wait()
                 continue
             tasks, wait = await self.call(self.queue.claim, self.name, min(free, CLAIM_BATCH))
             if tasks:
                 self.held.update((task.token, task) for task in tasks)
+                self.unfinished += len(tasks)
                 await self._read_cookies(tasks)
                 if self.admit is None:
                     yield [_flight(task) for task in tasks]
@@ -257,6 +203,9 @@ class Worker:
             count(self._runtime.counters, record)
             self.pending.append((token, record, extra))
         self._due.set()
+        self.unfinished -= 1
+        if self._limit - self.unfinished >= self._least:
+            self._room.set()
 
     async def _share_pace(self) -> None:
         """Hand the job the pace this worker's engine set for its hosts (a Retry-After, the
