@@ -16,6 +16,7 @@ body is ``new``. The earlier record moves to ``history`` (``_sqlite``).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -75,6 +76,36 @@ def bounds(conn: sqlite3.Connection, run: int, refresh: Refresh) -> Bounds:
         when = datetime.now(UTC) - timedelta(seconds=refresh.max_age)
         cutoff = when.isoformat(timespec="milliseconds")
     return Bounds(int(since), cutoff)
+
+
+# A fetch's refresh under way, kept in ``meta`` until a run of the store finishes: a run
+# resuming a killed or interrupted refresh, with or without ``--refresh``, fetches again
+# what that one had not reached, with its bounds (a crawl keeps its refresh in the
+# frontier's rows instead: ``_crawlrows.requeue``).
+_UNDER_WAY = "refresh"
+
+
+def remember(conn: sqlite3.Connection, due: Bounds | None) -> Bounds | None:
+    """Record ``due`` as the store's refresh under way and return it; None: return the one
+    an interrupted run left (None if none did)."""
+    if due is not None:
+        with conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                (_UNDER_WAY, json.dumps(list(due))),
+            )
+        return due
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (_UNDER_WAY,)).fetchone()
+    if row is None:
+        return None
+    since, cutoff = json.loads(row[0])
+    return Bounds(int(since), cutoff)
+
+
+def forget(conn: sqlite3.Connection) -> None:
+    """Drop the refresh under way: the run that finished went through the input (in the
+    caller's transaction)."""
+    conn.execute("DELETE FROM meta WHERE name = ?", (_UNDER_WAY,))
 
 
 def conditional(request: Request, etag: str | None, last_modified: str | None) -> Request:
