@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -202,6 +203,21 @@ def changes(
                 moves.parsed.append(d.ident)
         out.append(d._replace(result=record) if record is not d.result else d)
     return out, moves
+
+
+# ``tally``'s name for a record of a URL the store had no record of (a crawl's new page,
+# a new line of a fetch's input): fetched, but not again, so not in the refresh's figure
+NEW_URL = "new_url"
+
+
+def tally(done: Sequence[Done], moves: Moves) -> Counter[str]:
+    """Count a refresh's commit by ``change``: a URL fetched again whose record is no body
+    (a 404, a timeout) as ``failed``, a URL new to the store as ``NEW_URL``."""
+    again = set(moves.earlier)
+    counts: Counter[str] = Counter()
+    for d in done:
+        counts[(d.result.change or "failed") if d.ident in again else NEW_URL] += 1
+    return counts
 
 
 def _carried(headers: Mapping[str, str] | None, before: Earlier) -> dict[str, str]:

@@ -353,8 +353,8 @@ class SQLiteFrontier:
             committed = crawl.found(conn, self.run, done)
             if self._jsonl is not None and self._resumable_jsonl:
                 set_meta(conn, "jsonl_length", str(self._jsonl.tell()))
-        if moves is not None:
-            changes = Counter(d.result.change for d in done if d.result.change is not None)
+        if moves is not None and self._label:
+            changes = refresh.tally(done, moves)
             committed = dataclasses.replace(committed, changes=changes)
         return committed
 
