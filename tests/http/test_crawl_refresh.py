@@ -163,6 +163,9 @@ def test_a_refresh_cut_short_is_finished_by_the_next_run(
     assert resumed.returncode == 0, resumed.stderr
     line = next(line for line in resumed.stderr.splitlines() if "refreshed" in line)
     assert line.split() == ["refreshed", "4", "(fetched", "again:", "not_modified", "4)"], line
+    with sqlite3.connect(store) as conn:
+        (summary,) = conn.execute("SELECT summary FROM runs ORDER BY id DESC").fetchone()
+    assert json.loads(summary)["refreshed"] == 4  # the run's record says what it printed
     assert {status for uri, status, _, _ in nginx.log_lines()[before:] if uri != "/robots.txt"} == {
         304
     }

@@ -96,8 +96,7 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
     if stats.frontier:
         counts.append(("frontier", stats.frontier, "discovered, not fetched yet"))
     if stats.refreshed or stats.by_change:
-        again = sum(n for name, n in stats.by_change.items() if name != _NEW_URL)
-        counts.append(("refreshed", again, _changes(stats.by_change)))
+        counts.append(("refreshed", fetched_again(stats), _changes(stats.by_change)))
     digits = max(len(human_count(n)) for _, n, _ in counts)
     lines = [head, _row("URLs", _progress(stats))]
     for label, n, note in counts:
@@ -108,6 +107,11 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
             shown = n or (label == "resumed" and stats.skipped_before)
             lines.append(_row(label, f"{figure}  ({note})" if note and shown else figure))
     return [*lines, *_rates(stats), *_proxies(stats), *_long_waits(stats)]
+
+
+def fetched_again(stats: FetchStatistics) -> int:
+    """Return the URLs a refresh run fetched again (recorded before): its ``refreshed``."""
+    return sum(n for name, n in stats.by_change.items() if name != _NEW_URL)
 
 
 # the store's count of URLs a refresh run fetched for the first time (``_refresh.NEW_URL``)
@@ -145,7 +149,8 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "skipped_before": stats.skipped_before,
         "frontier": stats.frontier,
         "items": stats.items,
-        "refreshed": stats.refreshed,
+        "refreshed": fetched_again(stats),
+        "queued_again": stats.refreshed,  # (a resumed refresh queues none: they were)
         "by_change": dict(stats.by_change),
         "retries": stats.retries,
         "elapsed": round(stats.elapsed, 3),
