@@ -43,7 +43,8 @@ def test_a_304_page_keeps_its_subtree_and_new_links_are_found(
 ) -> None:
     """A refresh of an unchanged site: every page is ``not_modified``, none dropped (the
     pages under a 304 come again from the frontier). Then the seed gains a link: it is
-    ``changed``, the new page ``new``, the rest ``not_modified``."""
+    ``changed``, the new page ``new``, the rest ``not_modified``, and a page gone (404)
+    counted as failed in the summary's ``refreshed`` line, which adds up."""
     for name, links in _PAGES.items():
         (nginx.root / name).write_text(_page(links))
     store = tmp_path / "crawl.db"
@@ -63,16 +64,24 @@ def test_a_304_page_keeps_its_subtree_and_new_links_are_found(
     stat = index.stat()
     os.utime(index, (stat.st_atime + 60, stat.st_mtime + 60))
     (nginx.root / "d.html").write_text(_page([]))
-    third = run_corral("crawl", seed, "-o", str(store), "-q", "--refresh")
+    (nginx.root / "c.html").unlink()
+    third = run_corral("crawl", seed, "-o", str(store), "--refresh", "--no-progress")
 
     assert third.returncode == 0, third.stderr
     assert _pages(store) == {
         "index.html": "changed",
         "a.html": "not_modified",
         "b.html": "not_modified",
-        "c.html": "not_modified",
+        "c.html": None,  # now 404: no body, no change
         "d.html": "new",  # found by this run: no earlier record
     }
+    # the refreshed figure is the pages fetched again, its breakdown adds up to it (the
+    # page gone counted as failed), and the page new to the store is not one of them
+    line = next(line for line in third.stderr.splitlines() if "refreshed" in line)
+    assert line.split() == [
+        *("refreshed", "4", "(fetched", "again:", "not_modified", "2,", "changed", "1,"),
+        *("failed", "1;", "1", "new", "to", "the", "store", "besides)"),
+    ], line
 
 
 def _title(page: Page) -> list[dict[str, str]]:
@@ -149,9 +158,14 @@ def test_a_refresh_cut_short_is_finished_by_the_next_run(
         conn.execute("UPDATE runs SET status = 'killed'")
     conn.close()
     before = len(nginx.log_lines())
-    resumed = run_corral("crawl", seed, "-o", str(store), "-q")
+    resumed = run_corral("crawl", seed, "-o", str(store), "--no-progress")
 
     assert resumed.returncode == 0, resumed.stderr
+    line = next(line for line in resumed.stderr.splitlines() if "refreshed" in line)
+    assert line.split() == ["refreshed", "4", "(fetched", "again:", "not_modified", "4)"], line
+    with sqlite3.connect(store) as conn:
+        (summary,) = conn.execute("SELECT summary FROM runs ORDER BY id DESC").fetchone()
+    assert json.loads(summary)["refreshed"] == 4  # the run's record says what it printed
     assert {status for uri, status, _, _ in nginx.log_lines()[before:] if uri != "/robots.txt"} == {
         304
     }

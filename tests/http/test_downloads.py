@@ -194,3 +194,37 @@ def test_a_small_body_is_saved_as_before(nginx: NginxServer, tmp_path: Path) -> 
     assert (bodies / digest[:2] / digest).read_bytes() == b"small\n"
     assert not (bodies / ".partial").exists()
     assert os.listdir(bodies) == [digest[:2]]
+
+
+def test_a_part_over_max_bytes_is_refused_without_a_request(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """A part whose sidecar says the file is longer than ``--max-bytes``: ``too_large``
+    from the sidecar, with no request (no ``Range`` sent), and the part kept, as the record
+    says; a later run with a larger ``--max-bytes`` resumes it."""
+    _big(nginx, "big.bin", 3 * _MB, seed=4)
+    url = nginx.url("big.bin")
+    stat = (nginx.root / "big.bin").stat()
+    etag = f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'  # nginx's ETag: mtime and length
+    bodies = tmp_path / "bodies"
+    part, sidecar = part_of(str(bodies), url)
+    part.parent.mkdir(parents=True)
+    part.write_bytes((nginx.root / "big.bin").read_bytes()[:_MB])
+    sidecar.write_text(json.dumps({"url": url, "etag": etag, "length": 3 * _MB}))
+    urls, store = _urls(tmp_path, url), tmp_path / "s.db"
+    args = ["fetch", str(urls), "-o", str(store), "-q", "--save-bodies", str(bodies)]
+
+    done = run_corral(*args, "--max-bytes", "2M")
+
+    assert done.returncode == 0, done.stderr
+    assert nginx.log_lines() == []
+    with sqlite3.connect(store) as conn:
+        kind, error = conn.execute("SELECT error_kind, error FROM results").fetchone()
+    assert kind == "too_large"
+    assert f"{_MB} bytes kept in {part}" in error, error
+    assert part.stat().st_size == _MB
+
+    again = run_corral(*args, "--max-bytes", "5M", "--refresh")
+    assert again.returncode == 0, again.stderr
+    assert nginx.log_lines() == [("/big.bin", 206, 2 * _MB, f"bytes={_MB}-")]
+    assert not part.exists()

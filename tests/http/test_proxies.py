@@ -349,7 +349,8 @@ async def test_a_407_from_an_http_proxy_moves_the_host(
     site: Site, wants_credentials: str, socks: MicroSocks, tmp_path: Path
 ) -> None:
     """A 407 is the proxy's failure (rested, the host moved to the SOCKS proxy), not the
-    URL's; with no other proxy it is recorded as a ``proxy`` error."""
+    URL's; with no other proxy it is recorded as a ``proxy`` error, and the summary counts
+    it under ``by error`` (not ``by status``: the site never answered)."""
     urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
     done = await acorral(
         "fetch", str(urls), "-o", str(out), "--proxy", wants_credentials, "--proxy", socks.url
@@ -365,6 +366,10 @@ async def test_a_407_from_an_http_proxy_moves_the_host(
     errors = [(r["error_kind"], r["status"]) for r in _records(alone)]
     assert errors == [("proxy", 407), ("proxy", 407)]
     assert "nope" not in done.stderr + str(_records(alone))
+    # the summary counts the proxy's 407s as proxy errors, not as statuses of the site
+    lines = done.stderr.splitlines()
+    assert "407" not in next(line for line in lines if "by status" in line), done.stderr
+    assert "proxy: 2" in next(line for line in lines if "by error" in line), done.stderr
 
 
 def test_a_host_sticks_to_its_proxy_until_it_is_rested() -> None:

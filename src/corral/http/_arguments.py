@@ -176,9 +176,10 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         "--cookie-jar",
         metavar="FILE",
         default=None,
-        help="load cookies from FILE (a JSON jar, or a browser's cookies.txt, only read) and "
-        "save the jar to it as JSON (every 2 s while it changes, and at the end); implies "
-        "--cookies",
+        help="load cookies from FILE and save the jar as JSON (every 2 s while it changes, "
+        "and at the end): into FILE when it is a JSON jar or new; a browser's cookies.txt is "
+        "only read, never written, and the jar saved beside it (FILE.corral.json, loaded "
+        "instead while newer); implies --cookies",
     )
 
 

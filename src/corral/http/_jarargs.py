@@ -13,7 +13,9 @@ is open.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import time
 from typing import Any
 
 from corral._clierrors import UsageError
@@ -44,8 +46,11 @@ def cookie_options(args: argparse.Namespace, notes: list[str]) -> dict[str, Any]
         )
     if named:
         _check_own_file(jar, args)
+    only_read = False  # a browser's cookies.txt: its jar is saved beside it
     if jar is not None and (named or not args.overwrite):  # (else it goes with the store)
-        _check_jar(jar)
+        only_read = not _check_jar(jar)
+    if only_read and not args.quiet:
+        notes.extend(_cookies_txt_notes(jar))
     return {"cookies": args.cookies or named, "cookie_jar": jar}
 
 
@@ -80,8 +85,9 @@ def _check_own_file(jar: str, args: argparse.Namespace) -> None:
         raise UsageError(f"--cookie-jar {jar} is the input file: give the jar a file of its own")
 
 
-def _check_jar(jar: str) -> None:
-    """Refuse a jar the run could not load or save, before the run."""
+def _check_jar(jar: str) -> bool:
+    """Refuse a jar the run could not load or save, before the run; return whether it is
+    saved into (False: a browser's cookies.txt, only read)."""
     from corral.http.engine._cookies import CookieFileError, read_jar
 
     if os.path.isdir(jar):
@@ -97,6 +103,48 @@ def _check_jar(jar: str) -> None:
         raise UsageError(f"--cookie-jar {jar}: cannot read it: {exc.strerror or exc}") from None
     if writable and not os.access(folder, os.W_OK):  # (a browser's cookies.txt is only read)
         raise UsageError(f"--cookie-jar {jar}: cannot write in {folder}")
+    return writable
+
+
+def _cookies_txt_notes(jar: str) -> list[str]:
+    """Say where the jar of a cookies.txt is saved, and that its cookies all expired when
+    they did (every page's 401 then has a cause to read; issue 17)."""
+    from corral.http.engine._jarfile import saved_beside
+
+    beside = saved_beside(jar)
+    if os.access(os.path.dirname(os.path.abspath(jar)), os.W_OK):
+        notes = [
+            (
+                f"corral: note: --cookie-jar {jar} is a cookies.txt, only read: the cookies "
+                f"sites set are saved to {beside}, which later runs load instead while it is newer"
+            )
+        ]
+    else:
+        notes = [
+            (
+                f"corral: note: --cookie-jar {jar} is a cookies.txt, only read, in a folder "
+                "corral cannot write in: the cookies sites set are not saved"
+            )
+        ]
+    total, expired = _expiries(jar)
+    if total and total == expired:
+        notes.append(f"corral: note: {jar}: all {total} cookies expired")
+    return notes
+
+
+def _expiries(jar: str) -> tuple[int, int]:
+    """Return how many cookies a cookies.txt holds and how many of them expired."""
+    now, total, expired = time.time(), 0, 0
+    with open(jar, encoding="utf-8") as file:
+        for line in file:
+            line = line.removeprefix("#HttpOnly_")
+            fields = line.rstrip("\r\n").split("\t")
+            if line.startswith("#") or len(fields) != 7:
+                continue
+            total += 1
+            with contextlib.suppress(ValueError):
+                expired += 0 < int(fields[4]) <= now
+    return total, expired
 
 
 def _same(one: str, other: str) -> bool:

@@ -68,6 +68,12 @@ async def attempt(
     """
     started = time.monotonic()
     outcome = AttemptOutcome()
+    partial = None
+    if downloads is not None and request.method == "GET":
+        partial = await downloads.partial(request.url)  # (never raises: None on OSError)
+        if partial is not None and partial.length > config.max_bytes:
+            outcome.error_kind, outcome.error = "too_large", _kept(partial, config.max_bytes)
+            return outcome  # decided from the sidecar: no request
     url = URL(request.url, encoded=True)  # already normalised: no second parse in aiohttp
     proxy, forwarded, untrusted = None, False, False
     context: ssl.SSLContext | bool = True  # (aiohttp's default: the system's CAs)
@@ -76,14 +82,11 @@ async def attempt(
         session, proxy = route.session or session, route.http
         context = route.context or True
     headers = request.headers
-    partial = None
     try:
-        if downloads is not None and request.method == "GET":
-            partial = await downloads.partial(request.url)
-            if partial is not None and partial.resumable:
-                headers = {**headers, **range_headers(partial)}
-            else:
-                partial = None  # nothing to resume: a 200 starts the part over
+        if partial is not None and partial.resumable:
+            headers = {**headers, **range_headers(partial)}
+        else:
+            partial = None  # nothing to resume: a 200 starts the part over
         async with session.request(
             request.method,
             url,
@@ -161,6 +164,15 @@ def _refused_by_proxy(route: ProxyRoute, url: URL, status: int, forwarded: bool)
     if route.session is not None or url.scheme != "http":
         return False  # (a SOCKS proxy, or a tunnel: the site's answer)
     return status == 407 or (status == 401 and not forwarded and not route.reached)
+
+
+def _kept(partial: Partial, limit: int) -> str:
+    """Say that a partial download is over ``limit`` by its sidecar and is kept (a run with
+    a larger ``--max-bytes`` resumes it; issue 17)."""
+    return (
+        f"the partial download's length {partial.length} is over the {limit}-byte limit "
+        f"(no request made); its {partial.have} bytes kept in {partial.part}"
+    )
 
 
 async def _read_body(

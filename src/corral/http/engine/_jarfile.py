@@ -20,12 +20,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from typing import Any
 
 from corral._offload import to_thread
 from corral.http.engine._cookies import CookieFileError, HostJars, read_jar, write_jar
 from corral.http.store._faults import StoreError, describe_fault
 
 SAVE_EVERY = 2.0  # seconds between two saves of a jar that changes
+KEPT_BESIDE = ".corral.json"  # a cookies.txt's jar, saved beside it: cookies.txt.corral.json
+
+
+def saved_beside(path: str) -> str:
+    """Return where the jar of a browser's cookies.txt is saved: corral never writes the
+    user's file, and dropping what the sites set lost a rotated session to a ``kill -9``
+    (issue 17)."""
+    return f"{path}{KEPT_BESIDE}"
+
+
+def _load(path: str) -> tuple[list[Any], str | None]:
+    """Read the jar of ``path``; return its cookies and the file to save them to (None:
+    not saved, a cookies.txt in a folder corral cannot write in). A cookies.txt's own jar,
+    when newer than it, is loaded instead (a newer export of the browser wins)."""
+    cookies, writable = read_jar(path)
+    if writable:
+        return cookies, path
+    beside = saved_beside(path)
+    with contextlib.suppress(OSError):
+        if os.stat(beside).st_mtime >= os.stat(path).st_mtime:
+            return read_jar(beside)[0], beside
+    folder = os.path.dirname(os.path.abspath(path))
+    return cookies, (beside if os.access(folder, os.W_OK) else None)
 
 
 class JarKeeper:
@@ -35,7 +60,7 @@ class JarKeeper:
         """``path``: the jar file (None: the jars live as long as the run)."""
         self.jars = HostJars()
         self.path = path
-        self._writable = False  # the file is a JSON jar, or new (not a browser's cookies.txt)
+        self._save_to: str | None = None  # the JSON jar saved (a cookies.txt's: beside it)
         self._saved = 0  # the jars' version last saved
         self._opened = False
         self._saving: asyncio.Task[None] | None = None
@@ -54,7 +79,7 @@ class JarKeeper:
         if self.path is None:
             return
         try:  # (checked by the command line; changed since, or from Python)
-            cookies, self._writable = await to_thread(read_jar, self.path)
+            cookies, self._save_to = await to_thread(_load, self.path)
         except CookieFileError as exc:
             raise StoreError(f"cookie jar {exc}") from None
         except OSError as exc:
@@ -62,7 +87,7 @@ class JarKeeper:
             raise StoreError(f"cannot read the cookie jar {self.path}: {why}") from None
         self.jars.add(cookies)
         self._saved = self.jars.version
-        if self._writable:
+        if self._save_to is not None:
             self._saving = asyncio.get_running_loop().create_task(self._save_often())
 
     async def close(self) -> None:
@@ -75,13 +100,14 @@ class JarKeeper:
 
     async def save(self) -> None:
         """Write the jars to the file if they changed since the last save."""
-        if self.path is None or not self._writable:
+        target = self._save_to
+        if target is None:
             return
         async with self._lock:
             version = self.jars.version
             if version == self._saved:
                 return
-            await to_thread(write_jar, self.path, self.jars.dumps())
+            await to_thread(write_jar, target, self.jars.dumps())
             self._saved = version
 
     async def save_before_commit(self) -> None:
@@ -94,8 +120,8 @@ class JarKeeper:
         try:
             await self.save()
         except OSError as exc:
-            assert self.path is not None
-            raise StoreError(describe_fault(self.path, exc, resumable=True)) from exc
+            assert self._save_to is not None
+            raise StoreError(describe_fault(self._save_to, exc, resumable=True)) from exc
 
     async def _save_often(self) -> None:
         """Save every ``SAVE_EVERY`` seconds; a failed save is left to the last one (at

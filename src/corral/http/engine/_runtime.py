@@ -202,7 +202,9 @@ def count(counters: RunCounters, result: FetchResult) -> None:
     counters.done += 1
     if result.ok:
         counters.ok += 1
-    if result.status is not None:
+    # a proxy's own answer (a 407, tinyproxy's 401) is no status of the site: counted
+    # under by_error as ``proxy`` only (the record keeps the proxy's status)
+    if result.status is not None and result.error_kind != "proxy":
         counters.by_status[result.status] += 1
     if result.error_kind is not None:
         counters.by_error[result.error_kind] += 1

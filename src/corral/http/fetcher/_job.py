@@ -41,7 +41,7 @@ from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
-from corral.http.report._summary import worker_fields
+from corral.http.report._summary import fetched_again, worker_fields
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
 from corral.http.scale._processes import ProcessDriver
@@ -319,7 +319,8 @@ def _summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "elapsed": round(stats.elapsed, 3),
         "by_status": {str(k): v for k, v in stats.by_status.items()},
         "by_error": dict(stats.by_error),
-        "refreshed": stats.refreshed,
+        "refreshed": fetched_again(stats),
+        "queued_again": stats.refreshed,
         "by_change": dict(stats.by_change),
         **worker_fields(stats),
     }

@@ -96,7 +96,7 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
     if stats.frontier:
         counts.append(("frontier", stats.frontier, "discovered, not fetched yet"))
     if stats.refreshed or stats.by_change:
-        counts.append(("refreshed", stats.refreshed, _changes(stats.by_change)))
+        counts.append(("refreshed", fetched_again(stats), _changes(stats.by_change)))
     digits = max(len(human_count(n)) for _, n, _ in counts)
     lines = [head, _row("URLs", _progress(stats))]
     for label, n, note in counts:
@@ -109,11 +109,25 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
     return [*lines, *_rates(stats), *_proxies(stats), *_long_waits(stats)]
 
 
+def fetched_again(stats: FetchStatistics) -> int:
+    """Return the URLs a refresh run fetched again (recorded before): its ``refreshed``."""
+    return sum(n for name, n in stats.by_change.items() if name != _NEW_URL)
+
+
+# the store's count of URLs a refresh run fetched for the first time (``_refresh.NEW_URL``)
+_NEW_URL = "new_url"
+
+
 def _changes(by_change: Mapping[str, int]) -> str:
-    """Say what a refresh found, e.g. ``not_modified 9,800, changed 150, unchanged 50``."""
-    order = ("not_modified", "unchanged", "changed", "new")
+    """Say what a refresh found, e.g. ``not_modified 9,800, changed 150, unchanged 50``: the
+    URLs fetched again by ``change`` (``failed``: no body now, a 404 or a timeout), adding
+    up to the figure, then the URLs new to the store, which were not fetched again."""
+    order = ("not_modified", "unchanged", "changed", "new", "failed")
     found = [f"{name} {human_count(by_change[name])}" for name in order if by_change.get(name)]
-    return "fetched again: " + (", ".join(found) if found else "none recorded yet")
+    note = "fetched again: " + (", ".join(found) if found else "none recorded yet")
+    if by_change.get(_NEW_URL):
+        note += f"; {human_count(by_change[_NEW_URL])} new to the store besides"
+    return note
 
 
 def _resumed_note(stats: FetchStatistics) -> str:
@@ -135,7 +149,8 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "skipped_before": stats.skipped_before,
         "frontier": stats.frontier,
         "items": stats.items,
-        "refreshed": stats.refreshed,
+        "refreshed": fetched_again(stats),
+        "queued_again": stats.refreshed,  # (a resumed refresh queues none: they were)
         "by_change": dict(stats.by_change),
         "retries": stats.retries,
         "elapsed": round(stats.elapsed, 3),

@@ -16,7 +16,9 @@ body is ``new``. The earlier record moves to ``history`` (``_sqlite``).
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -75,6 +77,36 @@ def bounds(conn: sqlite3.Connection, run: int, refresh: Refresh) -> Bounds:
         when = datetime.now(UTC) - timedelta(seconds=refresh.max_age)
         cutoff = when.isoformat(timespec="milliseconds")
     return Bounds(int(since), cutoff)
+
+
+# A fetch's refresh under way, kept in ``meta`` until a run of the store finishes: a run
+# resuming a killed or interrupted refresh, with or without ``--refresh``, fetches again
+# what that one had not reached, with its bounds (a crawl keeps its refresh in the
+# frontier's rows instead: ``_crawlrows.requeue``).
+_UNDER_WAY = "refresh"
+
+
+def remember(conn: sqlite3.Connection, due: Bounds | None) -> Bounds | None:
+    """Record ``due`` as the store's refresh under way and return it; None: return the one
+    an interrupted run left (None if none did)."""
+    if due is not None:
+        with conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                (_UNDER_WAY, json.dumps(list(due))),
+            )
+        return due
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (_UNDER_WAY,)).fetchone()
+    if row is None:
+        return None
+    since, cutoff = json.loads(row[0])
+    return Bounds(int(since), cutoff)
+
+
+def forget(conn: sqlite3.Connection) -> None:
+    """Drop the refresh under way: the run that finished went through the input (in the
+    caller's transaction)."""
+    conn.execute("DELETE FROM meta WHERE name = ?", (_UNDER_WAY,))
 
 
 def conditional(request: Request, etag: str | None, last_modified: str | None) -> Request:
@@ -171,6 +203,21 @@ def changes(
                 moves.parsed.append(d.ident)
         out.append(d._replace(result=record) if record is not d.result else d)
     return out, moves
+
+
+# ``tally``'s name for a record of a URL the store had no record of (a crawl's new page,
+# a new line of a fetch's input): fetched, but not again, so not in the refresh's figure
+NEW_URL = "new_url"
+
+
+def tally(done: Sequence[Done], moves: Moves) -> Counter[str]:
+    """Count a refresh's commit by ``change``: a URL fetched again whose record is no body
+    (a 404, a timeout) as ``failed``, a URL new to the store as ``NEW_URL``."""
+    again = set(moves.earlier)
+    counts: Counter[str] = Counter()
+    for d in done:
+        counts[(d.result.change or "failed") if d.ident in again else NEW_URL] += 1
+    return counts
 
 
 def _carried(headers: Mapping[str, str] | None, before: Earlier) -> dict[str, str]:

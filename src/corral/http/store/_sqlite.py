@@ -178,7 +178,9 @@ class SQLiteFrontier:
             self.run, self.earlier = begin_run(conn, argv, started_at, ended)
             if self._refresh is not None:
                 self._bounds = bounds(conn, self.run, self._refresh)
-                self._compare = self._label = True
+            if self.kind != "crawl":  # a refresh cut short is finished, even without it
+                self._bounds = refresh.remember(conn, self._bounds)
+            self._compare = self._label = self._bounds is not None
             self._input = InputRows(conn, self.run, int(last) + 1, self._bounds)
             # (a fetch never leases: its store has no lease to reap, nor the crawl's indexes)
             if self.kind != "crawl":
@@ -229,6 +231,8 @@ class SQLiteFrontier:
                 )
                 if status == "finished" and self.kind == "crawl":
                     crawl.requeued(self._conn, clear=True)  # nothing queued again is left
+                elif status == "finished":
+                    refresh.forget(self._conn)  # the input went through: nothing is left
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
@@ -349,8 +353,8 @@ class SQLiteFrontier:
             committed = crawl.found(conn, self.run, done)
             if self._jsonl is not None and self._resumable_jsonl:
                 set_meta(conn, "jsonl_length", str(self._jsonl.tell()))
-        if moves is not None:
-            changes = Counter(d.result.change for d in done if d.result.change is not None)
+        if moves is not None and self._label:
+            changes = refresh.tally(done, moves)
             committed = dataclasses.replace(committed, changes=changes)
         return committed
 
