@@ -88,6 +88,7 @@ def test_the_words_of_save_bodies_are_taken_in_any_case(tmp_path: Path, word: st
         pytest.param(["--refresh", "--max-age", "3000000w"], "--max-age", id="weeks"),
         pytest.param(["--refresh", "--max-age", "-1d"], "cannot be negative", id="negative"),
         pytest.param(["--max-bytes", "0.5"], "at least 1 byte", id="half-a-byte"),
+        pytest.param(["--max-bytes", "9" * 400 + "G"], "--max-bytes: too large", id="huge-size"),
         pytest.param(
             ["--refresh", "--overwrite"], "--refresh fetches again what the store", id="overwrite"
         ),

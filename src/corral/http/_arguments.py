@@ -314,7 +314,10 @@ def _size(text: str) -> int:
     if match is None:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500k, 10M, 1.5G)")
     unit = (match.group(2) or "").lower()[:1]
-    value = int(float(match.group(1)) * _UNITS[unit])  # (1.5G as 1.5d is: decimals in both)
+    number = float(match.group(1))  # (1.5G as 1.5d is: decimals in both)
+    if number * _UNITS[unit] >= 2**62:  # (an int of an infinite float is an OverflowError)
+        raise argparse.ArgumentTypeError(f"too large (at most {2**62 // _UNITS['g']:,}G)")
+    value = int(number * _UNITS[unit])
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
