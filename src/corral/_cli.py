@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from corral._clierrors import CliError
 
@@ -26,6 +27,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
 )
 
 Handler = Callable[[argparse.Namespace], int]
+# A negative value with a unit (``--max-age -1d``), which argparse takes for an option and
+# refuses as "expected one argument" (issue 17): a value, for its type to say what is wrong.
+_NEGATIVE = re.compile(r"^-\d+(?:\.\d+)?[a-zA-Z]*$")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +37,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        if _NEGATIVE.match(arg_string):
+            return None  # (a value: its type refuses it, saying why)
+        return super()._parse_optional(arg_string)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,10 +12,11 @@ import re
 from typing import Any
 
 from corral._clierrors import UsageError
+from corral.http._bodiesargs import bodies_options
 from corral.http._jarargs import cookie_options
 from corral.http.engine._config import FetchConfig
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _DEFAULTS = FetchConfig()
 MAX_WORKERS = 64  # (as corral.http.scale._processes, which the parser does not import)
@@ -93,7 +94,7 @@ def add_fetch_options(parser: argparse.ArgumentParser) -> None:
         "--max-bytes",
         type=_size,
         default=_DEFAULTS.max_bytes,
-        help="largest body after decompression, e.g. 10M (default 10M); larger: too_large",
+        help="largest body after decompression, e.g. 10M or 1.5G (default 10M); larger: too_large",
     )
     limits.add_argument(
         "--max-redirects",
@@ -238,12 +239,7 @@ def fetch_config(args: argparse.Namespace, notes: list[str] | None = None) -> An
             parse_rate(args.rate)
         except ValueError as exc:
             raise UsageError(f"--rate: {exc}") from None
-    if args.save_bodies not in ("none", "store", "dir"):  # --save-bodies DIR
-        if args.bodies_dir is not None and args.bodies_dir != args.save_bodies:
-            raise UsageError("--save-bodies DIR and --bodies-dir name two directories: give one")
-        args.save_bodies, args.bodies_dir = "dir", args.save_bodies
-    if args.save_bodies == "dir" and not args.bodies_dir:
-        raise UsageError("--save-bodies dir needs --bodies-dir DIR (or write --save-bodies DIR)")
+    save_bodies, bodies_dir = bodies_options(args)
     notes = [] if notes is None else notes
     session = session_options(args, notes)
     note = plan_sockets(args.concurrency).note(args.concurrency)  # the fetcher lowers it
@@ -261,8 +257,8 @@ def fetch_config(args: argparse.Namespace, notes: list[str] | None = None) -> An
         max_retry_after=args.max_retry_after,
         headers=dict(_header(h) for h in args.header),
         user_agent=args.user_agent or DEFAULT_USER_AGENT,
-        save_bodies=args.save_bodies,
-        bodies_dir=args.bodies_dir,
+        save_bodies=save_bodies,
+        bodies_dir=bodies_dir,
         **session,
     )
 
@@ -317,16 +313,20 @@ def _seconds(text: str) -> float:
 def _size(text: str) -> int:
     match = _SIZE.match(text)
     if match is None:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500k, 10M, 1G)")
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500k, 10M, 1.5G)")
     unit = (match.group(2) or "").lower()[:1]
-    value = int(match.group(1)) * _UNITS[unit]
+    number = float(match.group(1))  # (1.5G as 1.5d is: decimals in both)
+    if number * _UNITS[unit] >= 2**62:  # (an int of an infinite float is an OverflowError)
+        raise argparse.ArgumentTypeError(f"too large (at most {2**62 // _UNITS['g']:,}G)")
+    value = int(number * _UNITS[unit])
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
 
 
 def _save_bodies(text: str) -> str:
-    """Return ``none``, ``store``, ``dir`` or a directory (``./store`` for one named so)."""
+    """Return ``none``, ``store``, ``dir`` (in any case: ``bodies_options`` reads them) or a
+    directory (``./store`` for one named so)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("give none, store or a directory")
     return text

@@ -34,6 +34,8 @@ def cookie_options(args: argparse.Namespace, notes: list[str]) -> dict[str, Any]
     """
     beside = _beside(args)
     jar, named = args.cookie_jar, args.cookie_jar is not None
+    if named and not jar.strip():  # (``--cookie-jar ""`` was "cannot read it: Is a directory")
+        raise UsageError("--cookie-jar: the path is empty: give the jar's file")
     if not named and args.cookies and beside is not None:
         jar = beside  # the jar survives a resume, as the store does
     elif not (named or args.quiet or args.overwrite) and beside and os.path.exists(beside):
@@ -58,7 +60,7 @@ def keeps_jar(args: argparse.Namespace) -> bool:
     """Return whether ``--overwrite`` leaves the jar beside the store: ``--cookie-jar``
     named that very file (the user means to load it)."""
     beside = _beside(args)
-    return args.cookie_jar is not None and beside is not None and _same(args.cookie_jar, beside)
+    return args.cookie_jar is not None and beside is not None and same_file(args.cookie_jar, beside)
 
 
 def _beside(args: argparse.Namespace) -> str | None:
@@ -69,19 +71,14 @@ def _check_own_file(jar: str, args: argparse.Namespace) -> None:
     """Refuse a jar that is the output, one of its files (SQLite's, the lock, a JSONL
     output's state) or the input: saving it would write over them."""
     output = args.output
-    if output not in ("-", None):
-        store = f"{output}.corral-state" if output.endswith((".jsonl", ".ndjson")) else output
-        files = [store, *(f"{store}{side}" for side in _SQLITE_SIDES)]
-        if store != output:
-            files.insert(0, output)
-        for file in files:
-            if _same(jar, file):
-                what = "the output" if file == output else "a file of the output"
-                raise UsageError(
-                    f"--cookie-jar {jar} is {what} {output}: give the jar a file of its own"
-                )
+    for file in output_files(output):
+        if same_file(jar, file):
+            what = "the output" if file == output else "a file of the output"
+            raise UsageError(
+                f"--cookie-jar {jar} is {what} {output}: give the jar a file of its own"
+            )
     source = getattr(args, "input", None)  # (corral fetch's)
-    if source not in ("-", None) and _same(jar, source):
+    if source not in ("-", None) and same_file(jar, source):
         raise UsageError(f"--cookie-jar {jar} is the input file: give the jar a file of its own")
 
 
@@ -147,7 +144,17 @@ def _expiries(jar: str) -> tuple[int, int]:
     return total, expired
 
 
-def _same(one: str, other: str) -> bool:
+def output_files(output: str | None) -> list[str]:
+    """Return the files of an ``-o`` output: itself, its SQLite files and lock (a JSONL
+    output's: its state file and that one's); none for stdout."""
+    if output in ("-", None):
+        return []
+    store = f"{output}.corral-state" if output.endswith((".jsonl", ".ndjson")) else output
+    files = [store, *(f"{store}{side}" for side in _SQLITE_SIDES)]
+    return files if store == output else [output, *files]
+
+
+def same_file(one: str, other: str) -> bool:
     """Return whether two paths name one file (spelt otherwise, linked, or not there yet)."""
     if os.path.realpath(one) == os.path.realpath(other):
         return True

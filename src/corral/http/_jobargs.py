@@ -59,6 +59,9 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The longest age: a datetime this far back is still one (a huge --max-age was an
+# OverflowError after the store opened, issue 17).
+MAX_AGE_DAYS = 36500
 
 
 def add_refresh_options(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +78,8 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
         type=duration,
         default=None,
         metavar="AGE",
-        help="with --refresh: only records older than AGE, e.g. 1d, 12h, 30m (default: all)",
+        help="with --refresh: only records older than AGE, e.g. 1d, 1.5d, 12h, 30m (at most "
+        "36500d; default: all)",
     )
 
 
@@ -83,7 +87,8 @@ def refresh_of(args: argparse.Namespace) -> Any:
     """Return the ``Refresh`` the options ask for, or None.
 
     Raises:
-        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -``.
+        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -`` or
+            with ``--overwrite`` (which would wipe the history it fetches again).
     """
     from corral.http.store._refresh import Refresh
 
@@ -93,15 +98,27 @@ def refresh_of(args: argparse.Namespace) -> Any:
         return None
     if args.output == "-":
         raise UsageError("--refresh fetches again what a store recorded: give -o FILE, not -o -")
+    if args.overwrite:
+        raise UsageError(
+            "--refresh fetches again what the store recorded, and --overwrite starts the store "
+            "afresh: give one"
+        )
     return Refresh(max_age=args.max_age)
 
 
 def duration(text: str) -> float:
-    """Return the seconds of an age such as ``90``, ``30m``, ``12h``, ``1d`` or ``2w``."""
+    """Return the seconds of an age such as ``90``, ``30m``, ``12h``, ``1.5d`` or ``2w``
+    (a unit in either case), at most ``MAX_AGE_DAYS`` days."""
+    if text.strip().startswith("-"):  # (argparse takes "-1d" for an option: see _cli)
+        raise argparse.ArgumentTypeError(f"an age cannot be negative: {text!r}")
     match = _DURATION.match(text)
     if match is None:
         raise argparse.ArgumentTypeError(f"not an age: {text!r} (e.g. 30m, 12h, 1d)")
     value = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    if value > MAX_AGE_DAYS * 86400:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()} is too long: at most {MAX_AGE_DAYS}d (100 years)"
+        )
     return value

@@ -56,11 +56,12 @@ def register(subparsers: Any) -> None:
         help="show a Redis-coordinated job's progress: per worker, per host, ETA",
         description="Show the progress of a job coordinated through Redis.",
     )
-    _add_address(status)
+    _add_address(status, job_required=False)
+    status.add_argument("store", nargs="?", help=argparse.SUPPRESS)  # (to say: corral report)
     status.set_defaults(handler=_status)
 
 
-def _add_address(parser: argparse.ArgumentParser) -> None:
+def _add_address(parser: argparse.ArgumentParser, *, job_required: bool = True) -> None:
     parser.add_argument(
         "--redis",
         metavar="URL",
@@ -68,7 +69,7 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
         help="redis://HOST:PORT/DB (default: $CORRAL_REDIS_URL, which keeps a password off "
         "the command line that ps shows)",
     )
-    parser.add_argument("--job", metavar="NAME", required=True, help="the job's name")
+    parser.add_argument("--job", metavar="NAME", required=job_required, help="the job's name")
 
 
 def _checked(args: argparse.Namespace) -> tuple[str, str]:
@@ -121,5 +122,12 @@ def _worker(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from corral.http.scale._statusview import show_status
 
+    if args.store is not None:  # ``corral status a.db`` said "--job is required" (issue 17)
+        raise UsageError(
+            "corral status shows a job coordinated over Redis (--redis URL --job NAME); the "
+            f"view of a store is corral report {args.store}"
+        )
+    if args.job is None:
+        raise UsageError("corral status needs --job NAME: the job's name in Redis")
     url, job = _checked(args)
     return asyncio.run(show_status(url, job, sys.stdout))

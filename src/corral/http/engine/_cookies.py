@@ -182,23 +182,54 @@ def read_jar(path: str) -> tuple[list[Loaded], bool]:
         OSError: it exists and cannot be read.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # (Notepad writes a BOM)
     except FileNotFoundError:
         return [], True
     except UnicodeDecodeError:
         raise CookieFileError(f"{path}: not a cookie jar (not UTF-8 text)") from None
     if not text.strip():  # a user's ``touch jar.json``: a new jar (taken for an empty
         return [], True  # cookies.txt, it was never written, and the login was lost)
-    if text.lstrip().startswith("{"):
+    if text.lstrip().startswith(("{", "[")):
+        hosts = _jar_hosts(text, path)
         try:
-            data = json.loads(text)
-            if data.get(_FORMAT) != 1:
-                raise ValueError(f'no "{_FORMAT}": 1')
-            hosts = data["hosts"].items()
-            return [c for key, cookies in hosts for c in _loaded(key, cookies)], True
+            return [c for key, cookies in hosts.items() for c in _loaded(key, cookies)], True
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise CookieFileError(f"{path}: not a corral cookie jar ({exc})") from None
+            raise CookieFileError(f"{path}: not a corral cookie jar (a cookie: {exc})") from None
     return _netscape(text, path), False
+
+
+def _jar_hosts(text: str, path: str) -> dict[str, Dumped]:
+    """Return the hosts of a corral JSON jar, checked down to each cookie's entry.
+
+    Raises:
+        CookieFileError: not JSON, not a jar, a newer one, or a part that is not an object
+            (the message names the host).
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CookieFileError(f"{path}: not a corral cookie jar (not JSON: {exc})") from None
+    version = data.get(_FORMAT) if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > 1:
+        raise CookieFileError(
+            f'{path}: a cookie jar made by a newer corral ("{_FORMAT}": {version}; this one '
+            "reads 1): upgrade corral to load it"
+        )
+    if version != 1:
+        raise CookieFileError(f'{path}: not a corral cookie jar (no "{_FORMAT}": 1)')
+    hosts = data.get("hosts")
+    if not isinstance(hosts, dict):
+        raise CookieFileError(f'{path}: a corral cookie jar whose "hosts": not an object')
+    for host, cookies in hosts.items():
+        if not isinstance(cookies, dict) or not all(
+            isinstance(named, dict) and all(isinstance(e, dict) for e in named.values())
+            for named in cookies.values()
+        ):
+            raise CookieFileError(
+                f'{path}: a corral cookie jar whose host "{host}": not an object of '
+                '{"DOMAIN|PATH": {NAME: {...}}}'
+            )
+    return hosts
 
 
 def write_jar(path: str, text: str) -> None:

@@ -53,14 +53,20 @@ def check_proxy(url: str) -> str:
     shown = _masked(text)
     if "://" not in text:
         raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
+    rest = text.partition("://")[2]
+    if "#" in rest or rest.count("@") > 1:  # (parsed, "p@ss#x@HOST" was the host "ss")
+        raise ValueError(
+            f"malformed proxy URL {shown!r}: it reads two ways (a raw # or a second @); {_ENCODED}"
+        )
     try:
         parsed = URL(text)
         port = parsed.port
     except ValueError as exc:
-        hint = ""
-        if "@" in text:  # a # / ? in the password ends the URL's address part early
-            hint = "; a password with # / ? @ in it is written percent-encoded (# as %23)"
-        raise ValueError(f"malformed proxy URL {shown!r} ({exc}{hint})") from None
+        raise ValueError(f"malformed proxy URL {shown!r} ({_why(text, exc)})") from None
+    if parsed.scheme == "socks5h":
+        raise ValueError(
+            f"proxy {shown!r}: socks5:// already resolves host names at the proxy (write socks5://)"
+        )
     if parsed.scheme not in SCHEMES:
         raise ValueError(
             f"proxy {shown!r}: unknown scheme {parsed.scheme or 'none'!r} "
@@ -68,11 +74,32 @@ def check_proxy(url: str) -> str:
         )
     if not parsed.host:
         raise ValueError(f"malformed proxy URL {shown!r}: no host")
+    if parsed.explicit_port == 0:
+        raise ValueError(f"malformed proxy URL {shown!r} (the port 0 is not one from 1 to 65535)")
     if parsed.scheme == "socks5" and parsed.explicit_port is None:
         raise ValueError(f"proxy {shown!r}: a SOCKS5 proxy needs its port (e.g. :1080)")
     if port is None or parsed.path not in ("", "/") or parsed.query_string:
         raise ValueError(f"malformed proxy URL {shown!r}: expected SCHEME://[USER:PASS@]HOST:PORT")
     return str(parsed.with_path(""))  # (the credentials stay as written: percent-encoded)
+
+
+_ENCODED = "a password with # / ? @ in it is written percent-encoded (# as %23, @ as %40)"
+
+
+def _why(text: str, exc: ValueError) -> str:
+    """Return why yarl refused a proxy URL: the port or the host, said so; the
+    percent-encoding hint only where a raw / or ? in the credentials may have cut the
+    address short (it cannot help a bad port or no host)."""
+    address = text.partition("://")[2]
+    userinfo, at, hostport = address.rpartition("@")
+    if at and any(c in userinfo for c in "/?"):
+        return f"{exc}; {_ENCODED}"
+    host, colon, port = hostport.partition("/")[0].rpartition(":")
+    if not (host if colon else port):
+        return "no host"
+    if colon and port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"the port {port} is not one from 1 to 65535"
+    return str(exc)
 
 
 def _masked(text: str) -> str:

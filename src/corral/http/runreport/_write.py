@@ -13,6 +13,7 @@ from typing import Literal
 from corral.http.runreport._figures import ArgvSettings, figures
 from corral.http.runreport._page import render_page
 from corral.http.store._faults import StoreError, a_directory
+from corral.http.store._reading import open_reader
 
 ReportFormat = Literal["html", "json"]
 
@@ -39,7 +40,7 @@ def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[s
     if not os.path.isfile(store):
         raise StoreError(f"{store}: no such store")
     try:  # read-only: a run writing beside it is not disturbed, nor the file changed
-        conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
+        conn = open_reader(store)
     except sqlite3.Error as exc:
         raise StoreError(f"{store}: cannot open: {exc}") from None
     try:

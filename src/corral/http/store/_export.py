@@ -20,6 +20,7 @@ from typing import IO, Any, Literal
 
 from corral._clierrors import InputError, UsageError
 from corral.http.store._faults import a_directory
+from corral.http.store._reading import open_reader
 from corral.http.store._schema import TABLES, rows_of
 
 # Columns a store writes as JSON text, per table.
@@ -91,7 +92,7 @@ def check_source(store: str, table: str) -> None:
 def _kind(store: str) -> str | None:
     """Return the job that wrote ``store`` (``fetch``, ``crawl``; None: not said)."""
     try:
-        conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
+        conn = open_reader(store)
         try:
             row = conn.execute("SELECT value FROM meta WHERE name = 'job'").fetchone()
         finally:
@@ -103,7 +104,7 @@ def _kind(store: str) -> str | None:
 
 def _columns(store: str, table: str) -> list[str]:
     """Return the columns of a store's table (or view), in order."""
-    conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=ro", uri=True)
+    conn = open_reader(store)
     try:
         return [str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")]
     finally:

@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from corral.http.store._reading import open_reader
+
 SCHEMA_VERSION = 2  # 2: results' validators, change and proxy, history, items.replaced_in
 # urls.lease_until is unused: leases are held by the run that holds the store (the lock,
 # ``_lock``), never by a deadline. Kept so stores made by earlier versions open unchanged.
@@ -163,7 +165,7 @@ def rows_of(path: str, table: str = "results", *, latest: bool = False) -> Itera
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = open_reader(path)
     conn.row_factory = sqlite3.Row
     order = "id, run" if table in ("history", "records") else "id"
     try:
