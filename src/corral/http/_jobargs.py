@@ -62,7 +62,8 @@ _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400
 
 
 def add_refresh_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally."""
+    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally;
+    ``--retry-failed``: only what failed."""
     again = parser.add_argument_group("fetching again (see 'Refresh' in docs/fetch.md)")
     again.add_argument(
         "--refresh",
@@ -77,23 +78,36 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
         metavar="AGE",
         help="with --refresh: only records older than AGE, e.g. 1d, 12h, 30m (default: all)",
     )
+    again.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="fetch again the URLs whose latest record failed: an error (proxy, timeout, "
+        "too_large...) or a 401/403/407/408/429/5xx; a 404 or 410 is an answer and stays",
+    )
 
 
 def refresh_of(args: argparse.Namespace) -> Any:
     """Return the ``Refresh`` the options ask for, or None.
 
     Raises:
-        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -``.
+        UsageError: ``--max-age`` without ``--refresh``, ``--refresh`` or
+            ``--retry-failed`` with ``-o -``, or both of them.
     """
     from corral.http.store._refresh import Refresh
 
-    if not args.refresh:
+    retry = getattr(args, "retry_failed", False)
+    if args.refresh and retry:
+        raise UsageError("--refresh fetches the failed URLs again too: drop --retry-failed")
+    flag = "--refresh" if args.refresh else "--retry-failed"
+    if not args.refresh and not retry:
         if args.max_age is not None:
             raise UsageError("--max-age says which records --refresh fetches again: add --refresh")
         return None
     if args.output == "-":
-        raise UsageError("--refresh fetches again what a store recorded: give -o FILE, not -o -")
-    return Refresh(max_age=args.max_age)
+        raise UsageError(f"{flag} fetches again what a store recorded: give -o FILE, not -o -")
+    if retry and args.max_age is not None:
+        raise UsageError("--max-age says which records --refresh fetches again: drop it")
+    return Refresh(max_age=args.max_age, failed_only=retry)
 
 
 def duration(text: str) -> float:

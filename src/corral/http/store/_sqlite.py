@@ -119,6 +119,7 @@ class SQLiteFrontier:
         self._compare = False
         self._label = False  # ... and say what changed (a refresh)
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
+        self.failed = 0  # at finish: the records a --retry-failed run would fetch again
         self._budget, self.revived = budget, 0  # rows skipped for the budget, pending again
         self.pruned: Counter[str] = Counter()  # pending rows the budget now stops, by reason
         self._events = 0  # throttle events this run recorded (``sample``)
@@ -178,18 +179,18 @@ class SQLiteFrontier:
             self.run, self.earlier = begin_run(conn, argv, started_at, ended)
             if self._refresh is not None:
                 self._bounds = bounds(conn, self.run, self._refresh)
-                self._compare = self._label = True
+                self._compare, self._label = True, not self._refresh.failed_only
             self._input = InputRows(conn, self.run, int(last) + 1, self._bounds)
             # (a fetch never leases: its store has no lease to reap, nor the crawl's indexes)
             if self.kind != "crawl":
                 return 0
             reaped = crawl.reap(conn)
             if self._bounds is not None:
-                self.refreshing = crawl.requeue(conn, self._bounds)
+                self.refreshing = crawl.requeue(conn, self._bounds, mark=self._label)
             if self._budget is not None:
                 self.revived, self.pruned = crawl.revive(conn, self.run, self._budget)
-            self._label = self._bounds is not None or crawl.requeued(conn)  # a refresh's
-            self._compare = self._label or self.revived > 0
+            self._label = self._label or crawl.labelled(conn)  # a refresh's
+            self._compare = self._label or crawl.requeued(conn) or self.revived > 0
             return reaped
         except BaseException as exc:
             self._close()
@@ -221,14 +222,16 @@ class SQLiteFrontier:
         if self._conn is None:
             return
         try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                self._conn.execute(
+            with self._conn as conn:
+                conn.execute("BEGIN")
+                conn.execute(
                     "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
                     (status, finished_at, json.dumps(dict(summary)), self.run),
                 )
+                if status == "finished":  # (an unfinished run's are not due next run)
+                    self.failed = refresh.failed_count(conn, self.run, crawl=self.kind == "crawl")
                 if status == "finished" and self.kind == "crawl":
-                    crawl.requeued(self._conn, clear=True)  # nothing queued again is left
+                    crawl.requeued(conn, clear=True)  # nothing queued again is left
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
