@@ -4,6 +4,7 @@ without it a rerun resumes and its summary says how many failed and how to retry
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -186,3 +187,25 @@ def test_retry_failed_through_workers_and_redis(
     assert again.returncode == 0, again.stderr
     assert len(nginx.log_lines()) - before == 6
     assert _query(store, "SELECT count(*), sum(ok) FROM results") == [(12, 12)]
+
+
+async def test_a_jsonl_output_is_retried_from_its_state(site: Site, tmp_path: Path) -> None:
+    """With -o FILE.jsonl the state file knows what failed: the summary hints, and a rerun
+    with --retry-failed appends the URL's new line; -o - gives no hint (nothing to rerun on)."""
+    urls, out = _urls(tmp_path, site, ["/page/1", "/flaky/1/j"]), tmp_path / "o.jsonl"
+    first = await acorral("fetch", str(urls), "-o", str(out), "--retries", "0")
+    assert first.returncode == 0, first.stderr
+    assert "1 URL recorded as failed" in first.stderr, first.stderr
+    again = await acorral("fetch", str(urls), "-o", str(out), "--retry-failed")
+    assert again.returncode == 0, again.stderr
+    lines = [json.loads(line) for line in (await to_thread(out.read_text)).splitlines()]
+    assert [(r["url"].rsplit("/", 1)[1], r["status"]) for r in lines] == [
+        ("1", 200),
+        ("j", 503),
+        ("j", 200),
+    ]
+    failing = tmp_path / "failing.txt"
+    failing.write_text(site.url("/status/503") + "\n")
+    stdout = await acorral("fetch", str(failing), "-o", "-", "--retries", "0")
+    assert '"status":503' in stdout.stdout, stdout.stdout
+    assert HINT not in stdout.stderr, stdout.stderr
