@@ -128,14 +128,18 @@ async def test_statuses_worth_another_try_and_answers(site: Site, tmp_path: Path
     assert history == {site.url("/flaky/1/a"), site.url("/page/2"), site.url("/page/1")}
 
 
+@pytest.mark.parametrize("how", ["one", "workers", "redis"])
 async def test_a_crawl_retries_a_failed_page_and_follows_its_links(
-    site: Site, tmp_path: Path
+    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
 ) -> None:
     """A crawl's seed recorded too_large: a rerun with --retry-failed fetches it, parses it
-    and crawls the pages it links to."""
+    and crawls the pages it links to (in one process, worker processes, a Redis job)."""
     out = tmp_path / "c.db"
     seed = site.url("/chain/0.html")
-    common = ("crawl", seed, "-o", str(out), "--ignore-robots", "--scope", "host")
+    extra = {"one": [], "workers": ["--workers", "2"], "redis": []}[how]
+    if how == "redis":
+        extra = ["--redis", request.getfixturevalue("redis_url"), "--job", "c"]
+    common = ("crawl", seed, "-o", str(out), "--ignore-robots", "--scope", "host", *extra)
     first = await acorral(*common, "--max-bytes", "10", "--retries", "0")
     assert first.returncode == 0, first.stderr
     assert _query(out, "SELECT count(*) FROM results WHERE attempts > 0") == [(1,)]
