@@ -65,7 +65,8 @@ MAX_AGE_DAYS = 36500
 
 
 def add_refresh_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally."""
+    """Add ``--refresh [--max-age AGE]``: fetch again what the store recorded, conditionally;
+    ``--retry-failed``: only what failed."""
     again = parser.add_argument_group("fetching again (see 'Refresh' in docs/fetch.md)")
     again.add_argument(
         "--refresh",
@@ -81,29 +82,42 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
         help="with --refresh: only records older than AGE, e.g. 1d, 1.5d, 12h, 30m (at most "
         "36500d; default: all)",
     )
+    again.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="fetch again the URLs whose latest record failed: an error (proxy, timeout, "
+        "too_large...) or a 401/403/407/408/429/5xx; a 404 or 410 is an answer and stays",
+    )
 
 
 def refresh_of(args: argparse.Namespace) -> Any:
     """Return the ``Refresh`` the options ask for, or None.
 
     Raises:
-        UsageError: ``--max-age`` without ``--refresh``, or ``--refresh`` with ``-o -`` or
-            with ``--overwrite`` (which would wipe the history it fetches again).
+        UsageError: ``--max-age`` without ``--refresh``, ``--refresh`` or
+            ``--retry-failed`` with ``-o -`` or with ``--overwrite`` (which would wipe the
+            history they fetch again from), or both of them.
     """
     from corral.http.store._refresh import Refresh
 
-    if not args.refresh:
+    retry = getattr(args, "retry_failed", False)
+    if args.refresh and retry:
+        raise UsageError("--refresh fetches the failed URLs again too: drop --retry-failed")
+    flag = "--refresh" if args.refresh else "--retry-failed"
+    if not args.refresh and not retry:
         if args.max_age is not None:
             raise UsageError("--max-age says which records --refresh fetches again: add --refresh")
         return None
     if args.output == "-":
-        raise UsageError("--refresh fetches again what a store recorded: give -o FILE, not -o -")
+        raise UsageError(f"{flag} fetches again what a store recorded: give -o FILE, not -o -")
     if args.overwrite:
         raise UsageError(
-            "--refresh fetches again what the store recorded, and --overwrite starts the store "
+            f"{flag} fetches again what the store recorded, and --overwrite starts the store "
             "afresh: give one"
         )
-    return Refresh(max_age=args.max_age)
+    if retry and args.max_age is not None:
+        raise UsageError("--max-age says which records --refresh fetches again: drop it")
+    return Refresh(max_age=args.max_age, failed_only=retry)
 
 
 def duration(text: str) -> float:

@@ -173,7 +173,10 @@ class CrawlCore:
         records -= store.revived  # (their skip records are replaced as they are fetched)
         records -= store.pruned.total()  # (this run's skips)
         counters = self.runtime.counters
-        counters.refreshed = store.refreshing
+        if self.config.refresh is not None and self.config.refresh.failed_only:
+            counters.retried = store.refreshing  # --retry-failed
+        else:
+            counters.refreshed = store.refreshing
         counters.by_skip.update(store.pruned)
         counters.skipped = started
         self._started = started

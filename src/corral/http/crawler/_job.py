@@ -16,6 +16,7 @@ from corral.http.crawler._core import CrawlCore, examine_settings, frontier_sett
 from corral.http.crawler._robotshold import held_back_lines
 from corral.http.pipeline._end import Ending, run_to_end
 from corral.http.pipeline._open import open_store
+from corral.http.report._summary import retry_lines
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
 from corral.http.store._sqlite import SQLiteFrontier
@@ -139,6 +140,7 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
     """Return the summary's lines on parse errors, hosts held back and the trap guards'
     depth bound."""
     lines = held_back_lines(core.held_back())
+    lines += retry_lines(getattr(core.store, "failed", 0))
     skipped = core.runtime.counters.by_skip
     if config.max_depth is None and config.trap_guards and skipped.get("max_depth", 0):
         lines.append(

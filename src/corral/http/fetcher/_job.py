@@ -41,7 +41,7 @@ from corral.http.pipeline._flights import flight_of_line, flight_of_row
 from corral.http.pipeline._open import open_store
 from corral.http.pipeline._writer import BatchWriter
 from corral.http.report._stats import FetchStatistics, RunCounters
-from corral.http.report._summary import fetched_again, worker_fields
+from corral.http.report._summary import fetched_again, retry_lines, worker_fields
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
 from corral.http.scale._processes import ProcessDriver
@@ -161,12 +161,20 @@ async def run_fetch_job(job: FetchJob) -> int:
 
         def statistics() -> FetchStatistics:
             stats = runtime.statistics()
+            if job.refresh is not None and job.refresh.failed_only:  # --retry-failed
+                stats = replace(stats, retried=stats.refreshed, refreshed=0)
             return stats if driver is None else driver.amend(stats)
 
         async def close(status: str, stats: FetchStatistics) -> None:
             await store.finish(status, utc_now(), _summary_fields(stats))
 
-        ending = Ending(kind=kind, quiet=job.quiet, argv=job.argv, resumable=job.resumable)
+        ending = Ending(
+            kind=kind,
+            quiet=job.quiet,
+            argv=job.argv,
+            resumable=job.resumable,
+            notes=lambda: retry_lines(store.failed if kind != "stdout" else 0),
+        )
         stats = await run_to_end(
             work,
             statistics=statistics,
@@ -321,6 +329,7 @@ def _summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "by_error": dict(stats.by_error),
         "refreshed": fetched_again(stats),
         "queued_again": stats.refreshed,
+        "retried": stats.retried,
         "by_change": dict(stats.by_change),
         **worker_fields(stats),
     }

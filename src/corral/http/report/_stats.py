@@ -106,6 +106,7 @@ class FetchStatistics:
         refreshed: URLs an earlier run recorded, fetched again (``--refresh``).
         by_change: a refresh's records by ``change`` (``not_modified``, ``unchanged``,
             ``changed``, ``new``).
+        retried: URLs whose earlier record failed, fetched again (``--retry-failed``).
     """
 
     elapsed: float
@@ -137,6 +138,7 @@ class FetchStatistics:
     proxies: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
     refreshed: int = 0
     by_change: Mapping[str, int] = field(default_factory=dict)
+    retried: int = 0
 
     @property
     def rate(self) -> float:
@@ -189,6 +191,7 @@ class RunCounters:
     worker_proxies: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
     refreshed: int = 0
     by_change: Counter[str] = field(default_factory=Counter)
+    retried: int = 0
 
     def snapshot(self) -> FetchStatistics:
         """Return a frozen copy of the counters now."""
@@ -222,6 +225,7 @@ class RunCounters:
             proxies=add_proxy_figures(self.proxies, *self.worker_proxies.values()),
             refreshed=self.refreshed,
             by_change=dict(self.by_change),
+            retried=self.retried,
         )
 
 

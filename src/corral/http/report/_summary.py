@@ -95,6 +95,8 @@ def _figures(stats: FetchStatistics, *, interrupted: bool) -> list[str]:
         counts.append(("items", stats.items, "stored by the parse callback, table items"))
     if stats.frontier:
         counts.append(("frontier", stats.frontier, "discovered, not fetched yet"))
+    if stats.retried:
+        counts.append(("retried", stats.retried, "failed before, fetched again"))
     if stats.refreshed or stats.by_change:
         counts.append(("refreshed", fetched_again(stats), _changes(stats.by_change)))
     digits = max(len(human_count(n)) for _, n, _ in counts)
@@ -116,6 +118,19 @@ def fetched_again(stats: FetchStatistics) -> int:
 
 # the store's count of URLs a refresh run fetched for the first time (``_refresh.NEW_URL``)
 _NEW_URL = "new_url"
+
+
+def retry_lines(failed: int) -> list[str]:
+    """Return the summary's line on the failed records a ``--retry-failed`` run fetches
+    again (none when there are none)."""
+    if not failed:
+        return []
+    many = human_many(failed, "URL")
+    line = (
+        f"  failed: {many} recorded as failed (an error, or a 401/403/407/408/429/5xx); "
+        "the same command with --retry-failed fetches them again"
+    )
+    return [line]
 
 
 def _changes(by_change: Mapping[str, int]) -> str:
@@ -151,6 +166,7 @@ def summary_fields(stats: FetchStatistics) -> dict[str, object]:
         "items": stats.items,
         "refreshed": fetched_again(stats),
         "queued_again": stats.refreshed,  # (a resumed refresh queues none: they were)
+        "retried": stats.retried,
         "by_change": dict(stats.by_change),
         "retries": stats.retries,
         "elapsed": round(stats.elapsed, 3),

@@ -75,8 +75,9 @@ def claim(
     return rows
 
 
-def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
-    """Make the rows whose records are due again (``--refresh``) pending; give their count.
+def requeue(conn: sqlite3.Connection, due: Bounds, *, mark: bool = True) -> int:
+    """Make the rows whose records are due again (``--refresh``) pending; give their count;
+    ``mark``: a later run resuming this one labels what changed (not ``--retry-failed``).
 
     Every recorded page of the crawl is fetched again, so a page that answers 304 (and is
     not parsed) loses nothing: the pages it links to are in the frontier already and come
@@ -90,7 +91,11 @@ def requeue(conn: sqlite3.Connection, due: Bounds) -> int:
             due.params(),
         )
         if cursor.rowcount:  # a later run that resumes this one compares its commits too
-            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('requeued', '1')")
+            verb = "REPLACE" if mark else "IGNORE"  # ('1': and labels them)
+            conn.execute(
+                f"INSERT OR {verb} INTO meta (name, value) VALUES ('requeued', ?)",
+                ("1" if mark else "0",),
+            )
     return int(cursor.rowcount)
 
 
@@ -226,6 +231,13 @@ def requeued(conn: sqlite3.Connection, *, clear: bool = False) -> bool:
         conn.execute("DELETE FROM meta WHERE name = 'requeued'")
         return False
     return conn.execute("SELECT 1 FROM meta WHERE name = 'requeued'").fetchone() is not None
+
+
+def labelled(conn: sqlite3.Connection) -> bool:
+    """Return whether the rows queued again left are a refresh's (not ``--retry-failed``'s):
+    their records say what changed."""
+    row = conn.execute("SELECT value FROM meta WHERE name = 'requeued'").fetchone()
+    return row is not None and row[0] == "1"
 
 
 def found(conn: sqlite3.Connection, run: int, done: Sequence[Done]) -> Committed:

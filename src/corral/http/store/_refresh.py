@@ -12,6 +12,10 @@ At commit, the new record is compared with the earlier one (``changes``): a 304 
 which stay where they are); a body with the earlier digest is ``unchanged`` whatever the server did
 with the validators (many ignore them); another body is ``changed``; a URL with no earlier
 body is ``new``. The earlier record moves to ``history`` (``_sqlite``).
+
+``--retry-failed`` (``Refresh(failed_only=True)``) is a refresh restricted to the records
+that failed (``FAILED``), with no validators (a failed record has none) and no ``change``
+labels: the earlier record still moves to ``history``.
 """
 
 from __future__ import annotations
@@ -36,18 +40,30 @@ class Refresh:
     Attributes:
         max_age: seconds; only records older than this are fetched again (None: every
             record an earlier job wrote).
+        failed_only: only records that failed (``--retry-failed``): an error, or a status
+            that is not an answer (401, 403, 407, 408, 429, 5xx); a 4xx such as 404 or 410
+            is the server's answer and stays. No validators are sent, no ``change`` set.
     """
 
     max_age: float | None = None
+    failed_only: bool = False
 
     def __post_init__(self) -> None:
         if self.max_age is not None and not self.max_age > 0:
             raise ValueError("max_age must be positive")
 
 
+# A record worth another try (``--retry-failed``): not ok, and not a 4xx answer. A 404 or
+# 410 is the server's word on the URL; 401/403/407 (credentials, a proxy's), 408, 429, 5xx,
+# a transport or proxy error, and too_large (--max-bytes may have been raised) may pass later.
+FAILED = (
+    "(NOT r.ok AND (r.status IS NULL OR r.status < 400 OR r.status >= 500 "
+    "OR r.status IN (401, 403, 407, 408, 429)))"
+)
 # The columns of ``results r`` that say whether its URL is fetched again (``Bounds``'s
-# three parameters), and the validators of a record that has a body.
-DUE = "(r.attempts > 0 AND r.run <= ? AND (? IS NULL OR r.fetched_at < ?))"
+# four parameters), and the validators of a record that has a body.
+_AGE = "r.run <= ? AND (? IS NULL OR r.fetched_at < ?)"
+DUE = f"(r.attempts > 0 AND {_AGE} AND (? = 0 OR {FAILED}))"
 VALIDATORS = (
     "CASE WHEN r.ok AND r.sha256 IS NOT NULL THEN r.etag END, "
     "CASE WHEN r.ok AND r.sha256 IS NOT NULL THEN r.last_modified END"
@@ -55,13 +71,15 @@ VALIDATORS = (
 
 
 class Bounds(NamedTuple):
-    """This run's refresh bounds: records of runs up to ``since``, fetched before ``cutoff``."""
+    """This run's refresh bounds: records of runs up to ``since``, fetched before ``cutoff``
+    (only those that ``failed``, with ``--retry-failed``)."""
 
     since: int
     cutoff: str | None
+    failed: bool = False
 
     def params(self) -> tuple[Any, ...]:
-        return (self.since, self.cutoff, self.cutoff)
+        return (self.since, self.cutoff, self.cutoff, int(self.failed))
 
 
 def bounds(conn: sqlite3.Connection, run: int, refresh: Refresh) -> Bounds:
@@ -76,7 +94,18 @@ def bounds(conn: sqlite3.Connection, run: int, refresh: Refresh) -> Bounds:
     if refresh.max_age is not None:
         when = datetime.now(UTC) - timedelta(seconds=refresh.max_age)
         cutoff = when.isoformat(timespec="milliseconds")
-    return Bounds(int(since), cutoff)
+    return Bounds(int(since), cutoff, refresh.failed_only)
+
+
+def failed_count(conn: sqlite3.Connection, run: int, *, crawl: bool) -> int:
+    """Return how many records a later ``--retry-failed`` run fetches again: a fetch's of
+    the URLs of ``run`` (its input's), a crawl's of every page."""
+    where = "" if crawl else "AND r.id IN (SELECT id FROM urls WHERE run = ?)"
+    (count,) = conn.execute(
+        f"SELECT count(*) FROM results r WHERE r.attempts > 0 AND {FAILED} {where}",
+        () if crawl else (run,),
+    ).fetchone()
+    return int(count)
 
 
 # A fetch's refresh under way, kept in ``meta`` until a run of the store finishes: a run
@@ -99,8 +128,8 @@ def remember(conn: sqlite3.Connection, due: Bounds | None) -> Bounds | None:
     row = conn.execute("SELECT value FROM meta WHERE name = ?", (_UNDER_WAY,)).fetchone()
     if row is None:
         return None
-    since, cutoff = json.loads(row[0])
-    return Bounds(int(since), cutoff)
+    since, cutoff, *failed = json.loads(row[0])  # (failed: a --retry-failed run's)
+    return Bounds(int(since), cutoff, bool(failed and failed[0]))
 
 
 def forget(conn: sqlite3.Connection) -> None:

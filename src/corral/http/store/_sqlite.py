@@ -36,15 +36,8 @@ from corral.http.engine._request import InvalidLine, Request
 from corral.http.store import _crawlrows as crawl
 from corral.http.store import _refresh as refresh
 from corral.http.store._faults import FileWatch, StoreError, describe_fault
-from corral.http.store._frontier import (
-    Added,
-    Committed,
-    Done,
-    Frontier,
-    LinkRow,
-    ParkedBody,
-    PendingRow,
-)
+from corral.http.store._frontier import Added, Committed, Done, Frontier, LinkRow
+from corral.http.store._frontier import ParkedBody, PendingRow
 from corral.http.store._inputrows import InputRows
 from corral.http.store._lock import StoreLock
 from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set_meta, take_lock
@@ -55,10 +48,6 @@ from corral.http.store._samplerows import add_sample
 from corral.http.store._schema import DONE, RESULT_COLUMNS
 
 T = TypeVar("T")
-
-
-# every other sample of a run, the first kept
-
 JobKind = Literal["fetch", "crawl"]
 
 
@@ -119,6 +108,7 @@ class SQLiteFrontier:
         self._compare = False
         self._label = False  # ... and say what changed (a refresh)
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
+        self.failed = 0  # at finish: the records a --retry-failed run would fetch again
         self._budget, self.revived = budget, 0  # rows skipped for the budget, pending again
         self.pruned: Counter[str] = Counter()  # pending rows the budget now stops, by reason
         self._events = 0  # throttle events this run recorded (``sample``)
@@ -180,18 +170,19 @@ class SQLiteFrontier:
                 self._bounds = bounds(conn, self.run, self._refresh)
             if self.kind != "crawl":  # a refresh cut short is finished, even without it
                 self._bounds = refresh.remember(conn, self._bounds)
-            self._compare = self._label = self._bounds is not None
+            due = self._bounds
+            self._compare, self._label = due is not None, due is not None and not due.failed
             self._input = InputRows(conn, self.run, int(last) + 1, self._bounds)
             # (a fetch never leases: its store has no lease to reap, nor the crawl's indexes)
             if self.kind != "crawl":
                 return 0
             reaped = crawl.reap(conn)
             if self._bounds is not None:
-                self.refreshing = crawl.requeue(conn, self._bounds)
+                self.refreshing = crawl.requeue(conn, self._bounds, mark=self._label)
             if self._budget is not None:
                 self.revived, self.pruned = crawl.revive(conn, self.run, self._budget)
-            self._label = self._bounds is not None or crawl.requeued(conn)  # a refresh's
-            self._compare = self._label or self.revived > 0
+            self._label = self._label or crawl.labelled(conn)  # a refresh's
+            self._compare = self._label or crawl.requeued(conn) or self.revived > 0
             return reaped
         except BaseException as exc:
             self._close()
@@ -223,16 +214,18 @@ class SQLiteFrontier:
         if self._conn is None:
             return
         try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                self._conn.execute(
+            with self._conn as conn:
+                conn.execute("BEGIN")
+                conn.execute(
                     "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
                     (status, finished_at, json.dumps(dict(summary)), self.run),
                 )
+                if status == "finished":  # (an unfinished run's are not due next run)
+                    self.failed = refresh.failed_count(conn, self.run, crawl=self.kind == "crawl")
                 if status == "finished" and self.kind == "crawl":
-                    crawl.requeued(self._conn, clear=True)  # nothing queued again is left
+                    crawl.requeued(conn, clear=True)  # nothing queued again is left
                 elif status == "finished":
-                    refresh.forget(self._conn)  # the input went through: nothing is left
+                    refresh.forget(conn)  # the input went through: nothing is left
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
