@@ -36,8 +36,15 @@ from corral.http.engine._request import InvalidLine, Request
 from corral.http.store import _crawlrows as crawl
 from corral.http.store import _refresh as refresh
 from corral.http.store._faults import FileWatch, StoreError, describe_fault
-from corral.http.store._frontier import Added, Committed, Done, Frontier, LinkRow
-from corral.http.store._frontier import ParkedBody, PendingRow
+from corral.http.store._frontier import (
+    Added,
+    Committed,
+    Done,
+    Frontier,
+    LinkRow,
+    ParkedBody,
+    PendingRow,
+)
 from corral.http.store._inputrows import InputRows
 from corral.http.store._lock import StoreLock
 from corral.http.store._opening import check, connect, cut_jsonl, is_locked, set_meta, take_lock
