@@ -332,3 +332,17 @@ async def test_jsonl_of_a_run_killed_before_its_first_commit_is_resumed(
     assert again.returncode == 0, again.stderr
     recorded = [json.loads(line)["url"] for line in out.read_text().splitlines()]
     assert sorted(recorded) == sorted(urls)
+
+
+def test_demo_gives_no_advice_its_command_cannot_take(tmp_path: Path) -> None:
+    """The demo records some failures on purpose; its summary must not tell the user to run
+    "the same command with --retry-failed": ``corral demo`` takes no such flag (and starts
+    afresh each time)."""
+    own = tmp_path / "demo.db"
+    run = run_corral("demo", "-o", str(own), "-n", "40")
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(own) as conn:
+        (failed,) = conn.execute("select count(*) from results where not ok").fetchone()
+    conn.close()
+    assert failed > 0  # (so the note had something to say)
+    assert "--retry-failed" not in run.stderr

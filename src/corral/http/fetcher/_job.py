@@ -173,7 +173,7 @@ async def run_fetch_job(job: FetchJob) -> int:
             quiet=job.quiet,
             argv=job.argv,
             resumable=job.resumable,
-            notes=lambda: retry_lines(store.failed if kind != "stdout" else 0),
+            notes=lambda: retry_lines(store.failed if kind != "stdout" and job.resumable else 0),
         )
         stats = await run_to_end(
             work,
