@@ -49,7 +49,8 @@ stopped. A parse callback that raises gives its page the outcome parse_error; th
 goes on.
 
 exit codes: as corral fetch (0 done, 1 --fail-on-error, 2 bad usage, 75 out of file
-descriptors or memory, 130 interrupted, 143 SIGTERM).
+descriptors or memory, 130 interrupted, 143 SIGTERM); also 1 when hosts were held back
+(their robots.txt did not answer: their URLs are left for the next run).
 """
 
 
