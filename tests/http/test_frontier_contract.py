@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from corral.http._faults import StoreError
 from corral.http.engine._request import InvalidLine, Request, parse_line
 from corral.http.engine._result import FetchResult
 from corral.http.scale._frontier import RedisFrontier
-from corral.http.store._faults import StoreError
 from corral.http.store._frontier import Done, Frontier, LinkRow, PendingRow
 from corral.http.store._sqlite import JobKind, SQLiteFrontier
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import corral.http
 
 _LAYERS = (
-    ("_errors", "web", "report"),
+    ("_errors", "_faults", "web", "report"),
     ("engine",),
     ("store",),
     ("runreport",),
@@ -27,7 +27,7 @@ _LAYERS = (
     ("scale",),
     ("fetcher",),
     ("crawler",),
-    ("_arguments", "_jobargs", "_cli", "_scalecli", "_reportcli"),
+    ("_arguments", "_jobargs", "_jarargs", "_bodiesargs", "_cli", "_scalecli", "_reportcli"),
 )
 _ROOT = Path(corral.http.__file__).parent
 

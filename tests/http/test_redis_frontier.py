@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from redis_server import RedisServer
 
+from corral.http._faults import StoreError
 from corral.http.engine._request import InvalidLine
 from corral.http.engine._result import FetchResult
 from corral.http.scale._frontier import RedisFrontier
-from corral.http.store._faults import StoreError
 from corral.http.store._frontier import Done, LinkRow, PendingRow
 
 T0 = "2026-12-04T00:00:00+00:00"

@@ -56,7 +56,7 @@ async def test_a_store_error_is_a_corral_error(tmp_path: Path) -> None:
     """StoreError sits under the one root: ``except corral.CorralError`` catches a store that
     cannot be used (here: a file that is not a database)."""
     import corral
-    from corral.http.store._faults import StoreError
+    from corral.http._faults import StoreError
 
     path = tmp_path / "not.db"
     await asyncio.to_thread(path.write_bytes, b"not a database, " * 512)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         ResourceExhausted,
         ScaleError,
     )
+    from corral.http._faults import StoreError
     from corral.http.crawler._config import CrawlConfig, Page, Parsed
     from corral.http.crawler._crawler import Crawler, open_crawler
     from corral.http.engine._config import FetchConfig
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from corral.http.fetcher._fetcher import Fetcher, fetch, open_fetcher
     from corral.http.report._stats import FetchStatistics
     from corral.http.runreport._write import write_report
-    from corral.http.store._faults import StoreError
     from corral.http.store._refresh import Refresh
 
 _HOMES = {
@@ -47,7 +47,7 @@ _HOMES = {
     "Parsed": "corral.http.crawler._config",
     "Refresh": "corral.http.store._refresh",
     "Request": "corral.http.engine._request",
-    "StoreError": "corral.http.store._faults",
+    "StoreError": "corral.http._faults",
     "fetch": "corral.http.fetcher._fetcher",
     "open_crawler": "corral.http.crawler._crawler",
     "open_fetcher": "corral.http.fetcher._fetcher",

@@ -76,8 +76,8 @@ def make_report(
     Raises:
         UsageError: the store cannot be read, or the report not written (one line).
     """
+    from corral.http._faults import StoreError
     from corral.http.runreport._write import write_report
-    from corral.http.store._faults import StoreError
 
     try:
         return write_report(

@@ -33,7 +33,7 @@ from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
-from corral.http.crawler._robotshold import HeldBack, HeldHosts, held_back_note
+from corral.http.crawler._robotshold import held_back_note
 from corral.http.crawler._sameness import crawl_identity
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
@@ -42,6 +42,7 @@ from corral.http.engine._runtime import Runtime
 from corral.http.pipeline._drive import Driver, drive
 from corral.http.pipeline._flights import flight_of_row, require_many
 from corral.http.pipeline._writer import BatchWriter
+from corral.http.report._heldback import HeldBack, HeldHosts
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import summary_fields
 from corral.http.scale._coordinate import Coordination

@@ -15,9 +15,9 @@ from corral._clock import Clock
 from corral._offload import to_thread
 from corral.http.crawler._config import CrawlConfig, Page, ParseCallback
 from corral.http.crawler._core import CrawlCore
-from corral.http.crawler._robotshold import HeldBack
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import streamed
+from corral.http.report._heldback import HeldBack
 from corral.http.report._stats import FetchStatistics
 from corral.http.store._output import check_store_file
 

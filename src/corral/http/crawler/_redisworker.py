@@ -17,12 +17,12 @@ from typing import Any
 from corral._clock import LOOP_CLOCK
 from corral.http.crawler._child import RemoteExaminer
 from corral.http.crawler._robotsgate import RobotsGate
-from corral.http.crawler._robotshold import HELD_PREFIX
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import split_normal
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
+from corral.http.report._heldback import HELD_PREFIX
 from corral.http.scale._child import Tell
 from corral.http.scale._crawlqueue import CrawlQueue, PageLinks
 from corral.http.scale._queue import JobQueue, Task

@@ -18,14 +18,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from corral.http.report._heldback import HeldBack
 from corral.http.store._frontier import PendingRow
 
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is for the next run, not a wait in this
-
-# A crawl over Redis: a worker that gave up on a host's robots.txt sends the URL's record
-# with this error's prefix; the coordinator stores no record for it (the URL stays pending
-# in the store for the next run) and counts the host held back, as one process does.
-HELD_PREFIX = "held back: "
 
 
 @dataclass(slots=True)
@@ -35,33 +31,6 @@ class _Host:
     due: float | None = None  # when robots.txt is read again; None: held back for the run
     rows: list[PendingRow] = field(default_factory=list)  # leased rows waiting for the try
     left: int = 0  # rows of a host held back for the run (leased or pending in the store)
-
-
-@dataclass(frozen=True, slots=True)
-class HeldBack:
-    """A host not crawled in this run because its robots.txt did not answer."""
-
-    host: str
-    urls: int  # its URLs left pending for the next run
-    tries: int
-    reason: str
-
-
-class HeldHosts:
-    """The hosts a crawl over Redis held back, from its workers' records (``HELD_PREFIX``)."""
-
-    def __init__(self) -> None:
-        self._hosts: dict[str, HeldBack] = {}
-
-    def add(self, host: str, tries: int, reason: str) -> None:
-        """Count one more URL of ``host`` left pending (its last try failed with ``reason``)."""
-        held = self._hosts.get(host)
-        urls = 1 if held is None else held.urls + 1
-        self._hosts[host] = HeldBack(host, urls, tries, reason)
-
-    def held_back(self) -> list[HeldBack]:
-        """Return the hosts held back, most URLs first."""
-        return sorted(self._hosts.values(), key=lambda h: (-h.urls, h.host))
 
 
 class RobotsHold:

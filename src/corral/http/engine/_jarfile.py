@@ -24,8 +24,8 @@ import os
 from typing import Any
 
 from corral._offload import to_thread
+from corral.http._faults import StoreError, describe_fault
 from corral.http.engine._cookies import CookieFileError, HostJars, read_jar, write_jar
-from corral.http.store._faults import StoreError, describe_fault
 
 SAVE_EVERY = 2.0  # seconds between two saves of a jar that changes
 KEPT_BESIDE = ".corral.json"  # a cookies.txt's jar, saved beside it: cookies.txt.corral.json

@@ -28,6 +28,7 @@ from typing import IO, Any, Literal
 
 from corral import to_thread
 from corral._clierrors import OutputError
+from corral.http._faults import StoreError, describe_fault
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
@@ -45,7 +46,6 @@ from corral.http.report._summary import fetched_again, retry_lines, worker_field
 from corral.http.scale._address import RedisTarget
 from corral.http.scale._coordinate import coordinating
 from corral.http.scale._processes import ProcessDriver
-from corral.http.store._faults import StoreError, describe_fault
 from corral.http.store._frontier import Done, Frontier
 from corral.http.store._refresh import Refresh
 from corral.http.store._sqlite import SQLiteFrontier

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from corral._clierrors import OutputError
+from corral.http._faults import StoreError
 from corral.http.engine._politeness import Event
 from corral.http.pipeline._interrupt import stoppable
 from corral.http.pipeline._sampler import Record, sampling
@@ -17,7 +18,6 @@ from corral.http.report._human import human_count, human_many
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
 from corral.http.report._summary import StoreKind
-from corral.http.store._faults import StoreError
 from corral.http.web._urls import public_argv
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]

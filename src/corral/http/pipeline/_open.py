@@ -9,7 +9,7 @@ from typing import Literal, TypeVar
 
 from corral import to_thread
 from corral._clierrors import OutputError
-from corral.http.store._faults import StoreError
+from corral.http._faults import StoreError
 from corral.http.store._frontier import Frontier
 from corral.http.store._output import prepare_output
 

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from corral.http._faults import StoreError
 from corral.http.engine._engine import utc_now
 from corral.http.engine._politeness import Event
 from corral.http.report._stats import FetchStatistics
-from corral.http.store._faults import StoreError
 
 SAMPLE_EVERY = 2.0  # seconds between samples, at first
 MAX_SAMPLES = 1000  # rows a run keeps at most

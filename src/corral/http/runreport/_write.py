@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from corral.http._faults import StoreError, a_directory
 from corral.http.runreport._figures import ArgvSettings, figures
 from corral.http.runreport._page import render_page
-from corral.http.store._faults import StoreError, a_directory
 from corral.http.store._reading import open_reader
 
 ReportFormat = Literal["html", "json"]

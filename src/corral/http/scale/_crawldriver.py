@@ -26,10 +26,10 @@ import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
 from corral import open_scope
-from corral.http.crawler._robotshold import HELD_PREFIX, HeldHosts
 from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import Request
+from corral.http.report._heldback import HELD_PREFIX, HeldHosts
 from corral.http.report._stats import RunCounters
 from corral.http.scale._coordinator import _GATHER, _READ, RedisDriver, _count_attempts, _tasks
 from corral.http.scale._crawlqueue import CrawlQueue, new_links

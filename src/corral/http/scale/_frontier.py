@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from corral.http._errors import ScaleError
+from corral.http._faults import StoreError
 from corral.http.engine._request import InvalidLine, Request
 from corral.http.scale._frontier_commit_lua import COMMIT_SCRIPTS, DONE_FIELDS
 from corral.http.scale._frontier_lua import SCRIPTS
@@ -61,7 +62,6 @@ from corral.http.scale._frontier_rows import (
 from corral.http.scale._queue import fingerprint
 from corral.http.scale._redis import check_job, masked, open_client, outage_errors
 from corral.http.scale._wire import encode_result
-from corral.http.store._faults import StoreError
 from corral.http.store._frontier import (
     Added,
     Committed,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from corral._clierrors import InputError, UsageError
-from corral.http.store._faults import a_directory
+from corral.http._faults import a_directory
 from corral.http.store._reading import open_reader
 from corral.http.store._schema import TABLES, rows_of
 

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import IO, Any
 
-from corral.http.store._faults import StoreError, describe_fault
+from corral.http._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, StoreLock, take
 from corral.http.store._migrate import migrate
 from corral.http.store._runs import WrongKind, check_kind

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from corral._clierrors import OutputError
-from corral.http.store._faults import StoreError, describe_fault
+from corral.http._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, holding
 
 _HEADER = b"SQLite format 3\x00"

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
 from corral import ThreadLimit, to_thread
+from corral.http._faults import FileWatch, StoreError, describe_fault
 from corral.http.engine._politeness import Event
 from corral.http.engine._request import InvalidLine, Request
 from corral.http.store import _crawlrows as crawl
 from corral.http.store import _refresh as refresh
-from corral.http.store._faults import FileWatch, StoreError, describe_fault
 from corral.http.store._frontier import (
     Added,
     Committed,
