@@ -8,7 +8,6 @@ leave a store (a run recorded as failed or killed) beside the test.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
@@ -19,10 +18,16 @@ _NOWHERE = "http://127.0.0.1:9/\n"
 _SIDES = ("-wal", "-shm", ".lock", ".corral-state")
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each command in the test's directory, and leave the process's as it was (a test
+    that changed it moved every later test's relative paths)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _refused(tmp_path: Path, *args: str, command: str = "fetch") -> str:
     """Run a command that must be refused; return its one line (checked: exit 2, the
     store not made)."""
-    os.chdir(tmp_path)
     (tmp_path / "urls.txt").write_text(_NOWHERE)
     where = ["urls.txt"] if command == "fetch" else ["http://127.0.0.1:9/"]
     output = [] if "-o" in args else ["-o", "d.db"]
@@ -36,7 +41,6 @@ def _refused(tmp_path: Path, *args: str, command: str = "fetch") -> str:
 
 
 def _accepted(tmp_path: Path, *args: str) -> None:
-    os.chdir(tmp_path)
     (tmp_path / "urls.txt").write_text(_NOWHERE)
     done = run_corral("fetch", "urls.txt", "-o", "d.db", "-q", "--retries", "0", *args)
     assert done.returncode == 0, done.stderr
@@ -174,7 +178,6 @@ def test_a_cookies_txt_with_a_bom_is_read(tmp_path: Path) -> None:
 
 def test_status_of_a_store_points_at_report(tmp_path: Path) -> None:
     """``corral status a.db`` said "--job is required"."""
-    os.chdir(tmp_path)
     done = run_corral("status", "a.db")
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
