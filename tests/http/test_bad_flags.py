@@ -125,6 +125,8 @@ def test_decimals_are_taken_by_sizes_and_ages_alike(tmp_path: Path, flag: list[s
         pytest.param("http://bob:pass@127.0.0.1:18802#x", "written percent-encoded", id="hash"),
         pytest.param("http://u:pw@127.0.0.1:99999", "port 99999", id="port"),
         pytest.param("http://u:pw@", "no host", id="no-host"),
+        pytest.param("http://u:pw@127.0.0.1:", "no port after", id="empty-port"),
+        pytest.param("socks5://127.0.0.1:", "no port after", id="empty-socks-port"),
         pytest.param(
             "socks5h://127.0.0.1:1080", "socks5:// already resolves host names", id="socks5h"
         ),

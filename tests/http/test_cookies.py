@@ -285,3 +285,43 @@ async def test_a_jar_in_a_missing_directory_is_refused_before_the_run(
     assert done.returncode == 2
     assert done.stderr == f"corral: error: --cookie-jar {jar}: no directory {jar.parent}\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("how", _HOW)
+async def test_the_session_is_kept_in_the_jar_only(
+    how: str, site: Site, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A trial found the session token in clear in the store's ``Set-Cookie`` headers (a 0644
+    file, and its exports) while the jar was 0600: with ``--cookies`` a record keeps the
+    cookie's name and attributes, its value masked."""
+    out = tmp_path / "crawl.db"
+    args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies"]
+    done = await acorral(*args, *_scaled(how, request, "masked"))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(out) as conn:
+        kept = [json.loads(h) for (h,) in conn.execute("select headers from results")]
+        everything = "\n".join(str(row) for row in conn.execute("select * from results"))
+    start = [h for h in kept if any(name.lower() == "set-cookie" for name in h)]
+    assert len(start) == 1, kept
+    cookie = next(v for name, v in start[0].items() if name.lower() == "set-cookie")
+    assert cookie.startswith("session=***;"), cookie
+    assert "Path=/cookie" in cookie, cookie
+    assert _TOKEN not in everything
+    exported = tmp_path / "out.jsonl"
+    done = await acorral("export", str(out), "-o", str(exported))
+    assert done.returncode == 0, done.stderr
+    assert _TOKEN not in exported.read_text()
+
+
+async def test_without_cookies_a_record_keeps_set_cookie_as_sent(
+    site: Site, tmp_path: Path
+) -> None:
+    """Off by default, corral keeps no session: the header is the site's answer, kept whole."""
+    out = tmp_path / "fetch.db"
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{site.url('/cookie/start')}\n")
+    done = await acorral("fetch", str(urls), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(out) as conn:
+        (headers,) = conn.execute("select headers from results").fetchone()
+    assert f"session={_TOKEN};" in headers

@@ -102,7 +102,7 @@ async def attempt(
             forwarded = proxy is not None and "Via" in response.headers  # (a proxy's mark)
             # not redirected: the URL asked for (yarl's str() rebuilds the text, 0.6 µs)
             outcome.final_url = request.url if response.url is url else str(response.url)
-            outcome.headers = _headers(response)
+            outcome.headers = _headers(response, masked=config.cookies)
             outcome.content_type = response.headers.get("Content-Type")
             if response.status in (429, 503):
                 outcome.retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -230,14 +230,27 @@ async def _download(
         outcome.status = 200
 
 
-def _headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+def _headers(response: aiohttp.ClientResponse, *, masked: bool) -> dict[str, str]:
+    """Return a response's headers as a record keeps them (a repeated header joined by
+    ``", "``); with ``masked`` (corral keeps the cookies: ``--cookies``), each Set-Cookie's
+    value as ``***``: the session lives in the 0600 jar, not in the store or its exports."""
     fast = dict(response.headers)
-    if len(fast) == len(response.headers):
+    if len(fast) == len(response.headers) and not (masked and "Set-Cookie" in response.headers):
         return fast  # no repeated header: the common case, converted in C
     headers: dict[str, str] = {}
     for name, value in response.headers.items():
+        if masked and name.lower() == "set-cookie":
+            value = _masked_cookie(value)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
+
+
+def _masked_cookie(value: str) -> str:
+    """Return a Set-Cookie header with its cookie's value as ``***`` (name and attributes
+    kept: ``session=***; Path=/``)."""
+    pair, semicolon, attributes = value.partition(";")
+    name, equals, _ = pair.partition("=")
+    return f"{name}{equals}***{semicolon}{attributes}" if equals else value
 
 
 def parse_retry_after(value: str | None) -> float | None:

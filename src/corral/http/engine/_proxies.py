@@ -74,6 +74,8 @@ def check_proxy(url: str) -> str:
         )
     if not parsed.host:
         raise ValueError(f"malformed proxy URL {shown!r}: no host")
+    if rest.split("/", 1)[0].split("?", 1)[0].endswith(":"):  # (yarl: the default port)
+        raise ValueError(f"malformed proxy URL {shown!r}: no port after the ':' (e.g. :8080)")
     if parsed.explicit_port == 0:
         raise ValueError(f"malformed proxy URL {shown!r} (the port 0 is not one from 1 to 65535)")
     if parsed.scheme == "socks5" and parsed.explicit_port is None:
