@@ -54,6 +54,12 @@ class Guard:
                     return
             self._findings.append(new)
 
+    def withdraw(self, old: Finding) -> None:
+        """Drop ``old``: a stall reported while it lasted turned out shorter than the threshold
+        once garbage collection and the loop's wait for a CPU were counted out."""
+        with self._lock:
+            self._findings = [finding for finding in self._findings if finding is not old]
+
     def text(self, *, stack: bool = True) -> str:
         """Return the findings as a text report."""
         return format_text(self.findings, stack=stack)

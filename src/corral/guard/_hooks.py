@@ -157,6 +157,11 @@ class Hooks:
             guards[-1].add(finding)
         return finding
 
+    def withdraw(self, finding: Finding) -> None:
+        """Drop a stall finding reported while it lasted (watchdog thread)."""
+        for guard in list(self._guards):
+            guard.withdraw(finding)
+
     # -- loops (LoopListener) ------------------------------------------------------------
 
     def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:

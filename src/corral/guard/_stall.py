@@ -85,6 +85,8 @@ class Stall:
     starved: bool = False
     last_sample_at: float = 0.0
     reported: Finding | None = None
+    # the loop thread's wait for a CPU (``_runqueue``) when it began; None: not known
+    waited_at_start: float | None = None
 
     def finding(self, duration: float, ongoing: bool) -> Finding | None:
         """Return the stall's finding, blaming the place seen most often; ``None`` if none."""

@@ -2,7 +2,8 @@
 
 Each loop gets one ping in flight: a callback sent with ``call_soon_threadsafe`` that stamps
 when it ran. A ping still unanswered ``threshold`` seconds after it was sent (minus garbage
-collection time, see :mod:`._gcclock`) means the loop is stalled: the watchdog reads the loop
+collection time, see :mod:`._gcclock`, and the loop thread's wait for a CPU, see
+:mod:`._runqueue`) means the loop is stalled: the watchdog reads the loop
 thread's stack with ``sys._current_frames()`` and reports its innermost user frame, then
 samples again every ``sample_interval`` while the stall goes on. The finding is reported at the
 first sample and replaced by its final form when the loop answers.
@@ -21,6 +22,7 @@ from corral.guard._config import GuardConfig
 from corral.guard._fallback import GilFallback
 from corral.guard._finding import Finding
 from corral.guard._gcclock import GcClock
+from corral.guard._runqueue import RunQueueClock, no_wait, run_queue_clock
 from corral.guard._stall import Sample, Stall, sample_dump, sample_live
 
 _JOIN_TIMEOUT = 2.0
@@ -42,6 +44,9 @@ class StallSink(Protocol):
     def report(self, finding: Finding, replaces: Finding | None) -> Finding | None:
         """Record ``finding``, in place of ``replaces`` when given; return what was stored."""
 
+    def withdraw(self, finding: Finding) -> None:
+        """Drop ``finding``, reported earlier."""
+
 
 @dataclass(slots=True)
 class _Monitor:
@@ -54,6 +59,12 @@ class _Monitor:
     stall: Stall | None = None
     dumped: list[Sample] = field(default_factory=list)
     dumped_at: float = 0.0
+    waited: RunQueueClock = no_wait  # the loop thread's wait for a CPU (``_runqueue``)
+    waited_at_send: float = 0.0
+
+    def queued_since(self, base: float) -> float:
+        """Return the seconds the loop thread waited for a CPU since ``waited`` read ``base``."""
+        return max(0.0, self.waited() - base)
 
     def answered(self) -> bool:
         return self.answered_seq >= self.sent_seq
@@ -69,9 +80,15 @@ class _Monitor:
 class Watchdog:
     """Watch running loops for stalls from a daemon thread."""
 
-    def __init__(self, sink: StallSink, gc_clock: GcClock) -> None:
+    def __init__(
+        self,
+        sink: StallSink,
+        gc_clock: GcClock,
+        run_queue: Callable[[], RunQueueClock] = run_queue_clock,
+    ) -> None:
         self._sink = sink
         self._gc = gc_clock
+        self._run_queue = run_queue  # called on the loop's thread: that thread's clock
         self._clock = time.monotonic
         self._monitors: dict[asyncio.AbstractEventLoop, _Monitor] = {}
         # One lock for all monitor state: the watchdog thread and loop threads (unwatch) both
@@ -89,8 +106,11 @@ class Watchdog:
     def watch(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
         """Start watching ``loop``, which runs on thread ``thread_id``."""
         now = self._clock()
+        waited = self._run_queue()
         with self._lock:
-            self._monitors[loop] = _Monitor(loop, thread_id, answered_at=now, sent_at=now)
+            self._monitors[loop] = _Monitor(
+                loop, thread_id, answered_at=now, sent_at=now, waited=waited
+            )
         # Arm the fallback now: the loop may hold the GIL before the watchdog thread runs.
         config = self._sink.current_config()
         if config is not None:
@@ -199,15 +219,20 @@ class Watchdog:
             if monitor.loop.is_running():
                 monitor.sent_seq += 1
                 monitor.sent_at = now
+                monitor.waited_at_send = monitor.waited()
                 seq = monitor.sent_seq
                 monitor.loop.call_soon_threadsafe(monitor.pong, seq, self._clock)
             return
         late = now - monitor.sent_at - self._gc.time_between(monitor.sent_at, now)
         if late < config.threshold or not monitor.loop.is_running():
             return
+        late -= monitor.queued_since(monitor.waited_at_send)  # (read only for a late ping)
+        if late < config.threshold:
+            return
         stall = monitor.stall
         if stall is None:
-            stall = monitor.stall = Stall(started=monitor.sent_at)
+            stall = Stall(started=monitor.sent_at, waited_at_start=monitor.waited_at_send)
+            monitor.stall = stall
         stall.starved = stall.starved or starved
         before = len(stall.samples)
         if monitor.dumped:
@@ -243,17 +268,30 @@ class Watchdog:
         config = self._sink.current_config()
         threshold = config.threshold if config is not None else 0.0
         end = monitor.answered_at if monitor.answered_at > start else now
-        if end - start - self._gc.time_between(start, end) >= threshold or end == now:
+        # A thread taken off the CPU while it runs Python keeps the GIL: it starves the
+        # watchdog as a native call does. Its wait for a CPU is taken out (read since the last
+        # ping was sent, at or before the stall's start: at most a tick's wait more).
+        waited = monitor.waited_at_send
+        held = end - start - self._gc.time_between(start, end) - monitor.queued_since(waited)
+        if held >= threshold or end == now:
             monitor.stall = Stall(started=start, samples=samples, starved=True)
+            monitor.stall.waited_at_start = waited
 
     def _finish(self, monitor: _Monitor, end: float) -> None:
         stall, monitor.stall = monitor.stall, None
         if stall is None:
             return
         duration = end - stall.started - self._gc.time_between(stall.started, end)
+        if stall.waited_at_start is not None:  # (read now: may take in one tick's wait more)
+            duration -= monitor.queued_since(stall.waited_at_start)
         config = self._sink.current_config()
-        if stall.reported is None and config is not None and duration < config.threshold:
-            return  # shorter than the threshold once garbage collection is taken out
+        if config is not None and duration < config.threshold:
+            # Shorter than the threshold once garbage collection and waits are out. (The
+            # kernel counts a wait for a CPU when it ends: a stall reported while the loop
+            # waited is withdrawn here.)
+            if stall.reported is not None:
+                self._sink.withdraw(stall.reported)
+            return
         self._publish(stall, duration, ongoing=False)
 
     def _publish(self, stall: Stall, duration: float, ongoing: bool) -> None:
