@@ -5,12 +5,15 @@ attempt per lease: a retryable outcome goes back to the job's queue (``_retrying
 retry is paced by the job like a first try. Beside the engine run: a committer (as soon as
 a record is in, one commit at a time, each fenced by its lease token), a renewer (every
 lease_ms/3, all leases in flight), and a keeper (heartbeat and the job's state every
-second, reap every ``REAP_EVERY`` s). An idle worker sleeps in ``wait_for_work`` (a BLPOP)
-until the next host is due or something wakes it; it never polls. Politeness across workers
-is the claim's (Redis's clock); the local engine keeps its own too, and hands the job the
-pace it sets for a host (Retry-After, the adaptive slow-down). With ``--cookies``, a host's
-jar is read from the job after each claim when another worker changed it, and written back
-before the commit of the records whose responses changed it (``_sharedjars``).
+second, reap every ``REAP_EVERY`` s). Each commit claims for the worker in the same step
+and a crawl's page frees its host's slot when its request ends (``_claiming``: one site was
+latency-bound); a worker with nothing due waits for its commit's claim, or in
+``wait_for_work`` (a BLPOP) until the next host is due or something wakes it; it never
+polls. Politeness across workers is the claim's (Redis's clock); the local engine keeps its
+own too, and hands the job the pace it sets for a host (Retry-After, the adaptive slow-down).
+With ``--cookies``, a host's jar is read from the job after each claim when another worker
+changed it, and written back before the commit of the records whose responses changed it
+(``_sharedjars``).
 
 Redis unreachable: one line on stderr, a pause of ``RETRY_EVERY`` s, again, until it
 answers; the work in flight goes on meanwhile.
@@ -122,8 +125,10 @@ class Worker(Claiming):
                 watchers.append(await scope.spawn(self._stop_on, stop))
             if lifeline is not None:
                 watchers.append(await scope.spawn(self._stop_at_end_of, lifeline))
-            await runtime.engine.drive(self._claims(), runtime.counters, self._sink)
-            await self.stop_listening()
+            try:
+                await runtime.engine.drive(self._claims(), runtime.counters, self._sink)
+            finally:
+                await self.stop_listening()  # (its blocked pop on Redis, if one is left)
             self._ending.set()
             self._due.set()
             for task in watchers:  # (they wait on an event or a pipe: safe to cancel)
