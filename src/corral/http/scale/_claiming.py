@@ -58,6 +58,7 @@ class Claiming:
         self._handed: list[Claimed] = []  # claimed by this worker's commits, to start
         self._handed_in = asyncio.Event()  # (and when a commit's claim came back)
         self._asking = 0  # URLs asked for by claims on their way (room they hold)
+        self.idling = False  # waiting for work (a fetch job's commit then goes at once)
         self._listening: asyncio.Future[None] | None = None  # a blocked pop on ``wake``
         self._claims_made = self._empty = self._handed_count = self._waits = 0
 
@@ -187,9 +188,11 @@ class Claiming:
         self._handed_in.clear()
         local = {asyncio.ensure_future(event.wait()) for event in (self._handed_in, self.stopping)}
         waits = local | ({listening} if listening is not None else set())
+        self.idling = True
         try:
             await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.idling = False
             for future in local:
                 future.cancel()
             await asyncio.wait(local)
