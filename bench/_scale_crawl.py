@@ -5,8 +5,10 @@ The crawl benchmark's generated site (``_sites.crawl_site``), served by nginx (c
 that what is measured is the crawl's own work: links parsed, judged, deduplicated, queued
 and recorded. Runners: one process (``single``, pinned to core 1), ``--redis --workers 1``
 (the coordinator and one worker on core 1) and ``--redis --workers 2`` (both cores), all
-tuned (``--per-host`` = concurrency). A private redis-server on core 0 is flushed before
-each run and its CPU seconds over the run are read from ``/proc``.
+tuned (``--per-host`` = concurrency), and the same three with the defaults (``-defaults``:
+per host 8; with ``--hosts 1``, one site, where round trips per page count most); each
+Redis run's pages/s is printed over its one-process peer's. A private redis-server on core 0
+is flushed before each run and its CPU seconds over the run are read from ``/proc``.
 
 Reported: pages/s, and CPU per page: the crawl's processes (the coordinator and its local
 workers: ``wait4``) and redis-server's; CPU per page is the figure to compare between
@@ -34,10 +36,13 @@ _COUNT = h.sqlite_count(
 )
 
 
-def _corral(name: str, *, workers: int, redis: bool, both_cores: bool = False) -> h.Runner:
+def _corral(
+    name: str, *, workers: int, redis: bool, both_cores: bool = False, tuned: bool = True
+) -> h.Runner:
     argv = [*(_BOTH_CORES if both_cores else ()), "{corral}", "crawl", "{seeds}", "-o", "out.db"]
     argv += ["--workers", str(workers), "--quiet"]
-    argv += ["--concurrency", "{concurrency}", "--per-host", "{concurrency}"]
+    if tuned:
+        argv += ["--concurrency", "{concurrency}", "--per-host", "{concurrency}"]
     if redis:
         argv += ["--redis", "{redis}", "--job", "{job}"]
     return h.Runner(name=name, role="corral", argv=argv, count=_COUNT)
@@ -47,7 +52,18 @@ RUNNERS = [
     _corral("single", workers=1, redis=False),
     _corral("redis-w1", workers=1, redis=True),
     _corral("redis-w2", workers=2, redis=True, both_cores=True),
+    # The defaults (per host 8): one site (--hosts 1) is where a crawl over Redis was
+    # latency-bound, each slot waiting on round trips between its URLs.
+    _corral("single-defaults", workers=1, redis=False, tuned=False),
+    _corral("redis-w1-defaults", workers=1, redis=True, tuned=False),
+    _corral("redis-w2-defaults", workers=2, redis=True, both_cores=True, tuned=False),
 ]
+_RATIOS = (
+    ("redis-w1", "single"),
+    ("redis-w2", "single"),
+    ("redis-w1-defaults", "single-defaults"),
+    ("redis-w2-defaults", "single-defaults"),
+)
 
 
 def add_parser(commands: Any) -> None:  # argparse's _SubParsersAction is private
@@ -98,12 +114,14 @@ def run(args: argparse.Namespace) -> int:
         json_path=None,
     )  # fmt: skip
     per_page = _print_cpu(results, redis_cpu, n)
+    ratios = _print_ratios(results)
     if args.json:
         _report.write_json(
             args.json, benchmark="scale-crawl", settings=settings, measurements=results
         )
         document = json.loads(args.json.read_text())
         document["cpu_us_per_page"] = per_page
+        document["ratios"] = ratios
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return code
 
@@ -124,3 +142,16 @@ def _print_cpu(
         crawl_us, redis_us = figures["crawl_us"], figures["redis_us"]
         print(f"  {name}: crawl {crawl_us:.0f} us, redis-server {redis_us:.1f} us")
     return per_page
+
+
+def _print_ratios(results: list[h.Measurement]) -> dict[str, float]:
+    """Print each Redis run's pages/s over its one-process peer's (medians, same run)."""
+    summaries = _report.summarise(results)
+    rate = {s.runner: s.rate for s in summaries}
+    ratios = {}
+    print()
+    for top, bottom in _RATIOS:
+        if rate.get(top) and rate.get(bottom):
+            ratios[f"{top}/{bottom}"] = rate[top] / rate[bottom]
+            print(f"{top} / {bottom}: {rate[top] / rate[bottom]:.2f}x")
+    return ratios

@@ -24,6 +24,7 @@ from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime
 from corral.http.report._heldback import HELD_PREFIX
 from corral.http.scale._child import Tell
+from corral.http.scale._claimed import Committed
 from corral.http.scale._crawlqueue import CrawlQueue, PageLinks
 from corral.http.scale._queue import JobQueue, Task
 from corral.http.scale._wire import request_of_task
@@ -75,10 +76,13 @@ class FrontierExaminer(RemoteExaminer):
 
             self._gate.also_interval = floor
 
-    async def admit(self, tasks: list[Task]) -> tuple[list[Flight], list[Retry]]:
+    async def admit(
+        self, tasks: list[Task], budget: bool = True
+    ) -> tuple[list[Flight], list[Retry]]:
         """Return the flights of ``tasks`` (robots.txt's refusals and the pages past
         ``--max-pages`` with their records preset), and the tasks to try again later (their
-        robots.txt did not answer yet)."""
+        robots.txt did not answer yet); ``budget``: the job has a ``--max-pages`` budget
+        (as the claim saw it; without one, no step on Redis to take from it)."""
         flights: list[Flight] = []
         waiting: list[tuple[Task, Flight, float | None]] = []  # (.., seconds: try later)
         for task in tasks:
@@ -92,7 +96,7 @@ class FrontierExaminer(RemoteExaminer):
         # a retry or a lost lease, was counted then)
         first = [flight for task, flight, _ in waiting if task.attempts == 0]
         granted = len(first)
-        if first and self._crawl is not None and self._call is not None:
+        if budget and first and self._crawl is not None and self._call is not None:
             granted = await self._call(self._crawl.take, len(first))
         over = {id(flight) for flight in first[granted:]}
         again: list[Retry] = []
@@ -132,12 +136,17 @@ class FrontierExaminer(RemoteExaminer):
         return result, extra
 
     async def commit(
-        self, worker: str, done: list[tuple[str, FetchResult, object]], proxies: Any = None
-    ) -> tuple[int, int]:
-        """Commit records with their pages' links (``CrawlQueue.commit``)."""
+        self,
+        worker: str,
+        done: list[tuple[str, FetchResult, object]],
+        proxies: Any = None,
+        **claim: Any,
+    ) -> Committed:
+        """Commit records with their pages' links, and free and claim as the worker asks
+        (``CrawlQueue.commit_and_claim``)."""
         assert self._crawl is not None
         pages = [(token, result, extra, self._links.get(token)) for token, result, extra in done]
-        committed = await self._crawl.commit(worker, pages, proxies)
+        committed = await self._crawl.commit_and_claim(worker, pages, proxies, **claim)
         for token, _, _ in done:  # (only now: a commit waiting out an outage is called again)
             self._links.pop(token, None)
         return committed

@@ -15,6 +15,7 @@ from typing import Any
 
 from corral.http.engine._result import FetchResult
 from corral.http.scale import _crawlscripts
+from corral.http.scale._claimed import Committed
 from corral.http.scale._queue import JobQueue, Outcome, fingerprint
 from corral.http.scale._wire import ProxyFigures, encode_result
 from corral.http.store._frontier import LinkRow
@@ -72,17 +73,34 @@ class CrawlQueue:
         Returns:
             (committed, stale).
         """
-        args: list[Any] = [worker]
+        committed = await self.commit_and_claim(worker, done, proxies)
+        return committed.ok, committed.stale
+
+    async def commit_and_claim(
+        self,
+        worker: str,
+        done: Sequence[tuple[str, FetchResult, object, PageLinks | None]],
+        proxies: ProxyFigures | None = None,
+        *,
+        fetched: Sequence[str] = (),
+        claim: int = 0,
+    ) -> Committed:
+        """Commit as ``commit`` does, then free and claim as ``JobQueue.commit_and_claim``,
+        in the same step."""
+        args: list[Any] = [worker, claim, len(fetched), *fetched]
         for n, (token, result, extra, found) in enumerate(done, 1):
             data, body = encode_result(result, extra, proxies if n == len(done) else None)
             args += (token, data, b"0" if body is None else b"1", body or b"")
             links = found.links if found is not None else ()
-            args += (found.request() if found is not None else "", len(links))
-            for url, host, skip in links:
-                key = fingerprint(url)
-                args += (host, key, link_id(key), url, skip or "")
-        ok, stale, _ = await self._run("COMMIT", args)
-        return int(ok), int(stale)
+            keys = [fingerprint(url) for url, _, _ in links]
+            text = "\x1e".join(
+                f"{link_id(key)}\x1f{host}\x1f{url}\x1f{skip or ''}"
+                for key, (url, host, skip) in zip(keys, links, strict=True)
+            )
+            args += (found.request() if found is not None else "", b"".join(keys), text)
+        self.queue._retried.difference_update(token for token, _, _, _ in done)
+        ok, stale, _, claimed = await self._run("COMMIT", args)
+        return Committed(int(ok), int(stale), self.queue._claimed(claimed))
 
     async def take(self, n: int) -> int:
         """Take up to ``n`` pages of the ``--max-pages`` budget; return how many were given."""

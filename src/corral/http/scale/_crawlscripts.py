@@ -22,43 +22,56 @@ to be deduplicated, and a page is never recorded without its links or the revers
 
 from __future__ import annotations
 
+from corral.http.scale._claimscript import CLAIMING, COMMITTING
 from corral.http.scale._scripts import _PRELUDE
 
-# ARGV: worker, then per page: token, data, has_body, body, the links' request JSON (depth,
-# referring page), n, then n times: host, fingerprint (8 bytes), id, url, skip ('' = follow).
-# A new followed link goes to its host's list; a new skipped one does not (its record is
-# the coordinator's to write).  With --max-pages spent,
+# ARGV: worker, claim limit, n, n tokens to free (``_claimscript.COMMITTING``), then per page:
+# token, data, has_body, body, the links' request JSON (depth, referring page), the links'
+# fingerprints (8 bytes each), then the links as id \x1f host \x1f url \x1f skip ('' =
+# follow) joined by \x1e (two arguments a page, not five a link: redis-py packs each
+# argument in Python). A new followed link goes to its host's list; a new skipped one does
+# not (its record is the coordinator's to write).  With --max-pages spent,
 # new followed links are skipped for max_pages.  The record's entry says, field ``new``,
 # the links new to the crawl: id \x1f host \x1f url \x1f skip, joined by \x1e.
-# Returns {ok, stale, queued}.
+# Returns {ok, stale, queued, claim's {out, wait, budget}}.
 COMMIT = (
     _PRELUDE
+    + CLAIMING
+    + COMMITTING
     + r"""
 local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
 local budget = meta_num('max_pages', 0)
 local spent = budget > 0 and num(redis.call('GET', P .. 'pages')) >= budget
-local ok, stale, woke, queued = 0, 0, 0, 0
-local i = 2
-while i <= #ARGV do
-  local tok, req, n = ARGV[i], ARGV[i + 4], tonumber(ARGV[i + 5])
-  local first = i + 6
-  local host, el = end_lease(tok)
+local ok, stale, queued, touched = 0, 0, 0, {}
+for i = free_fetched(touched), #ARGV, 7 do
+  local host, el = end_lease(ARGV[i])
   if not host then
     stale = stale + 1  -- fenced: the lease was reaped; another worker has the page
   else
-    local new = {}
-    for j = first, first + 5 * n - 1, 5 do
-      local lhost, fp, id, url, skip = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3], ARGV[j + 4]
-      local bucket, field = known_key(fp)
+    local req, fps, links, new, at = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], {}, 1
+    for k = 1, #fps, 8 do
+      local stop = string.find(links, '\30', at, true) or #links + 1
+      local bucket, field = known_key(string.sub(fps, k, k + 7))
       if redis.call('HSETNX', bucket, field, '1') == 1 then
-        if skip == '' and spent then skip = 'max_pages' end
+        local link = string.sub(links, at, stop - 1)  -- id \31 host \31 url \31 skip
+        local a = string.find(link, '\31', 1, true)
+        local b = string.find(link, '\31', a + 1, true)
+        local c = string.find(link, '\31', b + 1, true)
+        local lhost, skip = string.sub(link, a + 1, b - 1), string.sub(link, c + 1)
+        if skip == '' and spent then
+          skip = 'max_pages'
+          link = string.sub(link, 1, c) .. skip
+        end
         if skip == '' then
+          local fp, id = string.sub(fps, k, k + 7), string.sub(link, 1, a - 1)
+          local url = string.sub(link, b + 1, c - 1)
           redis.call('RPUSH', P .. 'q:' .. lhost, fp .. id .. '\31' .. url .. '\31' .. req)
           queued = queued + 1
-          woke = woke + ready_host(lhost, now, maxc)
+          touched[lhost] = true
         end
-        new[#new + 1] = id .. '\31' .. lhost .. '\31' .. url .. '\31' .. skip
+        new[#new + 1] = link
       end
+      at = stop + 1
     end
     local fp = string.sub(el, 1, 8)
     local ident = string.sub(el, 9, string.find(el, '\31', 9, true) - 1)
@@ -74,17 +87,13 @@ while i <= #ARGV do
     redis.call('XADD', P .. 'res', '*', unpack(entry))
     redis.call('HDEL', P .. 'att', fp)
     ok = ok + 1
-    woke = woke + ready_host(host, now, maxc)
+    touched[host] = true
   end
-  i = first + 5 * n
 end
 if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
-if queued > 0 then
-  redis.call('HINCRBY', P .. 'stats', 'queued', queued)
-  woke = 64
-end
-wake(woke)
-return {ok, stale, queued}
+if queued > 0 then redis.call('HINCRBY', P .. 'stats', 'queued', queued) end
+-- new URLs: every waiting worker looks (for the hosts this worker's claim left ready)
+return {ok, stale, queued, claim_after(touched, queued > 0, now, maxc)}
 """
 )
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from corral.http.engine._result import FetchResult
 from corral.http.scale import _scripts
+from corral.http.scale._claimed import Claimed, Committed
 from corral.http.scale._redis import MAX_BLOCK, check_job, masked, open_client, outage_errors
 from corral.http.scale._status import PROXY_FIELD, JobStatus, read_status
 from corral.http.scale._wire import ProxyFigures, decode_outcome, encode_result
@@ -165,14 +166,20 @@ class JobQueue:
             queued at all); with the results stream full (back-pressure), no tasks; once
             the job is finished, no tasks and ``ENDED``.
         """
-        flat, wait_ms = await self._run("CLAIM", [limit, worker])
+        claimed = await self.claim_tasks(worker, limit)
+        return claimed.tasks, claimed.wait
+
+    async def claim_tasks(self, worker: str, limit: int) -> Claimed:
+        """Lease as ``claim`` does; return the tasks with the job's state (``Claimed``)."""
+        return self._claimed(await self._run("CLAIM", [limit, worker]))
+
+    def _claimed(self, reply: Sequence[Any]) -> Claimed:
+        flat, wait_ms, budget = reply
         tasks = [_task(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
         self._retried.update(task.token for task in tasks if task.attempts)
-        if wait_ms == -3:
-            return tasks, ENDED
-        if wait_ms == -2:
-            return tasks, BACKPRESSURE_WAIT
-        return tasks, None if wait_ms == -1 else wait_ms / 1000
+        waits = {-3: ENDED, -2: BACKPRESSURE_WAIT, -1: None}
+        wait = waits[wait_ms] if wait_ms in waits else wait_ms / 1000
+        return Claimed(tasks, wait, bool(budget))
 
     async def renew(self, worker: str, tokens: Sequence[str]) -> list[str]:
         """Extend the leases of ``tokens`` to now + lease_ms; return those already lost."""
@@ -195,15 +202,30 @@ class JobQueue:
             (committed, stale): a stale token's lease expired and was reaped (another worker
             has the URL): its result is dropped.
         """
-        args: list[Any] = [worker]
+        committed = await self.commit_and_claim(worker, done, proxies)
+        return committed.ok, committed.stale
+
+    async def commit_and_claim(
+        self,
+        worker: str,
+        done: Sequence[tuple[str, FetchResult, object]],
+        proxies: ProxyFigures | None = None,
+        *,
+        fetched: Sequence[str] = (),
+        claim: int = 0,
+    ) -> Committed:
+        """Commit as ``commit`` does, free the host slots of ``fetched`` (leases whose
+        request is over, their records to come), then claim up to ``claim`` URLs for
+        ``worker``, all in one step (one round trip: a freed slot's next URL at once)."""
+        args: list[Any] = [worker, claim, len(fetched), *fetched]
         retried = self._retried
         for n, (token, result, extra) in enumerate(done, 1):
             data, body = encode_result(result, extra, proxies if n == len(done) else None)
             flags = (body is not None) + 2 * (token in retried)
             args += (token, data, _FLAGS[flags], body or b"")
         retried.difference_update(token for token, _, _ in done)
-        ok, stale = await self._run("COMMIT", args)
-        return int(ok), int(stale)
+        ok, stale, claimed = await self._run("COMMIT", args)
+        return Committed(int(ok), int(stale), self._claimed(claimed))
 
     async def retry(self, worker: str, items: Sequence[tuple[str, float]]) -> tuple[int, int]:
         """Put ``(token, wait seconds)`` URLs back at the head of their host's queue, one

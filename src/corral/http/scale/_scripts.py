@@ -28,6 +28,8 @@ Keys (the design of docs/scale.md, after research note 1.17-1.18)::
 
 from __future__ import annotations
 
+from corral.http.scale._claimscript import CLAIMING, COMMITTING
+
 # Shared by every script: the prefix, the clock, host readiness and the wake-up.
 _PRELUDE = r"""
 local P = string.sub(KEYS[1], 1, -5)
@@ -69,18 +71,37 @@ local function known_key(el)
   local b1, b2 = string.byte(el, 1, 2)
   return P .. string.format('k:%02x%02x', b1, b2), string.sub(el, 3, 8)
 end
+-- A lease's value: host \30 element, after a \29 once its slot is freed (free_slot).
 local function split_lease(v)
+  local freed = string.byte(v, 1) == 29
+  if freed then v = string.sub(v, 2) end
   local sep = string.find(v, '\30', 1, true)
-  return string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
+  return string.sub(v, 1, sep - 1), string.sub(v, sep + 1), freed
 end
--- End lease `tok` (its host's slot freed): return its host and element, or nil when the
--- lease was reaped meanwhile (fenced: another worker has the URL).
+-- A slot of `host` freed, of lease `tok` (seq/worker): the host's count and the worker's.
+local function slot_done(host, tok)
+  local h, mine = P .. 'h:' .. host, '@' .. string.sub(tok, string.find(tok, '/', 1, true) + 1)
+  redis.call('HINCRBY', h, 'inflight', -1)
+  if redis.call('HINCRBY', h, mine, -1) <= 0 then redis.call('HDEL', h, mine) end
+end
+-- End lease `tok` (its host's slot freed, unless it was already): return its host and
+-- element, or nil when the lease was reaped meanwhile (fenced: another worker has the URL).
 local function end_lease(tok)
   if redis.call('ZREM', P .. 'lease', tok) == 0 then return nil end
-  local host, el = split_lease(redis.call('HGET', P .. 'ld', tok))
+  local host, el, freed = split_lease(redis.call('HGET', P .. 'ld', tok))
   redis.call('HDEL', P .. 'ld', tok)
-  redis.call('HINCRBY', P .. 'h:' .. host, 'inflight', -1)
+  if not freed then slot_done(host, tok) end
   return host, el
+end
+-- Free the host's slot of lease `tok` (its request is over; its record comes later, the
+-- lease kept for it): return the host, or nil (no such lease, or freed already).
+local function free_slot(tok)
+  local v = redis.call('HGET', P .. 'ld', tok)
+  if not v or string.byte(v, 1) == 29 then return nil end
+  redis.call('HSET', P .. 'ld', tok, '\29' .. v)
+  local host = split_lease(v)
+  slot_done(host, tok)
+  return host
 end
 """
 
@@ -109,70 +130,29 @@ return added
 """
 )
 
-# ARGV: limit, worker.  Returns {{token, host, element, ...}, wait_ms}: wait -1 = nothing queued,
-# -2 = back-pressure (the results stream is full), -3 = the job is not running any more.
+# ARGV: limit, worker.  Returns {{token, host, element, attempts, ...}, wait_ms, budget}:
+# wait -1 = nothing queued, -2 = back-pressure (the results stream is full), -3 = the job is
+# not running any more; budget 1 when the job has a --max-pages budget (a crawl's TAKE).
 CLAIM = (
     _PRELUDE
+    + CLAIMING
     + r"""
-local now, limit = now_ms(), tonumber(ARGV[1])
-local maxc, gap = meta_num('per_host', 8), meta_num('gap_ms', 0)
-local lease, maxr = meta_num('lease_ms', 30000), meta_num('max_results', 0)
-local state = redis.call('HGET', P .. 'meta', 'state')
-if state and state ~= 'running' then return {{}, -3} end  -- finished: nothing more to fetch
-if maxr > 0 and redis.call('XLEN', P .. 'res') >= maxr then return {{}, -2} end
-local out, left = {}, limit
-local due = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, limit)
--- the claim spread over the hosts due (as one process's dispatcher takes them in turn): a
--- worker's requests on a host then stay level, not a claim's worth at once and then none
-local share = math.ceil(limit / math.max(1, #due))
-for _, host in ipairs(due) do
-  if left <= 0 then break end
-  local h = P .. 'h:' .. host
-  local inflight = num(redis.call('HGET', h, 'inflight'))
-  local hgap = math.max(tonumber(redis.call('HGET', h, 'gap') or gap),
-                       num(redis.call('HGET', P .. 'floor', host)))  -- (robots.txt)
-  local take = math.min(maxc - inflight, left, share)
-  if hgap > 0 then take = math.min(take, 1) end
-  local els = take > 0 and redis.call('LPOP', P .. 'q:' .. host, take)
-  if els then
-    for _, el in ipairs(els) do
-      local tok = redis.call('INCR', P .. 'seq') .. '/' .. ARGV[2]  -- (whose: RELEASE)
-      redis.call('ZADD', P .. 'lease', now + lease, tok)
-      redis.call('HSET', P .. 'ld', tok, host .. '\30' .. el)
-      out[#out + 1] = tok
-      out[#out + 1] = host
-      out[#out + 1] = el
-      out[#out + 1] = redis.call('HGET', P .. 'att', string.sub(el, 1, 8)) or '0'
-    end
-    left = left - #els
-    redis.call('HSET', h, 'inflight', inflight + #els)
-    if hgap > 0 then redis.call('HSET', h, 'until', now + hgap) end
-    redis.call('HINCRBY', P .. 'stats', 'queued', -#els)
-  end
-  ready_host(host, now, maxc)
-end
-local wait = -1
-local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
-if #first > 0 then
-  wait = math.max(0, tonumber(first[2]) - now)
-elseif num(redis.call('HGET', P .. 'stats', 'queued')) > 0 then
-  -- every host with queued URLs is at its cap: a commit wakes us, or a lease expiring
-  local soonest = redis.call('ZRANGE', P .. 'lease', 0, 0, 'WITHSCORES')
-  wait = 1000
-  if #soonest > 0 then wait = math.max(0, tonumber(soonest[2]) - now) end
-end
-return {out, wait}
+local out, wait = claim(tonumber(ARGV[1]), ARGV[2], now_ms(), false)
+return {out, wait, meta_num('max_pages', 0) > 0 and 1 or 0}
 """
 )
 
-# ARGV: worker, then token, data, flags, body per result; flags: '1' or '3' with a body,
-# '2' or '3' when the claim saw earlier attempts (their count is dropped).  Returns {ok, stale}.
+# ARGV: worker, claim limit, n, n tokens to free (``COMMITTING``), then token, data, flags,
+# body per result; flags: '1' or '3' with a body, '2' or '3' when the claim saw earlier
+# attempts (their count is dropped).  Returns {ok, stale, claim's {out, wait, budget}}.
 COMMIT = (
     _PRELUDE
+    + CLAIMING
+    + COMMITTING
     + r"""
 local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
-local ok, stale, woke, freed = 0, 0, 0, {}
-for i = 2, #ARGV, 4 do
+local ok, stale, touched = 0, 0, {}
+for i = free_fetched(touched), #ARGV, 4 do
   local host, el = end_lease(ARGV[i])
   if not host then
     stale = stale + 1  -- fenced: the lease expired and was reaped; another worker has it
@@ -189,14 +169,12 @@ for i = 2, #ARGV, 4 do
     end
     if flags >= '2' then redis.call('HDEL', P .. 'att', fp) end
     ok = ok + 1
-    freed[host] = true
+    touched[host] = true
   end
 end
--- each host's readiness once, after all its slots are freed (not once a record)
-for host in pairs(freed) do woke = woke + ready_host(host, now, maxc) end
 if ok > 0 then redis.call('HINCRBY', P .. 'stats', 'done', ok) end
-wake(woke)
-return {ok, stale}
+-- each host's readiness once, after all its slots are freed (not once a record)
+return {ok, stale, claim_after(touched, false, now, maxc)}
 """
 )
 
@@ -304,10 +282,10 @@ for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'lease', '-inf', now, 'LIM
   local v = redis.call('HGET', P .. 'ld', tok)
   redis.call('HDEL', P .. 'ld', tok)
   if v then
-    local host, el = split_lease(v)
+    local host, el, freed = split_lease(v)
     redis.call('LPUSH', P .. 'q:' .. host, el)
     redis.call('HINCRBY', P .. 'att', string.sub(el, 1, 8), 1)
-    redis.call('HINCRBY', P .. 'h:' .. host, 'inflight', -1)
+    if not freed then slot_done(host, tok) end
     n = n + 1
     woke = woke + ready_host(host, now, maxc)
   end

@@ -5,12 +5,15 @@ attempt per lease: a retryable outcome goes back to the job's queue (``_retrying
 retry is paced by the job like a first try. Beside the engine run: a committer (as soon as
 a record is in, one commit at a time, each fenced by its lease token), a renewer (every
 lease_ms/3, all leases in flight), and a keeper (heartbeat and the job's state every
-second, reap every ``REAP_EVERY`` s). An idle worker sleeps in ``wait_for_work`` (a BLPOP)
-until the next host is due or something wakes it; it never polls. Politeness across workers
-is the claim's (Redis's clock); the local engine keeps its own too, and hands the job the
-pace it sets for a host (Retry-After, the adaptive slow-down). With ``--cookies``, a host's
-jar is read from the job after each claim when another worker changed it, and written back
-before the commit of the records whose responses changed it (``_sharedjars``).
+second, reap every ``REAP_EVERY`` s). Each commit claims for the worker in the same step
+and a crawl's page frees its host's slot when its request ends (``_claiming``: one site was
+latency-bound); a worker with nothing due waits for its commit's claim, or in
+``wait_for_work`` (a BLPOP) until the next host is due or something wakes it; it never
+polls. Politeness across workers is the claim's (Redis's clock); the local engine keeps its
+own too, and hands the job the pace it sets for a host (Retry-After, the adaptive slow-down).
+With ``--cookies``, a host's jar is read from the job after each claim when another worker
+changed it, and written back before the commit of the records whose responses changed it
+(``_sharedjars``).
 
 Redis unreachable: one line on stderr, a pause of ``RETRY_EVERY`` s, again, until it
 answers; the work in flight goes on meanwhile.
@@ -23,8 +26,9 @@ import contextlib
 import os
 import random
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import IO, TypeVar
 
 from corral import open_scope, to_thread
@@ -33,34 +37,33 @@ from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
 from corral.http.engine._runtime import Runtime, count
 from corral.http.scale._child import After
+from corral.http.scale._claimed import Committed
+from corral.http.scale._claiming import REAP_EVERY, Admit, Claiming
 from corral.http.scale._joining import RETRY_EVERY
 from corral.http.scale._link import Link
-from corral.http.scale._queue import ENDED, JobQueue, Task
+from corral.http.scale._queue import JobQueue, Task
 from corral.http.scale._redis import masked
 from corral.http.scale._retrying import retry_wait
-from corral.http.scale._wire import request_of_task
 
 COMMIT_EVERY = 0.05
 GATHER = 0.005  # seconds a commit waits for more records once one is in
-CLAIM_BATCH = 100
 HEARTBEAT_EVERY = 1.0
-SHORT_WAIT = 0.3  # seconds: a wait shorter is slept locally (see _idle)
 PACE_EVERY = 0.2  # seconds between two looks for hosts this worker slowed down
-REAP_EVERY = 5.0
 T = TypeVar("T")
-Admit = Callable[[list[Task]], Awaitable[tuple[list[Flight], list[tuple[str, float]]]]]
-Commit = Callable[..., Awaitable[tuple[int, int]]]  # (as JobQueue.commit)
+Commit = Callable[..., Awaitable[Committed]]  # (as JobQueue.commit_and_claim)
 
 
-class Worker:
+class Worker(Claiming):
     """One worker's state: its leases in flight, the results to commit, its figures."""
 
     def __init__(self, queue: JobQueue, config: FetchConfig, name: str) -> None:
+        # room for claims: see Claiming.room; claims of one URL cost Redis most
+        limit = config.concurrency + max(1, config.concurrency // 4)
+        super().__init__(limit, max(1, config.concurrency // 8))
         self.queue, self.config, self.name = queue, config, name
         self.held: dict[str, Task] = {}  # lease token -> task, claimed and not committed
         self.unfinished = 0  # of those, the ones the engine has not made a record of yet
-        self._limit = config.concurrency + max(1, config.concurrency // 4)  # (_claims)
-        self._least = max(1, config.concurrency // 8)  # (claims of one URL cost Redis most)
+        self.fetched: list[str] = []  # of those, tokens whose request is over (slot to free)
         self.pending: list[tuple[str, FetchResult, object]] = []
         self.retrying: list[tuple[str, float]] = []  # (token, wait): back to the job's queue
         self._due = asyncio.Event()  # something to commit
@@ -122,7 +125,10 @@ class Worker:
                 watchers.append(await scope.spawn(self._stop_on, stop))
             if lifeline is not None:
                 watchers.append(await scope.spawn(self._stop_at_end_of, lifeline))
-            await runtime.engine.drive(self._claims(), runtime.counters, self._sink)
+            try:
+                await runtime.engine.drive(self._claims(), runtime.counters, self._sink)
+            finally:
+                await self.stop_listening()  # (its blocked pop on Redis, if one is left)
             self._ending.set()
             self._due.set()
             for task in watchers:  # (they wait on an event or a pipe: safe to cancel)
@@ -136,58 +142,13 @@ class Worker:
         """Run one step on Redis, waiting out an outage (one line on stderr per outage)."""
         return await self._link.call(step, *args)
 
-    async def _claims(self) -> AsyncIterator[list[Flight]]:
-        """Yield the flights of claimed tasks while there is room, until stopping.
-
-        Room: ``concurrency`` and a quarter more waiting in the engine, so that a request
-        that ends starts the next at once (else its engine worker parked until a claim woke
-        it: a park and a wake a URL), counted until the record is made, not committed (as
-        in one process, the fetching does not wait for the commits); leases < 2 x that."""
-        limit, least = self._limit, self._least
-        while not self.stopping.is_set():
-            free = limit - self.unfinished
-            if free <= 0 or (free < least and self.unfinished) or len(self.held) >= 2 * limit:
-                self._room.clear()
-                await self._room.wait()
-                continue
-            tasks, wait = await self.call(self.queue.claim, self.name, min(free, CLAIM_BATCH))
-            if tasks:
-                self.held.update((task.token, task) for task in tasks)
-                self.unfinished += len(tasks)
-                await self._read_cookies(tasks)
-                if self.admit is None:
-                    yield [_flight(task) for task in tasks]
-                    continue
-                flights, again = await self.admit(tasks)
-                self.retrying.extend(again)  # (robots.txt not answering yet)
-                self._due.set()
-                yield flights
-            elif wait == ENDED:  # (woken by the finish: no need to wait for the keeper's look)
-                self.stop(self.exit_code)
-            else:
-                await self._idle(wait)
-
-    async def _idle(self, wait: float | None) -> None:
-        """Sleep until work may be due (woken by Redis), a stop, or the next reap."""
-        seconds = REAP_EVERY if wait is None else min(wait, REAP_EVERY)
-        if seconds < SHORT_WAIT:
-            # Redis checks a blocked pop's timeout ten times a second: a host due in 50 ms
-            # would be claimed 100 ms on (halving a --rate 20/s), so short waits are slept here.
-            sleeping = asyncio.ensure_future(asyncio.sleep(seconds))
-        else:
-            sleeping = asyncio.ensure_future(self.call(self.queue.wait_for_work, seconds))
-        stopping = asyncio.ensure_future(self.stopping.wait())
-        try:
-            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for future in (sleeping, stopping):
-                future.cancel()
-            await asyncio.wait({sleeping, stopping})
-
     async def _sink(self, flight: Flight, record: FetchResult) -> None:
         token = flight.ident
         assert isinstance(token, str)
         assert self._runtime is not None
+        if self.after is not None and flight.preset is None:  # (examined next: slow)
+            self.fetched.append(token)  # its host's slot is freed with the next commit
+            self._due.set()
         task = self.held.get(token)
         attempts = (task.attempts if task is not None else 0) + record.attempts
         wait = retry_wait(self.config, record, attempts, self._rng)
@@ -247,23 +208,35 @@ class Worker:
             raise
 
     async def _flush(self) -> None:
-        """Commit the records made and hand back the URLs to retry, each one step on Redis."""
+        """Commit the records made, free the slots of requests over and claim with it, and
+        hand back the URLs to retry, each one step on Redis."""
         await self._share_pace()
         await self._write_cookies()
         done, self.pending = self.pending, []
         again, self.retrying = self.retrying, []
+        fetched, self.fetched = self.fetched, []
+        ending = {token for token, _, _ in done}.union(token for token, _ in again)
+        free = [token for token in fetched if token not in ending]
+        ask = self.room() if done or free else 0
+        self.asking(ask)
         try:
-            if done:
-                commit = self.commit or self.queue.commit
-                _, stale = await self.call(commit, self.name, done, self.proxies())
-                self.stale += stale
+            if done or free:
+                commit = self.commit or self.queue.commit_and_claim
+                proxies = self.proxies()
+                step = partial(commit, fetched=free, claim=ask)
+                committed = await self.call(step, self.name, done, proxies)
+                self.stale += committed.stale
+                self.hand_in(committed.claimed)
             if again:
                 _, stale = await self.call(self.queue.retry, self.name, again)
                 self.stale += stale
         except BaseException:  # cancelled: committed again at the end (stale if it was)
             self.pending[:0] = done
             self.retrying[:0] = again
+            self.fetched[:0] = fetched
             raise
+        finally:
+            self.asking(-ask)
         for token in [token for token, _, _ in done] + [token for token, _ in again]:
             self.held.pop(token, None)
         if done or again:
@@ -271,14 +244,18 @@ class Worker:
 
     async def _commit_often(self) -> None:
         """Commit as soon as there is something to, one commit at a time: what comes in
-        meanwhile goes in the next (a host's slot is free again only once its URL is
-        committed, so waiting to fill a batch would slow the hosts down), and look at the
-        hosts' pace at least every ``COMMIT_EVERY``."""
+        meanwhile goes in the next (a host's slot is free again only once its request's end
+        is committed, so waiting to fill a batch would slow the hosts down), and look at the
+        hosts' pace at least every ``COMMIT_EVERY``. A fetch job's worker that waits for
+        work does not gather (measured faster on one site); a crawl's does: without it, a
+        commit every page and a half, and the worker's CPU, examining pages, bounds it."""
         while not self._ending.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(COMMIT_EVERY):
                     await self._due.wait()
-            if not self._ending.is_set():
+            # (a fetch job's worker waiting for work commits at once: the commit brings the
+            # freed slots' next URLs; a crawl's gathers anyway, its CPU bounds it)
+            if not self._ending.is_set() and not (self.idling and self.after is None):
                 await asyncio.sleep(GATHER)  # what else comes in meanwhile goes in this commit
             self._due.clear()
             await self._flush()
@@ -339,10 +316,6 @@ class Worker:
         assert self._runtime is not None
         pool = self._runtime.proxies
         return pool.figures() if pool is not None else None
-
-
-def _flight(task: Task) -> Flight:
-    return Flight(request_of_task(task.url, task.host, task.request), task.token)
 
 
 def _say(line: str) -> None:
