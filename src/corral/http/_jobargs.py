@@ -5,6 +5,7 @@ store recorded), shared by ``corral fetch`` and ``corral crawl``."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import Any
 
@@ -19,9 +20,10 @@ def add_redis_options(parser: argparse.ArgumentParser) -> None:
         "--redis",
         metavar="URL",
         default=None,
-        help="coordinate the job through this Redis (redis://HOST:PORT/DB): it feeds the "
-        "input to workers (corral worker, here or on other machines) and writes every record "
-        "into -o",
+        help="coordinate the job through this Redis (redis://HOST:PORT/DB; default with --job: "
+        "$CORRAL_REDIS_URL, which keeps a password off the command line that ps shows): it "
+        "feeds the input to workers (corral worker, here or on other machines) and writes "
+        "every record into -o",
     )
     scale.add_argument(
         "--job", metavar="NAME", default=None, help="the job's name in Redis (with --redis)"
@@ -39,9 +41,14 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
     from corral.http.scale._address import check_url
     from corral.http.scale._redis import check_job
 
-    if args.redis is None:
+    url = args.redis
+    if url is None and args.job is not None:  # as corral worker and corral status do
+        url = os.environ.get("CORRAL_REDIS_URL") or None
+    if url is None:
         if args.job is not None:
-            raise UsageError("--job names a job in Redis: give --redis URL with it")
+            raise UsageError(
+                "--job names a job in Redis: give --redis URL with it (or set CORRAL_REDIS_URL)"
+            )
         return None
     if args.job is None:
         raise UsageError("--redis needs --job NAME: the job's name in Redis (e.g. --job prices)")
@@ -50,7 +57,7 @@ def redis_target(args: argparse.Namespace, source: str, output: str) -> RedisTar
     if source == "-":
         raise UsageError("--redis reads its input from a file (a resumed job reads it again)")
     try:
-        url = check_url(args.redis)
+        url = check_url(url)
         check_job(args.job)
     except ScaleError as exc:
         raise UsageError(exc.message) from None

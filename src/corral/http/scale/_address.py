@@ -5,7 +5,9 @@ Light on purpose: the command line's parser imports it, and must not load redis-
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -37,3 +39,16 @@ def check_url(url: str) -> str:
                 f"(redis://HOST:PORT/DB), not {database!r}"
             )
     return url
+
+
+def worker_command(url: str, job: str) -> str:
+    """Return the command that starts a worker of ``job`` on ``url``, as it works when run,
+    never showing a password: a URL this process read from ``CORRAL_REDIS_URL`` is left to
+    that variable, and a URL with a password is given in it, ``***`` standing for it."""
+    command = f"corral worker --job={job}" if job.startswith("-") else f"corral worker --job {job}"
+    if os.environ.get("CORRAL_REDIS_URL") == url:
+        return f"{command} (with CORRAL_REDIS_URL set as here)"
+    shown = mask_credentials(url)
+    if shown != url:  # ``--redis redis://:***@h`` would fail as printed: the variable says it
+        return f"CORRAL_REDIS_URL={shlex.quote(shown)} {command} (*** = the password)"
+    return f"{command.replace('--job', f'--redis {shlex.quote(url)} --job', 1)}"

@@ -30,8 +30,8 @@ from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.report._human import human_many
 from corral.http.report._stats import RunCounters
+from corral.http.scale._address import worker_command
 from corral.http.scale._link import Link, still_cancelled
-from corral.http.scale._redis import masked
 from corral.http.scale._wire import task_request
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ class RedisDriver:
         queue = self._link.queue
         print(
             f"corral: no worker has joined job {queue.job} yet; start one (here or on any "
-            f"machine): corral worker --redis {masked(queue.url)} --job {queue.job}",
+            f"machine): {worker_command(queue.url, queue.job)}",
             file=sys.stderr,
         )
 

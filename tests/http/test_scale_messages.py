@@ -1,0 +1,104 @@
+"""What a job over Redis says: advice that works as printed, figures that mean what they
+say, rules stated as they are (the real commands against corral's test site and a real
+redis-server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from corral_cli import ENV, acorral
+from redis_server import RedisServer
+
+from corral.testing import Site, SiteLayout, open_site
+
+# (threshold: a fork from the test's loop, to start the command, takes 0.1 s on a loaded machine)
+pytestmark = pytest.mark.corral_guard(strict=False, threshold=1000)
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    async with open_site(layout=SiteLayout(pages=100)) as running:
+        yield running
+
+
+async def _with_password(server: RedisServer, password: str) -> str:
+    import redis.asyncio
+
+    admin = redis.asyncio.Redis.from_url(server.url)
+    await admin.config_set("requirepass", password)
+    await admin.aclose()
+    return server.url.replace("redis://", f"redis://:{password}@")
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute("select count(*) from results where status is not null").fetchone()
+        return int(n)
+
+
+async def _hint_then_worker(
+    args: list[str], env: dict[str, str], worker_env: dict[str, str]
+) -> str:
+    """Run a coordinator without workers; return its hint's command, after running that
+    command (``***`` given back as the password, the way the hint says) to the job's end."""
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, "--workers", "0", "--no-progress",
+        stderr=asyncio.subprocess.PIPE, env={**ENV, **env},
+    )  # fmt: skip
+    assert run.stderr is not None
+    line = (await asyncio.wait_for(run.stderr.readline(), 30)).decode()
+    advice = line.split("(here or on any machine): ", 1)[1].strip()
+    command = advice.split(" (", 1)[0].split()
+    assert command[command.index("corral") :][:2] == ["corral", "worker"]
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", *command[command.index("corral") :], env={**ENV, **worker_env}
+    )
+    _, err = await asyncio.wait_for(run.communicate(), 60)
+    assert run.returncode == 0, err
+    assert await asyncio.wait_for(worker.wait(), 30) == 0
+    return advice
+
+
+async def test_the_worker_hint_works_as_printed_and_hides_the_password(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """A ``--redis`` URL with a password: the hint gives it in CORRAL_REDIS_URL with ``***``
+    for the password (``--redis redis://:***@`` would fail as printed), and that command,
+    the password given back, does the job."""
+    url = await _with_password(redis_server, "s3cret")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(site.url(f"/page/{n}") + "\n" for n in range(1, 21)))
+    out = tmp_path / "out.db"
+    args = ["fetch", str(urls), "--redis", url, "--job", "pw", "-o", str(out)]
+    advice = await _hint_then_worker(args, {}, {"CORRAL_REDIS_URL": url})
+    shown = url.replace("s3cret", "***")
+    assert advice == f"CORRAL_REDIS_URL='{shown}' corral worker --job pw (*** = the password)"
+    assert _count(out) == 20
+
+
+async def test_fetch_and_crawl_read_corral_redis_url(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """``corral fetch``/``crawl --job NAME`` take the URL from CORRAL_REDIS_URL, as ``corral
+    worker`` does (a password never on a command line): the hint is then the bare worker
+    command, which works in a shell with that variable."""
+    url = await _with_password(redis_server, "s3cret")
+    env = {"CORRAL_REDIS_URL": url}
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(site.url(f"/page/{n}") + "\n" for n in range(1, 11)))
+    out = tmp_path / "out.db"
+    advice = await _hint_then_worker(["fetch", str(urls), "--job", "e1", "-o", str(out)], env, env)
+    assert advice == "corral worker --job e1 (with CORRAL_REDIS_URL set as here)"
+    assert _count(out) == 10
+    crawled = tmp_path / "crawl.db"
+    done = await acorral(
+        "crawl", site.url("/"), "--job", "e2", "--max-pages", "5", "-o", str(crawled), env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert _count(crawled) == 5
+    assert "s3cret" not in done.stderr
