@@ -5,6 +5,8 @@ redis-server on 127.0.0.1)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -102,3 +104,62 @@ async def test_fetch_and_crawl_read_corral_redis_url(
     assert done.returncode == 0, done.stderr
     assert _count(crawled) == 5
     assert "s3cret" not in done.stderr
+
+
+async def _status_until(redis_url: str, job: str, wanted: str) -> str:
+    """Return ``corral status``'s output once it shows ``wanted`` (heartbeats come each
+    second; the test's timeout bounds the wait)."""
+    while True:
+        shown = await acorral("status", "--redis", redis_url, "--job", job)
+        if wanted in shown.stdout:
+            return shown.stdout
+        await asyncio.sleep(0.5)  # (polling what another process shows: no event to wait on)
+
+
+async def test_status_counts_robots_refusals_as_skipped(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """A crawl worker's robots.txt refusals are skips in ``corral status``, as the summary
+    says, not failures."""
+    seeds = [site.url(f"/private/{n}.html") for n in range(3)] + [site.url("/delay/4000")]
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", "crawl", *seeds, "--redis", redis_url, "--job", "rb",
+        "--max-depth", "0", "-o", str(tmp_path / "c.db"), "--no-progress",
+        stderr=asyncio.subprocess.PIPE, env=ENV,
+    )  # fmt: skip
+    shown = await _status_until(redis_url, "rb", "skipped 3")
+    _, err = await asyncio.wait_for(run.communicate(), 60)
+    assert run.returncode == 0, err
+    (worker,) = [line for line in shown.splitlines() if "skipped 3" in line]
+    assert "failed 0" in worker, shown
+    assert "robots" in err.decode()
+
+
+async def test_report_json_gives_workers_per_run_and_their_sum(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """A store of two runs over Redis, the first killed (kill -9: it wrote no breakdown):
+    ``corral report --format json`` gives each run's workers (null for the killed one) and
+    ``workers`` adds up the runs that gave them."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(site.url(f"/delay/20?n={n}") + "\n" for n in range(200)))
+    out = tmp_path / "out.db"
+    args = ["fetch", str(urls), "--redis", redis_url, "--job", "rk", "-o", str(out)]
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, "--no-progress", "--concurrency", "8", env=ENV
+    )
+    await site.wait_until(lambda stats: stats.requests >= 60)
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    again = await acorral(*args, "--no-progress")
+    assert again.returncode == 0, again.stderr
+    report = tmp_path / "report.json"
+    shown = await acorral("report", str(out), "--format", "json", "-o", str(report))
+    assert shown.returncode == 0, shown.stderr
+    figures = json.loads(report.read_text())
+    killed, resumed = figures["runs"]
+    assert killed["status"] == "killed"
+    assert killed["workers"] is None
+    assert resumed["workers"], resumed
+    total = sum(worker["records"] for worker in figures["workers"])
+    assert total == sum(w["records"] for w in resumed["workers"].values())

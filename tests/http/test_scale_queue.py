@@ -117,16 +117,30 @@ async def test_acknowledging_twice_forgets_a_key_once(queue: JobQueue) -> None:
 
 
 async def test_a_retried_url_s_attempts_go_with_its_commit(queue: JobQueue) -> None:
-    """The count of a URL's earlier attempts (a lease that expired) reaches the worker that
-    claims it next, and goes once that worker commits it."""
+    """The count of a URL's earlier failed attempts (sent back by ``retry``) reaches the
+    worker that claims it next, and goes once that worker commits it."""
+    await add_urls(queue, "a", 1)
+    [first], _ = await queue.claim("w", 1)
+    assert await queue.retry("w", [(first.token, 0.0)]) == (1, 0)
+    [again], _ = await queue.claim("w", 1)
+    assert again.attempts == 1
+    assert await queue.commit("w", [done(again)]) == (1, 0)
+    assert queue.prefix.encode() + b"att" not in await job_keys(queue)
+
+
+async def test_a_reaped_lease_is_not_an_attempt(queue: JobQueue) -> None:
+    """A lease that expired (a worker killed, stalled) is no failed attempt: the URL's next
+    claim counts no earlier attempt, so its record is not shown as a retry (the job's
+    ``reaped`` figure counts it apart)."""
     await queue.configure({"lease_ms": "0"})
     await add_urls(queue, "a", 1)
-    await queue.claim("slow", 1)
-    await queue.reap()
+    await queue.claim("dead", 1)
+    assert await queue.reap() == 1
     await queue.configure({"lease_ms": MINUTE})
-    [again], _ = await queue.claim("fast", 1)
-    assert again.attempts == 1
-    assert await queue.commit("fast", [done(again)]) == (1, 0)
+    [again], _ = await queue.claim("alive", 1)
+    assert again.attempts == 0
+    assert (await queue.status()).reaped == 1
+    assert await queue.commit("alive", [done(again)]) == (1, 0)
     assert queue.prefix.encode() + b"att" not in await job_keys(queue)
 
 
@@ -174,7 +188,7 @@ async def test_renew_keeps_a_lease_past_its_deadline(queue: JobQueue) -> None:
 
 
 async def test_reap_returns_expired_leases_once(queue: JobQueue) -> None:
-    """Each expired lease is reaped once; its URL is claimable again, attempts counted."""
+    """Each expired lease is reaped once; its URL is claimable again, the reaps counted."""
     await queue.configure({"lease_ms": "0"})
     await add_urls(queue, "abc", 1)
     first, _ = await queue.claim("w", 10)

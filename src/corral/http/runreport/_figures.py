@@ -60,6 +60,7 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
         "SELECT count(*), coalesce(sum(state != 1), 0) FROM urls"
     ).fetchone()
     kind = job_kind(conn)
+    by_run = _run_workers(conn)
     header = _header(tally, counts, runs, urls=int(urls), pending=int(pending))
     held_back = _held_back(conn, last)
     if held_back and header["status"] == "done":
@@ -73,8 +74,8 @@ def figures(conn: sqlite3.Connection, path: str, settings: ArgvSettings) -> dict
         "header": header,
         "command": last.as_json()["command"] if last else None,
         "settings": dict(settings(last.argv)) if last else {},
-        "runs": [run.as_json() for run in runs],
-        "workers": _workers(conn),
+        "runs": [{**run.as_json(), "workers": by_run.get(run.id)} for run in runs],
+        "workers": _workers(by_run),
         "proxies": _proxies(conn),
         "held_back": held_back,
         "series": _series(tally),
@@ -226,19 +227,34 @@ def _crawl(counts: _Counts) -> dict[str, object]:
     }
 
 
-def _workers(conn: sqlite3.Connection) -> list[dict[str, object]]:
-    """Return a job over Redis's records by worker, all runs together (the coordinator
-    writes them into each run's summary), busiest first; [] for a job of one process."""
-    totals: dict[str, list[int]] = {}
-    for (text,) in conn.execute("SELECT summary FROM runs WHERE summary IS NOT NULL"):
+def _run_workers(conn: sqlite3.Connection) -> dict[int, dict[str, dict[str, int]]]:
+    """Return each run's records by worker, as the coordinator wrote them into the run's
+    summary (``{name: {"records": n, "ok": n}}``), by run id; a run of one process, or one
+    killed before its end (kill -9: no summary), has none."""
+    by_run: dict[int, dict[str, dict[str, int]]] = {}
+    query = "SELECT id, summary FROM runs WHERE summary IS NOT NULL"
+    for ident, text in conn.execute(query):
         try:
             workers = json.loads(text).get("workers") or {}
         except (ValueError, AttributeError):
             continue
-        for name, figures in workers.items() if isinstance(workers, dict) else ():
-            total = totals.setdefault(str(name), [0, 0])
-            total[0] += int(figures.get("records", 0))
-            total[1] += int(figures.get("ok", 0))
+        if isinstance(workers, dict) and workers:
+            by_run[int(ident)] = {
+                str(name): {"records": int(f.get("records", 0)), "ok": int(f.get("ok", 0))}
+                for name, f in workers.items()
+            }
+    return by_run
+
+
+def _workers(by_run: dict[int, dict[str, dict[str, int]]]) -> list[dict[str, object]]:
+    """Return a job over Redis's records by worker, the runs that gave them added (a run
+    killed before its end gave none), busiest first; [] for a job of one process."""
+    totals: dict[str, list[int]] = {}
+    for workers in by_run.values():
+        for name, figures in workers.items():
+            total = totals.setdefault(name, [0, 0])
+            total[0] += figures["records"]
+            total[1] += figures["ok"]
     rows = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return [{"worker": name, "records": n, "ok": ok, "failed": n - ok} for name, (n, ok) in rows]
 

@@ -271,7 +271,8 @@ return t
 """
 )
 
-# No ARGV.  Expired leases: their URLs back to the head of their host's queue.
+# No ARGV.  Expired leases: their URLs back to the head of their host's queue, counted in
+# ``reaped``, not as attempts (a worker that died is no failed attempt of the URL).
 REAP = (
     _PRELUDE
     + r"""
@@ -283,8 +284,7 @@ for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'lease', '-inf', now, 'LIM
   redis.call('HDEL', P .. 'ld', tok)
   if v then
     local host, el, freed = split_lease(v)
-    redis.call('LPUSH', P .. 'q:' .. host, el)
-    redis.call('HINCRBY', P .. 'att', string.sub(el, 1, 8), 1)
+    redis.call('LPUSH', P .. 'q:' .. host, el)  -- (no attempt more: nothing failed)
     if not freed then slot_done(host, tok) end
     n = n + 1
     woke = woke + ready_host(host, now, maxc)

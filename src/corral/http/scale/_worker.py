@@ -161,7 +161,11 @@ class Worker(Claiming):
             extra = None
             if self.after is not None:  # a crawl's page: examined here (links, callback)
                 record, extra = await self.after.examine(flight, record)
-            count(self._runtime.counters, record)
+            counters, kind = self._runtime.counters, record.error_kind
+            if kind == "robots" or (kind == "max_pages" and not record.attempts):
+                counters.by_skip[kind] += 1  # a crawl's page refused unfetched: a skip
+            else:  # (as the one process counts them: crawler._book)
+                count(counters, record)
             self.pending.append((token, record, extra))
         self._due.set()
         self.unfinished -= 1
@@ -308,8 +312,10 @@ class Worker(Claiming):
         """Return what ``corral status`` shows of this worker."""
         assert self._runtime is not None
         counters = self._runtime.counters
-        fetched, ok = counters.done, counters.ok
-        return {"fetched": fetched, "ok": ok, "failed": fetched - ok, "in_flight": len(self.held)}
+        fetched, ok, skipped = counters.done, counters.ok, sum(counters.by_skip.values())
+        figures = {"fetched": fetched, "ok": ok, "failed": fetched - ok}
+        figures["in_flight"] = len(self.held)
+        return {**figures, "skipped": skipped} if skipped else figures
 
     def proxies(self) -> dict[str, tuple[int, int, int]] | None:
         """Return this worker's per-proxy counts so far (None without proxies)."""
