@@ -163,3 +163,29 @@ async def test_report_json_gives_workers_per_run_and_their_sum(
     assert resumed["workers"], resumed
     total = sum(worker["records"] for worker in figures["workers"])
     assert total == sum(w["records"] for w in resumed["workers"].values())
+
+
+async def test_status_says_a_coordinator_not_heard_from_may_be_gone(redis_url: str) -> None:
+    """A coordinator stopped (Ctrl-C) leaves its job ``running`` in Redis: past the rule
+    workers have (10 s without a heartbeat) ``corral status`` marks it ``(gone?)`` and says
+    its command resumes the job."""
+    import redis.asyncio
+
+    from corral.http.scale._queue import JobQueue
+
+    queue = await JobQueue.connect(redis_url, "cg")
+    await queue.configure({"per_host": "8"})
+    await queue.heartbeat("coordinator", {"recorded": 3, "waiting": 0})
+    shown = await acorral("status", "--redis", redis_url, "--job", "cg")
+    assert "; recorded 3, waiting 0" in shown.stdout, shown.stdout
+    assert "coordinator gone" not in shown.stdout
+    client = redis.asyncio.Redis.from_url(redis_url)
+    (now, _) = await client.time()
+    await client.zadd("corral:{cg}:workers", {"coordinator": now * 1000 - 11_000})
+    await client.aclose()
+    await queue.close()
+    shown = await acorral("status", "--redis", redis_url, "--job", "cg")
+    first, *rest = shown.stdout.splitlines()
+    assert first.startswith("job cg: running (its coordinator gone?"), first
+    (line,) = [line for line in rest if line.startswith("coordinator: seen ")]
+    assert "s ago (gone?); recorded 3" in line, shown.stdout

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, TextIO
 from corral.http.report._human import human_duration, human_many
 from corral.http.report._summary import proxy_figures
 
-_GONE_AFTER = 10.0  # seconds without a heartbeat after which a worker is shown as gone?
+# seconds without a heartbeat after which a worker or the coordinator is shown as gone?
+# (a worker beats every second, the coordinator every 5 s)
+_GONE_AFTER = 10.0
 
 if TYPE_CHECKING:
     from corral.http.scale._status import JobStatus
@@ -33,9 +35,13 @@ async def show_status(url: str, job: str, out: TextIO) -> int:
 def render(job: str, status: JobStatus) -> list[str]:
     """Return the lines ``corral status`` prints for ``status``."""
     total = status.queued + status.leased + status.done
+    state = status.state
+    seen = [ago for name, ago, _ in status.workers if name == "coordinator"]
+    if state == "running" and seen and seen[0] > _GONE_AFTER:  # (stopped, or Redis cut off)
+        state += " (its coordinator gone? its command, run again, resumes the job)"
     lines = [
         (
-            f"job {job}: {status.state}; {status.done:,} of {human_many(total, 'URL')} done, "
+            f"job {job}: {state}; {status.done:,} of {human_many(total, 'URL')} done, "
             f"{status.leased:,} in flight, {status.queued:,} queued, "
             f"{human_many(status.undrained, 'record')} waiting for the coordinator"
             + (f"; held back: {status.held_back}" if status.held_back else "")
