@@ -189,3 +189,20 @@ async def test_status_says_a_coordinator_not_heard_from_may_be_gone(redis_url: s
     assert first.startswith("job cg: running (its coordinator gone?"), first
     (line,) = [line for line in rest if line.startswith("coordinator: seen ")]
     assert "s ago (gone?); recorded 3" in line, shown.stdout
+
+
+@pytest.mark.parametrize("name", ["-x", "..", "_a", "a" * 101, "a b"])
+async def test_a_bad_job_name_is_refused_by_the_rule_it_breaks(
+    tmp_path: Path, redis_url: str, name: str
+) -> None:
+    """A job name Redis's keys cannot take: one line stating the real rule (``-x`` and
+    ``..`` are made of the allowed characters: the first one is what is wrong)."""
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:1/\n")
+    for command in (["fetch", str(urls), "-o", str(tmp_path / "o.db")], ["worker"]):
+        done = await acorral(*command, "--redis", redis_url, f"--job={name}")
+        assert done.returncode == 2, done.stderr
+        rule = "1 to 100 letters, digits, '_', '.' and '-', and starts with a letter or a digit"
+        assert done.stderr.strip().splitlines() == [
+            f"corral: error: bad job name {name!r}: a job name is {rule}"
+        ]

@@ -57,12 +57,13 @@ def check_job(job: str) -> None:
     """Refuse a job name that cannot be part of a key's hash tag.
 
     Raises:
-        ScaleError: ``job`` is empty, too long, or has characters other than letters,
-            digits, ``_``, ``.`` and ``-``.
+        ScaleError: ``job`` is empty, too long, has characters other than letters,
+            digits, ``_``, ``.`` and ``-``, or starts with other than a letter or a digit.
     """
     if _JOB.fullmatch(job) is None:
         raise ScaleError(
-            f"bad job name {job!r}: use up to 100 letters, digits, '_', '.' and '-'",
+            f"bad job name {job!r}: a job name is 1 to 100 letters, digits, '_', '.' and "
+            "'-', and starts with a letter or a digit",
             exit_code=2,
         )
 
