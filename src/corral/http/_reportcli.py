@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
         "-o",
         "--output",
         default=None,
-        help="where to write it (default: beside the store, x.db -> x.report.html)",
+        help="where to write it, - for stdout (default: beside the store, x.db -> x.report.html)",
     )
     report.add_argument(
         "--format", choices=("html", "json"), default="html", help="default %(default)s"
@@ -64,6 +64,18 @@ def register(subparsers: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.output == "-":  # (as corral export: the report on stdout)
+        from corral.http._faults import StoreError
+        from corral.http.runreport._write import render_report
+
+        try:
+            text = render_report(
+                args.store, fmt="json" if args.format == "json" else "html", settings=settings
+            )
+            sys.stdout.write(text)
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
     print(make_report(args.store, args.output, fmt=args.format, overwrite=args.overwrite))
     return 0
 

@@ -17,7 +17,7 @@ from corral.http.pipeline._sampler import Record, sampling
 from corral.http.report._human import human_count, human_many
 from corral.http.report._progress import open_progress, render_summary
 from corral.http.report._stats import FetchStatistics
-from corral.http.report._summary import StoreKind
+from corral.http.report._summary import StoreKind, resume_hint
 from corral.http.web._urls import public_argv
 
 ProgressMode = Literal["auto", "bar", "plain", "off"]
@@ -114,7 +114,9 @@ def report(ending: Ending, status: str, stats: FetchStatistics) -> None:
     # shown as runs.argv keeps it: a proxy's password, an Authorization header as ***
     shown = public_argv(ending.argv)
     resume = shlex.join(shown) if stopped and resumable else None
-    if not ending.quiet or stopped:
+    if ending.quiet and stopped:  # -q: the resume hint alone (--help promises no more)
+        print(resume_hint(stats, resume, masked=shown != list(ending.argv)), file=sys.stderr)
+    elif not ending.quiet:
         summary = render_summary(
             stats,
             store_kind=ending.kind,

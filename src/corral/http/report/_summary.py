@@ -301,6 +301,14 @@ def _whereabouts(output: str, store_kind: StoreKind, table: str) -> list[str]:
     ]
 
 
+def resume_hint(stats: FetchStatistics, resume_command: str | None, *, masked: bool) -> str:
+    """Return what ``-q`` prints of an interrupted run: how to resume it (``corral:
+    interrupted with ...``), or that it was interrupted when it cannot be resumed."""
+    if resume_command is None:
+        return f"corral: interrupted after {human_duration(stats.elapsed)}"
+    return "corral: " + "\n".join(_resume(stats, resume_command, masked=masked))
+
+
 def _resume(stats: FetchStatistics, resume_command: str, *, masked: bool) -> list[str]:
     if stats.total is None:  # a crawl: what it found and has not recorded yet
         left = "interrupted"

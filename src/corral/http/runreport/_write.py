@@ -77,6 +77,18 @@ def _refuse_to_replace(target: str, *, overwrite: bool) -> None:
         )
 
 
+def render_report(
+    store: str, *, fmt: ReportFormat = "html", settings: ArgvSettings = _no_settings
+) -> str:
+    """Return the report of ``store`` as text (``corral report STORE -o -``).
+
+    Raises:
+        StoreError: the store cannot be read.
+    """
+    data = read_figures(store, settings=settings)
+    return render_page(data) if fmt == "html" else json.dumps(data, indent=1) + "\n"
+
+
 def write_report(
     store: str,
     output: str | None = None,
@@ -103,8 +115,7 @@ def write_report(
     """
     target = output or default_output(store, fmt)
     _refuse_to_replace(target, overwrite=overwrite)
-    data = read_figures(store, settings=settings)
-    text = render_page(data) if fmt == "html" else json.dumps(data, indent=1) + "\n"
+    text = render_report(store, fmt=fmt, settings=settings)
     partial = f"{target}.part"
     try:  # written whole, then renamed: a reader never sees half a page
         Path(partial).write_text(text, encoding="utf-8")
