@@ -197,7 +197,8 @@ async def test_redis_restarted_without_its_data_mid_crawl_loses_nothing(
 ) -> None:
     """Redis stopped mid-crawl and started again empty (the worst of an AOF's lost second):
     the coordinator hands Redis back the store's URLs not recorded and marks the recorded
-    ones seen again; the crawl completes with the records one process makes, each once."""
+    ones seen again, saying so in one line as a fetch does; the crawl completes with the
+    records one process makes, each once."""
     (tmp_path / "p.py").write_text(_PARSE.format(pause=0.02), encoding="utf-8")
     seed = site.url("/site/0.html")
     db = tmp_path / "r.db"
@@ -209,6 +210,7 @@ async def test_redis_restarted_without_its_data_mid_crawl_loses_nothing(
     _, err = await asyncio.wait_for(run.communicate(), 120)
     assert run.returncode == 0, err.decode()
     assert b"Traceback" not in err
+    assert b"corral: Redis is back; the job's settings and its " in err, err.decode()
     one = tmp_path / "one.db"
     await _run(tmp_path, "crawl", seed, "-o", str(one), "-q", "--parse", "p:items")
     assert _records(db) == _records(one)

@@ -30,6 +30,7 @@ from corral.http.engine._engine import Sink
 from corral.http.engine._flight import Flight
 from corral.http.engine._request import Request
 from corral.http.report._heldback import HELD_PREFIX, HeldHosts
+from corral.http.report._human import human_many
 from corral.http.report._stats import RunCounters
 from corral.http.scale._coordinator import _GATHER, _READ, RedisDriver, _count_attempts, _tasks
 from corral.http.scale._crawlqueue import CrawlQueue, new_links
@@ -90,8 +91,14 @@ class RedisCrawlDriver(RedisDriver):
 
     async def _add_again(self) -> None:
         """After a reconnection (Redis restarted: it may have lost its last writes), as at
-        the start: ``_hand_back``."""
-        await self._hand_back()
+        the start: ``_hand_back``; one line says so, as a fetch's coordinator does."""
+        queued = await self._hand_back()
+        handed = f"and its {human_many(queued, 'URL')} not yet recorded " if queued else ""
+        lost = "" if queued else " (it had lost no URL)"
+        print(
+            f"corral: Redis is back; the job's settings {handed}handed to it again{lost}",
+            file=sys.stderr,
+        )
 
     async def _hand_back(self) -> int:
         """Write the job's settings and counters, and hand Redis the store's rows not
