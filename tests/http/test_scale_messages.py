@@ -206,3 +206,34 @@ async def test_a_bad_job_name_is_refused_by_the_rule_it_breaks(
         assert done.stderr.strip().splitlines() == [
             f"corral: error: bad job name {name!r}: a job name is {rule}"
         ]
+
+
+async def test_the_resume_line_works_as_printed_with_a_redis_password(
+    site: Site, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """An interrupted coordinator whose ``--redis`` URL has a password: the resume line
+    gives the URL in CORRAL_REDIS_URL with ``***`` for the password, and that line, the
+    password given back, resumes the job to its end."""
+    url = await _with_password(redis_server, "s3cret")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(site.url(f"/delay/100?n={n}") + "\n" for n in range(60)))
+    out = tmp_path / "out.db"
+    args = ["fetch", str(urls), f"--redis={url}", "--job", "rs", "-o", str(out)]
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", *args, "--concurrency", "2", "--no-progress",
+        stderr=asyncio.subprocess.PIPE, env=ENV,
+    )  # fmt: skip
+    await site.wait_until(lambda stats: stats.requests >= 4)
+    run.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(run.communicate(), 60)
+    assert run.returncode == 130, err
+    text = err.decode()
+    assert "s3cret" not in text
+    (line,) = [line for line in text.splitlines() if line.startswith("  CORRAL_REDIS_URL=")]
+    shown = url.replace("s3cret", "***")
+    assert line.startswith(f"  CORRAL_REDIS_URL='{shown}' ")
+    assert "--redis" not in line
+    command = line.split()[1:]  # (the variable is given as the line says, *** replaced)
+    again = await acorral(*command[command.index("fetch") :], env={"CORRAL_REDIS_URL": url})
+    assert again.returncode == 0, again.stderr
+    assert _count(out) == 60

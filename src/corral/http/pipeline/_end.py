@@ -113,7 +113,7 @@ def report(ending: Ending, status: str, stats: FetchStatistics) -> None:
     resumable = ending.kind != "stdout" and ending.resumable
     # shown as runs.argv keeps it: a proxy's password, an Authorization header as ***
     shown = public_argv(ending.argv)
-    resume = shlex.join(shown) if stopped and resumable else None
+    resume = _resume_line(ending.argv, shown) if stopped and resumable else None
     if ending.quiet and stopped:  # -q: the resume hint alone (--help promises no more)
         print(resume_hint(stats, resume, masked=shown != list(ending.argv)), file=sys.stderr)
     elif not ending.quiet:
@@ -128,3 +128,20 @@ def report(ending: Ending, status: str, stats: FetchStatistics) -> None:
         print(summary, file=sys.stderr)
         for line in ending.notes():
             print(line, file=sys.stderr)
+
+
+def _resume_line(argv: Sequence[str], shown: list[str]) -> str:
+    """Return the command that resumes the run, as ``shown`` (secrets as ``***``) has it;
+    a ``--redis`` URL with a password goes into ``CORRAL_REDIS_URL`` before it, where
+    ``***`` given back as the password works (``--redis 'redis://:***@h'`` would not)."""
+    for n, arg in enumerate(argv):
+        value, width = (argv[n + 1], 2) if arg == "--redis" and n + 1 < len(argv) else (arg, 1)
+        if width == 1 and not arg.startswith("--redis="):
+            continue
+        url = value.removeprefix("--redis=")
+        masked = public_argv([url])[0]
+        if masked == url:
+            break
+        rest = shown[:n] + shown[n + width :]
+        return f"CORRAL_REDIS_URL={shlex.quote(masked)} {shlex.join(rest)}"
+    return shlex.join(shown)
