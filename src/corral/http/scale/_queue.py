@@ -59,7 +59,7 @@ class Task:
     url: str
     host: str
     request: str | None  # the request's JSON when not a plain GET (as PendingRow.request)
-    attempts: int = 0  # attempts made before this lease (retries, and leases that expired)
+    attempts: int = 0  # failed attempts made before this lease (a lease reaped is none)
 
 
 @dataclass(frozen=True, slots=True)

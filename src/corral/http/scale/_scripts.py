@@ -19,7 +19,7 @@ Keys (the design of docs/scale.md, after research note 1.17-1.18)::
     k:<xxxx>    HASH   the keys the job knows (queued, leased, or committed and not yet
                        acknowledged): 2**16 buckets by the fingerprint's first 2 bytes, field
                        its other 6 (about 16 bytes a key, research note 1.15)
-    att         HASH   fp -> times its lease expired (only for those)
+    att         HASH   fp -> failed attempts sent back by RETRY (only for those)
     res         STREAM one entry per committed URL: ident, fp, worker, data [, body]
     stats       HASH   queued, done, reaped counters;  seq STRING the token counter
     wake        LIST   a few tokens; an idle worker BLPOPs it
