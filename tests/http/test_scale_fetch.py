@@ -221,7 +221,7 @@ async def test_a_job_name_is_bound_to_its_store(site: Site, tmp_path: Path, redi
     first.send_signal(signal.SIGINT)
     await first.wait()
     assert other.returncode == 2
-    assert "writes into" in other.stderr
+    assert "belongs to another store" in other.stderr
     assert "a.db" in other.stderr
     assert not (tmp_path / "b.db").exists()
 
