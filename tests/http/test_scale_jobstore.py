@@ -19,8 +19,8 @@ from corral_cli import acorral
 
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._result import FetchResult
-from corral.http.scale._queue import JobQueue, fingerprint
-from corral.http.scale._wire import config_to_json, encode_result
+from corral.http.scale._queue import JobQueue
+from corral.http.scale._wire import config_to_json
 from corral.testing import Site, SiteLayout, open_site
 
 pytestmark = [pytest.mark.corral_guard(strict=False, threshold=1000), pytest.mark.timeout(120)]
@@ -151,27 +151,32 @@ async def test_a_crawl_s_fresh_store_is_refused_then_overwrites(
 async def test_a_record_for_another_url_than_its_row_s_is_dropped(
     site: Site, tmp_path: Path, redis_url: str
 ) -> None:
-    """Records waiting in Redis whose URL is not their row's (by id) are dropped with a
-    line, never written: the rows get their own URLs' records."""
+    """Records waiting in Redis whose URL is not their row's (by id: an old job's rows one
+    off, as in the trial) are dropped with a line, never written; the rows get their own
+    URLs' records, those URLs fetched again (Redis knew them by the dropped records)."""
     db = tmp_path / "s.db"
     first = [site.url("/page/1")]
     made = await acorral("fetch", _write(tmp_path / "one.txt", first), "-o", str(db), "-q")
     assert made.returncode == 0, made.stderr
     with sqlite3.connect(db) as conn:
         store_id = conn.execute("select value from meta where name = 'store_id'").fetchone()[0]
+    urls = first + [site.url(f"/page/{n}") for n in range(2, 13)]
     queue = await JobQueue.connect(redis_url, "dr")
-    try:
+    try:  # the old job: row n+1 was URL n+2 (its input one line shorter at the top)
         owner = f"{socket.gethostname()}:{db}"
         config = config_to_json(FetchConfig())
-        await queue.configure({"store": owner, "store_id": store_id, "config": config})
-        for ident in range(2, 12):  # the rows this run adds: records of other URLs
-            other = site.url(f"/page/{ident + 50}")
-            data, _ = encode_result(FetchResult(url=other, status=200, ok=True, attempts=1))
-            fields = {"ident": ident, "fp": fingerprint(other), "worker": "old", "data": data}
-            await queue._client.xadd(queue.prefix + "res", fields)
+        settings = {"store": owner, "store_id": store_id, "config": config, "per_host": "50"}
+        await queue.configure(settings)
+        old = [(n, u, u, u.split("/")[2], None) for n, u in enumerate(urls[2:], 2)]
+        await queue.add(old)
+        tasks, _ = await queue.claim("old", 100)
+        ok = [
+            (t.token, FetchResult(url=t.url, status=200, ok=True, attempts=1), None) for t in tasks
+        ]
+        await queue.commit("old", ok)
     finally:
         await queue.close()
-    urls = first + [site.url(f"/page/{n}") for n in range(2, 12)]
+    assert len(tasks) == 10
     run = await acorral(
         "fetch", _write(tmp_path / "b.txt", urls), "--redis", redis_url, "--job", "dr",
         "-o", str(db), "--no-progress",
@@ -194,3 +199,31 @@ async def test_a_finished_job_run_again_ends_without_its_worker_s_error(
         assert run.returncode == 0, run.stderr
         assert "corral: error" not in run.stderr, run.stderr
         assert "nothing to do" not in run.stderr, run.stderr
+
+
+async def test_overwrite_is_refused_while_the_job_s_coordinator_may_run(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``--overwrite`` of a job whose coordinator beat just now (another store's): one line,
+    exit 2, the job in Redis and this -o left as they were."""
+    db = tmp_path / "mine.db"
+    db.write_bytes(b"mine")
+    queue = await JobQueue.connect(redis_url, "live")
+    try:
+        config = config_to_json(FetchConfig())
+        await queue.configure({"store": "elsewhere:/x.db", "store_id": "ab", "config": config})
+        await queue.heartbeat("coordinator", {"recorded": 0, "waiting": 1})
+        urls = _write(tmp_path / "u.txt", [site.url("/page/1")])
+        run = await acorral(
+            "fetch", urls, "--redis", redis_url, "--job", "live", "-o", str(db), "--overwrite"
+        )
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.count("\n") == 1, run.stderr
+        assert "has a coordinator, writing into elsewhere:/x.db, that was alive" in run.stderr
+        assert "stop it first" in run.stderr
+        assert db.read_bytes() == b"mine"
+        settings = await queue.settings()
+        assert settings is not None
+        assert settings["store_id"] == "ab"
+    finally:
+        await queue.close()

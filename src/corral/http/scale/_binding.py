@@ -14,7 +14,7 @@ has no ``store_id``: it is known by its store's path, as then.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from corral.http._errors import ScaleError
@@ -56,8 +56,8 @@ def new_epoch() -> str:
 
 
 class JobBinding:
-    """The job's keys seen as a whole: its coordinator's last beat, a fresh start, and
-    records dropped (``JobQueue.binding()``)."""
+    """The job's keys seen as a whole: its coordinator's last beat, a fresh start
+    (``JobQueue.binding()``)."""
 
     def __init__(self, queue: JobQueue, client: Any) -> None:
         self._queue, self._client = queue, client
@@ -88,10 +88,3 @@ class JobBinding:
         """Delete every key of the job, and count lease tokens from a random start."""
         await self._queue.delete()
         await self._client.set(self._prefix + "seq", secrets.randbelow(2**46))
-
-    async def discard(self, entries: Sequence[str]) -> None:
-        """Acknowledge and delete result entries the store will not take (their URL is not
-        their row's), leaving the keys the job knows as they are."""
-        if entries:
-            await self._client.xack(self._prefix + "res", "coordinator", *entries)
-            await self._client.xdel(self._prefix + "res", *entries)

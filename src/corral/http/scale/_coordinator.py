@@ -185,10 +185,22 @@ class RedisDriver:
 
     async def _drop(self, outcomes: Sequence[Outcome]) -> None:
         """Drop records whose URL is not their row's (Redis kept them from another job under
-        this name): the rows wait for their own; say so once."""
+        this name): the rows wait for their own; say so once. Their URLs' keys are
+        forgotten, and the rows of those URLs added again (Redis skipped them, knowing the
+        keys by those records)."""
         if not outcomes:
             return
-        await self._link.call(self._link.queue.binding().discard, [o.entry for o in outcomes])
+        queue = self._link.queue
+        fps = [o.fp for o in outcomes]
+        await self._link.call(queue.acknowledge, [o.entry for o in outcomes], fps)
+        from corral.http.scale._queue import fingerprint
+
+        dropped = set(fps)
+        again = [
+            f for f in self._out.values() if f.request and fingerprint(f.request.key) in dropped
+        ]
+        if again:
+            await self._link.call(queue.add, _tasks(again))
         if not self._dropped:
             print(
                 f"corral: job {self._link.queue.job}: a record for another URL than its "
