@@ -105,16 +105,17 @@ class Coordination:
         """Resume the job if it is this store's, else start it afresh (``_binding``)."""
         queue, settings = self._queue, self._settings
         found = await queue.settings()
-        if running(found) and found is not None:
+        if found is not None:  # (a finished job of this store: its counts go on)
             same = self.resumes is not None and found.get("epoch", "") == self.resumes
             if same or belongs(found, store_id, settings["store"]):
                 settings |= {"epoch": found.get("epoch") or new_epoch()}
                 settings |= {"store_id": store_id, "store_made": made}
                 return
+        if running(found) and found is not None:
             if not self.overwrite:
                 raise refusal(queue, found)
             await queue.binding().check_no_coordinator(found)
-        await queue.binding().start_afresh()  # (a finished job's state and counts too)
+        await queue.binding().start_afresh()  # (another store's finished job's state too)
         settings |= {"epoch": new_epoch(), "store_id": store_id, "store_made": made}
 
     async def _replace_the_dead(self) -> None:
