@@ -227,3 +227,22 @@ async def test_overwrite_is_refused_while_the_job_s_coordinator_may_run(
         assert settings["store_id"] == "ab"
     finally:
         await queue.close()
+
+
+async def test_overwrite_is_refused_while_the_job_s_coordinator_runs_here(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
+    """``--overwrite`` of a job whose coordinator runs on this machine (it holds its store's
+    lock; a killed one does not): one line, exit 2, the running job untouched."""
+    urls = _write(tmp_path / "u.txt", [site.url(f"/delay/50?n={n}") for n in range(200)])
+    args = ["fetch", urls, "--redis", redis_url, "--job", "here", "--concurrency", "2"]
+    first = await _start(*args, "-o", str(tmp_path / "a.db"), "--no-progress")
+    async with asyncio.timeout(60):
+        await site.wait_until(lambda stats: stats.requests >= 1)  # the job is in Redis
+    other = await acorral(*args, "-o", str(tmp_path / "b.db"), "--overwrite")
+    first.send_signal(2)
+    await first.communicate()
+    assert other.returncode == 2, other.stderr
+    assert "has a coordinator running here (its store" in other.stderr
+    assert "a.db is in use)" in other.stderr
+    assert not (tmp_path / "b.db").exists()

@@ -13,12 +13,16 @@ has no ``store_id``: it is known by its store's path, as then.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from corral import to_thread
 from corral.http._errors import ScaleError
 from corral.http.scale._redis import masked
+from corral.http.store._lock import LockHeld, holding
 
 if TYPE_CHECKING:
     from corral.http.scale._queue import JobQueue
@@ -51,6 +55,28 @@ def refusal(queue: JobQueue, settings: Mapping[str, str]) -> ScaleError:
     )
 
 
+def _local_store(settings: Mapping[str, str]) -> str | None:
+    """Return the path of the job's store when it is on this machine."""
+    host, _, path = settings.get("store", "").partition(":")
+    return path if path and host == socket.gethostname() else None
+
+
+def _held(path: str) -> bool:
+    """Return whether a run holds the lock of the store at ``path`` (or of its JSONL
+    output's state), trying it without waiting (a lock file left by ``kill -9`` goes)."""
+    for lock in (f"{path}.lock", f"{path}.corral-state.lock"):
+        if not os.path.exists(lock):
+            continue
+        try:
+            with holding(lock, "corral (a look at the lock)"):
+                pass
+        except LockHeld:
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def new_epoch() -> str:
     return secrets.token_hex(8)
 
@@ -63,12 +89,28 @@ class JobBinding:
         self._queue, self._client = queue, client
         self._prefix = queue.prefix
 
-    async def check_no_coordinator(self, settings: Mapping[str, str]) -> None:
-        """Refuse to start the job afresh while its coordinator may be running.
+    async def check_no_coordinator(self, settings: Mapping[str, str], owner: str) -> None:
+        """Refuse to start the job afresh while its coordinator may be running: one on
+        this machine holds its store's lock; one elsewhere beat within ``ALIVE`` seconds.
+
+        ``owner``: this run's store (once it holds its lock, a coordinator of that store
+        is not running).
 
         Raises:
-            ScaleError: the coordinator beat within ``ALIVE`` seconds.
+            ScaleError: the coordinator may be running.
         """
+        if settings.get("store") == owner:
+            return
+        queue = self._queue
+        where = f"job {queue.job!r} on {masked(queue.url)}"
+        path = _local_store(settings)
+        if path is not None:  # on this machine: its store's lock says (kill -9 drops it)
+            if await to_thread(_held, path):
+                raise ScaleError(
+                    f"{where} has a coordinator running here (its store {path} is in use): "
+                    "stop it first, or give this run another --job"
+                )
+            return
         seen = await self._client.zscore(self._prefix + "workers", "coordinator")
         if seen is None:
             return
@@ -76,9 +118,8 @@ class JobBinding:
         age = max(0.0, now[0] + now[1] / 1e6 - float(seen) / 1000)
         if age >= ALIVE:
             return
-        queue = self._queue
         raise ScaleError(
-            f"job {queue.job!r} on {masked(queue.url)} has a coordinator, writing into "
+            f"{where} has a coordinator, writing into "
             f"{settings.get('store', '?')}, that was alive {age:.0f} s ago: stop it first "
             f"(if it was killed, try again in {ALIVE - age:.0f} s), or give this run "
             "another --job"

@@ -93,6 +93,8 @@ class Coordination:
         """
         await self._bind(*identity)
         await self._queue.configure(self._settings)
+        # (at once, not in 5 s: a run that would start the job afresh sees this one alive)
+        await self._queue.heartbeat("coordinator", {"recorded": 0, "waiting": 0})
         if self.keeper is not None:
             await self.keeper.open()
             self._jars = self._queue.jars()
@@ -114,7 +116,7 @@ class Coordination:
         if running(found) and found is not None:
             if not self.overwrite:
                 raise refusal(queue, found)
-            await queue.binding().check_no_coordinator(found)
+            await queue.binding().check_no_coordinator(found, settings["store"])
         await queue.binding().start_afresh()  # (another store's finished job's state too)
         settings |= {"epoch": new_epoch(), "store_id": store_id, "store_made": made}
 
@@ -209,7 +211,7 @@ async def coordinating(
         if running(found) and found is not None and not belongs(found, store_id, owner):
             if not overwrite:  # (before the store opens: nothing written)
                 raise refusal(queue, found)
-            await queue.binding().check_no_coordinator(found)
+            await queue.binding().check_no_coordinator(found, owner)
         # (the cookies' file is the coordinator's: the workers keep theirs in Redis; the
         # proxies' CA goes as its certificates: a path means nothing on another machine)
         sent = replace(config, cookie_jar=None, proxy_ca=await _ca_text(config.proxy_ca))

@@ -89,7 +89,7 @@ async def _join(
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
-        worker.after = after
+        worker.after, worker.epoch = after, settings.get("epoch", "")
         bind = getattr(after, "bind", None)  # a crawl's frontier in Redis: its rules here
         if bind is not None:
             worker.admit, worker.commit = bind(queue, worker.call)

@@ -109,7 +109,8 @@ class Worker(Claiming):
         """Work until the job is finished or a stop; return the exit code."""
         settings = await self.call(self.queue.settings) or {}
         self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
-        self.epoch = settings.get("epoch", "")
+        if self.epoch is None:  # (run_worker gives the one of the settings it joined with)
+            self.epoch = settings.get("epoch", "")
         # One attempt per lease: a retry goes back through the job's queue (see _retrying).
         after = self.after
         keep_body = after.keep_body if after is not None else False
