@@ -20,8 +20,9 @@ async def ready_job(
     url: str, job: str, *, local: bool = False
 ) -> tuple[JobQueue, FetchConfig, dict[str, str]] | None:
     """Return the job's queue, configuration and settings, once Redis and the job are there;
-    None for a ``local`` worker (its coordinator's) that finds the job over already (a run
-    that had nothing left to fetch: nothing to say, the summary said it)."""
+    None for a ``local`` worker that finds the job over already: its coordinator's (a run
+    that had nothing left to fetch: the summary said it), or one joining a job started
+    afresh again (that job ended meanwhile): nothing to say."""
     queue = await _connect(url, job)
     try:
         settings = await _job_settings(queue)

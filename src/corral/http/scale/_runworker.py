@@ -51,8 +51,9 @@ async def run_worker(
     Raises:
         ScaleError: no such job, the job is finished, or Redis too old.
     """
+    again = False
     while True:  # (again when the job was started afresh meanwhile)
-        worker = await _join(url, job, concurrency, name, stop, lifeline, make_after)
+        worker = await _join(url, job, concurrency, name, lifeline, make_after, again=again)
         if isinstance(worker, int):
             return worker
         try:
@@ -63,6 +64,7 @@ async def run_worker(
             await worker.queue.close()
         if not worker.replaced:
             return code
+        again = True
 
 
 async def _join(
@@ -70,16 +72,19 @@ async def _join(
     job: str,
     concurrency: int | None,
     name: str | None,
-    stop: asyncio.Event | None,
     lifeline: IO[str] | None,
     make_after: AfterFactory | None,
+    *,
+    again: bool,
 ) -> Worker | int:
-    """Return the worker of ``job``, once it is there (an exit code: a signal came first)."""
+    """Return the worker of ``job``, once it is there (an exit code: a signal came first, or
+    the job is over for a local worker or one joining ``again``: 0, nothing to say)."""
     queue: JobQueue | None = None
     try:
-        ready, code = await unless_signalled(ready_job(url, job, local=lifeline is not None))
-        if ready is None:  # a signal (nothing claimed yet: nothing to finish), or a local
-            return 0 if code is None else code  # worker's job over already
+        quiet = lifeline is not None or again
+        ready, code = await unless_signalled(ready_job(url, job, local=quiet))
+        if ready is None:  # a signal (nothing claimed yet: nothing to finish), or the job
+            return 0 if code is None else code  # over already
         queue, config, settings = ready
         after = None
         if settings.get("kind", "fetch") == "crawl":

@@ -89,6 +89,8 @@ class Worker(Claiming):
 
     def stop(self, exit_code: int = 0) -> None:
         """Claim no more; the work in flight ends and is committed."""
+        if self.replaced:  # (stopping to join the job again: a stop asked for ends it)
+            self.replaced, self.exit_code = False, exit_code
         if not self.stopping.is_set():
             self.exit_code = exit_code
             self.stopping.set()
