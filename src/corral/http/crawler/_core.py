@@ -298,7 +298,8 @@ class CrawlCore:
                 driver.configure_store(
                     self._add_links, store.undone, self._leftovers, self._started
                 )
-            await self.coordination.start()
+            assert isinstance(store, SQLiteFrontier)  # (the one store a job over Redis has)
+            await self.coordination.start(store.identity)
         try:
             await drive(
                 driver, claimer.flights(), counters, sink, writer, helpers=[work.unpark_loop]

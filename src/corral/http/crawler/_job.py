@@ -90,7 +90,15 @@ async def run_crawl_job(job: CrawlJob) -> int:
             extra = {"crawl": json.dumps(crawl), "seen": "1"}
             extra["max_pages"] = str(job.config.max_pages or 0)
             coordination = await stack.enter_async_context(
-                coordinating(job.redis, job.config.fetch, job.store, kind="crawl", extra=extra)
+                coordinating(
+                    job.redis,
+                    job.config.fetch,
+                    job.store,
+                    kind="crawl",
+                    extra=extra,
+                    state=job.store,
+                    overwrite=job.overwrite,
+                )
             )
         core = CrawlCore(
             job.config,

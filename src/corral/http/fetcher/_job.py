@@ -114,7 +114,13 @@ async def run_fetch_job(job: FetchJob) -> int:
         coordination = None
         if job.redis is not None:  # before the store opens: a bad address changes nothing
             coordination = await stack.enter_async_context(
-                coordinating(job.redis, job.config, job.output)
+                coordinating(
+                    job.redis,
+                    job.config,
+                    job.output,
+                    state=_state_path(job.output, kind),
+                    overwrite=job.overwrite,
+                )
             )
 
         async def opening() -> SQLiteFrontier:
@@ -145,7 +151,7 @@ async def run_fetch_job(job: FetchJob) -> int:
 
         async def work() -> None:
             if coordination is not None:  # workers anywhere fetch, through Redis
-                await coordination.start()
+                await coordination.start(store.identity)
                 coordinator = coordination.driver
                 await _fetch(store, coordinator, runtime, source, after=coordinator.committed)
                 coordination.complete = True
@@ -295,6 +301,11 @@ def _write_file(path: Path, body: bytes) -> None:
     tmp = path.with_suffix(".part")
     tmp.write_bytes(body)
     tmp.replace(path)
+
+
+def _state_path(output: str, kind: str) -> str | None:
+    """Return the store's database of an output (None: one made for the run, for stdout)."""
+    return None if kind == "stdout" else output + (".corral-state" if kind == "jsonl" else "")
 
 
 def _open_store(job: FetchJob, kind: str, files: contextlib.ExitStack) -> SQLiteFrontier:

@@ -1,10 +1,11 @@
 """The coordinator's side of a distributed job: bind the job to its store, run local workers.
 
 ``coordinating(...)`` connects to Redis, checks that the job name is free or is this store's
-own (a job is written into one store: a second store under the same name would get records
-meant for the first), writes the job's settings, starts the local workers (``--workers N``,
-each a ``corral worker`` process) and yields the ``RedisDriver`` the job pipeline fetches
-through. At the end:
+own (a job is written into one store, known by its id: ``_binding``), and yields the
+``Coordination``; its ``start``, once the store is open, binds the job to the store (resumed,
+or started afresh), writes the job's settings, starts the local workers (``--workers N``,
+each a ``corral worker`` process); the job pipeline fetches through its ``RedisDriver``.
+At the end:
 
 - the job complete: its state becomes ``finished`` (workers anywhere exit), the local workers
   are waited for, and the job's keys are deleted from Redis (the store has everything) but
@@ -37,11 +38,13 @@ from corral.http.engine._jarfile import JarKeeper
 from corral.http.engine._proxies import read_ca
 from corral.http.report._human import human_many
 from corral.http.scale._address import RedisTarget
+from corral.http.scale._binding import belongs, new_epoch, refusal, running
 from corral.http.scale._coordinator import RedisDriver
 from corral.http.scale._crawldriver import RedisCrawlDriver
 from corral.http.scale._link import Link
 from corral.http.scale._redis import masked, outage_errors
 from corral.http.scale._wire import config_to_json
+from corral.http.store._output import store_id_at
 
 if TYPE_CHECKING:
     from corral.http.scale._queue import JobQueue
@@ -67,6 +70,8 @@ class Coordination:
         self, driver: RedisDriver, queue: JobQueue, settings: dict[str, str], target: RedisTarget
     ) -> None:
         self.driver = driver
+        self.overwrite = False  # the store is made afresh: so is the job (``_binding``)
+        self.resumes: str | None = None  # the epoch of the job found this store's, if any
         self.complete = False  # the job sets it once every record is in the store
         # ... and what it left pending, for ``corral status`` ("1 URL of 1 host ...")
         self.held_back = ""
@@ -78,9 +83,18 @@ class Coordination:
         self._pulling: asyncio.Task[None] | None = None
         self._saved = asyncio.Event()  # (set: the jars were read a last time)
 
-    async def start(self) -> None:
-        """Write the job's settings (and cookies) into Redis and start the local workers."""
+    async def start(self, identity: tuple[str, str]) -> None:
+        """Bind the job to the store (its id and when it was made: ``identity``), write the
+        job's settings (and cookies) into Redis and start the local workers.
+
+        Raises:
+            ScaleError: the job is another store's (without ``overwrite``), or its
+                coordinator may be running.
+        """
+        await self._bind(*identity)
         await self._queue.configure(self._settings)
+        # (at once, not in 5 s: a run that would start the job afresh sees this one alive)
+        await self._queue.heartbeat("coordinator", {"recorded": 0, "waiting": 0})
         if self.keeper is not None:
             await self.keeper.open()
             self._jars = self._queue.jars()
@@ -88,6 +102,23 @@ class Coordination:
             self._pulling = asyncio.get_running_loop().create_task(self._pull_often())
         self.workers = [await _start_worker(self._target) for _ in range(self._target.workers)]
         self._watch = asyncio.get_running_loop().create_task(self._replace_the_dead())
+
+    async def _bind(self, store_id: str, made: str) -> None:
+        """Resume the job if it is this store's, else start it afresh (``_binding``)."""
+        queue, settings = self._queue, self._settings
+        found = await queue.settings()
+        if found is not None:  # (a finished job of this store: its counts go on)
+            same = self.resumes is not None and found.get("epoch", "") == self.resumes
+            if same or belongs(found, store_id, settings["store"]):
+                settings |= {"epoch": found.get("epoch") or new_epoch()}
+                settings |= {"store_id": store_id, "store_made": made}
+                return
+        if running(found) and found is not None:
+            if not self.overwrite:
+                raise refusal(queue, found)
+            await queue.binding().check_no_coordinator(found, settings["store"])
+        await queue.binding().start_afresh()  # (another store's finished job's state too)
+        settings |= {"epoch": new_epoch(), "store_id": store_id, "store_made": made}
 
     async def _replace_the_dead(self) -> None:
         """Start a new local worker for each that ends while the job runs (one line each);
@@ -160,8 +191,11 @@ async def coordinating(
     *,
     kind: str = "fetch",
     extra: Mapping[str, str] | None = None,
+    state: str | None = None,
+    overwrite: bool = False,
 ) -> AsyncIterator[Coordination]:
-    """Coordinate the job ``target`` writing into ``store`` (see the module notes).
+    """Coordinate the job ``target`` writing into ``store`` (see the module notes);
+    ``state``: the store's database (None: made for the run), ``overwrite``: made afresh.
 
     Raises:
         ScaleError: Redis cannot be reached or is too old, or the job name is taken by
@@ -172,7 +206,12 @@ async def coordinating(
     queue = await _queue.JobQueue.connect(target.url, target.job)
     try:
         owner = _owner(store)
-        await _bind(queue, target, owner, kind)
+        found = await _check(queue, target, kind)
+        store_id = None if overwrite or state is None else await to_thread(store_id_at, state)
+        if running(found) and found is not None and not belongs(found, store_id, owner):
+            if not overwrite:  # (before the store opens: nothing written)
+                raise refusal(queue, found)
+            await queue.binding().check_no_coordinator(found, owner)
         # (the cookies' file is the coordinator's: the workers keep theirs in Redis; the
         # proxies' CA goes as its certificates: a path means nothing on another machine)
         sent = replace(config, cookie_jar=None, proxy_ca=await _ca_text(config.proxy_ca))
@@ -191,6 +230,9 @@ async def coordinating(
         kept = RedisCrawlDriver if kind == "crawl" else RedisDriver
         driver = kept(link, settings, window=max(10_000, 50 * config.concurrency))
         coordination = Coordination(driver, queue, settings, target)
+        coordination.overwrite = overwrite
+        if running(found) and found is not None and belongs(found, store_id, owner):
+            coordination.resumes = found.get("epoch", "")
         try:
             yield coordination
         finally:
@@ -222,20 +264,21 @@ def _owner(store: str) -> str:
     return f"{socket.gethostname()}:{os.path.abspath(store)}"
 
 
-async def _bind(queue: JobQueue, target: RedisTarget, owner: str, kind: str) -> None:
+async def _check(queue: JobQueue, target: RedisTarget, kind: str) -> dict[str, str] | None:
+    """Return the job's settings, refusing a job of the other kind.
+
+    Raises:
+        ScaleError: the job is of another kind.
+    """
     settings = await queue.settings()
-    if settings is None or settings.get("state") == "finished":
-        return  # a free name (a finished job's stays a while for its workers: see _end)
+    if not running(settings) or settings is None:
+        return settings  # a free name (a finished job's stays a while for its workers: _end)
     where = f"job {target.job!r} on {masked(target.url)}"
     if settings.get("kind", kind) != kind:
         raise ScaleError(
             f"{where} is a {settings['kind']} job, not a {kind}: give this one another --job name"
         )
-    if settings.get("store", owner) != owner:
-        raise ScaleError(
-            f"{where} writes into {settings['store']}; give this run another --job name, "
-            "or run it with that -o there"
-        )
+    return settings
 
 
 async def _start_worker(target: RedisTarget) -> asyncio.subprocess.Process:

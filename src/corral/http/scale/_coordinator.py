@@ -75,6 +75,7 @@ class RedisDriver:
         self._fed = False
         self._hinted = False
         self._recorded = 0  # records handed to the sink
+        self._dropped = 0  # records dropped: their URL is not their row's (``_same``)
 
     async def drive(
         self,
@@ -131,7 +132,9 @@ class RedisDriver:
                     continue
                 assert isinstance(flight.ident, int)
                 early = self._early.pop(flight.ident, None)
-                if early is not None:  # its record came back before it (a restart)
+                if early is not None and not _same(flight, early):
+                    await self._drop([early])
+                elif early is not None:  # its record came back before it (a restart)
                     self._entries[flight.ident] = early.entry, early.fp
                     flight.remote = early.extra
                     await sink(flight, early.result)
@@ -152,6 +155,7 @@ class RedisDriver:
             outcomes = await self._link.call(
                 self._link.queue.results, self._consumer, _READ, _BLOCK_MS
             )
+            foreign = []
             for outcome in outcomes:
                 if outcome.proxies is not None:  # (its worker's counts so far: the latest)
                     counters.worker_proxies[outcome.worker] = outcome.proxies
@@ -159,11 +163,16 @@ class RedisDriver:
                 if flight is None:
                     self._early[outcome.ident] = outcome
                     continue
+                if not _same(flight, outcome):  # another URL's record: never the row's
+                    self._out[outcome.ident] = flight
+                    foreign.append(outcome)
+                    continue
                 self._entries[outcome.ident] = outcome.entry, outcome.fp
                 self._recorded += 1
                 _count_attempts(counters, outcome)
                 flight.remote = outcome.extra  # (a crawl's page, examined by the worker)
                 await sink(flight, outcome.result)
+            await self._drop(foreign)
             counters.in_flight = len(self._out)
             if len(self._out) < self._window:
                 self._room.set()
@@ -173,6 +182,32 @@ class RedisDriver:
                 return
             if len(outcomes) < _READ // 4:
                 await asyncio.sleep(_GATHER)  # let records gather: one read of many, not many
+
+    async def _drop(self, outcomes: Sequence[Outcome]) -> None:
+        """Drop records whose URL is not their row's (Redis kept them from another job under
+        this name): the rows wait for their own; say so once. Their URLs' keys are
+        forgotten, and the rows of those URLs added again (Redis skipped them, knowing the
+        keys by those records)."""
+        if not outcomes:
+            return
+        queue = self._link.queue
+        fps = [o.fp for o in outcomes]
+        await self._link.call(queue.acknowledge, [o.entry for o in outcomes], fps)
+        from corral.http.scale._queue import fingerprint
+
+        dropped = set(fps)
+        again = [
+            f for f in self._out.values() if f.request and fingerprint(f.request.key) in dropped
+        ]
+        if again:
+            await self._link.call(queue.add, _tasks(again))
+        if not self._dropped:
+            print(
+                f"corral: job {self._link.queue.job}: a record for another URL than its "
+                "row's was dropped (left in Redis by another store's run of the job)",
+                file=sys.stderr,
+            )
+        self._dropped += len(outcomes)
 
     async def _forget_early(self) -> None:
         """Acknowledge records no flight of this run asked for (the store has them)."""
@@ -238,6 +273,15 @@ def _tasks(flights: Sequence[Flight]) -> list[tuple[int, str, str, str, str | No
         assert isinstance(flight.ident, int)
         tasks.append((flight.ident, request.key, request.url, request.host, task_request(request)))
     return tasks
+
+
+def _same(flight: Flight, outcome: Outcome) -> bool:
+    """Return whether ``outcome`` is the record of ``flight``'s URL (its key's fingerprint;
+    a record without one, from an older worker, is taken)."""
+    from corral.http.scale._queue import fingerprint
+
+    request = flight.request
+    return not outcome.fp or request is None or outcome.fp == fingerprint(request.key)
 
 
 def _count_attempts(counters: RunCounters, outcome: Outcome) -> None:

@@ -35,17 +35,17 @@ from corral.http.report._stats import RunCounters
 from corral.http.scale._coordinator import _GATHER, _READ, RedisDriver, _count_attempts, _tasks
 from corral.http.scale._crawlqueue import CrawlQueue, new_links
 from corral.http.scale._link import still_cancelled
-from corral.http.scale._queue import Outcome
+from corral.http.scale._queue import Outcome, fingerprint
 from corral.http.store._frontier import LinkRow
 from corral.http.web._urls import host_key, parse
 
 _BLOCK_MS = 200  # how long one read waits for records (then the crawl's state is read)
 _ADD = 1000  # URLs handed to Redis at a time
 
-# The store's side: rows of links by id, which ids are not recorded yet, the rows not
-# recorded (or, with True, recorded), as flights, page by page.
+# The store's side: rows of links by id, which ids are not recorded yet (with their keys),
+# the rows not recorded (or, with True, recorded), as flights, page by page.
 AddLinks = Callable[[list[LinkRow]], Awaitable[None]]
-Undone = Callable[[Sequence[int]], Awaitable[set[int]]]
+Undone = Callable[[Sequence[int]], Awaitable[dict[int, str]]]
 Leftovers = Callable[[bool], AsyncIterator[list[Flight]]]
 
 
@@ -167,12 +167,16 @@ class RedisCrawlDriver(RedisDriver):
         if rows:
             await self.add_links(rows)
         undone = await self.undone([outcome.ident for outcome in outcomes])
-        dropped = []
+        dropped, foreign = [], []
         for outcome in outcomes:
             if outcome.proxies is not None:  # (its worker's counts so far: the latest)
                 counters.worker_proxies[outcome.worker] = outcome.proxies
-            if outcome.ident not in undone or outcome.ident in self._entries:
+            key = undone.get(outcome.ident)
+            if key is None or outcome.ident in self._entries:
                 dropped.append(outcome.entry)  # recorded before, or twice: one record a URL
+                continue
+            if outcome.fp and outcome.fp != fingerprint(key):
+                foreign.append(outcome)  # another URL's record: never the row's
                 continue
             result, error = outcome.result, outcome.result.error or ""
             if result.error_kind == "robots" and error.startswith(HELD_PREFIX):
@@ -191,3 +195,4 @@ class RedisCrawlDriver(RedisDriver):
             await sink(flight, result)
         if dropped:
             await self._link.call(self._link.queue.acknowledge, dropped)
+        await self._drop(foreign)

@@ -16,11 +16,19 @@ from corral.http.scale._wire import config_from_json
 RETRY_EVERY = 2.0  # seconds between tries while Redis is away
 
 
-async def ready_job(url: str, job: str) -> tuple[JobQueue, FetchConfig, dict[str, str]]:
-    """Return the job's queue, configuration and settings, once Redis and the job are there."""
+async def ready_job(
+    url: str, job: str, *, local: bool = False
+) -> tuple[JobQueue, FetchConfig, dict[str, str]] | None:
+    """Return the job's queue, configuration and settings, once Redis and the job are there;
+    None for a ``local`` worker that finds the job over already: its coordinator's (a run
+    that had nothing left to fetch: the summary said it), or one joining a job started
+    afresh again (that job ended meanwhile): nothing to say."""
     queue = await _connect(url, job)
     try:
         settings = await _job_settings(queue)
+        if local and settings.get("state") != "running":
+            await queue.close()
+            return None
         config = _job_config(queue, settings)
         if config.proxy_ca is not None:  # (a path: on this machine too?)
             await _check_ca(queue, config)

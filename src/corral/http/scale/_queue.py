@@ -24,6 +24,7 @@ from corral.http.scale._wire import ProxyFigures, decode_outcome, encode_result
 if TYPE_CHECKING:
     import redis.asyncio
 
+    from corral.http.scale._binding import JobBinding
     from corral.http.scale._sharedjars import SharedJars
 
 GROUP = "coordinator"
@@ -124,6 +125,12 @@ class JobQueue:
         from corral.http.scale._sharedjars import SharedJars
 
         return SharedJars(self._client, self.prefix)
+
+    def binding(self) -> JobBinding:
+        """Return the job's keys as a whole: whose, started afresh (``_binding``)."""
+        from corral.http.scale._binding import JobBinding
+
+        return JobBinding(self, self._client)
 
     async def configure(self, settings: Mapping[str, str]) -> None:
         """Write the job's settings over its old ones, state "running" (idempotent).

@@ -51,12 +51,40 @@ async def run_worker(
     Raises:
         ScaleError: no such job, the job is finished, or Redis too old.
     """
+    again = False
+    while True:  # (again when the job was started afresh meanwhile)
+        worker = await _join(url, job, concurrency, name, lifeline, make_after, again=again)
+        if isinstance(worker, int):
+            return worker
+        try:
+            worker.give_up_after = give_up_after
+            with graceful_signals(worker.stop):
+                code = await worker.run(stop, lifeline)
+        finally:
+            await worker.queue.close()
+        if not worker.replaced:
+            return code
+        again = True
+
+
+async def _join(
+    url: str,
+    job: str,
+    concurrency: int | None,
+    name: str | None,
+    lifeline: IO[str] | None,
+    make_after: AfterFactory | None,
+    *,
+    again: bool,
+) -> Worker | int:
+    """Return the worker of ``job``, once it is there (an exit code: a signal came first, or
+    the job is over for a local worker or one joining ``again``: 0, nothing to say)."""
     queue: JobQueue | None = None
     try:
-        ready, code = await unless_signalled(ready_job(url, job))
-        if ready is None:
-            assert code is not None
-            return code  # nothing claimed yet: nothing to finish
+        quiet = lifeline is not None or again
+        ready, code = await unless_signalled(ready_job(url, job, local=quiet))
+        if ready is None:  # a signal (nothing claimed yet: nothing to finish), or the job
+            return 0 if code is None else code  # over already
         queue, config, settings = ready
         after = None
         if settings.get("kind", "fetch") == "crawl":
@@ -66,12 +94,12 @@ async def run_worker(
         if concurrency is not None:
             config = replace(config, concurrency=concurrency)
         worker = Worker(queue, config, name or f"{socket.gethostname()}-{os.getpid()}")
-        worker.give_up_after, worker.after = give_up_after, after
+        worker.after, worker.epoch = after, settings.get("epoch", "")
         bind = getattr(after, "bind", None)  # a crawl's frontier in Redis: its rules here
         if bind is not None:
             worker.admit, worker.commit = bind(queue, worker.call)
-        with graceful_signals(worker.stop):
-            return await worker.run(stop, lifeline)
-    finally:
+        return worker
+    except BaseException:
         if queue is not None:
             await queue.close()
+        raise

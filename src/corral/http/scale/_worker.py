@@ -77,6 +77,8 @@ class Worker(Claiming):
         self._paces: dict[str, tuple[float, float]] = {}  # host -> (cool-down, gap) shared
         self._pace_due = 0.0
         self._said_gone = False
+        self.epoch: str | None = None  # the job's, as it joined (a job started afresh: another)
+        self.replaced = False  # the job was started afresh: join it again (run_worker)
         self.give_up_after: float | None = None
         self._ending = asyncio.Event()  # the engine's run is over: the loops beside it end
         self._runtime: Runtime | None = None
@@ -87,6 +89,8 @@ class Worker(Claiming):
 
     def stop(self, exit_code: int = 0) -> None:
         """Claim no more; the work in flight ends and is committed."""
+        if self.replaced:  # (stopping to join the job again: a stop asked for ends it)
+            self.replaced, self.exit_code = False, exit_code
         if not self.stopping.is_set():
             self.exit_code = exit_code
             self.stopping.set()
@@ -107,6 +111,8 @@ class Worker(Claiming):
         """Work until the job is finished or a stop; return the exit code."""
         settings = await self.call(self.queue.settings) or {}
         self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
+        if self.epoch is None:  # (run_worker gives the one of the settings it joined with)
+            self.epoch = settings.get("epoch", "")
         # One attempt per lease: a retry goes back through the job's queue (see _retrying).
         after = self.after
         keep_body = after.keep_body if after is not None else False
@@ -283,12 +289,22 @@ class Worker(Claiming):
             settings = await self.call(self.queue.settings)
             if settings is None:
                 self._gone()
+            elif settings.get("epoch", "") != self.epoch and not self.replaced:
+                self._started_afresh()
             elif settings.get("state") != "running":
                 self.stop(self.exit_code)  # finished: the work in flight ends
             if beats % round(REAP_EVERY / HEARTBEAT_EVERY) == 0:
                 await self.call(self.queue.reap)
             beats += 1
             await self._pause(HEARTBEAT_EVERY)
+
+    def _started_afresh(self) -> None:
+        """The job was started afresh (another store's run, ``--overwrite``): what this worker
+        holds is the old job's (its commits are dropped as stale); stop, and join again."""
+        self.replaced = True
+        _say(f"corral worker: job {self.queue.job} was started afresh: joining it again")
+        self.stopping.set()  # (as ``stop``, with no deadline: the process goes on)
+        self._room.set()
 
     def _gone(self) -> None:
         """The job vanished from Redis mid-run (restarted without its data): its coordinator

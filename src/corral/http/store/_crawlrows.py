@@ -363,15 +363,15 @@ def skip_rest(conn: sqlite3.Connection, run: int, reason: str) -> int:
     return int(cursor.rowcount)
 
 
-def undone(conn: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-    """Return which of ``ids`` have a row whose record is not committed yet."""
-    found: set[int] = set()
+def undone(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
+    """Return which of ``ids`` have a row whose record is not committed yet, with its key."""
+    found: dict[int, str] = {}
     most = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     for start in range(0, len(ids), most):
         chunk = ids[start : start + most]
         marks = ",".join("?" * len(chunk))
-        query = f"SELECT id FROM urls WHERE id IN ({marks}) AND state != {DONE}"
-        found.update(row[0] for row in conn.execute(query, chunk))
+        query = f"SELECT id, key FROM urls WHERE id IN ({marks}) AND state != {DONE}"
+        found.update(conn.execute(query, chunk))
     return found
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sqlite3
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from corral.http._faults import StoreError, describe_fault
@@ -69,9 +71,12 @@ def connect(path: str, *, resumable: bool) -> sqlite3.Connection:
 
 def check(
     conn: sqlite3.Connection, path: str, name: str, kind: str, job: Mapping[str, Any] | None
-) -> None:
+) -> tuple[str, str]:
     """Refuse a store of a newer schema, of the other kind of job or of another job
     (``check_job``); migrate an older one (``_migrate``); record them.
+
+    Returns:
+        The store's id and when it was made (given now to a store that has none).
 
     Raises:
         StoreError: made by a newer corral, by the other kind of job, or by another job.
@@ -91,6 +96,12 @@ def check(
         ) from None
     if job is not None:
         check_job(conn, name, job)
+    if meta(conn, "store_id") is None:
+        # the store's identity: a job in Redis belongs to one store (``scale/_coordinate``);
+        # a store made afresh at the same path (rm, --overwrite) is another one
+        set_meta(conn, "store_id", secrets.token_hex(8))
+        set_meta(conn, "store_made", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return meta(conn, "store_id") or "", meta(conn, "store_made") or ""
 
 
 def cut_jsonl(conn: sqlite3.Connection, jsonl: IO[bytes], path: str) -> None:

@@ -89,6 +89,18 @@ def earlier_commands(path: str) -> tuple[object, ...] | None:
     return found.argvs if found.corral else None
 
 
+def store_id_at(path: str) -> str | None:
+    """Return the id of the corral store at ``path`` ("" for one made before stores had
+    one; None: no corral store there), read without a trace."""
+    if not _holds_something(path):
+        return None
+    try:
+        found = _read(path)
+    except sqlite3.DatabaseError:
+        return None
+    return found.meta.get("store_id", "") if found.meta is not None and found.corral else None
+
+
 def check_plain_output(output: str, *, source: str, overwrite: bool) -> None:
     """Check that a command may write the plain file ``output`` (``corral export -o``).
 

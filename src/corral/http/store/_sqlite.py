@@ -110,8 +110,7 @@ class SQLiteFrontier:
         self._refresh = refresh
         self._job = job
         self._bounds: Bounds | None = None
-        # commits compare with earlier records: a refresh, or a crawl resuming one (its
-        # queued-again rows have records already)
+        # commits compare with earlier records: a refresh, or a crawl resuming one (rows again)
         self._compare = False
         self._label = False  # ... and say what changed (a refresh)
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
@@ -119,6 +118,7 @@ class SQLiteFrontier:
         self._budget, self.revived = budget, 0  # rows skipped for the budget, pending again
         self.pruned: Counter[str] = Counter()  # pending rows the budget now stops, by reason
         self._events = 0  # throttle events this run recorded (``sample``)
+        self.identity = ("", "")  # the store's id and when it was made (``check``), once open
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn`` in the store's thread; a fault on the files becomes a one-line
@@ -168,7 +168,7 @@ class SQLiteFrontier:
         try:
             ended = last_write(self.path)
             self._conn = conn = connect(self.path, resumable=self._resumable)
-            check(conn, self.path, self.name, self.kind, self._job)
+            self.identity = check(conn, self.path, self.name, self.kind, self._job)
             if self._jsonl is not None and self._resumable_jsonl:
                 cut_jsonl(conn, self._jsonl, self.path)
             (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM urls").fetchone()
@@ -382,8 +382,8 @@ class SQLiteFrontier:
         counts: Counter[str] = await self._call(crawl.pending_by_host, self._connection())
         return counts
 
-    async def undone(self, ids: Sequence[int]) -> set[int]:
-        """Return which of ``ids`` have a row not recorded yet (a crawl over Redis)."""
+    async def undone(self, ids: Sequence[int]) -> dict[int, str]:
+        """Return which of ``ids`` have a row not recorded yet, with its key (a crawl)."""
         return await self._call(crawl.undone, self._connection(), ids)  # type: ignore[no-any-return]
 
     async def not_done(self, after: int, limit: int, *, done: bool = False) -> list[PendingRow]:
