@@ -80,25 +80,28 @@ def prepare_output(
 def earlier_commands(path: str) -> tuple[object, ...] | None:
     """Return the command line of each run a corral store at ``path`` recorded (None: there is
     no corral store there)."""
-    if not _holds_something(path):
-        return None
-    try:
-        found = _read(path)
-    except sqlite3.DatabaseError:
-        return None
-    return found.argvs if found.corral else None
+    found = _found(path)
+    return found.argvs if found is not None else None
 
 
 def store_id_at(path: str) -> str | None:
     """Return the id of the corral store at ``path`` ("" for one made before stores had
     one; None: no corral store there), read without a trace."""
+    found = _found(path)
+    if found is None or found.meta is None:
+        return None
+    return str(found.meta.get("store_id", ""))
+
+
+def _found(path: str) -> _Found | None:
+    """Return what ``_read`` finds in the corral store at ``path``, or None: none there."""
     if not _holds_something(path):
         return None
     try:
         found = _read(path)
     except sqlite3.DatabaseError:
         return None
-    return found.meta.get("store_id", "") if found.meta is not None and found.corral else None
+    return found if found.corral else None
 
 
 def check_plain_output(output: str, *, source: str, overwrite: bool) -> None:
