@@ -59,6 +59,23 @@ def redis_url(redis_session_server: RedisServer) -> str:
 
 
 @pytest.fixture
+def redis_if_asked(request: pytest.FixtureRequest) -> str | None:
+    """Return ``redis_url`` when the test's parameters ask for Redis (``how`` of "--redis" or
+    "redis", or ``redis=True``), else None.
+
+    A fixture, not ``request.getfixturevalue`` in the test: the first test to need Redis starts
+    redis-server, which blocks for a moment, and an async test's body runs on its event loop
+    under the guard (a 0.19 s stall failed CI). Fixture set-up runs before that loop does.
+    """
+    callspec = getattr(request.node, "callspec", None)
+    params: dict[str, object] = callspec.params if callspec is not None else {}
+    if params.get("how") in ("--redis", "redis") or params.get("redis") is True:
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return None
+
+
+@pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A ``redis-server`` of this test's own, to stop and restart (same port, same directory).
 

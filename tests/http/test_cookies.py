@@ -73,25 +73,27 @@ async def test_cookies_let_a_crawl_through_and_the_jar_is_kept_beside_the_store(
 _HOW = ["one process", "--workers 2", "--redis"]
 
 
-def _scaled(how: str, request: pytest.FixtureRequest, job: str) -> list[str]:
-    """Return the options that run a crawl ``how`` (a real redis-server for --redis)."""
+def _scaled(how: str, redis_url: str | None, job: str) -> list[str]:
+    """Return the options that run a crawl ``how`` (``redis_url``, a real redis-server, for
+    --redis)."""
     if how == "--workers 2":
         return ["--workers", "2"]
     if how == "--redis":
-        return ["--redis", request.getfixturevalue("redis_url"), "--job", job]
+        assert redis_url is not None
+        return ["--redis", redis_url, "--job", job]
     return []
 
 
 @pytest.mark.parametrize("how", _HOW)
 async def test_the_jar_survives_a_resume(
-    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
+    site: Site, tmp_path: Path, how: str, redis_if_asked: str | None
 ) -> None:
     """A crawl (in one process, over two worker processes, or through Redis) stopped by
     SIGTERM after its first pages, then run again: the jar file holds the cookie as the run
     stops, and the resumed run's pages carry it."""
     out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "4/s"]
-    args += _scaled(how, request, "term")
+    args += _scaled(how, redis_if_asked, "term")
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
     await asyncio.wait_for(site.wait_until(lambda s: s.by_prefix.get("/cookie", 0) >= 2), 30)
     run.send_signal(signal.SIGTERM)
@@ -131,7 +133,7 @@ async def _ended(pids: list[int]) -> None:
 
 @pytest.mark.parametrize("how", _HOW)
 async def test_a_kill_9_keeps_the_cookies_saved_so_far(
-    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
+    site: Site, tmp_path: Path, how: str, redis_if_asked: str | None
 ) -> None:
     """A crawl (in one process, over two worker processes, or through Redis) killed with
     SIGKILL once it has its cookie: the jar beside the store already holds it (saved while
@@ -139,7 +141,7 @@ async def test_a_kill_9_keeps_the_cookies_saved_so_far(
     (through Redis: from the job's jars there, the file gone)."""
     out, jar = tmp_path / "crawl.db", tmp_path / "crawl.db.cookies.json"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies", "--rate", "1/2s"]
-    args += _scaled(how, request, "kill")
+    args += _scaled(how, redis_if_asked, "kill")
     # (the worker processes, or the local corral worker)
     helper = "--until-stdin-closes" if how == "--redis" else "corral.http.crawler._child"
     run = await asyncio.create_subprocess_exec(*COMMAND, *args, stderr=asyncio.subprocess.PIPE)
@@ -289,14 +291,14 @@ async def test_a_jar_in_a_missing_directory_is_refused_before_the_run(
 
 @pytest.mark.parametrize("how", _HOW)
 async def test_the_session_is_kept_in_the_jar_only(
-    how: str, site: Site, tmp_path: Path, request: pytest.FixtureRequest
+    how: str, site: Site, tmp_path: Path, redis_if_asked: str | None
 ) -> None:
     """A trial found the session token in clear in the store's ``Set-Cookie`` headers (a 0644
     file, and its exports) while the jar was 0600: with ``--cookies`` a record keeps the
     cookie's name and attributes, its value masked."""
     out = tmp_path / "crawl.db"
     args = ["crawl", site.url("/cookie/start"), "-o", str(out), "--cookies"]
-    done = await acorral(*args, *_scaled(how, request, "masked"))
+    done = await acorral(*args, *_scaled(how, redis_if_asked, "masked"))
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(out) as conn:
         kept = [json.loads(h) for (h,) in conn.execute("select headers from results")]

@@ -216,7 +216,7 @@ async def test_a_hosts_jar_in_redis_goes_from_one_worker_to_another(
 
 @pytest.mark.parametrize("how", ["--workers 2", "--redis"])
 async def test_a_browsers_cookies_txt_reaches_every_worker(
-    sites: list[Site], tmp_path: Path, how: str, request: pytest.FixtureRequest
+    sites: list[Site], tmp_path: Path, how: str, redis_if_asked: str | None
 ) -> None:
     """A Netscape cookies.txt given to a fetch over two worker processes, or through Redis:
     its cookie (sent wherever its domain and path match) logs both sites' pages in, and
@@ -226,8 +226,8 @@ async def test_a_browsers_cookies_txt_reaches_every_worker(
     before = cookies.read_bytes()
     urls.write_text("".join(site.url(p) + "\n" for site in sites for p in _PAGES[:2]))
     scaled = ["--workers", "2"]
-    if how == "--redis":
-        scaled += ["--redis", request.getfixturevalue("redis_url"), "--job", "txt"]
+    if redis_if_asked is not None:
+        scaled += ["--redis", redis_if_asked, "--job", "txt"]
     done = await acorral("fetch", str(urls), "-o", str(out), "--cookie-jar", str(cookies), *scaled)
     assert done.returncode == 0, done.stderr
     assert set(_statuses(out).values()) == {200}

@@ -40,15 +40,15 @@ async def _interrupted(site: Site, *args: str) -> str:
 
 @pytest.mark.parametrize("redis", [False, True], ids=["one-process", "redis"])
 async def test_quiet_prints_only_the_resume_hint_when_interrupted(
-    site: Site, tmp_path: Path, request: pytest.FixtureRequest, redis: bool
+    site: Site, tmp_path: Path, redis_if_asked: str | None, redis: bool
 ) -> None:
     """``-q``: an interrupted fetch or crawl says how to resume, and nothing else of the
     summary (``--help`` promises so)."""
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(site.url(f"/delay/300?n={n}") + "\n" for n in range(100)))
     job: list[str] = []
-    if redis:
-        job = ["--redis", request.getfixturevalue("redis_url"), "--job", "q1"]
+    if redis_if_asked is not None:
+        job = ["--redis", redis_if_asked, "--job", "q1"]
     out = tmp_path / "out.db"
     err = await _interrupted(
         site, "fetch", str(urls), "-o", str(out), "-q", "--concurrency", "2", *job

@@ -130,15 +130,15 @@ async def test_statuses_worth_another_try_and_answers(site: Site, tmp_path: Path
 
 @pytest.mark.parametrize("how", ["one", "workers", "redis"])
 async def test_a_crawl_retries_a_failed_page_and_follows_its_links(
-    site: Site, tmp_path: Path, how: str, request: pytest.FixtureRequest
+    site: Site, tmp_path: Path, how: str, redis_if_asked: str | None
 ) -> None:
     """A crawl's seed recorded too_large: a rerun with --retry-failed fetches it, parses it
     and crawls the pages it links to (in one process, worker processes, a Redis job)."""
     out = tmp_path / "c.db"
     seed = site.url("/chain/0.html")
     extra = {"one": [], "workers": ["--workers", "2"], "redis": []}[how]
-    if how == "redis":
-        extra = ["--redis", request.getfixturevalue("redis_url"), "--job", "c"]
+    if redis_if_asked is not None:
+        extra = ["--redis", redis_if_asked, "--job", "c"]
     common = ("crawl", seed, "-o", str(out), "--ignore-robots", "--scope", "host", *extra)
     first = await acorral(*common, "--max-bytes", "10", "--retries", "0")
     assert first.returncode == 0, first.stderr
