@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,22 @@ async def sites() -> AsyncIterator[list[Site]]:
         yield [await stack.enter_async_context(open_site(log_size=0)) for _ in range(_HOSTS)]
 
 
-def _limited(limit: int) -> Callable[[], None]:
-    def set_limit() -> None:  # (runs in the child, before exec)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+# Sets ``ulimit -n`` to ARGV[1], then becomes the command after it. (Not ``preexec_fn``:
+# Python code run between fork and exec in a process with threads can deadlock on a lock
+# another thread held at the fork, which hung this test once in CI.)
+_LIMITED = """
+import os, resource, sys
 
-    return set_limit
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _fetch(argv: list[str], limit: int | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (``limit``: with that ``ulimit -n``) and return what it did."""
+    if limit is not None:
+        argv = [sys.executable, "-c", _LIMITED, str(limit), *argv]
     return subprocess.run(
         argv,
         capture_output=True,
@@ -48,7 +54,6 @@ def _fetch(argv: list[str], limit: int | None = None) -> subprocess.CompletedPro
         timeout=120,
         check=False,
         env={**os.environ, "PYTHONWARNINGS": "error"},
-        preexec_fn=_limited(limit) if limit is not None else None,
     )
 
 
