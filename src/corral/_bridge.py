@@ -26,6 +26,8 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import os
+import selectors
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -40,15 +42,59 @@ _POLL = 0.02  # seconds between looks at the caller's loop while blocked
 _CROSS_LOOP = ("attached to a different loop", "bound to a different event loop")
 
 
+# Loops this process inherited through fork that were running in a thread of the parent:
+# they cannot be closed, and are kept so that collecting them does not try to.
+_inherited: list[asyncio.AbstractEventLoop] = []
+
+
+def _disown(loop: asyncio.AbstractEventLoop) -> None:
+    """Close a loop this process inherited through ``fork``, leaving the parent's working.
+
+    On Linux the copy shares the parent's epoll instance, so closing it as it stands would
+    take the parent's wake-up pipe out of the parent's epoll, and the parent's loop would
+    sleep through every ``call_soon_threadsafe``. The copy gets a selector of its own first
+    (closing the inherited one closes this process's descriptor only). asyncio has no public
+    way to do this, hence the private attribute (docs/design.md, "run_sync and fork").
+    """
+    inherited = getattr(loop, "_selector", None)
+    if inherited is not None:
+        setattr(loop, "_selector", selectors.DefaultSelector())  # noqa: B010
+        inherited.close()
+    if loop.is_running():  # it was running in one of the parent's threads
+        _inherited.append(loop)
+    elif not loop.is_closed():
+        loop.close()
+
+
 class _ThreadRunner:
     """The long-lived runner of one thread; closed when the thread ends or at exit."""
 
     def __init__(self) -> None:
-        self.runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
+        self.pid = os.getpid()
+        # The loop the runner makes, kept where the factory can put it (a bound method as
+        # the factory would make a cycle, leaving the runner to the garbage collector, in
+        # whatever thread it happens to run, instead of closing it as its thread ends).
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        loops = self.loops
+
+        def new_loop() -> asyncio.AbstractEventLoop:
+            loops.append(asyncio.new_event_loop())
+            return loops[-1]
+
+        self.runner = asyncio.Runner(loop_factory=new_loop)
+
+    def close(self) -> None:
+        """Close the runner; in a forked child (CPython drops the parent's other threads
+        there, and with them their runners), let go of the inherited loop instead."""
+        if self.pid == os.getpid():
+            self.runner.close()
+        else:
+            while self.loops:
+                _disown(self.loops.pop())
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # best effort at thread teardown
-            self.runner.close()
+            self.close()
 
 
 _local = threading.local()
@@ -56,10 +102,13 @@ _local = threading.local()
 
 def _thread_runner() -> asyncio.Runner:
     holder: _ThreadRunner | None = getattr(_local, "holder", None)
+    if holder is not None and holder.pid != os.getpid():
+        holder.close()  # inherited through fork
+        holder = None
     if holder is None:
         holder = _local.holder = _ThreadRunner()
         if threading.current_thread() is threading.main_thread():
-            atexit.register(holder.runner.close)
+            atexit.register(holder.close)
     return holder.runner
 
 
@@ -99,6 +148,13 @@ class _BackgroundLoop:
                 self.loop = None
                 self._thread = None
 
+    def after_fork(self) -> None:
+        """In a forked child: the loop's thread is gone; start afresh on the next call."""
+        self._lock = threading.Lock()  # (another thread may have held it at the fork)
+        loop, self.loop, self._thread = self.loop, None, None
+        if loop is not None:
+            _disown(loop)
+
     def stop(self) -> None:
         with self._lock:
             loop, thread = self.loop, self._thread
@@ -112,6 +168,7 @@ class _BackgroundLoop:
 
 
 _background = _BackgroundLoop()
+os.register_at_fork(after_in_child=_background.after_fork)
 
 
 def run_sync(

@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,14 @@ class ThreadLimit:
         self._borrowed = 0
         self._lock = threading.Lock()
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+        _limits.add(self)
+
+    def _after_fork(self) -> None:
+        # In a forked child the parent's running work and waiters do not exist: their slots
+        # would never come back. (Another thread may have held the lock at the fork.)
+        self._lock = threading.Lock()
+        self._borrowed = 0
+        self._waiters = deque()
 
     @property
     def total(self) -> int:
@@ -127,6 +136,10 @@ class _DaemonThreadPool:
     """Daemon worker threads fed by one queue; grows on demand and is never joined."""
 
     def __init__(self) -> None:
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """Start empty: in a forked child the parent's threads do not exist."""
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
@@ -163,6 +176,7 @@ class _DaemonThreadPool:
             del future, context, fn, args, result, error  # drop references before idling
 
 
+_limits: weakref.WeakSet[ThreadLimit] = weakref.WeakSet()
 _default_threads = ThreadLimit(40)
 _threads = _DaemonThreadPool()
 
@@ -217,6 +231,11 @@ class _ProcessPool:
                 threading._register_atexit(self.shutdown)  # type: ignore[attr-defined]
             return self._executor
 
+    def after_fork(self) -> None:
+        """Forget the parent's executor: its processes and threads are the parent's."""
+        self._lock = threading.Lock()
+        self._executor = None
+
     def shutdown(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
@@ -230,6 +249,16 @@ class _ProcessPool:
 
 
 _processes = _ProcessPool()
+
+
+def _after_fork() -> None:
+    _threads.after_fork()
+    _processes.after_fork()
+    for limit in list(_limits):
+        limit._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 async def to_process(fn: Callable[..., R], /, *args: Any, limiter: ThreadLimit | None = None) -> R:

@@ -32,8 +32,9 @@ async def sites() -> AsyncIterator[list[Site]]:
 
 
 # Sets ``ulimit -n`` to ARGV[1], then becomes the command after it. (Not ``preexec_fn``:
-# Python code run between fork and exec in a process with threads can deadlock on a lock
-# another thread held at the fork, which hung this test once in CI.)
+# Python run between fork and exec in a process with threads is not safe. This test hung
+# once in CI that way, before its exec; most likely through run_sync's inherited loops,
+# since fixed: tests/test_bridge_fork.py.)
 _LIMITED = """
 import os, resource, sys
 
