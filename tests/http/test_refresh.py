@@ -143,3 +143,41 @@ def test_refresh_usage_errors(tmp_path: Path) -> None:
     bad = run_corral("fetch", str(urls), "--refresh", "--max-age", "soon")
     assert bad.returncode == 2
     assert "not an age" in bad.stderr
+
+
+def test_refresh_into_a_store_not_there_yet_says_so(nginx: NginxServer, tmp_path: Path) -> None:
+    """``--refresh`` or ``--retry-failed`` on a store that does not exist (a first run of a
+    scheduled command, or a mistyped path) fetches everything, and says in one line that
+    there was nothing to fetch again; ``-q`` leaves it out, and the next run says nothing."""
+    urls = _site(nginx, 2)
+    for flag in ("--refresh", "--retry-failed"):
+        store = tmp_path / f"new{flag}.db"
+        first = run_corral("fetch", str(urls), "-o", str(store), flag)
+        assert first.returncode == 0, first.stderr
+        notes = [line for line in first.stderr.splitlines() if "note:" in line]
+        note = (
+            f"corral: note: {store} does not exist yet: {flag} has nothing to fetch again, "
+            "so this is a first run"
+        )
+        assert notes == [note]
+        assert _query(store, "select count(*) from results where ok") == [(2,)]
+        again = run_corral("fetch", str(urls), "-o", str(store), flag)
+        assert again.returncode == 0, again.stderr
+        assert "note:" not in again.stderr
+    quiet = run_corral("fetch", str(urls), "-o", str(tmp_path / "q.db"), "-q", "--refresh")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+def test_crawl_refresh_into_a_store_not_there_yet_says_so(
+    nginx: NginxServer, tmp_path: Path
+) -> None:
+    """The same for a crawl."""
+    _site(nginx, 1)
+    store = tmp_path / "crawl.db"
+    first = run_corral("crawl", nginx.url("f0.txt"), "-o", str(store), "--refresh")
+    assert first.returncode == 0, first.stderr
+    note = (
+        f"corral: note: {store} does not exist yet: --refresh has nothing to fetch again, "
+        "so this is a first run"
+    )
+    assert [line for line in first.stderr.splitlines() if "note:" in line] == [note]

@@ -242,7 +242,7 @@ def _fetch(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         redis=redis,
         workers=args.workers if redis is None else 1,
-        refresh=refresh_of(args),
+        refresh=refresh_of(args, notes),
         notes=tuple(notes),
         keep_jar=keeps_jar(args),
     )
@@ -276,7 +276,7 @@ def _crawl(args: argparse.Namespace) -> int:
         follow_nofollow=args.follow_nofollow,
         frontier_bound=args.frontier_bound,
         trap_guards=not args.no_trap_guards,
-        refresh=refresh_of(args),
+        refresh=refresh_of(args, notes),
     )
     try:  # the seeds and patterns are checked here, before anything is written
         crawl_rules(config, args.seeds)

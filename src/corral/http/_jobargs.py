@@ -97,8 +97,9 @@ def add_refresh_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def refresh_of(args: argparse.Namespace) -> Any:
-    """Return the ``Refresh`` the options ask for, or None.
+def refresh_of(args: argparse.Namespace, notes: list[str]) -> Any:
+    """Return the ``Refresh`` the options ask for, or None; into ``notes``, a line saying
+    so when the store does not exist yet (a scheduled command's first run, or a typo).
 
     Raises:
         UsageError: ``--max-age`` without ``--refresh``, ``--refresh`` or
@@ -124,6 +125,11 @@ def refresh_of(args: argparse.Namespace) -> Any:
         )
     if retry and args.max_age is not None:
         raise UsageError("--max-age says which records --refresh fetches again: drop it")
+    if not args.quiet and not os.path.exists(args.output):
+        notes.append(
+            f"corral: note: {args.output} does not exist yet: {flag} has nothing to fetch "
+            "again, so this is a first run"
+        )
     return Refresh(max_age=args.max_age, failed_only=retry)
 
 
