@@ -142,7 +142,7 @@ async def test_a_proxy_refusing_the_credentials_is_the_proxys_error(
     wrong = socks.url.replace("hunter2", "wrong")
     urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
     done = await acorral("fetch", str(urls), "-o", str(out), "--proxy", wrong, "--retries", "1")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # (a proxy refused its credentials)
     records = _records(out)
     assert [r["error_kind"] for r in records] == ["proxy", "proxy"]
     assert all("authentication" in str(r["error"]) for r in records)
@@ -332,11 +332,12 @@ async def wants_credentials() -> AsyncIterator[str]:
     with a 401 of its own, so this one is a small aiohttp server of the test's)."""
     from aiohttp import web
 
-    async def refuse(request: web.Request) -> web.Response:
+    @web.middleware
+    async def refuse(request: web.Request, handler: object) -> web.Response:
+        # (every request, a CONNECT's authority-form target too, which matches no route)
         return web.Response(status=407, headers={"Proxy-Authenticate": 'Basic realm="p"'})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", refuse)
+    app = web.Application(middlewares=[refuse])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
@@ -362,7 +363,7 @@ async def test_a_407_from_an_http_proxy_moves_the_host(
     done = await acorral(
         "fetch", str(urls), "-o", str(alone), "--proxy", wants_credentials, "--retries", "0"
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # (a proxy refused its credentials)
     errors = [(r["error_kind"], r["status"]) for r in _records(alone)]
     assert errors == [("proxy", 407), ("proxy", 407)]
     assert "nope" not in done.stderr + str(_records(alone))
@@ -481,7 +482,7 @@ async def test_a_407_names_its_proxy_once(
     done = await acorral(
         "fetch", str(urls), "-o", str(out), "--proxy", wants_credentials, "--retries", "0"
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # (a proxy refused its credentials)
     (record,) = _records(out)
     error = str(record["error"])
     assert error.count("127.0.0.1:") == 1, error
@@ -503,7 +504,7 @@ async def test_tinyproxys_401_for_a_wrong_password_is_the_proxys_not_the_sites(
     assert "rested 1x" in next(line for line in done.stderr.splitlines() if "ann:***" in line)
     alone = tmp_path / "alone.db"
     done = await acorral("fetch", str(urls), "-o", str(alone), "--proxy", wrong, "--retries", "0")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # (a proxy refused its credentials)
     records = _records(alone)
     assert [(r["error_kind"], r["status"]) for r in records] == [("proxy", 401), ("proxy", 401)]
     assert "401 from proxy" in str(records[0]["error"])
@@ -683,3 +684,50 @@ async def test_a_worker_without_the_jobs_proxy_ca_file_says_so(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1
     assert f"--proxy-ca {missing}: cannot read it" in done.stderr
+
+
+_REFUSED = "refused by a proxy for its credentials: correct them in --proxy"
+
+
+@pytest.mark.parametrize(
+    "kind", ["socks5", "tinyproxy 401", "407", "tunnel 407", "tinyproxy tunnel 401"]
+)
+async def test_a_proxy_refusing_the_credentials_costs_one_request_a_url_and_says_what_to_do(
+    kind: str,
+    site: Site,
+    socks: MicroSocks,
+    tinyproxy: TinyProxy,
+    wants_credentials: str,
+    tmp_path: Path,
+) -> None:
+    """Wrong credentials do not get better with retries: each URL is refused once, recorded
+    ``proxy`` ("wants other credentials"), and the summary's advice is to correct the
+    credentials before ``--retry-failed`` (not "the same command"); exit 1. The corrected
+    command with ``--retry-failed`` then fetches them all."""
+    right = {"socks5": socks.url, "tinyproxy 401": tinyproxy.url}.get(kind, socks.url)
+    wrong = {
+        "socks5": socks.url.replace("hunter2", "wrong"),
+        "tinyproxy 401": tinyproxy.url.replace("s3cret", "wrong"),
+        "tinyproxy tunnel 401": tinyproxy.url.replace("s3cret", "wrong"),
+    }.get(kind, wants_credentials)
+    urls, out = _urls(tmp_path, site, ["/page/1", "/page/2", "/page/3"]), tmp_path / "o.db"
+    if "tunnel" in kind:  # an https URL: the proxy's refusal answers the CONNECT
+        urls.write_text("".join(f"https://127.0.0.1:{n}/page/{n}\n" for n in (1, 2, 3)))
+    done = await acorral("fetch", str(urls), "-o", str(out), "--proxy", wrong)
+    assert done.returncode == 1, done.stderr
+    records = _records(out)
+    assert [(r["error_kind"], r["attempts"]) for r in records] == [("proxy", 1)] * 3
+    assert all("wants other credentials" in str(r["error"]) for r in records), records[0]
+    failed = next(line for line in done.stderr.splitlines() if line.startswith("  failed:"))
+    assert (
+        f"failed: 3 URLs recorded as failed (an error, or a 401/403/407/408/429/5xx), {_REFUSED}"
+        in failed
+    ), failed
+    assert "the same command" not in failed
+    proxy = next(line for line in done.stderr.splitlines() if line.startswith("  proxy "))
+    assert proxy.endswith("3 requests, 3 errors, rested 1x"), proxy
+    if "tunnel" in kind:
+        return  # (no https site behind those URLs to fetch them from)
+    again = await acorral("fetch", str(urls), "-o", str(out), "--proxy", right, "--retry-failed")
+    assert again.returncode == 0, again.stderr
+    assert [(r["ok"], r["attempts"]) for r in _records(out)] == [(1, 1)] * 3

@@ -94,8 +94,9 @@ async def test_a_wrong_proxy_password_then_the_right_one(
     urls, out = _urls(tmp_path, site, ["/page/1", "/page/2"]), tmp_path / "o.db"
     wrong = tinyproxy.url.replace("s3cret", "nope")
     bad = await acorral("fetch", str(urls), "-o", str(out), "--proxy", wrong, "--retries", "0")
-    assert bad.returncode == 0, bad.stderr
+    assert bad.returncode == 1, bad.stderr  # (a proxy refused its credentials)
     assert "2 URLs recorded as failed" in bad.stderr, bad.stderr
+    assert "correct them in --proxy" in bad.stderr, bad.stderr
     good = await acorral(
         "fetch", str(urls), "-o", str(out), "--proxy", tinyproxy.url, "--retry-failed"
     )

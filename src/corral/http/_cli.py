@@ -29,10 +29,10 @@ that is not this job's earlier output is refused (--overwrite replaces it). With
 --save-bodies DIR, a large body streams to DIR and a cut-short download is resumed.
 
 exit codes: 0 done (even if some URLs failed), 1 with --fail-on-error when any URL
-failed, 2 bad usage, unreadable input or an unusable output (a full disk, a read-only or
-damaged store: the line says which), 75 this machine ran out of file descriptors or memory,
-130 interrupted (Ctrl-C), 143 stopped by SIGTERM (run it again to resume), 141 the reader
-of stdout went away.
+failed, or when a proxy refused its credentials, 2 bad usage, unreadable input or an
+unusable output (a full disk, a read-only or damaged store: the line says which), 75
+this machine ran out of file descriptors or memory, 130 interrupted (Ctrl-C), 143 stopped
+by SIGTERM (run it again to resume), 141 the reader of stdout went away.
 """
 
 
@@ -50,7 +50,8 @@ goes on.
 
 exit codes: as corral fetch (0 done, 1 --fail-on-error, 2 bad usage, 75 out of file
 descriptors or memory, 130 interrupted, 143 SIGTERM); also 1 when hosts were held back
-(their robots.txt did not answer: their URLs are left for the next run).
+(their robots.txt did not answer: their URLs are left for the next run) or a proxy refused
+its credentials.
 """
 
 

@@ -141,14 +141,16 @@ async def _run(job: CrawlJob, core: CrawlCore) -> int:
         events=core.runtime.politeness.take_events,
     )
     # hosts held back: the crawl is not complete (their URLs pending), whatever --fail-on-error
-    return 1 if (job.fail_on_error and stats.failed) or core.held_back() else 0
+    # a proxy that refused its credentials: the crawl's configuration is wrong (see fetch)
+    refused = getattr(core.store, "refused", 0)
+    return 1 if (job.fail_on_error and stats.failed) or core.held_back() or refused else 0
 
 
 def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
     """Return the summary's lines on parse errors, hosts held back and the trap guards'
     depth bound."""
     lines = held_back_lines(core.held_back())
-    lines += retry_lines(getattr(core.store, "failed", 0))
+    lines += retry_lines(getattr(core.store, "failed", 0), getattr(core.store, "refused", 0))
     skipped = core.runtime.counters.by_skip
     if config.max_depth is None and config.trap_guards and skipped.get("max_depth", 0):
         lines.append(

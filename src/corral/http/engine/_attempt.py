@@ -23,7 +23,7 @@ from yarl import URL
 from corral.http.engine._config import FetchConfig
 from corral.http.engine._download import Downloads, Partial, download, range_headers, streams
 from corral.http.engine._local import LOCAL, local_errno
-from corral.http.engine._proxies import ProxyRoute, is_proxy_fault
+from corral.http.engine._proxies import REFUSED, ProxyRoute, is_proxy_fault, refuses_credentials
 from corral.http.engine._request import Request
 from corral.http.web._urls import mask_credentials
 
@@ -120,13 +120,13 @@ async def attempt(
         if route is not None and outcome.error_kind != LOCAL and _at_proxy(exc, route):
             outcome.error_kind = "proxy"  # (its TLS failed: aiohttp says so as of a site)
             untrusted = isinstance(exc, aiohttp.ClientConnectorCertificateError)
+        if outcome.error_kind == "proxy" and refuses_credentials(exc):
+            outcome.error = f"{outcome.error}: {REFUSED}"
     outcome.seconds = time.monotonic() - started
     if outcome.error_kind is None and outcome.status is not None and outcome.status >= 400:
         if route is not None and _refused_by_proxy(route, url, outcome.status, forwarded):
             outcome.error_kind = "proxy"
-            outcome.error = (
-                f"HTTP {outcome.status} from proxy {route.shown}: it wants other credentials"
-            )
+            outcome.error = f"HTTP {outcome.status} from proxy {route.shown}: {REFUSED}"
         else:
             outcome.error_kind = "http_status"
             outcome.error = f"HTTP {outcome.status}"

@@ -37,7 +37,7 @@ from corral.http.engine._download import Downloads
 from corral.http.engine._flight import Flight
 from corral.http.engine._local import LOCAL, LOCAL_WAIT, LocalTrouble
 from corral.http.engine._politeness import Politeness
-from corral.http.engine._proxies import ProxyPool, ProxyRoute
+from corral.http.engine._proxies import ProxyPool, ProxyRoute, refused
 from corral.http.engine._result import FetchResult, make_record, mask_record
 from corral.http.report._stats import RunCounters
 
@@ -244,8 +244,8 @@ class Engine:
 
     def _retry_wait(self, flight: Flight, outcome: AttemptOutcome) -> float | None:
         config = self._config
-        if flight.attempts > config.retries:
-            return None
+        if flight.attempts > config.retries or refused(outcome.error_kind, outcome.error):
+            return None  # (a proxy refused its credentials: they must change, not the time)
         retryable = (
             outcome.status in config.retry_statuses
             if outcome.error_kind == "http_status"

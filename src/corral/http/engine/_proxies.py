@@ -39,6 +39,10 @@ MAX_REST = 600.0
 # unreachable, connection refused, TTL expired. The others (general failure, not allowed by
 # the ruleset, bad command or address type) and every authentication failure are the proxy's.
 _SITE_REPLIES = frozenset({3, 4, 5, 6})
+# What a URL's record says when a proxy refused the credentials it was given (a 407, an
+# HTTP proxy's own 401, a SOCKS authentication failure): a retry cannot help, the
+# credentials must change (the summary counts such records by this phrase).
+REFUSED = "it wants other credentials"
 
 
 def check_proxy(url: str) -> str:
@@ -187,6 +191,23 @@ def read_ca(ca: str | None) -> str | None:
         return ca
     with open(ca, encoding="ascii", errors="replace") as file:
         return file.read()
+
+
+def refuses_credentials(exc: BaseException) -> bool:
+    """Return whether an attempt's exception is a proxy refusing its credentials: a 407 to
+    the CONNECT of a tunnel, or a 401 (tinyproxy's: only the proxy answers a CONNECT), or a
+    SOCKS5 authentication failure."""
+    import aiohttp
+    from aiohttp_socks import ProxyError
+
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return exc.status in (401, 407)
+    return isinstance(exc, ProxyError) and "authentication" in str(exc).lower()
+
+
+def refused(error_kind: str | None, error: str | None) -> bool:
+    """Return whether a record is a proxy's refusal of its credentials: never retried."""
+    return error_kind == "proxy" and REFUSED in (error or "")
 
 
 def is_proxy_fault(exc: BaseException) -> bool:

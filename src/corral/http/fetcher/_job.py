@@ -179,7 +179,7 @@ async def run_fetch_job(job: FetchJob) -> int:
             quiet=job.quiet,
             argv=job.argv,
             resumable=job.resumable,
-            notes=lambda: retry_lines(store.failed if kind != "stdout" and job.resumable else 0),
+            notes=lambda: retry_lines(*_failed(store, kind, job)),
         )
         stats = await run_to_end(
             work,
@@ -193,7 +193,17 @@ async def run_fetch_job(job: FetchJob) -> int:
             if driver is None and coordination is None
             else None,
         )
-    return 1 if job.fail_on_error and stats.failed else 0
+    # a proxy refused its credentials: the run's configuration is wrong, whatever
+    # --fail-on-error (the summary says what to do)
+    return 1 if (job.fail_on_error and stats.failed) or _failed(store, kind, job)[1] else 0
+
+
+def _failed(store: Any, kind: str, job: FetchJob) -> tuple[int, int]:
+    """Return the records a ``--retry-failed`` run fetches again, and how many of them a
+    proxy refused for its credentials (none for stdout, which cannot be run again)."""
+    if kind == "stdout" or not job.resumable:
+        return 0, 0
+    return int(store.failed), int(store.refused)
 
 
 async def _fetch(

@@ -120,17 +120,22 @@ def fetched_again(stats: FetchStatistics) -> int:
 _NEW_URL = "new_url"
 
 
-def retry_lines(failed: int) -> list[str]:
+def retry_lines(failed: int, refused: int = 0) -> list[str]:
     """Return the summary's line on the failed records a ``--retry-failed`` run fetches
-    again (none when there are none)."""
+    again (none when there are none); ``refused``: how many of them a proxy refused for its
+    credentials, which must be corrected first (the same command would be refused again)."""
     if not failed:
         return []
     many = human_many(failed, "URL")
-    line = (
-        f"  failed: {many} recorded as failed (an error, or a 401/403/407/408/429/5xx); "
-        "the same command with --retry-failed fetches them again"
+    line = f"  failed: {many} recorded as failed (an error, or a 401/403/407/408/429/5xx)"
+    if not refused:
+        return [line + "; the same command with --retry-failed fetches them again"]
+    which = ", " if refused == failed else f"; {human_count(refused)} of them "
+    advice = (
+        "refused by a proxy for its credentials: correct them in --proxy (or --proxies), "
+        "then the command with --retry-failed fetches them again"
     )
-    return [line]
+    return [f"{line}{which}{advice}"]
 
 
 def _changes(by_change: Mapping[str, int]) -> str:

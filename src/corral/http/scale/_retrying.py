@@ -14,6 +14,7 @@ import random
 
 from corral.http.engine._attempt import parse_retry_after
 from corral.http.engine._config import FetchConfig
+from corral.http.engine._proxies import refused
 from corral.http.engine._result import FetchResult
 
 
@@ -28,8 +29,8 @@ def retry_wait(
         attempts: attempts made so far, this one included.
         rng: the jitter's draws.
     """
-    if record.ok or attempts > config.retries:
-        return None
+    if record.ok or attempts > config.retries or refused(record.error_kind, record.error):
+        return None  # (a proxy refused its credentials: retrying cannot help)
     retryable = (
         record.status in config.retry_statuses
         if record.error_kind == "http_status"

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from corral.http.engine._proxies import REFUSED
 from corral.http.engine._request import Request
 from corral.http.store._frontier import Done
 from corral.http.store._schema import RESULT_COLUMNS
@@ -97,15 +98,17 @@ def bounds(conn: sqlite3.Connection, run: int, refresh: Refresh) -> Bounds:
     return Bounds(int(since), cutoff, refresh.failed_only)
 
 
-def failed_count(conn: sqlite3.Connection, run: int, *, crawl: bool) -> int:
-    """Return how many records a later ``--retry-failed`` run fetches again: a fetch's of
-    the URLs of ``run`` (its input's), a crawl's of every page."""
+def failed_count(conn: sqlite3.Connection, run: int, crawl: bool) -> tuple[int, int]:
+    """Return how many records a later ``--retry-failed`` run fetches again (a fetch's of
+    the URLs of ``run``, its input's; a crawl's of every page), and how many of them a
+    proxy refused for its credentials (which must change first)."""
     where = "" if crawl else "AND r.id IN (SELECT id FROM urls WHERE run = ?)"
-    (count,) = conn.execute(
-        f"SELECT count(*) FROM results r WHERE r.attempts > 0 AND {FAILED} {where}",
-        () if crawl else (run,),
+    failed, refused = conn.execute(
+        "SELECT count(*), coalesce(sum(r.error_kind = 'proxy' AND instr(r.error, ?) > 0), 0) "
+        f"FROM results r WHERE r.attempts > 0 AND {FAILED} {where}",
+        (REFUSED,) if crawl else (REFUSED, run),
     ).fetchone()
-    return int(count)
+    return int(failed), int(refused)
 
 
 # A fetch's refresh under way, kept in ``meta`` until a run of the store finishes: a run

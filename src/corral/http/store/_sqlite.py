@@ -115,6 +115,7 @@ class SQLiteFrontier:
         self._label = False  # ... and say what changed (a refresh)
         self.refreshing = 0  # a crawl's rows queued again by --refresh as it opened
         self.failed = 0  # at finish: the records a --retry-failed run would fetch again
+        self.refused = 0  # ... of which a proxy refused for its credentials
         self._budget, self.revived = budget, 0  # rows skipped for the budget, pending again
         self.pruned: Counter[str] = Counter()  # pending rows the budget now stops, by reason
         self._events = 0  # throttle events this run recorded (``sample``)
@@ -228,11 +229,10 @@ class SQLiteFrontier:
                     (status, finished_at, json.dumps(dict(summary)), self.run),
                 )
                 if status == "finished":  # (an unfinished run's are not due next run)
-                    self.failed = refresh.failed_count(conn, self.run, crawl=self.kind == "crawl")
-                if status == "finished" and self.kind == "crawl":
-                    crawl.requeued(conn, clear=True)  # nothing queued again is left
-                elif status == "finished":
-                    refresh.forget(conn)  # the input went through: nothing is left
+                    crawling = self.kind == "crawl"
+                    self.failed, self.refused = refresh.failed_count(conn, self.run, crawling)
+                    # a crawl: nothing queued again is left; a fetch: the input went through
+                    crawl.requeued(conn, clear=True) if crawling else refresh.forget(conn)
         finally:  # closed even when the disk is full: the records committed are kept
             self._close()
 
