@@ -25,12 +25,12 @@ from corral.testing import SiteLayout, open_site
 pytestmark = pytest.mark.corral_guard(strict=False)
 
 _DEADLY = """\
-import os
+import os, signal
 
 def items(page):
     if page.url.endswith("/site/3.html"):
-        os._exit(3)
-    return [{"url": page.url}]
+        {kill}
+    return [{{"url": page.url}}]
 """
 
 _HELD = """\
@@ -92,13 +92,20 @@ def _item_urls(db: Path) -> list[str]:
         return [json.loads(text)["url"] for (text,) in conn.execute("select data from items")]
 
 
+@pytest.mark.parametrize(
+    ("kill", "code"),
+    [
+        pytest.param("os._exit(3)", 3, id="exit"),
+        pytest.param("os.kill(os.getpid(), signal.SIGSEGV)", -signal.SIGSEGV, id="segfault"),
+    ],
+)
 async def test_a_page_whose_callback_ends_the_process_twice_is_failed_and_the_crawl_goes_on(
-    tmp_path: Path,
+    tmp_path: Path, kill: str, code: int
 ) -> None:
     """Run 1 dies on the page, run 2 dies on it again (examined alone), run 3 records it
     ``parse_error`` without calling the callback and crawls the rest: every other page once,
     with its items, and the summary says the process died in the callback."""
-    (tmp_path / "myparse.py").write_text(_DEADLY, encoding="utf-8")
+    (tmp_path / "myparse.py").write_text(_DEADLY.format(kill=kill), encoding="utf-8")
     async with open_site(layout=SiteLayout(pages=20)) as site:
         db = tmp_path / "c.db"
         args = _crawl_args(site.url("/site/0.html"), db)
@@ -106,9 +113,9 @@ async def test_a_page_whose_callback_ends_the_process_twice_is_failed_and_the_cr
         second = await _crawl(tmp_path, *args)
         third = await _crawl(tmp_path, *args)
     poison = site.url("/site/3.html")
-    assert first.returncode == 3, first.stderr
+    assert first.returncode == code, first.stderr
     assert _DIED not in first.stderr
-    assert second.returncode == 3, second.stderr
+    assert second.returncode == code, second.stderr
     assert _DIED in second.stderr  # (it names the pages: the poison among them, maybe more)
     assert third.returncode == 0, third.stderr
     records = _records(db)
