@@ -130,7 +130,7 @@ class DeathNote:
         if self._fd < 0:  # (stopping, or the file failed: nothing is noted)
             return
         try:
-            os.pwrite(self._fd, data, offset)
+            _pwrite(self._fd, data, offset)
         except OSError as exc:
             self.stop()
             notice(f"corral: {self.path}: {exc.strerror or exc}; {_UNNOTED}")
@@ -228,3 +228,12 @@ _UNNOTED = "a page whose examination ends the process is not noted in this run"
 
 def _some(urls: list[str]) -> str:
     return ", ".join(urls[:3]) + (f" and {len(urls) - 3} more" if len(urls) > 3 else "")
+
+
+def _seek_write(fd: int, data: bytes, offset: int) -> int:
+    """``os.pwrite`` where there is none (Windows): the note is written from one thread."""
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.write(fd, data)
+
+
+_pwrite = getattr(os, "pwrite", _seek_write)
