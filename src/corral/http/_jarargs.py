@@ -21,7 +21,7 @@ from typing import Any
 from corral._clierrors import UsageError
 
 BESIDE = ".cookies.json"  # the jar kept beside a store: OUTPUT.cookies.json
-_SQLITE_SIDES = ("-wal", "-shm", "-journal", ".lock")
+_SQLITE_SIDES = ("-wal", "-shm", "-journal", ".lock", ".examining")
 
 
 def cookie_options(args: argparse.Namespace, notes: list[str]) -> dict[str, Any]:

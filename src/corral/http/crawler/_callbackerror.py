@@ -18,17 +18,19 @@ from corral.http.engine._result import FetchResult
 class ParseErrors:
     """The crawl's pages whose parse callback raised: how many, and the first traceback."""
 
-    __slots__ = ("count", "deaths", "first", "first_death")
+    __slots__ = ("count", "deaths", "first", "first_death", "process")
 
     def __init__(self) -> None:
         self.count = 0
         self.first: str | None = None  # the first one's traceback, for the summary
         self.deaths = 0  # ... of them, the callback ended its worker process (--workers)
         self.first_death: str | None = None  # "URL: how", for the summary
+        self.process = "worker process"  # the process a death ended ("process": one only)
 
     def note(self, text: str, *, died: bool = False) -> None:
         """Count a failure a worker process recorded (``text``: its traceback), or, when
-        the callback ended the worker process (``died``), its page (``text``: URL: how)."""
+        the callback ended the worker process (``died``; or the one process, ``_deathnote``),
+        its page (``text``: URL: how)."""
         self.count += 1
         if died:
             self.deaths += 1

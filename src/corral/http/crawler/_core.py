@@ -25,16 +25,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from pathlib import Path
 from typing import Any
 
+from corral import to_thread
 from corral._clock import LOOP_CLOCK, Clock
 from corral.http.crawler._book import FrontierBook
 from corral.http.crawler._callbackerror import ParseErrors
 from corral.http.crawler._claimer import Claimer
 from corral.http.crawler._config import CrawlConfig, Page, ParseCallback, crawl_rules
+from corral.http.crawler._deathnote import DeathNote, open_note
 from corral.http.crawler._linkrows import LinkRows
 from corral.http.crawler._pages import PageExaminer, PageWork
 from corral.http.crawler._robotsgate import RobotsGate
 from corral.http.crawler._robotshold import held_back_note
-from corral.http.crawler._sameness import crawl_identity
+from corral.http.crawler._sameness import crawl_identity, name_of
 from corral.http.engine._engine import utc_now
 from corral.http.engine._flight import Flight
 from corral.http.engine._result import FetchResult
@@ -122,6 +124,7 @@ class CrawlCore:
         if parse is not None:
             self.runtime.counters.items = 0
         self.driver: ProcessDriver | None = None
+        self._note: DeathNote | None = None  # the pages under examination (one process)
         self.coordination = coordination
         if coordination is not None:
             coordination.keeper = self.runtime.keeper  # (its cookies go through Redis)
@@ -191,6 +194,10 @@ class CrawlCore:
         self._claimer = Claimer(
             self._book, store, gate, self.runtime.politeness, self.config, started=started
         )
+        if self.driver is None and self.coordination is None and self._tmp is None:
+            who = self._parse_spec or name_of(self._parse) or "the link parser"
+            self._note = await open_note(store, who)  # (a death examining a page: counted)
+            self.parse_errors.process = "process"
         return store
 
     async def close(self, status: str, stats: FetchStatistics | None = None) -> None:
@@ -201,6 +208,8 @@ class CrawlCore:
         """
         await self.runtime.close()
         try:
+            if self._note is not None:  # (before the store: its lock guards the note too)
+                await to_thread(self._note.finish)
             if self._store is not None:
                 summary = summary_fields(stats or self.statistics())
                 if held := self.held_back():  # (why the crawl is not complete: the report's)
@@ -276,6 +285,7 @@ class CrawlCore:
             company=lambda: politeness.active > 0,
         )
         work = PageWork(examiner, links=links, book=book, store=store)
+        work.note = self._note
         writer = BatchWriter(
             self._commit, concurrency=self.runtime.config.concurrency, hungry=lambda: claimer.hungry
         )

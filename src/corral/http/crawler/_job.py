@@ -163,7 +163,7 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
         raised = errors.count - errors.deaths
         how = [f"the parse callback raised on {_pages(raised)}"] if raised else []
         if errors.deaths:  # (not "raised": it killed the process, os._exit or a crash)
-            how.append(f"its worker process died in the callback on {_pages(errors.deaths)}")
+            how.append(f"its {errors.process} died in the callback on {_pages(errors.deaths)}")
         lines.append(
             f"  parse errors {errors.count:,} ({', '.join(how)}: error_kind parse_error, "
             f"links followed, no items){'; the first:' if errors.first else ''}"
@@ -171,7 +171,7 @@ def _notes(core: CrawlCore, config: CrawlConfig) -> list[str]:
         lines.extend(f"    {line}" for line in (errors.first or "").splitlines())
         if errors.first_death:
             lines.append(
-                f"    the worker process died in the parse callback on {errors.first_death}"
+                f"    the {errors.process} died in the parse callback on {errors.first_death}"
             )
     return lines
 

@@ -8,7 +8,8 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from corral import to_thread
 from corral.http.crawler._book import FrontierBook
@@ -21,6 +22,9 @@ from corral.http.engine._request import Request
 from corral.http.engine._result import FetchResult
 from corral.http.store._frontier import Done, Frontier, LinkRow
 from corral.http.web._links import PageLinks, parse_pages
+
+if TYPE_CHECKING:
+    from corral.http.crawler._deathnote import DeathNote
 
 _UNPARK_BATCH = 50
 _PARSE_BATCH = 32  # pages per thread hand-off: one round trip costs about a page's parse
@@ -229,6 +233,7 @@ class PageWork:
         self._links = links
         self._book = book
         self._store = store
+        self.note: DeathNote | None = None  # the pages under examination (one process)
 
     async def process(self, flight: Flight, result: FetchResult) -> tuple[Page | None, Done]:
         """Parse a fetched page (in a thread) and run the callback; return page and rows."""
@@ -250,7 +255,7 @@ class PageWork:
                             result=result, body=body)  # fmt: skip
                 parked = (result.content_type, body or b"")
                 return page, Done(flight.ident, result, parked=parked)
-            result, examined = await self.examiner.examine(result, body, request)
+            result, examined = await self._examine(flight.ident, result, body, request, parsed)
         page = Page(
             url=result.url,
             depth=request.depth,
@@ -262,6 +267,22 @@ class PageWork:
         )
         rows = self._rows(examined.follow, examined.skipped, page)
         return page, Done(flight.ident, result, rows, examined.items)
+
+    async def _examine(
+        self, ident: int, result: FetchResult, body: bytes | None, request: Request, parsed: bool
+    ) -> tuple[FetchResult, Examined]:
+        """Examine the page, noted under examination (``_deathnote``), or record it
+        ``parse_error`` if the process died examining it ``PAGE_DEATHS`` times."""
+        note = self.note
+        if note is None:
+            return await self.examiner.examine(result, body, request)
+        if parsed and note.doomed(ident):
+            error = note.error()
+            notice(f"corral: {result.url}: {error}: recorded as parse_error")
+            self.examiner.failures.note(f"{result.url}: {error}", died=True)
+            failed = replace(result, ok=False, error_kind="parse_error", error=error)
+            return failed, Examined((), (), ())
+        return await note.examine(ident, lambda: self.examiner.examine(result, body, request))
 
     def _rows(self, follow: Sequence[str], skipped: Sequence[str], page: Page) -> list[LinkRow]:
         depth = page.depth + 1

@@ -26,7 +26,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextvars import ContextVar
 from types import FrameType
 from typing import Any
@@ -57,6 +57,7 @@ class _Stop:
         self.work: asyncio.Task[Any] | None = None  # the task inside stoppable(), if any
         self.cancelled = False
         self._deadline: threading.Timer | None = None
+        self.hooks: list[Callable[[], None]] = []  # called at the first signal (``on_signal``)
 
     def in_loop(self, signum: int) -> None:
         """Handle a signal as a callback of the loop (``add_signal_handler``)."""
@@ -76,6 +77,8 @@ class _Stop:
             self._deadline = threading.Timer(STOP_DEADLINE, self._abort, (_TOO_SLOW,))
             self._deadline.daemon = True
             self._deadline.start()
+            for hook in self.hooks:
+                hook()
             return True
         if self._count == 2:
             _say("corral: already stopping, writing what was received (signal again to abort)")
@@ -184,3 +187,11 @@ async def stoppable() -> AsyncIterator[None]:
     if stop.cancelled:  # the work swallowed the cancellation: it did not finish all the same
         task.uncancel()
         raise Interrupted(stop.signum or signal.SIGINT)
+
+
+def on_signal(hook: Callable[[], None]) -> None:
+    """Call ``hook`` at the job's first signal, before its work is stopped (in a signal
+    handler, maybe: quick, and no lock). Outside ``run_interruptible``, never."""
+    stop = _current.get()
+    if stop is not None:
+        stop.hooks.append(hook)

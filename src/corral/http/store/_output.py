@@ -33,7 +33,7 @@ from corral.http._faults import StoreError, describe_fault
 from corral.http.store._lock import LockHeld, holding
 
 _HEADER = b"SQLite format 3\x00"
-_SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+_SQLITE_FILES = ("", "-wal", "-shm", "-journal", ".examining")  # (+ crawler/_deathnote)
 _REPLACE = "to replace it, add --overwrite, or give another -o"
 _JAR = ".cookies.json"  # the cookie jar kept beside a store (``corral.http._jarargs``)
 
