@@ -5,10 +5,10 @@ in the job's settings. A record names its row by the row's id, and row ids mean 
 one store only: a store made afresh at the same path (``rm``, ``--overwrite``) numbers its rows
 from 1 again, so a coordinator whose store is not the job's would write the old run's records
 into other URLs' rows. It is refused, unless ``--overwrite`` (its store made afresh), which
-starts the job afresh too: its keys deleted, a new ``epoch`` (workers that joined the old job
-see it change and join again), lease tokens counted from a random start (a token of the old
-job is never one of the new: its commit is dropped as stale). A job an older corral started
-has no ``store_id``: it is known by its store's path, as then.
+starts the job afresh too: its keys deleted (its settings first: ``delete_keys``), a new
+``epoch`` (every step of a worker that joined the old job is fenced by it in Redis, in its
+script: ``_fence``; that worker joins the new job), lease tokens counted from a random start.
+A job an older corral started has no ``store_id``: it is known by its store's path, as then.
 """
 
 from __future__ import annotations
