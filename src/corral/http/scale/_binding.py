@@ -5,10 +5,10 @@ in the job's settings. A record names its row by the row's id, and row ids mean 
 one store only: a store made afresh at the same path (``rm``, ``--overwrite``) numbers its rows
 from 1 again, so a coordinator whose store is not the job's would write the old run's records
 into other URLs' rows. It is refused, unless ``--overwrite`` (its store made afresh), which
-starts the job afresh too: its keys deleted, a new ``epoch`` (workers that joined the old job
-see it change and join again), lease tokens counted from a random start (a token of the old
-job is never one of the new: its commit is dropped as stale). A job an older corral started
-has no ``store_id``: it is known by its store's path, as then.
+starts the job afresh too: its keys deleted (its settings first: ``delete_keys``), a new
+``epoch`` (every step of a worker that joined the old job is fenced by it in Redis, in its
+script: ``_fence``; that worker joins the new job), lease tokens counted from a random start.
+A job an older corral started has no ``store_id``: it is known by its store's path, as then.
 """
 
 from __future__ import annotations
@@ -129,3 +129,28 @@ class JobBinding:
         """Delete every key of the job, and count lease tokens from a random start."""
         await self._queue.delete()
         await self._client.set(self._prefix + "seq", secrets.randbelow(2**46))
+
+
+async def delete_keys(client: Any, prefix: str, keep_state_for: float | None) -> None:
+    """Delete the job's keys as ``JobQueue.delete`` says: its settings (``meta``) first, in
+    one step (unless kept), so that no script of a worker, fenced by them, recreates a key
+    while the others go (a lease reaped back into a host's queue would be the next job's)."""
+    if keep_state_for is None:
+        await client.unlink(prefix + "meta")
+    kept = {(prefix + name).encode() for name in ("meta", "stats")}
+    batch: list[bytes] = []
+    async for key in client.scan_iter(match=prefix + "*", count=1000):
+        if keep_state_for is not None and key in kept:
+            continue
+        batch.append(key)
+        if len(batch) >= 1000:
+            await client.unlink(*batch)
+            batch.clear()
+    if batch:
+        await client.unlink(*batch)
+    if keep_state_for is not None:
+        # the settings a worker fetched with go: their headers and proxies may hold
+        # credentials, and a finished job's workers need its state only
+        await client.hdel(prefix + "meta", "config", "crawl")
+        for key in kept:
+            await client.pexpire(key, max(1, round(keep_state_for * 1000)))

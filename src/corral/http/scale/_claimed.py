@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from corral.http.scale._queue import Task
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One leased URL."""
+
+    token: str  # the lease token (fencing)
+    ident: int  # the coordinator's frontier row id (SQLite id)
+    url: str
+    host: str
+    request: str | None  # the request's JSON when not a plain GET (as PendingRow.request)
+    attempts: int = 0  # failed attempts made before this lease (a lease reaped is none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +24,7 @@ class Claimed:
     tasks: list[Task]
     wait: float | None  # as ``JobQueue.claim``'s
     budget: bool = False  # the job has a --max-pages budget (a crawl takes from it)
+    replaced: bool = False  # fenced: the job was started afresh since the worker joined it
 
 
 @dataclass(frozen=True, slots=True)

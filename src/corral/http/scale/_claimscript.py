@@ -12,10 +12,12 @@ from __future__ import annotations
 
 # claim(limit, worker, now, refill) -> out {token, host, element, attempts, ...}, wait ms:
 # -1 nothing queued, -2 back-pressure (the results stream is full), -3 the job is not
-# running any more.
+# running any more; FENCED[fence's answer]: the wait of a fenced claim (-1 gone, -4 the job
+# was started afresh).
 # Then: wake_left(became, all) wakes the waiting workers for the hosts a step made ready
 # that its own claim left ready (all: every waiting worker, for new URLs).
 CLAIMING = r"""
+local FENCED = {-1, -4}
 local function claim(limit, worker, now, refill)
   local maxc, gap = meta_num('per_host', 8), meta_num('gap_ms', 0)
   local mine, share = '@' .. worker, maxc
@@ -86,26 +88,33 @@ local function wake_left(became, all)
 end
 """
 
-# A commit's ARGV start: worker, the claim's limit, n, then n tokens whose requests are
-# over (their slots freed now, their records to come); returns where its records start.
-# ``claim_after`` then makes each host the commit touched ready once, claims for the
-# committing worker, wakes the others for what is left, and returns the claim's reply.
+# A commit's ARGV start: epoch, worker, the claim's limit, n, then n tokens whose requests
+# are over (their slots freed now, their records to come); ``free_fetched`` returns where its
+# records start. ``claim_after`` then makes each host the commit touched ready once, claims
+# for the committing worker, wakes the others for what is left, and returns the claim's
+# reply. First ``fenced(width)``: for a worker of another epoch, or of a job gone, how many
+# records (``width`` arguments each) are stale, and the claim's reply; nil when it may go on.
 COMMITTING = r"""
+local function fenced(width)
+  local f = fence(ARGV[1])
+  if f == 0 then return nil end
+  return (#ARGV - 4 - tonumber(ARGV[4])) / width, {{}, FENCED[f], 0}
+end
 local function free_fetched(touched)
-  local n = tonumber(ARGV[3])
-  for i = 4, 3 + n do
+  local n = tonumber(ARGV[4])
+  for i = 5, 4 + n do
     local host = free_slot(ARGV[i])
     if host then touched[host] = true end
   end
-  return 4 + n
+  return 5 + n
 end
 local function claim_after(touched, everyone, now, maxc)
   local became = {}
   for host in pairs(touched) do
     if ready_host(host, now, maxc) == 1 then became[host] = true end
   end
-  local out, wait, limit = {}, -1, tonumber(ARGV[2])
-  if limit > 0 then out, wait = claim(limit, ARGV[1], now, true) end
+  local out, wait, limit = {}, -1, tonumber(ARGV[3])
+  if limit > 0 then out, wait = claim(limit, ARGV[2], now, true) end
   wake_left(became, everyone)
   return {out, wait, meta_num('max_pages', 0) > 0 and 1 or 0}
 end

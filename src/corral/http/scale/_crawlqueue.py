@@ -16,7 +16,7 @@ from typing import Any
 from corral.http.engine._result import FetchResult
 from corral.http.scale import _crawlscripts
 from corral.http.scale._claimed import Committed
-from corral.http.scale._queue import JobQueue, Outcome, fingerprint
+from corral.http.scale._queue import REPLACED, JobQueue, Outcome, fingerprint
 from corral.http.scale._wire import ProxyFigures, encode_result
 from corral.http.store._frontier import LinkRow
 
@@ -87,7 +87,7 @@ class CrawlQueue:
     ) -> Committed:
         """Commit as ``commit`` does, then free and claim as ``JobQueue.commit_and_claim``,
         in the same step."""
-        args: list[Any] = [worker, claim, len(fetched), *fetched]
+        args: list[Any] = [self.queue.fence, worker, claim, len(fetched), *fetched]
         for n, (token, result, extra, found) in enumerate(done, 1):
             data, body = encode_result(result, extra, proxies if n == len(done) else None)
             args += (token, data, b"0" if body is None else b"1", body or b"")
@@ -103,8 +103,12 @@ class CrawlQueue:
         return Committed(int(ok), int(stale), self.queue._claimed(claimed))
 
     async def take(self, n: int) -> int:
-        """Take up to ``n`` pages of the ``--max-pages`` budget; return how many were given."""
-        granted: int = await self._run("TAKE", [n])
+        """Take up to ``n`` pages of the ``--max-pages`` budget; return how many were given
+        (none to a worker of the job before it was started afresh)."""
+        granted: int = await self._run("TAKE", [self.queue.fence, n])
+        if granted == REPLACED:  # (fenced: the budget is the new job's)
+            self.queue.on_replaced()
+            return 0
         return granted
 
     async def at_least(self, name: str, n: int) -> None:

@@ -25,21 +25,23 @@ from __future__ import annotations
 from corral.http.scale._claimscript import CLAIMING, COMMITTING
 from corral.http.scale._scripts import _PRELUDE
 
-# ARGV: worker, claim limit, n, n tokens to free (``_claimscript.COMMITTING``), then per page:
-# token, data, has_body, body, the links' request JSON (depth, referring page), the links'
-# fingerprints (8 bytes each), then the links as id \x1f host \x1f url \x1f skip ('' =
-# follow) joined by \x1e (two arguments a page, not five a link: redis-py packs each
-# argument in Python). A new followed link goes to its host's list; a new skipped one does
-# not (its record is the coordinator's to write).  With --max-pages spent,
-# new followed links are skipped for max_pages.  The record's entry says, field ``new``,
+# ARGV: epoch, worker, claim limit, n, n tokens to free (``_claimscript.COMMITTING``), then
+# per page: token, data, has_body, body, the links' request JSON (depth, referring page),
+# the links' fingerprints (8 bytes each), then the links as id \x1f host \x1f url \x1f
+# skip ('' = follow) joined by \x1e (two arguments a page, not five a link: redis-py packs
+# each argument in Python). A new followed link goes to its host's list; a new skipped one
+# does not (its record is the coordinator's to write).  With --max-pages spent, new
+# followed links are skipped for max_pages.  The record's entry says, field ``new``,
 # the links new to the crawl: id \x1f host \x1f url \x1f skip, joined by \x1e.
-# Returns {ok, stale, queued, claim's {out, wait, budget}}.
+# Returns {ok, stale, queued, claim's {out, wait, budget}}; fenced as ``_scripts.COMMIT``.
 COMMIT = (
     _PRELUDE
     + CLAIMING
     + COMMITTING
     + r"""
-local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
+local fenced_stale, fenced_claim = fenced(7)
+if fenced_stale then return {0, fenced_stale, 0, fenced_claim} end
+local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[2]
 local budget = meta_num('max_pages', 0)
 local spent = budget > 0 and num(redis.call('GET', P .. 'pages')) >= budget
 local ok, stale, queued, touched = 0, 0, 0, {}
@@ -97,12 +99,16 @@ return {ok, stale, queued, claim_after(touched, queued > 0, now, maxc)}
 """
 )
 
-# ARGV: n.  Take up to n pages of the --max-pages budget; returns how many were granted.
+# ARGV: epoch, n.  Take up to n pages of the --max-pages budget; returns how many were
+# granted; fenced, none (-4: the job was started afresh, its budget is the new job's).
 TAKE = (
     _PRELUDE
     + r"""
+local f = fence(ARGV[1])
+if f == 2 then return -4 end
+if f == 1 then return 0 end
 local budget = meta_num('max_pages', 0)
-local n = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
 if budget <= 0 then return n end
 local left = budget - num(redis.call('GET', P .. 'pages'))
 local granted = math.max(0, math.min(n, left))

@@ -10,13 +10,14 @@ claim, with Redis's clock, for every worker of the job at once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from corral.http.engine._result import FetchResult
 from corral.http.scale import _scripts
 from corral.http.scale._claimed import Claimed, Committed
+from corral.http.scale._claimed import Task as Task  # (its home: the name is used here)
 from corral.http.scale._redis import MAX_BLOCK, check_job, masked, open_client, outage_errors
 from corral.http.scale._status import PROXY_FIELD, JobStatus, read_status
 from corral.http.scale._wire import ProxyFigures, decode_outcome, encode_result
@@ -32,6 +33,8 @@ DEFAULTS = {"kind": "fetch", "per_host": "8", "gap_ms": "0", "lease_ms": "30000"
 DEFAULTS |= {"max_results": "10000", "state": "running"}
 BACKPRESSURE_WAIT = 1.0  # seconds; an acknowledge that makes room wakes the workers sooner
 ENDED = float("inf")  # a claim's wait once the job is not running: nothing more will come
+REPLACED = -4  # a fenced script's answer: the job was started afresh (another epoch)
+UNFENCED = "*"  # the epoch a caller that is no worker sends (the coordinator, a status)
 _SEP = "\x1f"
 _FLAGS = (b"0", b"1", b"2", b"3")  # a commit's flags: 1 a body, 2 attempts to forget
 _SCRIPTS = [
@@ -49,18 +52,6 @@ _SCRIPTS = [
     "CONFIGURE",
     "NOW",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One leased URL."""
-
-    token: str  # the lease token (fencing)
-    ident: int  # the coordinator's frontier row id (SQLite id)
-    url: str
-    host: str
-    request: str | None  # the request's JSON when not a plain GET (as PendingRow.request)
-    attempts: int = 0  # failed attempts made before this lease (a lease reaped is none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +92,15 @@ class JobQueue:
         # The tokens claimed with earlier attempts (the job counts them by fingerprint until
         # the URL's commit); only their commits need drop the count.
         self._retried: set[str] = set()
+        # The job's epoch as its worker joined it (None: no worker's, unfenced): each step
+        # sends it, and does nothing in a job started afresh since (``_step``) or gone.
+        self.epoch: str | None = None
+        self.on_replaced: Callable[[], None] = lambda: None
+
+    @property
+    def fence(self) -> str:
+        """What the scripts compare with the job's epoch (``_scripts``' ``fence``)."""
+        return UNFENCED if self.epoch is None else self.epoch
 
     @classmethod
     async def connect(cls, url: str, job: str) -> JobQueue:
@@ -120,11 +120,18 @@ class JobQueue:
     async def _run(self, name: str, args: Sequence[Any] = ()) -> Any:
         return await self._scripts[name](keys=self._keys, args=list(args))
 
+    async def _step(self, name: str, args: Sequence[Any]) -> Any:
+        """Run a worker's script, fenced by its epoch (``REPLACED``: ``on_replaced``)."""
+        reply = await self._run(name, [self.fence, *args])
+        if isinstance(reply, int) and reply == REPLACED:
+            self.on_replaced()
+        return reply
+
     def jars(self) -> SharedJars:
         """Return the job's cookie jars in Redis (``--cookies``: ``_sharedjars``)."""
         from corral.http.scale._sharedjars import SharedJars
 
-        return SharedJars(self._client, self.prefix)
+        return SharedJars(self)
 
     def binding(self) -> JobBinding:
         """Return the job's keys as a whole: whose, started afresh (``_binding``)."""
@@ -178,10 +185,13 @@ class JobQueue:
 
     async def claim_tasks(self, worker: str, limit: int) -> Claimed:
         """Lease as ``claim`` does; return the tasks with the job's state (``Claimed``)."""
-        return self._claimed(await self._run("CLAIM", [limit, worker]))
+        return self._claimed(await self._step("CLAIM", [limit, worker]))
 
     def _claimed(self, reply: Sequence[Any]) -> Claimed:
         flat, wait_ms, budget = reply
+        if wait_ms == REPLACED:  # (fenced: nothing claimed, nothing to wait for)
+            self.on_replaced()
+            return Claimed([], None, False, replaced=True)
         tasks = [_task(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
         self._retried.update(task.token for task in tasks if task.attempts)
         waits = {-3: ENDED, -2: BACKPRESSURE_WAIT, -1: None}
@@ -189,11 +199,12 @@ class JobQueue:
         return Claimed(tasks, wait, bool(budget))
 
     async def renew(self, worker: str, tokens: Sequence[str]) -> list[str]:
-        """Extend the leases of ``tokens`` to now + lease_ms; return those already lost."""
+        """Extend the leases of ``tokens`` to now + lease_ms; return those already lost
+        (fenced: all of them)."""
         if not tokens:
             return []
-        lost = await self._run("RENEW", tokens)
-        return [token.decode() for token in lost]
+        lost = await self._step("RENEW", tokens)
+        return list(tokens) if lost == REPLACED else [token.decode() for token in lost]
 
     async def commit(
         self,
@@ -231,7 +242,7 @@ class JobQueue:
             flags = (body is not None) + 2 * (token in retried)
             args += (token, data, _FLAGS[flags], body or b"")
         retried.difference_update(token for token, _, _ in done)
-        ok, stale, claimed = await self._run("COMMIT", args)
+        ok, stale, claimed = await self._step("COMMIT", args)
         return Committed(int(ok), int(stale), self._claimed(claimed))
 
     async def retry(self, worker: str, items: Sequence[tuple[str, float]]) -> tuple[int, int]:
@@ -245,7 +256,8 @@ class JobQueue:
         for token, wait in items:
             args += (token, max(0, round(wait * 1000)))
             self._retried.discard(token)  # (its attempts are counted again: see RETRY)
-        back, stale = await self._run("RETRY", args)
+        answer = await self._step("RETRY", args)
+        back, stale = (0, len(items)) if answer == REPLACED else answer
         return int(back), int(stale)
 
     async def throttle(self, host: str, seconds: float, gap: float | None = None) -> None:
@@ -255,12 +267,12 @@ class JobQueue:
         args: list[object] = [host, max(0, round(seconds * 1000))]
         if gap is not None:
             args.append(max(0, round(gap * 1000)))
-        await self._run("THROTTLE", args)
+        await self._step("THROTTLE", args)
 
     async def floor(self, host: str, seconds: float) -> None:
         """Space ``host``'s starts at least ``seconds`` apart, in every worker of the job
         (robots.txt's Crawl-delay), whatever pace the workers set for it later."""
-        await self._run("FLOOR", [host, max(0, round(seconds * 1000))])
+        await self._step("FLOOR", [host, max(0, round(seconds * 1000))])
 
     async def release(self, worker: str) -> int:
         """Hand back at once the URLs ``worker`` holds (its process is known to have ended:
@@ -335,7 +347,7 @@ class JobQueue:
         fields: dict[str, object] = dict(figures)
         for shown, counts in (proxies or {}).items():
             fields[PROXY_FIELD + shown] = " ".join(map(str, counts))
-        await self._run("HEARTBEAT", [worker, *(x for pair in fields.items() for x in pair)])
+        await self._step("HEARTBEAT", [worker, *(x for pair in fields.items() for x in pair)])
 
     async def status(self) -> JobStatus:
         """Return the job's progress: counts, the busiest hosts, the workers.
@@ -363,24 +375,13 @@ class JobQueue:
         settings (less the fetch settings, ``config``, which may hold credentials), which
         then expire after that many seconds (so that workers started apart,
         which look once a second, see that the job is finished rather than gone, and
-        ``corral status`` says how it ended)."""
-        kept = {(self.prefix + name).encode() for name in ("meta", "stats")}
-        batch: list[bytes] = []
-        async for key in self._client.scan_iter(match=self.prefix + "*", count=1000):
-            if keep_state_for is not None and key in kept:
-                continue
-            batch.append(key)
-            if len(batch) >= 1000:
-                await self._client.unlink(*batch)
-                batch.clear()
-        if batch:
-            await self._client.unlink(*batch)
-        if keep_state_for is not None:
-            # the settings a worker fetched with go: their headers and proxies may hold
-            # credentials, and a finished job's workers need its state only
-            await self._client.hdel(self.prefix + "meta", "config", "crawl")
-            for key in kept:
-                await self._client.pexpire(key, max(1, round(keep_state_for * 1000)))
+        ``corral status`` says how it ended).
+
+        Its settings go first, in one step: a worker's script finds the job gone from then
+        on, and recreates none of its keys while the others go (``_scripts``' ``fence``)."""
+        from corral.http.scale._binding import delete_keys
+
+        await delete_keys(self._client, self.prefix, keep_state_for)
 
 
 def _task(token: bytes, host: bytes, element: bytes, attempts: bytes) -> Task:

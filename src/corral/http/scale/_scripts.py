@@ -29,10 +29,13 @@ Keys (the design of docs/scale.md, after research note 1.17-1.18)::
 from __future__ import annotations
 
 from corral.http.scale._claimscript import CLAIMING, COMMITTING
+from corral.http.scale._fence import FENCE, PREFIX
 
-# Shared by every script: the prefix, the clock, host readiness and the wake-up.
-_PRELUDE = r"""
-local P = string.sub(KEYS[1], 1, -5)
+# Shared by every script: the prefix, the fence, the clock, host readiness and the wake-up.
+_PRELUDE = (
+    PREFIX
+    + FENCE
+    + r"""
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -104,6 +107,7 @@ local function free_slot(tok)
   return host
 end
 """
+)
 
 # ARGV: host, element, host, element...  Returns how many were queued.
 ADD = (
@@ -130,27 +134,33 @@ return added
 """
 )
 
-# ARGV: limit, worker.  Returns {{token, host, element, attempts, ...}, wait_ms, budget}:
-# wait -1 = nothing queued, -2 = back-pressure (the results stream is full), -3 = the job is
-# not running any more; budget 1 when the job has a --max-pages budget (a crawl's TAKE).
+# ARGV: epoch, limit, worker.  Returns {{token, host, element, attempts, ...}, wait_ms,
+# budget}: wait -1 = nothing queued (or the job is gone), -2 = back-pressure (the results
+# stream is full), -3 = the job is not running any more, -4 = the job was started afresh
+# (fenced: another epoch); budget 1 when the job has a --max-pages budget (a crawl's TAKE).
 CLAIM = (
     _PRELUDE
     + CLAIMING
     + r"""
-local out, wait = claim(tonumber(ARGV[1]), ARGV[2], now_ms(), false)
+local f = fence(ARGV[1])
+if f > 0 then return {{}, FENCED[f], 0} end
+local out, wait = claim(tonumber(ARGV[2]), ARGV[3], now_ms(), false)
 return {out, wait, meta_num('max_pages', 0) > 0 and 1 or 0}
 """
 )
 
-# ARGV: worker, claim limit, n, n tokens to free (``COMMITTING``), then token, data, flags,
-# body per result; flags: '1' or '3' with a body, '2' or '3' when the claim saw earlier
-# attempts (their count is dropped).  Returns {ok, stale, claim's {out, wait, budget}}.
+# ARGV: epoch, worker, claim limit, n, n tokens to free (``COMMITTING``), then token, data,
+# flags, body per result; flags: '1' or '3' with a body, '2' or '3' when the claim saw
+# earlier attempts (their count is dropped).  Returns {ok, stale, claim's {out, wait,
+# budget}}; fenced (``COMMITTING``), every record stale and nothing written.
 COMMIT = (
     _PRELUDE
     + CLAIMING
     + COMMITTING
     + r"""
-local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[1]
+local fenced_stale, fenced_claim = fenced(4)
+if fenced_stale then return {0, fenced_stale, fenced_claim} end
+local now, maxc, worker = now_ms(), meta_num('per_host', 8), ARGV[2]
 local ok, stale, touched = 0, 0, {}
 for i = free_fetched(touched), #ARGV, 4 do
   local host, el = end_lease(ARGV[i])
@@ -178,15 +188,19 @@ return {ok, stale, claim_after(touched, false, now, maxc)}
 """
 )
 
-# ARGV: worker, then token, wait ms pairs.  Each URL goes back to the head of its host's
-# queue, one attempt more, and the host starts nothing before now + wait (for every worker:
-# a retry is paced like a first try).  Fenced as COMMIT.  Returns {requeued, stale}.
+# ARGV: epoch, worker, then token, wait ms pairs.  Each URL goes back to the head of its
+# host's queue, one attempt more, and the host starts nothing before now + wait (for every
+# worker: a retry is paced like a first try).  Fenced as COMMIT, by lease token and epoch.
+# Returns {requeued, stale}; -4 fenced (another epoch: nothing requeued).
 RETRY = (
     _PRELUDE
     + r"""
+local f = fence(ARGV[1])
+if f == 2 then return -4 end
+if f == 1 then return {0, (#ARGV - 2) / 2} end
 local now, maxc = now_ms(), meta_num('per_host', 8)
 local back, stale, woke = 0, 0, 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local host, el = end_lease(ARGV[i])
   if not host then
     stale = stale + 1
@@ -206,13 +220,17 @@ return {back, stale}
 """
 )
 
-# ARGV: host, ms.  The host's starts at least ms apart for the job's life, whatever its pace
-# (robots.txt's Crawl-delay, which a crawl's coordinator reads).
+# ARGV: epoch, host, ms.  The host's starts at least ms apart for the job's life, whatever
+# its pace (robots.txt's Crawl-delay, which a crawl's coordinator reads).  Fenced: -4 (a job
+# started afresh), 0 (a job gone or being deleted: no key of it recreated).
 FLOOR = (
     _PRELUDE
     + r"""
+local f = fence(ARGV[1])
+if f == 2 then return -4 end
+if f == 1 then return 0 end
 -- (in a hash of its own: a host's state h:<host> goes when its queue runs dry)
-redis.call('HSET', P .. 'floor', ARGV[1], tonumber(ARGV[2]))
+redis.call('HSET', P .. 'floor', ARGV[2], tonumber(ARGV[3]))
 return 1
 """
 )
@@ -233,13 +251,16 @@ return n
 """
 )
 
-# ARGV: tokens.  Returns the tokens no longer leased.
+# ARGV: epoch, tokens.  Returns the tokens no longer leased; -4 fenced (another epoch:
+# nothing renewed; the job gone: every token is lost).
 RENEW = (
     _PRELUDE
     + r"""
+local f = fence(ARGV[1])
+if f == 2 then return -4 end
 local deadline = now_ms() + meta_num('lease_ms', 30000)
 local lost = {}
-for i = 1, #ARGV do
+for i = 2, #ARGV do
   if redis.call('ZSCORE', P .. 'lease', ARGV[i]) then
     redis.call('ZADD', P .. 'lease', 'XX', 'GT', deadline, ARGV[i])
   else
@@ -250,16 +271,18 @@ return lost
 """
 )
 
-# ARGV: host, ms.  No dispatch to the host before now + ms, for every worker.
+# ARGV: epoch, host, ms[, gap ms].  No dispatch to the host before now + ms, for every
+# worker.  Returns that time; -4 fenced (the job was started afresh: its pace is not this).
 THROTTLE = (
     _PRELUDE
     + r"""
-local host, h = ARGV[1], P .. 'h:' .. ARGV[1]
-local t = now_ms() + tonumber(ARGV[2])
+local host, h = ARGV[2], P .. 'h:' .. ARGV[2]
+local t = now_ms() + tonumber(ARGV[3])
 if redis.call('HGET', P .. 'meta', 'state') ~= 'running' then return t end  -- (as HEARTBEAT)
+if fence(ARGV[1]) == 2 then return -4 end
 if t > num(redis.call('HGET', h, 'until')) then redis.call('HSET', h, 'until', t) end
-if ARGV[3] then  -- the host's adaptive gap (ms) as its worker sees it; 0: the job's again
-  local g = tonumber(ARGV[3])
+if ARGV[4] then  -- the host's adaptive gap (ms) as its worker sees it; 0: the job's again
+  local g = tonumber(ARGV[4])
   if g > meta_num('gap_ms', 0) then
     redis.call('HSET', h, 'gap', g)
   else
@@ -272,10 +295,12 @@ return t
 )
 
 # No ARGV.  Expired leases: their URLs back to the head of their host's queue, counted in
-# ``reaped``, not as attempts (a worker that died is no failed attempt of the URL).
+# ``reaped``, not as attempts (a worker that died is no failed attempt of the URL).  Not in a
+# job being deleted (its settings go first): a URL put back would be the next job's.
 REAP = (
     _PRELUDE
     + r"""
+if redis.call('EXISTS', P .. 'meta') == 0 then return 0 end
 local now, maxc = now_ms(), meta_num('per_host', 8)
 local n, woke = 0, 0
 for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'lease', '-inf', now, 'LIMIT', 0, 1000)) do
@@ -332,15 +357,17 @@ return n
 """
 )
 
-# ARGV: worker, then name, value pairs.  Returns the time (ms).
+# ARGV: epoch, worker, then name, value pairs.  Returns the time (ms); -4 fenced (the job
+# was started afresh: the worker is none of the new job's).
 HEARTBEAT = (
     _PRELUDE
     + r"""
 local now = now_ms()
 -- A job that is finished (or gone) takes no more heartbeats: they would outlive its keys.
 if redis.call('HGET', P .. 'meta', 'state') ~= 'running' then return now end
-redis.call('ZADD', P .. 'workers', now, ARGV[1])
-if #ARGV > 1 then redis.call('HSET', P .. 'w:' .. ARGV[1], unpack(ARGV, 2)) end
+if fence(ARGV[1]) == 2 then return -4 end
+redis.call('ZADD', P .. 'workers', now, ARGV[2])
+if #ARGV > 2 then redis.call('HSET', P .. 'w:' .. ARGV[2], unpack(ARGV, 3)) end
 return now
 """
 )

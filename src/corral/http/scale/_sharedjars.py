@@ -30,12 +30,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.http.engine._cookies import SHARED, Dumped, HostJars
+from corral.http.scale._fence import FENCE, PREFIX
+
+if TYPE_CHECKING:
+    from corral.http.scale._queue import JobQueue
 
 # KEYS[1]: the job's meta key (it routes the call: the others share its hash tag).
-_PRELUDE = "local P = string.sub(KEYS[1], 1, -5)\n"
+_PRELUDE = PREFIX
 
 # ARGV: host, version known... -> host, version, jar for each host whose version differs.
 _READ = (
@@ -53,14 +57,18 @@ return out
 """
 )
 
-# ARGV: seed (1: only hosts without a jar, 0: overwrite), host, jar... -> each host's
-# version after the call (0: not written, seeded before).
+# ARGV: epoch (a worker's: ``_scripts.FENCE``), seed (1: only hosts without a jar, 0:
+# overwrite), host, jar... -> each host's version after the call (0: not written, seeded
+# before); fenced, nothing written: -4 (the job was started afresh), -1 (the job is gone).
 _WRITE = (
     _PRELUDE
+    + FENCE
     + r"""
+local f = fence(ARGV[1])
+if f > 0 then return f == 2 and -4 or -1 end
 local versions = {}
-for i = 2, #ARGV, 2 do
-  if ARGV[1] == '1' and redis.call('HEXISTS', P .. 'ck', ARGV[i]) == 1 then
+for i = 3, #ARGV, 2 do
+  if ARGV[2] == '1' and redis.call('HEXISTS', P .. 'ck', ARGV[i]) == 1 then
     table.insert(versions, 0)
   else
     redis.call('HSET', P .. 'ck', ARGV[i], ARGV[i + 1])
@@ -76,10 +84,10 @@ return versions
 class SharedJars:
     """A job's jars in Redis, and what this process last read or wrote of them."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
-        self._client = client
-        self._prefix = prefix
-        self._keys = [prefix + "meta"]
+    def __init__(self, queue: JobQueue) -> None:
+        client: Any = queue._client
+        self._queue, self._client, self._prefix = queue, client, queue.prefix
+        self._keys = [queue.prefix + "meta"]
         self._read = client.register_script(_READ)
         self._write = client.register_script(_WRITE)
         self._versions: dict[str, int] = {}  # host -> version of the jar this process has
@@ -94,15 +102,21 @@ class SharedJars:
         written = 0
         for only_new, some in (("1", hosts), ("0", shared)):
             if some:
-                versions = await self._write(keys=self._keys, args=[only_new, *_pairs(some)])
+                args = [self._queue.fence, only_new, *_pairs(some)]
+                versions = await self._write(keys=self._keys, args=args)
                 written += sum(1 for version in versions if version)
         return written
 
     async def write(self, hosts: dict[str, Dumped]) -> None:
-        """Write these hosts' jars over Redis's (a worker's, changed by responses)."""
+        """Write these hosts' jars over Redis's (a worker's, changed by responses); not into
+        a job started afresh since the worker joined it, nor one gone (``JobQueue.epoch``)."""
         if hosts:
-            versions = await self._write(keys=self._keys, args=["0", *_pairs(hosts)])
-            self._versions.update(zip(hosts, map(int, versions), strict=True))
+            args = [self._queue.fence, "0", *_pairs(hosts)]
+            versions = await self._write(keys=self._keys, args=args)
+            if versions == -4:
+                self._queue.on_replaced()
+            if isinstance(versions, list):
+                self._versions.update(zip(hosts, map(int, versions), strict=True))
 
     async def refresh(self, jars: HostJars, hosts: Iterable[str]) -> None:
         """Replace the jars of ``hosts`` in ``jars`` by Redis's where they changed since this

@@ -113,6 +113,8 @@ class Worker(Claiming):
         self.lease_ms = int(settings.get("lease_ms", self.lease_ms))
         if self.epoch is None:  # (run_worker gives the one of the settings it joined with)
             self.epoch = settings.get("epoch", "")
+        # every step on Redis is fenced by it: a job started afresh since answers so at once
+        self.queue.epoch, self.queue.on_replaced = self.epoch, self._fenced
         # One attempt per lease: a retry goes back through the job's queue (see _retrying).
         after = self.after
         keep_body = after.keep_body if after is not None else False
@@ -298,9 +300,17 @@ class Worker(Claiming):
             beats += 1
             await self._pause(HEARTBEAT_EVERY)
 
+    def _fenced(self) -> None:
+        """A step on Redis was fenced: the job was started afresh since this worker joined
+        it (its heartbeat would see the new epoch within a second): as then."""
+        self._started_afresh()
+
     def _started_afresh(self) -> None:
         """The job was started afresh (another store's run, ``--overwrite``): what this worker
-        holds is the old job's (its commits are dropped as stale); stop, and join again."""
+        holds is the old job's (its commits are dropped as stale); stop, and join again
+        (not a worker stopping already: a stop asked for, or the job finished, ends it)."""
+        if self.replaced or self.stopping.is_set():
+            return
         self.replaced = True
         _say(f"corral worker: job {self.queue.job} was started afresh: joining it again")
         self.stopping.set()  # (as ``stop``, with no deadline: the process goes on)
