@@ -30,6 +30,23 @@ def items(page):
     return [{{"url": page.url, "depth": page.depth}}]
 """
 
+# A parse callback whose pages after the 10th wait until the file GATE exists (the crawl
+# cannot end before the test has done what it does mid-crawl, however loaded the machine).
+_GATED = """\
+import os, threading, time
+
+parsed, lock = 0, threading.Lock()
+
+def items(page):
+    global parsed
+    with lock:
+        parsed += 1
+        mine = parsed
+    while mine > 10 and not os.path.exists({gate!r}):
+        time.sleep(0.01)
+    return [{{"url": page.url, "depth": page.depth}}]
+"""
+
 
 @pytest.fixture
 async def site() -> AsyncIterator[Site]:
@@ -199,14 +216,16 @@ async def test_redis_restarted_without_its_data_mid_crawl_loses_nothing(
     the coordinator hands Redis back the store's URLs not recorded and marks the recorded
     ones seen again, saying so in one line as a fetch does; the crawl completes with the
     records one process makes, each once."""
-    (tmp_path / "p.py").write_text(_PARSE.format(pause=0.02), encoding="utf-8")
+    gate = tmp_path / "go"  # the pages after the 10th wait for it: Redis restarts mid-crawl
+    (tmp_path / "p.py").write_text(_GATED.format(gate=str(gate)), encoding="utf-8")
     seed = site.url("/site/0.html")
     db = tmp_path / "r.db"
     args = ["crawl", seed, "-o", str(db), "--parse", "p:items", "--no-progress"]
     run = await _corral(tmp_path, *args, "--redis", redis_server.url, "--job", "lost")
-    await site.wait_until(lambda stats: stats.requests >= 30)
+    await site.wait_until(lambda stats: stats.requests >= 10)
     await asyncio.to_thread(redis_server.stop)
     await asyncio.to_thread(redis_server.start)
+    gate.touch()
     _, err = await asyncio.wait_for(run.communicate(), 120)
     assert run.returncode == 0, err.decode()
     assert b"Traceback" not in err
