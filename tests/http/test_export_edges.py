@@ -53,6 +53,26 @@ async def test_a_directory_is_said_to_be_one(tmp_path: Path, command: str) -> No
     ]
 
 
+@pytest.mark.parametrize("command", ["export", "report"])
+@pytest.mark.parametrize("name", ["out.jsonl", "notes.db"])
+async def test_a_file_that_is_not_sqlite_is_said_not_to_be_a_store(
+    tmp_path: Path, command: str, name: str
+) -> None:
+    """``corral export out.jsonl`` (a fetch's JSON lines output) or any file that is not
+    SQLite: one line saying it is not a corral store and what is read ("file is not a
+    database" said nothing of what to give instead)."""
+    (tmp_path / name).write_text('{"url": "http://127.0.0.1:9/", "ok": true}\n' * 100)
+    done = await acorral(tmp_path, command, name)
+    assert done.returncode == 2, done.stderr
+    said = (
+        f"corral: error: {name} is not a corral store (not an SQLite database): corral "
+        f"{command} reads the SQLite file that corral fetch or crawl wrote with -o"
+    )
+    if name.endswith(".jsonl"):
+        said += " (a .jsonl output is JSON lines already)"
+    assert done.stderr.splitlines() == [said]
+
+
 async def test_items_of_a_fetch_store_are_refused_in_one_line(site: Site, tmp_path: Path) -> None:
     """A fetch stores no items: ``--table items`` says so (exit 2), and writes no file."""
     (tmp_path / "urls.txt").write_text(site.url("/page/1") + "\n")

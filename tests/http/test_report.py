@@ -325,7 +325,9 @@ async def test_report_needs_a_sqlite_store(tmp_path: Path) -> None:
     ("content", "says"),
     [
         pytest.param(None, "no such store", id="missing"),
-        pytest.param(b"not a database at all, just text" * 100, "cannot", id="not-sqlite"),
+        pytest.param(
+            b"not a database at all, just text" * 100, "not a corral store", id="not-sqlite"
+        ),
     ],
 )
 async def test_a_file_that_is_no_store_is_refused(

@@ -146,3 +146,27 @@ def a_directory(store: str) -> str | None:
         f"{store} is a directory, not a store: give the store's file (corral fetch and crawl "
         "write corral.db by default)"
     )
+
+
+_SQLITE = b"SQLite format 3\x00"  # how every SQLite database file begins
+
+
+def not_sqlite(store: str, command: str) -> str | None:
+    """Return the message for a file given as a store to read (``corral export``, ``corral
+    report``) that is not SQLite at all (a JSON lines output, notes): SQLite's own "file is
+    not a database" said nothing of what to give; None when it is SQLite, empty or unreadable
+    (then SQLite's own error says more)."""
+    try:
+        with open(store, "rb") as file:
+            head = file.read(len(_SQLITE))
+    except OSError:
+        return None
+    if not head or head == _SQLITE:
+        return None
+    jsonl = (
+        " (a .jsonl output is JSON lines already)" if store.endswith((".jsonl", ".ndjson")) else ""
+    )
+    return (
+        f"{store} is not a corral store (not an SQLite database): corral {command} reads the "
+        f"SQLite file that corral fetch or crawl wrote with -o{jsonl}"
+    )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from corral.http._faults import StoreError, a_directory
+from corral.http._faults import StoreError, a_directory, not_sqlite
 from corral.http.runreport._figures import ArgvSettings, figures
 from corral.http.runreport._page import render_page
 from corral.http.store._reading import open_reader
@@ -39,6 +39,8 @@ def read_figures(store: str, *, settings: ArgvSettings = _no_settings) -> dict[s
         raise StoreError(problem)
     if not os.path.isfile(store):
         raise StoreError(f"{store}: no such store")
+    if (problem := not_sqlite(store, "report")) is not None:
+        raise StoreError(problem)
     try:  # read-only: a run writing beside it is not disturbed, nor the file changed
         conn = open_reader(store)
     except sqlite3.Error as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from corral._clierrors import InputError, UsageError
-from corral.http._faults import a_directory
+from corral.http._faults import a_directory, not_sqlite
 from corral.http.store._reading import open_reader
 from corral.http.store._schema import TABLES, rows_of
 
@@ -82,6 +82,8 @@ def check_source(store: str, table: str) -> None:
         raise InputError(problem)
     if not Path(store).is_file():
         raise InputError(f"cannot read store {store}: no such file")
+    if (problem := not_sqlite(store, "export")) is not None:
+        raise InputError(problem)
     if table == "items" and _kind(store) == "fetch":
         raise InputError(
             f"{store} is a store of corral fetch: it has no items (a crawl's --parse callback "
