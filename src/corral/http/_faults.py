@@ -148,7 +148,7 @@ def a_directory(store: str) -> str | None:
     )
 
 
-_SQLITE = b"SQLite format 3\x00"  # how every SQLite database file begins
+SQLITE_HEADER = b"SQLite format 3\x00"  # how every SQLite database file begins
 
 
 def not_sqlite(store: str, command: str) -> str | None:
@@ -158,10 +158,10 @@ def not_sqlite(store: str, command: str) -> str | None:
     (then SQLite's own error says more)."""
     try:
         with open(store, "rb") as file:
-            head = file.read(len(_SQLITE))
+            head = file.read(len(SQLITE_HEADER))
     except OSError:
         return None
-    if not head or head == _SQLITE:
+    if not head or head == SQLITE_HEADER:
         return None
     jsonl = (
         " (a .jsonl output is JSON lines already)" if store.endswith((".jsonl", ".ndjson")) else ""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from corral.http._faults import StoreError, a_directory, not_sqlite
+from corral.http._faults import SQLITE_HEADER, StoreError, a_directory, not_sqlite
 from corral.http.runreport._figures import ArgvSettings, figures
 from corral.http.runreport._page import render_page
 from corral.http.store._reading import open_reader
@@ -70,7 +70,7 @@ def _refuse_to_replace(target: str, *, overwrite: bool) -> None:
             head = existing.read(512)
     except OSError:
         return  # (none there, or unreadable: the write says so)
-    if head.startswith(b"SQLite format 3\x00"):
+    if head.startswith(SQLITE_HEADER):
         raise StoreError(f"-o {target} is a SQLite database: the report would replace it")
     if head and not overwrite and not any(mark in head for mark in _OURS):
         raise StoreError(

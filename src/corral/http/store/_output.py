@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Literal
 
 from corral._clierrors import OutputError
-from corral.http._faults import StoreError, describe_fault
+from corral.http._faults import SQLITE_HEADER, StoreError, describe_fault
 from corral.http.store._lock import LockHeld, holding
 
-_HEADER = b"SQLite format 3\x00"
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal", ".examining")  # (+ crawler/_deathnote)
 _REPLACE = "to replace it, add --overwrite, or give another -o"
 _JAR = ".cookies.json"  # the cookie jar kept beside a store (``corral.http._jarargs``)
@@ -180,8 +179,8 @@ def _check_store(path: str, replace: str = _REPLACE) -> _Found | None:
         the store's own open says so).
     """
     with open(path, "rb") as file:
-        header = file.read(len(_HEADER))
-    if header != _HEADER:
+        header = file.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
         raise OutputError(f"{path} exists and is not a corral store (not SQLite); {replace}")
     try:
         found = _read(path)
